@@ -1,0 +1,93 @@
+"""KMS domain objects.  Three words kept apart: `Key` (the resource: metadata and state),
+`KeyMaterial` (one backing-key version, wrapped at rest) and a data key (what callers get)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Optional
+
+
+class KeyState(StrEnum):
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    PENDING_DELETION = "PendingDeletion"
+    PENDING_IMPORT = "PendingImport"
+    UNAVAILABLE = "Unavailable"
+
+
+class KeyUsage(StrEnum):
+    ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+    SIGN_VERIFY = "SIGN_VERIFY"
+    GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
+    KEY_AGREEMENT = "KEY_AGREEMENT"
+
+
+class KeySpec(StrEnum):
+    SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+
+
+class Origin(StrEnum):
+    AWS_KMS = "AWS_KMS"
+    EXTERNAL = "EXTERNAL"
+
+
+class KeyManager(StrEnum):
+    AWS = "AWS"
+    CUSTOMER = "CUSTOMER"
+
+
+class RotationType(StrEnum):
+    AUTOMATIC = "AUTOMATIC"
+    ON_DEMAND = "ON_DEMAND"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMaterial:
+    """One backing-key version.  `material` is unwrapped only inside the process."""
+
+    material_id: str  # 64 hex chars
+    material: bytes = field(repr=False)
+    created_at: float
+    rotation_type: Optional[str]
+    rotation_date: Optional[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    key_id: str
+    account_id: str
+    region: str
+    arn: str
+    description: str
+    key_usage: str
+    key_spec: str
+    origin: str
+    key_manager: str
+    state: str
+    creation_date: float
+    deletion_date: Optional[float]
+    pending_window_days: Optional[int]
+    rotation_enabled: bool
+    rotation_period_days: Optional[int]
+    next_rotation_date: Optional[float]
+    on_demand_rotations: int
+    current_material_id: Optional[str]
+    multi_region: bool
+
+    @property
+    def enabled(self) -> bool:
+        return self.state == KeyState.ENABLED
+
+
+@dataclass(frozen=True, slots=True)
+class KeyWithMaterial:
+    """A key plus its unwrapped materials: what the in-memory cache holds."""
+
+    key: Key
+    materials: dict[str, KeyMaterial] = field(repr=False)
+    materials_by_raw_id: dict[bytes, KeyMaterial] = field(repr=False)
+
+    @property
+    def current(self) -> KeyMaterial:
+        return self.materials[self.key.current_material_id]

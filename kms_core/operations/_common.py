@@ -1,0 +1,97 @@
+"""Helpers shared by the operation modules: metadata rendering, markers, write transactions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from sqlmodel import Session
+
+from kms_core.context import RequestContext
+from kms_core.domain.limits import LIST_LIMITS
+from kms_core.domain.model import Key, KeyState, KeyUsage
+from kms_core.errors import DryRunOperationException, InvalidMarkerException, UnsupportedOperationException
+from kms_core.storage.tables import KeyTable
+
+
+def key_metadata(key: Key) -> dict:
+    """The KeyMetadata shape (DescribeKey, CreateKey)."""
+    meta = {
+        "AWSAccountId": key.account_id,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": key.creation_date,
+        "Enabled": key.state == KeyState.ENABLED,
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.state,
+        "Origin": key.origin,
+        "KeyManager": key.key_manager,
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "MultiRegion": key.multi_region,
+    }
+    if key.state == KeyState.PENDING_DELETION:
+        meta["DeletionDate"] = key.deletion_date
+    if key.key_usage == KeyUsage.ENCRYPT_DECRYPT:
+        meta["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
+    if key.current_material_id:
+        meta["CurrentKeyMaterialId"] = key.current_material_id
+    return meta
+
+
+@contextmanager
+def write(ctx: RequestContext) -> Iterator[Session]:
+    """One write transaction for the request; caches drop when it commits."""
+    with ctx.kms.db.write() as session:
+        yield session
+    ctx.kms.changed()
+
+
+def locked_row(session: Session, key: Key) -> KeyTable:
+    """Re-read the key row inside the transaction (FOR UPDATE on PostgreSQL)."""
+    from kms_core.storage.repository import lock_key_row
+
+    row = lock_key_row(session, key.key_id)
+    if row is None:  # deleted between cache read and write
+        from kms_core.errors import NotFoundException
+
+        raise NotFoundException(f"Key '{key.arn}' does not exist")
+    return row
+
+
+def page_limit(operation: str, requested: Optional[int]) -> int:
+    default, maximum = LIST_LIMITS[operation]
+    return default if requested is None else min(requested, maximum)
+
+
+def encode_marker(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def decode_marker(marker: Optional[str]) -> Optional[str]:
+    if marker is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidMarkerException("Invalid marker") from None
+
+
+def paged(items: list, limit: int, marker_of) -> dict:  # type: ignore[no-untyped-def]
+    """Given limit+1 rows, return the page fields Truncated/NextMarker."""
+    if len(items) > limit:
+        return {"Truncated": True, "NextMarker": encode_marker(marker_of(items[limit - 1]))}
+    return {"Truncated": False}
+
+
+def dry_run(req: dict) -> None:
+    if req.get("DryRun"):
+        raise DryRunOperationException("The request would have succeeded, but the DryRun option is set.")
+
+
+def no_recipient(req: dict) -> None:
+    if "Recipient" in req:
+        raise UnsupportedOperationException("Recipient (Nitro Enclaves attestation) is not supported.")

@@ -1,0 +1,147 @@
+"""Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from kms_core.context import RequestContext
+from kms_core.domain.arn import alias_arn, parse_key_ref
+from kms_core.domain.key_states import require_state
+from kms_core.domain.limits import MAX_ALIASES_PER_KEY
+from kms_core.domain.model import Key
+from kms_core.errors import (
+    AlreadyExistsException,
+    LimitExceededException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
+from kms_core.operations._common import decode_marker, page_limit, paged, write
+from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.policy.authorize import authorize, authorize_account
+from kms_core.protocol.shapes import validation_error
+from kms_core.storage.tables import AliasTable
+
+RESERVED_PREFIX = "alias/aws/"
+
+
+def _check_alias_name(name: str) -> None:
+    if not name.startswith("alias/"):
+        raise ValidationException("Invalid identifier")
+    if name.startswith(RESERVED_PREFIX):
+        raise NotAuthorizedException(f"{name} is reserved for AWS managed keys.")
+    if ":" in name:
+        raise ValidationException(f"{name} contains invalid characters for an alias")
+    if name == "alias/" or not all(c.isascii() and (c.isalnum() or c in "/_-") for c in name):
+        raise validation_error([f"Value '{name}' at 'aliasName' failed to satisfy constraint: "
+                                "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"])
+
+
+def _target_key(ctx: RequestContext, target: str, operation: str) -> Key:
+    ref = parse_key_ref(target)
+    if ref is not None and ref.is_alias:
+        raise ValidationException("Aliases must refer to keys. Not aliases")
+    key = resolve_key_id_only(ctx, target).key
+    authorize(ctx, "kms:" + operation, key)
+    require_state(key, operation)
+    if key.key_manager != "CUSTOMER":
+        raise NotAuthorizedException("Aliases can't be pointed at AWS managed keys.")
+    return key
+
+
+def _aliases_of(session, key_id: str) -> int:  # type: ignore[no-untyped-def]
+    return session.exec(select(func.count()).select_from(AliasTable)
+                        .where(AliasTable.target_key_id == key_id)).one()
+
+
+def create_alias(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html"""
+    name = req["AliasName"]
+    _check_alias_name(name)
+    key = _target_key(ctx, req["TargetKeyId"], "CreateAlias")
+    now = ctx.now()
+    with write(ctx) as session:
+        if session.get(AliasTable, (ctx.account_id, ctx.region, name)) is not None:
+            raise AlreadyExistsException(
+                f"An alias with the name {alias_arn(ctx.region, ctx.account_id, name)} already exists")
+        if _aliases_of(session, key.key_id) >= MAX_ALIASES_PER_KEY:
+            raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
+        session.add(AliasTable(account_id=ctx.account_id, region=ctx.region, alias_name=name,
+                               target_key_id=key.key_id, creation_date=now, last_updated_date=now))
+    return {}
+
+
+def update_alias(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateAlias.html
+
+    The new target must be the same type of key (symmetric / asymmetric / HMAC) with the
+    same key usage as the old one."""
+    name = req["AliasName"]
+    _check_alias_name(name)
+    new_key = _target_key(ctx, req["TargetKeyId"], "UpdateAlias")
+    with write(ctx) as session:
+        row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
+        if row is None:
+            raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+        old = ctx.kms.key(row.target_key_id)
+        if old is not None:
+            authorize(ctx, "kms:UpdateAlias", old.key)
+            if (old.key.key_usage, old.key.key_spec) != (new_key.key_usage, new_key.key_spec):
+                raise ValidationException(
+                    f"Alias {alias_arn(ctx.region, ctx.account_id, name)} cannot be changed from a "
+                    f"{old.key.key_spec} {old.key.key_usage} key to a {new_key.key_spec} {new_key.key_usage} key.")
+        if row.target_key_id != new_key.key_id and _aliases_of(session, new_key.key_id) >= MAX_ALIASES_PER_KEY:
+            raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
+        row.target_key_id = new_key.key_id
+        row.last_updated_date = ctx.now()
+        session.add(row)
+    return {}
+
+
+def delete_alias(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteAlias.html"""
+    name = req["AliasName"]
+    if not name.startswith("alias/"):
+        raise ValidationException("Invalid identifier")
+    if name.startswith(RESERVED_PREFIX):
+        raise NotAuthorizedException(f"{name} is reserved for AWS managed keys.")
+    with write(ctx) as session:
+        row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
+        if row is None:
+            raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+        target = ctx.kms.key(row.target_key_id)
+        if target is not None:
+            authorize(ctx, "kms:DeleteAlias", target.key)
+        session.delete(row)
+    return {}
+
+
+def list_aliases(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html"""
+    limit = page_limit("ListAliases", req.get("Limit"))
+    after = decode_marker(req.get("Marker"))
+    key_filter = None
+    if "KeyId" in req:
+        key = resolve_key_id_only(ctx, req["KeyId"]).key
+        authorize(ctx, "kms:ListAliases", key)
+        key_filter = key.key_id
+    else:
+        authorize_account(ctx, "kms:ListAliases")
+    with ctx.kms.db.session() as session:
+        query = (select(AliasTable).where(AliasTable.account_id == ctx.account_id)
+                 .where(AliasTable.region == ctx.region))
+        if key_filter is not None:
+            query = query.where(AliasTable.target_key_id == key_filter)
+        if after is not None:
+            query = query.where(AliasTable.alias_name > after)
+        rows = list(session.exec(query.order_by(AliasTable.alias_name).limit(limit + 1)))
+    page = {"Aliases": [{
+        "AliasName": r.alias_name,
+        "AliasArn": alias_arn(ctx.region, ctx.account_id, r.alias_name),
+        "TargetKeyId": r.target_key_id,
+        "CreationDate": r.creation_date,
+        "LastUpdatedDate": r.last_updated_date,
+    } for r in rows[:limit]]}
+    page.update(paged(rows, limit, lambda r: r.alias_name))
+    return page

@@ -1,0 +1,179 @@
+"""Symmetric cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+GenerateDataKeyWithoutPlaintext, GenerateRandom.
+
+This is the hot path: everything here is served from the in-memory key cache, with no
+database round trip.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from kms_core.context import RequestContext
+from kms_core.domain.key_states import require_state
+from kms_core.domain.model import KeySpec, KeyUsage, KeyWithMaterial
+from kms_core.engine import ciphertext
+from kms_core.engine.encryption_context import EncryptionContextError, encode
+from kms_core.errors import (
+    CustomKeyStoreNotFoundException,
+    IncorrectKeyException,
+    InvalidCiphertextException,
+    InvalidKeyUsageException,
+    ValidationException,
+)
+from kms_core.operations._common import dry_run, no_recipient
+from kms_core.operations._resolve import resolve_key
+from kms_core.policy.authorize import authorize, authorize_account
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+_DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
+_INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
+
+
+def encrypt(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html"""
+    entry = _encrypting_key(ctx, req["KeyId"], "Encrypt", "kms:Encrypt", req.get("EncryptionAlgorithm"))
+    context = _context_bytes(req.get("EncryptionContext"))
+    dry_run(req)
+    return {"CiphertextBlob": _seal(entry, req["Plaintext"], context), "KeyId": entry.key.arn,
+            "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
+
+
+def decrypt(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html
+
+    The blob names its key, so KeyId is optional; if given it must be that key
+    (IncorrectKeyException).  Every failure to open is InvalidCiphertextException."""
+    no_recipient(req)
+    entry, plaintext, material_id = _open(ctx, req.get("CiphertextBlob"), req.get("KeyId"),
+                                          req.get("EncryptionContext"), req.get("EncryptionAlgorithm"),
+                                          "Decrypt", "kms:Decrypt", req)
+    return {"KeyId": entry.key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "KeyMaterialId": material_id}
+
+
+def re_encrypt(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html"""
+    source, plaintext, source_material = _open(
+        ctx, req.get("CiphertextBlob"), req.get("SourceKeyId"), req.get("SourceEncryptionContext"),
+        req.get("SourceEncryptionAlgorithm"), "ReEncrypt", "kms:ReEncryptFrom", req)
+    dest = _encrypting_key(ctx, req["DestinationKeyId"], "ReEncrypt", "kms:ReEncryptTo",
+                           req.get("DestinationEncryptionAlgorithm"))
+    context = _context_bytes(req.get("DestinationEncryptionContext"))
+    dry_run(req)
+    return {
+        "CiphertextBlob": _seal(dest, plaintext, context),
+        "SourceKeyId": source.key.arn,
+        "KeyId": dest.key.arn,
+        "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        "SourceKeyMaterialId": source_material,
+        "DestinationKeyMaterialId": dest.key.current_material_id,
+    }
+
+
+def generate_data_key(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html"""
+    no_recipient(req)
+    entry, plaintext, blob = _data_key(ctx, req, "GenerateDataKey")
+    return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": entry.key.arn,
+            "KeyMaterialId": entry.key.current_material_id}
+
+
+def generate_data_key_without_plaintext(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyWithoutPlaintext.html"""
+    entry, _, blob = _data_key(ctx, req, "GenerateDataKeyWithoutPlaintext")
+    return {"CiphertextBlob": blob, "KeyId": entry.key.arn, "KeyMaterialId": entry.key.current_material_id}
+
+
+def generate_random(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateRandom.html"""
+    no_recipient(req)
+    authorize_account(ctx, "kms:GenerateRandom")
+    if "CustomKeyStoreId" in req:
+        raise CustomKeyStoreNotFoundException(f"Custom key store '{req['CustomKeyStoreId']}' does not exist.")
+    n = req.get("NumberOfBytes")
+    if n is None:
+        raise ValidationException("1 validation error detected: Value null at 'numberOfBytes' failed to "
+                                  "satisfy constraint: Member must not be null")
+    return {"Plaintext": os.urandom(n)}
+
+
+# --- shared steps ----------------------------------------------------------------------
+def _data_key(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, bytes, bytes]:
+    entry = _encrypting_key(ctx, req["KeyId"], operation, "kms:" + operation, None)
+    spec, n = req.get("KeySpec"), req.get("NumberOfBytes")
+    if (spec is None) == (n is None):
+        raise ValidationException("Please specify either number of bytes or key spec.")
+    context = _context_bytes(req.get("EncryptionContext"))
+    dry_run(req)
+    plaintext = os.urandom(_DATA_KEY_BYTES[spec] if spec is not None else n)
+    return entry, plaintext, _seal(entry, plaintext, context)
+
+
+def _encrypting_key(ctx: RequestContext, key_id: str, operation: str, action: str,
+                    algorithm: Optional[str]) -> KeyWithMaterial:
+    entry = resolve_key(ctx, key_id, allow_alias=True)
+    key = entry.key
+    authorize(ctx, action, key)
+    require_state(key, operation)
+    _require_symmetric(entry, operation, algorithm)
+    return entry
+
+
+def _require_symmetric(entry: KeyWithMaterial, operation: str, algorithm: Optional[str]) -> None:
+    key = entry.key
+    if key.key_usage != KeyUsage.ENCRYPT_DECRYPT:
+        raise InvalidKeyUsageException(
+            f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.")
+    if key.key_spec != KeySpec.SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsageException(
+            f"{key.arn} key spec is {key.key_spec} which is not valid for {operation}.")
+    if algorithm is not None and algorithm != SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsageException(
+            f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
+
+
+def _seal(entry: KeyWithMaterial, plaintext: bytes, context: bytes) -> bytes:
+    current = entry.current
+    return ciphertext.seal(entry.key.key_id, bytes.fromhex(current.material_id), current.material,
+                           plaintext, context)
+
+
+def _context_bytes(context: Optional[dict]) -> bytes:
+    try:
+        return encode(context)
+    except EncryptionContextError as exc:
+        raise ValidationException(f"Invalid encryption context: {exc}") from None
+
+
+def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], context: Optional[dict],
+          algorithm: Optional[str], operation: str, action: str,
+          req: dict) -> tuple[KeyWithMaterial, bytes, str]:
+    if blob is None:
+        raise ValidationException("1 validation error detected: Value null at 'ciphertextBlob' failed to "
+                                  "satisfy constraint: Member must not be null")
+    requested = resolve_key(ctx, key_id, allow_alias=True) if key_id is not None else None
+    try:
+        parsed = ciphertext.parse(blob)
+    except ciphertext.MalformedCiphertext:
+        raise InvalidCiphertextException() from None
+    if requested is not None and requested.key.key_id != parsed.key_id:
+        raise IncorrectKeyException(_INCORRECT_KEY)
+    entry = requested if requested is not None else ctx.kms.key(parsed.key_id)
+    if entry is None or entry.key.region != ctx.region:
+        raise InvalidCiphertextException()
+    authorize(ctx, action, entry.key)
+    require_state(entry.key, operation)
+    _require_symmetric(entry, operation, algorithm)
+    material = entry.materials_by_raw_id.get(parsed.material_id)
+    if material is None:
+        raise InvalidCiphertextException()
+    context_bytes = _context_bytes(context)
+    dry_run(req)
+    try:
+        plaintext = ciphertext.open_blob(parsed, material.material, context_bytes)
+    except ciphertext.MalformedCiphertext:
+        raise InvalidCiphertextException() from None
+    return entry, plaintext, material.material_id

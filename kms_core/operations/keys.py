@@ -1,0 +1,187 @@
+"""Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, EnableKey,
+DisableKey, ScheduleKeyDeletion, CancelKeyDeletion."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from kms_core.context import RequestContext
+from kms_core.domain import limits
+from kms_core.domain.arn import key_arn
+from kms_core.domain.key_states import require_state
+from kms_core.domain.model import KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from kms_core.errors import (
+    CustomKeyStoreNotFoundException,
+    LimitExceededException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from kms_core.operations._common import (
+    decode_marker,
+    key_metadata,
+    locked_row,
+    page_limit,
+    paged,
+    write,
+)
+from kms_core.operations._resolve import resolve_key, resolve_key_id_only
+from kms_core.operations.tags import check_new_tags
+from kms_core.policy.authorize import authorize, authorize_account
+from kms_core.policy.document import default_key_policy, validate_key_policy
+from kms_core.protocol.shapes import validation_error
+from kms_core.storage import repository
+from kms_core.storage.tables import KeyTable, KeyTagTable
+
+_SUPPORTED_SPECS = {KeySpec.SYMMETRIC_DEFAULT}
+
+
+def create_key(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html"""
+    authorize_account(ctx, "kms:CreateKey")
+    if "KeySpec" in req and "CustomerMasterKeySpec" in req:
+        raise ValidationException(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+            "CustomerMasterKeySpec parameter is deprecated. Use KeySpec only.")
+    spec = req.get("KeySpec") or req.get("CustomerMasterKeySpec") or KeySpec.SYMMETRIC_DEFAULT
+    if spec == "SM2":
+        raise UnsupportedOperationException(f"KeySpec {spec} is not supported in this region.")
+    if spec not in _SUPPORTED_SPECS:
+        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this server yet.")
+    usage = req.get("KeyUsage", KeyUsage.ENCRYPT_DECRYPT)
+    if usage != KeyUsage.ENCRYPT_DECRYPT:
+        raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
+    origin = req.get("Origin", Origin.AWS_KMS)
+    if "CustomKeyStoreId" in req:
+        raise CustomKeyStoreNotFoundException(f"Custom key store '{req['CustomKeyStoreId']}' does not exist.")
+    if origin != Origin.AWS_KMS:
+        raise UnsupportedOperationException(f"Origin {origin} is not supported by this server yet.")
+    if req.get("MultiRegion"):
+        raise UnsupportedOperationException("Multi-Region keys are not supported by this server.")
+    policy = req.get("Policy")
+    if policy is not None:
+        validate_key_policy(policy)
+    tags = req.get("Tags", [])
+    check_new_tags({}, tags)
+
+    now = ctx.now()
+    key_id = repository.new_key_id()
+    with write(ctx) as session:
+        count = session.exec(select(func.count()).select_from(KeyTable)
+                             .where(KeyTable.account_id == ctx.account_id)
+                             .where(KeyTable.region == ctx.region)
+                             .where(KeyTable.key_manager == KeyManager.CUSTOMER)).one()
+        if count >= limits.MAX_CUSTOMER_KEYS:
+            raise LimitExceededException("The request was rejected because a quota was exceeded.")
+        row = KeyTable(
+            key_id=key_id, account_id=ctx.account_id, region=ctx.region,
+            description=req.get("Description", ""), key_usage=usage, key_spec=spec, origin=origin,
+            key_manager=KeyManager.CUSTOMER, key_state=KeyState.ENABLED, creation_date=now,
+            policy=policy if policy is not None else default_key_policy(ctx.account_id))
+        session.add(row)
+        session.flush()
+        row.current_material_id = repository.add_material(session, ctx.kms.root, key_id, now)
+        for tag in tags:
+            session.add(KeyTagTable(key_id=key_id, tag_key=tag["TagKey"], tag_value=tag["TagValue"]))
+        key = repository.to_key(row)
+    return {"KeyMetadata": key_metadata(key)}
+
+
+def describe_key(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html"""
+    key = resolve_key(ctx, req["KeyId"], allow_alias=True).key
+    authorize(ctx, "kms:DescribeKey", key)
+    return {"KeyMetadata": key_metadata(key)}
+
+
+def list_keys(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html"""
+    authorize_account(ctx, "kms:ListKeys")
+    limit = page_limit("ListKeys", req.get("Limit"))
+    after = decode_marker(req.get("Marker"))
+    with ctx.kms.db.session() as session:
+        query = (select(KeyTable.key_id).where(KeyTable.account_id == ctx.account_id)
+                 .where(KeyTable.region == ctx.region))
+        if after is not None:
+            query = query.where(KeyTable.key_id > after)
+        ids = list(session.exec(query.order_by(KeyTable.key_id).limit(limit + 1)))
+    page = {"Keys": [{"KeyId": k, "KeyArn": key_arn(ctx.region, ctx.account_id, k)} for k in ids[:limit]]}
+    page.update(paged(ids, limit, lambda k: k))
+    return page
+
+
+def update_key_description(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateKeyDescription.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:UpdateKeyDescription", key)
+    require_state(key, "UpdateKeyDescription")
+    with write(ctx) as session:
+        row = locked_row(session, key)
+        row.description = req["Description"]
+        session.add(row)
+    return {}
+
+
+def enable_key(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKey.html"""
+    return _set_enabled(ctx, req, "EnableKey", KeyState.ENABLED)
+
+
+def disable_key(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKey.html"""
+    return _set_enabled(ctx, req, "DisableKey", KeyState.DISABLED)
+
+
+def _set_enabled(ctx: RequestContext, req: dict, operation: str, state: KeyState) -> dict:
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:" + operation, key)
+    require_state(key, operation)
+    if key.state != state:
+        with write(ctx) as session:
+            row = locked_row(session, key)
+            require_state(repository.to_key(row), operation)
+            row.key_state = state
+            session.add(row)
+    return {}
+
+
+def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    window = req.get("PendingWindowInDays", limits.DEFAULT_PENDING_WINDOW_DAYS)
+    # AWS enforces 7..30 days even though the model allows 1..365.
+    if window < limits.MIN_PENDING_WINDOW_DAYS:
+        raise validation_error([f"Value '{window}' at 'pendingWindowInDays' failed to satisfy constraint: "
+                                f"Member must have value greater than or equal to {limits.MIN_PENDING_WINDOW_DAYS}"])
+    if window > limits.MAX_PENDING_WINDOW_DAYS:
+        raise validation_error([f"Value '{window}' at 'pendingWindowInDays' failed to satisfy constraint: "
+                                f"Member must have value less than or equal to {limits.MAX_PENDING_WINDOW_DAYS}"])
+    authorize(ctx, "kms:ScheduleKeyDeletion", key)
+    require_state(key, "ScheduleKeyDeletion")
+    deletion_date = ctx.now() + window * limits.DAY_SECONDS
+    with write(ctx) as session:
+        row = locked_row(session, key)
+        require_state(repository.to_key(row), "ScheduleKeyDeletion")
+        row.key_state = KeyState.PENDING_DELETION
+        row.deletion_date = deletion_date
+        row.pending_window_days = window
+        session.add(row)
+    return {"KeyId": key.arn, "DeletionDate": deletion_date, "KeyState": KeyState.PENDING_DELETION,
+            "PendingWindowInDays": window}
+
+
+def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_CancelKeyDeletion.html
+
+    AWS leaves the key Disabled, not Enabled."""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:CancelKeyDeletion", key)
+    require_state(key, "CancelKeyDeletion")
+    with write(ctx) as session:
+        row = locked_row(session, key)
+        require_state(repository.to_key(row), "CancelKeyDeletion")
+        row.key_state = KeyState.DISABLED
+        row.deletion_date = None
+        row.pending_window_days = None
+        session.add(row)
+    return {"KeyId": key.arn}

@@ -1,0 +1,57 @@
+"""Key policies: GetKeyPolicy, PutKeyPolicy, ListKeyPolicies.  Every key has exactly one
+policy, named "default"."""
+
+from __future__ import annotations
+
+from kms_core.context import RequestContext
+from kms_core.domain.key_states import require_state
+from kms_core.errors import NotFoundException, UnsupportedOperationException
+from kms_core.operations._common import locked_row, write
+from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.policy.authorize import authorize
+from kms_core.policy.document import validate_key_policy
+
+POLICY_NAME = "default"
+
+
+def _check_name(req: dict) -> None:
+    name = req.get("PolicyName", POLICY_NAME)
+    if name != POLICY_NAME:
+        raise NotFoundException(f"No such policy exists: {name}. The only valid policy name is 'default'.")
+
+
+def get_key_policy(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:GetKeyPolicy", key)
+    _check_name(req)
+    from kms_core.storage.tables import KeyTable
+
+    with ctx.kms.db.session() as session:
+        row = session.get(KeyTable, key.key_id)
+        if row is None:
+            raise NotFoundException(f"Key '{key.arn}' does not exist")
+        return {"Policy": row.policy, "PolicyName": POLICY_NAME}
+
+
+def put_key_policy(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:PutKeyPolicy", key)
+    require_state(key, "PutKeyPolicy")
+    _check_name(req)
+    if key.key_manager != "CUSTOMER":
+        raise UnsupportedOperationException(f"{key.arn} is an AWS managed key; its policy can't be changed.")
+    validate_key_policy(req["Policy"])
+    with write(ctx) as session:
+        row = locked_row(session, key)
+        row.policy = req["Policy"]
+        session.add(row)
+    return {}
+
+
+def list_key_policies(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyPolicies.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:ListKeyPolicies", key)
+    return {"PolicyNames": [POLICY_NAME], "Truncated": False}

@@ -1,0 +1,137 @@
+"""Key rotation: EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus,
+RotateKeyOnDemand, ListKeyRotations.  Automatic rotation itself runs in
+KmsCore.process_due when a key's NextRotationDate passes.
+
+Rotation adds a key material; the key id, ARN, policy, aliases and grants stay, and every
+older material keeps decrypting what it encrypted."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from kms_core.context import RequestContext
+from kms_core.domain import limits
+from kms_core.domain.key_states import require_state
+from kms_core.domain.model import Key, KeySpec, KeyState, Origin, RotationType
+from kms_core.errors import LimitExceededException, UnsupportedOperationException
+from kms_core.operations._common import decode_marker, locked_row, page_limit, paged, write
+from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.policy.authorize import authorize
+from kms_core.storage import repository
+from kms_core.storage.tables import KeyMaterialTable
+
+
+def _require_rotatable(key: Key) -> None:
+    if key.origin != Origin.AWS_KMS:
+        raise UnsupportedOperationException(f"{key.arn} origin is {key.origin} which is not valid for this operation.")
+    if key.key_spec != KeySpec.SYMMETRIC_DEFAULT:
+        raise UnsupportedOperationException(f"{key.arn} key spec is {key.key_spec} which is not valid for this operation.")
+
+
+def _require_customer_managed(key: Key) -> None:
+    if key.key_manager != "CUSTOMER":
+        raise UnsupportedOperationException(f"{key.arn} is an AWS managed key; its rotation can't be changed.")
+
+
+def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:EnableKeyRotation", key)
+    require_state(key, "EnableKeyRotation")
+    _require_rotatable(key)
+    _require_customer_managed(key)
+    period = req.get("RotationPeriodInDays", limits.DEFAULT_ROTATION_PERIOD_DAYS)
+    with write(ctx) as session:
+        row = locked_row(session, key)
+        row.rotation_enabled = True
+        row.rotation_period_days = period
+        row.next_rotation_date = ctx.now() + period * limits.DAY_SECONDS
+        session.add(row)
+    return {}
+
+
+def disable_key_rotation(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKeyRotation.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:DisableKeyRotation", key)
+    require_state(key, "DisableKeyRotation")
+    _require_rotatable(key)
+    _require_customer_managed(key)
+    with write(ctx) as session:
+        row = locked_row(session, key)
+        row.rotation_enabled = False
+        row.next_rotation_date = None
+        session.add(row)
+    return {}
+
+
+def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyRotationStatus.html
+
+    While a key is pending deletion its status reads false; cancelling restores it."""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:GetKeyRotationStatus", key)
+    require_state(key, "GetKeyRotationStatus")
+    _require_rotatable(key)
+    enabled = key.rotation_enabled and key.state != KeyState.PENDING_DELETION
+    out: dict = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
+    if enabled:
+        out["RotationPeriodInDays"] = key.rotation_period_days
+        out["NextRotationDate"] = key.next_rotation_date
+    return out
+
+
+def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:RotateKeyOnDemand", key)
+    require_state(key, "RotateKeyOnDemand")
+    _require_rotatable(key)
+    _require_customer_managed(key)
+    with write(ctx) as session:
+        row = locked_row(session, key)
+        if row.on_demand_rotations >= limits.MAX_ON_DEMAND_ROTATIONS:
+            raise LimitExceededException(
+                "The on-demand rotations limit has been reached for the given keyId. "
+                f"No more on-demand rotations can be performed for this key: {key.arn}")
+        row.current_material_id = repository.add_material(session, ctx.kms.root, key.key_id, ctx.now(),
+                                                          RotationType.ON_DEMAND)
+        row.on_demand_rotations += 1
+        session.add(row)
+    return {"KeyId": key.arn}
+
+
+def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyRotations.html"""
+    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    authorize(ctx, "kms:ListKeyRotations", key)
+    require_state(key, "ListKeyRotations")
+    _require_rotatable(key)
+    include_all = req.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
+    limit = page_limit("ListKeyRotations", req.get("Limit"))
+    after = decode_marker(req.get("Marker"))
+    with ctx.kms.db.session() as session:
+        rows = list(session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key.key_id)))
+    rows.sort(key=lambda r: (r.created_at, r.material_id))
+    if not include_all:
+        rows = [r for r in rows if r.rotation_type is not None]
+    order = [f"{r.created_at!r}|{r.material_id}" for r in rows]
+    start = order.index(after) + 1 if after in order else (0 if after is None else _bad_marker())
+    rows, order = rows[start:start + limit + 1], order[start:start + limit + 1]
+    entries = []
+    for r in rows[:limit]:
+        entry = {"KeyId": key.arn, "KeyMaterialId": r.material_id,
+                 "KeyMaterialState": "CURRENT" if r.material_id == key.current_material_id else "NON_CURRENT"}
+        if r.rotation_type is not None:
+            entry["RotationDate"] = r.rotation_date
+            entry["RotationType"] = r.rotation_type
+        entries.append(entry)
+    page = {"Rotations": entries}
+    page.update(paged(order, limit, lambda m: m))
+    return page
+
+
+def _bad_marker() -> int:
+    from kms_core.errors import InvalidMarkerException
+
+    raise InvalidMarkerException("Invalid marker")

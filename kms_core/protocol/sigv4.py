@@ -1,0 +1,212 @@
+"""AWS Signature Version 4 verification (Authorization-header form).
+
+Verifies what botocore and the AWS CLI send: `Authorization: AWS4-HMAC-SHA256
+Credential=<akid>/<yyyymmdd>/<region>/<service>/aws4_request, SignedHeaders=..., Signature=...`
+plus `X-Amz-Date`.  The errors are the codes and wording AWS JSON services use, so SDKs
+react as they do against AWS (botocore corrects its clock on "Signature expired").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Optional
+from urllib.parse import parse_qsl, quote
+
+from kms_core.protocol.errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+#: AWS KMS refuses requests signed more than 5 minutes from its clock.
+MAX_SKEW_SECONDS = 300
+_SPACES = re.compile(r"\s+")
+_MISMATCH = ("The request signature we calculated does not match the signature you provided. "
+             "Check your AWS Secret Access Key and signing method. "
+             "Consult the service documentation for details.")
+_INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """What a verified signature establishes about a request."""
+
+    access_key_id: str
+    region: str
+    service: str
+    session_token: Optional[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Authorization:
+    access_key_id: str
+    date: str
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+def parse_authorization(value: str) -> _Authorization:
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise IncompleteSignatureException(
+            f"Unsupported AWS 'algorithm': '{algorithm}'. Only {ALGORITHM} is supported.")
+    params: dict[str, str] = {}
+    for part in rest.split(","):
+        name, eq, val = part.strip().partition("=")
+        if eq:
+            params[name.strip()] = val.strip()
+    missing = [p for p in ("Credential", "Signature", "SignedHeaders") if not params.get(p)]
+    if missing:
+        raise IncompleteSignatureException(
+            " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
+            + f" Authorization={ALGORITHM}")
+    scope = params["Credential"].split("/")
+    if len(scope) != 5 or not all(scope):
+        raise IncompleteSignatureException(
+            "Credential must have exactly 5 slash-delimited elements, e.g. "
+            "keyid/date/region/service/term, got '" + params["Credential"] + "'")
+    akid, date, region, service, terminator = scope
+    if terminator != "aws4_request":
+        raise InvalidSignatureException(
+            f"Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'.")
+    signed = tuple(h.strip().lower() for h in params["SignedHeaders"].split(";") if h.strip())
+    return _Authorization(akid, date, region, service, signed, params["Signature"])
+
+
+class SigV4Verifier:
+    """Checks signatures against secrets found by `lookup_secret(access_key_id)`.
+
+    `lookup_secret` returns the secret access key, or None for an unknown key.  Derived
+    signing keys are cached per (secret, date, region, service): they change daily.
+    """
+
+    def __init__(self, lookup_secret: Callable[[str], Optional[str]],
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._lookup_secret = lookup_secret
+        self._wall_clock = wall_clock
+        self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
+
+    def verify(self, method: str, raw_path: str, query: str, headers: dict[str, str],
+               body: bytes, expected_service: str) -> SignedRequest:
+        authorization = headers.get("authorization")
+        if not authorization:
+            raise MissingAuthenticationTokenException("Missing Authentication Token")
+        auth = parse_authorization(authorization)
+        amz_date = headers.get("x-amz-date")
+        if not amz_date:
+            raise IncompleteSignatureException(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+                f"Authorization={ALGORITHM}")
+        signed_at = _parse_amz_date(amz_date)
+        if auth.date != amz_date[:8]:
+            raise InvalidSignatureException(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                f"'{auth.date}' != '{amz_date[:8]}', from '{amz_date}'.")
+        if auth.service != expected_service:
+            raise InvalidSignatureException(
+                f"Credential should be scoped to correct service: '{expected_service}'. ")
+        if "host" not in auth.signed_headers:
+            raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+        self._check_skew(signed_at, amz_date)
+
+        secret = self._lookup_secret(auth.access_key_id)
+        if secret is None:
+            raise UnrecognizedClientException(_INVALID_TOKEN)
+
+        canonical = _canonical_request(method, raw_path, query, headers, auth.signed_headers, body)
+        scope = f"{auth.date}/{auth.region}/{auth.service}/aws4_request"
+        string_to_sign = "\n".join(
+            (ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()))
+        key = self._signing_key(secret, auth.date, auth.region, auth.service)
+        expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        # Constant-time comparison: a byte-by-byte early exit would leak the signature.
+        if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
+            raise InvalidSignatureException(_MISMATCH)
+        return SignedRequest(auth.access_key_id, auth.region, auth.service,
+                             headers.get("x-amz-security-token"))
+
+    def _check_skew(self, signed_at: float, amz_date: str) -> None:
+        now = self._wall_clock()
+        if signed_at < now - MAX_SKEW_SECONDS:
+            raise InvalidSignatureException(
+                f"Signature expired: {amz_date} is now earlier than {_fmt(now - MAX_SKEW_SECONDS)} "
+                f"({_fmt(now)} - 5 min.)")
+        if signed_at > now + MAX_SKEW_SECONDS:
+            raise InvalidSignatureException(
+                f"Signature not yet current: {amz_date} is still later than {_fmt(now + MAX_SKEW_SECONDS)} "
+                f"({_fmt(now)} + 5 min.)")
+
+    def _signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
+        cache_key = (secret, date, region, service)
+        key = self._signing_keys.get(cache_key)
+        if key is None:
+            if len(self._signing_keys) > 4096:
+                self._signing_keys.clear()
+            key = derive_signing_key(secret, date, region, service)
+            self._signing_keys[cache_key] = key
+        return key
+
+    def forget(self) -> None:
+        """Drop cached signing keys (after an access key is changed or deleted)."""
+        self._signing_keys.clear()
+
+
+def derive_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _canonical_request(method: str, raw_path: str, query: str, headers: dict[str, str],
+                       signed_headers: tuple[str, ...], body: bytes) -> str:
+    lines = []
+    for name in signed_headers:
+        value = headers.get(name)
+        if value is None:
+            value = ""
+        lines.append(f"{name}:{_SPACES.sub(' ', value.strip())}\n")
+    return "\n".join((
+        method,
+        _canonical_uri(raw_path),
+        _canonical_query(query),
+        "".join(lines),
+        ";".join(signed_headers),
+        hashlib.sha256(body).hexdigest(),
+    ))
+
+
+def _canonical_uri(raw_path: str) -> str:
+    if raw_path == "/" or not raw_path:
+        return "/"
+    return quote(raw_path, safe="/~")
+
+
+def _canonical_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~"))
+                   for k, v in parse_qsl(query, keep_blank_values=True))
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def _parse_amz_date(value: str) -> float:
+    try:
+        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise IncompleteSignatureException(
+            f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601"
+        ) from None
+
+
+def _fmt(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -1,0 +1,118 @@
+"""KmsCore: the long-lived state one server process holds for the KMS operations.
+
+It owns the in-memory caches (unwrapped keys, alias targets, access keys) and keeps them
+honest: `sync()` runs at the start of every request and drops every cache as soon as the
+database reports a commit from anywhere (storage/session.py explains how that check stays
+cheap).  It also carries out time-driven transitions (deletion at the end of the waiting
+period, automatic rotation) the moment the clock passes their date, and a background task
+calls `sync()` periodically so they also happen on an idle server.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+from sqlmodel import select
+
+from kms_core.crypto.root import RootKey
+from kms_core.domain import limits
+from kms_core.domain.model import KeyState, KeyWithMaterial, RotationType
+from kms_core.identity.store import IdentityStore
+from kms_core.runtime import Runtime
+from kms_core.storage import repository
+from kms_core.storage.session import Database
+from kms_core.storage.tables import AliasTable, KeyTable
+
+
+class KmsCore:
+    def __init__(self, db: Database, root: RootKey, runtime: Runtime) -> None:
+        self.db = db
+        self.root = root
+        self.runtime = runtime
+        self.clock: Callable[[], float] = runtime.clock
+        self.identities = IdentityStore(db, root)
+        self._keys: dict[str, KeyWithMaterial] = {}
+        self._aliases: dict[tuple[str, str, str], Optional[str]] = {}
+        self._token: object = object()
+        self._next_due: Optional[float] = None  # None = unknown, recompute
+        self._listeners: list[Callable[[], None]] = []
+
+    # --- cache coherence ----------------------------------------------------------------
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Register another cache (e.g. the parameter store's) to drop on any change."""
+        self._listeners.append(listener)
+
+    def sync(self) -> None:
+        token = self.db.change_token()
+        if token != self._token:
+            self._drop_caches()
+            self._token = token
+        if self._next_due is None:
+            with self.db.session() as session:
+                due = repository.next_due_time(session)
+            self._next_due = math.inf if due is None else due
+        if self.clock() >= self._next_due:
+            self.process_due()
+
+    def changed(self) -> None:
+        """Call after this process commits a change: caches go now, not on the next sync."""
+        self._drop_caches()
+        self._token = object()
+
+    def _drop_caches(self) -> None:
+        self._keys.clear()
+        self._aliases.clear()
+        self._next_due = None
+        self.identities.clear_cache()
+        for listener in self._listeners:
+            listener()
+
+    # --- reads --------------------------------------------------------------------------
+    def key(self, key_id: str) -> Optional[KeyWithMaterial]:
+        entry = self._keys.get(key_id)
+        if entry is None:
+            with self.db.session() as session:
+                entry = repository.load_key(session, self.root, key_id)
+            if entry is None:
+                return None
+            self._keys[key_id] = entry
+        return entry
+
+    def alias_target(self, account_id: str, region: str, alias_name: str) -> Optional[str]:
+        cache_key = (account_id, region, alias_name)
+        if cache_key in self._aliases:
+            return self._aliases[cache_key]
+        with self.db.session() as session:
+            row = session.get(AliasTable, (account_id, region, alias_name))
+            target = row.target_key_id if row else None
+        self._aliases[cache_key] = target
+        return target
+
+    # --- time-driven transitions -------------------------------------------------------
+    def process_due(self) -> None:
+        """Delete keys whose waiting period ended; rotate keys whose rotation date came."""
+        now = self.clock()
+        with self.db.write() as session:
+            due_deletions = session.exec(
+                select(KeyTable.key_id).where(KeyTable.key_state == KeyState.PENDING_DELETION)
+                .where(KeyTable.deletion_date <= now)).all()
+            for key_id in due_deletions:
+                row = repository.lock_key_row(session, key_id)
+                if row is not None and row.key_state == KeyState.PENDING_DELETION and row.deletion_date <= now:
+                    repository.delete_key_everywhere(session, key_id)
+            due_rotations = session.exec(
+                select(KeyTable.key_id).where(KeyTable.rotation_enabled == True)  # noqa: E712
+                .where(KeyTable.key_state == KeyState.ENABLED)
+                .where(KeyTable.next_rotation_date <= now)).all()
+            for key_id in due_rotations:
+                row = repository.lock_key_row(session, key_id)
+                if (row is None or not row.rotation_enabled or row.key_state != KeyState.ENABLED
+                        or row.next_rotation_date is None or row.next_rotation_date > now):
+                    continue
+                row.current_material_id = repository.add_material(
+                    session, self.root, key_id, now, RotationType.AUTOMATIC)
+                period = row.rotation_period_days or limits.DEFAULT_ROTATION_PERIOD_DAYS
+                row.next_rotation_date = now + period * limits.DAY_SECONDS
+                session.add(row)
+        self.changed()

@@ -1,0 +1,87 @@
+"""Load and save keys.  Material is unwrapped here, once per cache fill, and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Optional
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, select
+
+from kms_core.crypto.root import RootKey
+from kms_core.domain.arn import key_arn
+from kms_core.domain.model import Key, KeyMaterial, KeyWithMaterial
+from kms_core.storage.tables import (
+    AliasTable,
+    KeyMaterialTable,
+    KeyTable,
+    KeyTagTable,
+    material_row_identity,
+)
+
+MATERIAL_BYTES = 32
+
+
+def to_key(row: KeyTable) -> Key:
+    return Key(
+        key_id=row.key_id, account_id=row.account_id, region=row.region,
+        arn=key_arn(row.region, row.account_id, row.key_id), description=row.description,
+        key_usage=row.key_usage, key_spec=row.key_spec, origin=row.origin, key_manager=row.key_manager,
+        state=row.key_state, creation_date=row.creation_date, deletion_date=row.deletion_date,
+        pending_window_days=row.pending_window_days, rotation_enabled=row.rotation_enabled,
+        rotation_period_days=row.rotation_period_days, next_rotation_date=row.next_rotation_date,
+        on_demand_rotations=row.on_demand_rotations, current_material_id=row.current_material_id,
+        multi_region=row.multi_region,
+    )
+
+
+def load_key(session: Session, root: RootKey, key_id: str) -> Optional[KeyWithMaterial]:
+    row = session.get(KeyTable, key_id)
+    if row is None:
+        return None
+    materials: dict[str, KeyMaterial] = {}
+    for m in session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key_id)):
+        raw = root.unwrap(m.material_wrapped, material_row_identity(m.key_id, m.material_id))
+        materials[m.material_id] = KeyMaterial(m.material_id, raw, m.created_at, m.rotation_type, m.rotation_date)
+    return KeyWithMaterial(to_key(row), materials, {bytes.fromhex(k): v for k, v in materials.items()})
+
+
+def new_key_id() -> str:
+    return str(uuid.uuid4())
+
+
+def add_material(session: Session, root: RootKey, key_id: str, now: float,
+                 rotation_type: Optional[str] = None) -> str:
+    """Create, wrap and store a fresh 256-bit backing key; returns its material id."""
+    material_id = os.urandom(32).hex()
+    material = os.urandom(MATERIAL_BYTES)
+    session.add(KeyMaterialTable(
+        key_id=key_id, material_id=material_id,
+        material_wrapped=root.wrap(material, material_row_identity(key_id, material_id)),
+        created_at=now, rotation_type=rotation_type, rotation_date=now if rotation_type else None))
+    return material_id
+
+
+def delete_key_everywhere(session: Session, key_id: str) -> None:
+    """The end of a deletion window: key, materials, aliases and tags go for good."""
+    session.exec(delete(AliasTable).where(AliasTable.target_key_id == key_id))  # type: ignore[call-overload]
+    session.exec(delete(KeyTagTable).where(KeyTagTable.key_id == key_id))  # type: ignore[call-overload]
+    session.exec(delete(KeyMaterialTable).where(KeyMaterialTable.key_id == key_id))  # type: ignore[call-overload]
+    session.exec(delete(KeyTable).where(KeyTable.key_id == key_id))  # type: ignore[call-overload]
+
+
+def next_due_time(session: Session) -> Optional[float]:
+    """The earliest pending deletion or automatic rotation, for the due-work trigger."""
+    deletion = session.exec(select(func.min(KeyTable.deletion_date))
+                            .where(KeyTable.key_state == "PendingDeletion")).one()
+    rotation = session.exec(select(func.min(KeyTable.next_rotation_date))
+                            .where(KeyTable.rotation_enabled == True)  # noqa: E712
+                            .where(KeyTable.key_state == "Enabled")).one()
+    times = [t for t in (deletion, rotation) if t is not None]
+    return min(times) if times else None
+
+
+def lock_key_row(session: Session, key_id: str) -> Optional[KeyTable]:
+    """SELECT ... FOR UPDATE on PostgreSQL (SQLite write transactions are already exclusive)."""
+    return session.exec(select(KeyTable).where(KeyTable.key_id == key_id).with_for_update()).first()

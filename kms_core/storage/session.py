@@ -1,0 +1,122 @@
+"""Engines, transactions and cross-process change detection.
+
+One `Database` per process.  Writes run in `write()` transactions that also bump the
+`ps_epoch` row, so other processes sharing the database learn that their caches are stale:
+
+* SQLite: `PRAGMA data_version` on a dedicated connection changes whenever any other
+  connection commits.  It reads shared memory, not tables, so the check costs microseconds.
+* PostgreSQL: one indexed single-row read of `ps_epoch` per request, on a dedicated
+  autocommit connection.  A committed change is therefore seen by every process on its
+  very next request (a key disabled through one server is refused by the others).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+from kms_core.storage.tables import EpochTable
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and use psycopg 3 for them."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir).resolve() / 'paramstore.db'}"
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self._monitor_conn = None
+        self._last_seen = None
+
+    # --- transactions -------------------------------------------------------------------
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A read-write transaction that marks the store changed when it commits."""
+        with self.session() as session:
+            try:
+                yield session
+                bump_epoch(session)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    # --- change detection ---------------------------------------------------------------
+    def change_token(self) -> object:
+        """A value that differs after any other connection or process commits."""
+        if self.is_sqlite:
+            if self._monitor_conn is None:
+                path = make_url(self.url).database
+                self._monitor_conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            return self._monitor_conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._monitor_conn is None or self._monitor_conn.closed:
+            import psycopg
+
+            self._monitor_conn = psycopg.connect(_psycopg_dsn(self.url), autocommit=True)
+        try:
+            row = self._monitor_conn.execute("SELECT value FROM ps_epoch WHERE id = 1").fetchone()
+        except Exception:
+            self._monitor_conn.close()
+            raise
+        return row[0] if row else 0
+
+    def dispose(self) -> None:
+        if self._monitor_conn is not None:
+            self._monitor_conn.close()
+            self._monitor_conn = None
+        self.engine.dispose()
+
+
+def bump_epoch(session: Session) -> None:
+    session.exec(text("UPDATE ps_epoch SET value = value + 1 WHERE id = 1"))  # type: ignore[call-overload]
+
+
+def ensure_epoch_row(session: Session) -> None:
+    if session.get(EpochTable, 1) is None:
+        session.add(EpochTable(id=1, value=0))
+
+
+def _psycopg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a write transaction takes
+        # the write lock up front, so two processes can't deadlock upgrading read locks.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged CreateKey must survive power loss, or every ciphertext
+        # made under that key would be lost with it.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,105 @@
+"""SQL tables.  Secrets (key material, secret access keys) live only in `*_wrapped`
+columns, wrapped by the root key with the row's identity as AAD (crypto/root.py).
+Times are epoch seconds (float), as on the wire."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+import kms_core.storage.metadata  # noqa: F401  (naming convention before any table)
+
+
+class MetaTable(SQLModel, table=True):
+    """Store-wide facts: the root key check value, the account bootstrap marker."""
+
+    __tablename__ = "ps_meta"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class EpochTable(SQLModel, table=True):
+    """A counter every state-changing transaction bumps; processes sharing the database
+    compare it to know when their caches are stale."""
+
+    __tablename__ = "ps_epoch"
+    id: int = Field(primary_key=True)
+    value: int = Field(default=0)
+
+
+class AccountTable(SQLModel, table=True):
+    __tablename__ = "ps_account"
+    account_id: str = Field(primary_key=True, max_length=12)
+    created_at: float
+
+
+class AccessKeyTable(SQLModel, table=True):
+    __tablename__ = "ps_access_key"
+    access_key_id: str = Field(primary_key=True, max_length=128)
+    account_id: str = Field(foreign_key="ps_account.account_id", index=True, max_length=12)
+    principal_arn: str = Field(max_length=2048)
+    status: str = Field(default="Active", max_length=16)
+    secret_wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: float
+
+
+class KeyTable(SQLModel, table=True):
+    __tablename__ = "kms_key"
+    __table_args__ = (Index("ix_kms_key_scope", "account_id", "region", "key_id"),)
+    key_id: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(max_length=12)
+    region: str = Field(max_length=32)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    key_usage: str = Field(max_length=32)
+    key_spec: str = Field(max_length=32)
+    origin: str = Field(max_length=32)
+    key_manager: str = Field(max_length=16)
+    key_state: str = Field(max_length=32)
+    creation_date: float
+    deletion_date: Optional[float] = None
+    pending_window_days: Optional[int] = None
+    rotation_enabled: bool = False
+    rotation_period_days: Optional[int] = None
+    next_rotation_date: Optional[float] = None
+    on_demand_rotations: int = 0
+    current_material_id: Optional[str] = Field(default=None, max_length=64)
+    multi_region: bool = False
+    policy: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class KeyMaterialTable(SQLModel, table=True):
+    __tablename__ = "kms_key_material"
+    key_id: str = Field(foreign_key="kms_key.key_id", primary_key=True, max_length=64)
+    material_id: str = Field(primary_key=True, max_length=64)
+    material_wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: float
+    rotation_type: Optional[str] = Field(default=None, max_length=16)
+    rotation_date: Optional[float] = None
+
+
+class AliasTable(SQLModel, table=True):
+    __tablename__ = "kms_alias"
+    account_id: str = Field(primary_key=True, max_length=12)
+    region: str = Field(primary_key=True, max_length=32)
+    alias_name: str = Field(primary_key=True, max_length=256)
+    target_key_id: str = Field(foreign_key="kms_key.key_id", index=True, max_length=64)
+    creation_date: float
+    last_updated_date: float
+
+
+class KeyTagTable(SQLModel, table=True):
+    __tablename__ = "kms_key_tag"
+    key_id: str = Field(foreign_key="kms_key.key_id", primary_key=True, max_length=64)
+    tag_key: str = Field(primary_key=True, max_length=128)
+    tag_value: str = Field(default="", max_length=256)
+
+
+def material_row_identity(key_id: str, material_id: str) -> str:
+    """AAD for a wrapped key material: a row moved onto another key or version fails."""
+    return f"kms_key_material|{key_id}|{material_id}"
+
+
+def access_key_row_identity(access_key_id: str, account_id: str) -> str:
+    return f"ps_access_key|{access_key_id}|{account_id}"

@@ -1,0 +1,56 @@
+"""The KMS dispatch table: "TrentService.<Operation>" -> operation function.
+
+Operation functions are the AWS name in snake_case, so a target greps straight to its code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kms_core.context import RequestContext
+from kms_core.errors import KMSInternalException
+from kms_core.identity.principal import Principal
+from kms_core.operations import aliases, crypto, keys, policies, rotation, tags
+from kms_core.protocol.awsjson import ServiceSpec
+from kms_core.protocol.kms_model import OPERATIONS as KMS_SHAPES
+
+TARGET_PREFIX = "TrentService"
+
+HANDLERS: dict[str, Callable[[RequestContext, dict], dict]] = {
+    "CreateKey": keys.create_key,
+    "DescribeKey": keys.describe_key,
+    "ListKeys": keys.list_keys,
+    "UpdateKeyDescription": keys.update_key_description,
+    "EnableKey": keys.enable_key,
+    "DisableKey": keys.disable_key,
+    "ScheduleKeyDeletion": keys.schedule_key_deletion,
+    "CancelKeyDeletion": keys.cancel_key_deletion,
+    "Encrypt": crypto.encrypt,
+    "Decrypt": crypto.decrypt,
+    "ReEncrypt": crypto.re_encrypt,
+    "GenerateDataKey": crypto.generate_data_key,
+    "GenerateDataKeyWithoutPlaintext": crypto.generate_data_key_without_plaintext,
+    "GenerateRandom": crypto.generate_random,
+    "CreateAlias": aliases.create_alias,
+    "UpdateAlias": aliases.update_alias,
+    "DeleteAlias": aliases.delete_alias,
+    "ListAliases": aliases.list_aliases,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListResourceTags": tags.list_resource_tags,
+    "EnableKeyRotation": rotation.enable_key_rotation,
+    "DisableKeyRotation": rotation.disable_key_rotation,
+    "GetKeyRotationStatus": rotation.get_key_rotation_status,
+    "RotateKeyOnDemand": rotation.rotate_key_on_demand,
+    "ListKeyRotations": rotation.list_key_rotations,
+    "GetKeyPolicy": policies.get_key_policy,
+    "PutKeyPolicy": policies.put_key_policy,
+    "ListKeyPolicies": policies.list_key_policies,
+}
+
+
+def kms_service(make_context: Callable[[Principal, str, str, str], Any]) -> ServiceSpec:
+    spec = ServiceSpec(TARGET_PREFIX, "kms", KMSInternalException, make_context)
+    for name, handler in HANDLERS.items():
+        spec.add(name, handler, KMS_SHAPES[name])
+    return spec

@@ -1,0 +1,109 @@
+"""Opening the store: migrations, the root-key check, and the first account.
+
+On first start with an empty store the server records the root key's check value and
+creates account PARAMSTORE_ACCOUNT_ID with a root access key: the one given in
+PARAMSTORE_ADMIN_ACCESS_KEY_ID / _SECRET_ACCESS_KEY, or a generated one written to
+<data-dir>/credentials (AWS shared-credentials format, mode 0600).  Later starts refuse
+to run under a different root key rather than fall back to anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from kms_core.crypto.root import RootKey, RootKeyError, load_root_key
+from kms_core.runtime import Runtime
+from kms_core.service import KmsCore
+from kms_core.storage import migrate
+from kms_core.storage.session import Database, ensure_epoch_row
+from kms_core.storage.tables import AccessKeyTable, KeyTable, MetaTable
+from paramstore.settings import Settings
+
+log = logging.getLogger("paramstore")
+ROOT_CHECK = "root_key_check"
+
+
+class StartupError(Exception):
+    """The server can't start safely; the message says why and what to do."""
+
+
+@dataclass
+class Store:
+    db: Database
+    root: RootKey
+    kms: KmsCore
+    credentials_file: Optional[Path] = None
+
+
+def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
+    runtime = runtime or Runtime()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url())
+    try:
+        if settings.migrate:
+            migrate.upgrade(db)
+        else:
+            migrate.require_current(db)
+    except migrate.SchemaOutdated as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        root = load_root_key(settings.data_dir)
+    except RootKeyError as exc:
+        raise StartupError(str(exc)) from None
+    credentials_file = _check_root_and_bootstrap(db, root, settings, runtime)
+    return Store(db, root, KmsCore(db, root, runtime), credentials_file)
+
+
+def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, runtime: Runtime) -> Optional[Path]:
+    from kms_core.identity.store import IdentityStore
+
+    identities = IdentityStore(db, root)
+    written: Optional[Path] = None
+    with db.write() as session:
+        ensure_epoch_row(session)
+        check = session.get(MetaTable, ROOT_CHECK)
+        if check is None:
+            if session.exec(_any(KeyTable)).first() or session.exec(_any(AccessKeyTable)).first():
+                raise StartupError("the store holds keys but no root key check value; refusing to start")
+            session.add(MetaTable(name=ROOT_CHECK, value=root.check_value()))
+        elif not root.matches(check.value):
+            raise StartupError(
+                f"the root key from {root.source} is not the key this store was created with; "
+                "refusing to start (restore the original root key file or PARAMSTORE_ROOT_KEY)")
+        now = runtime.clock()
+        account = settings.account_id
+        if not identities.account_exists(session, account):
+            identities.create_account(session, account, now)
+            session.flush()
+            if settings.admin_access_key_id and settings.admin_secret_access_key:
+                identities.add_access_key(session, account, now, settings.admin_access_key_id,
+                                          settings.admin_secret_access_key)
+            else:
+                akid, secret = identities.add_access_key(session, account, now)
+                written = write_credentials_file(settings.data_dir / "credentials", akid, secret)
+        elif (settings.admin_access_key_id and settings.admin_secret_access_key
+              and session.get(AccessKeyTable, settings.admin_access_key_id) is None):
+            identities.add_access_key(session, account, now, settings.admin_access_key_id,
+                                      settings.admin_secret_access_key)
+    if written:
+        log.warning("created account %s; its root access key is in %s", settings.account_id, written)
+    return written
+
+
+def _any(table):  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    return select(table).limit(1)
+
+
+def write_credentials_file(path: Path, access_key_id: str, secret: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n")
+    os.chmod(path, 0o600)
+    return path

@@ -1,0 +1,84 @@
+"""`paramstore serve` and `paramstore db ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from paramstore.settings import Settings
+
+app = typer.Typer(help="Self-hosted AWS KMS and SSM Parameter Store.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    data_dir: Optional[Path] = typer.Option(None, help="Data directory (SQLite file, root key, credentials)."),
+    database_url: Optional[str] = typer.Option(None, help="SQLAlchemy URL, e.g. postgresql://user@host/db."),
+    migrate: bool = typer.Option(True, help="Apply database migrations at start (else refuse an old schema)."),
+    log_level: str = typer.Option("info", help="Log level."),
+    access_log: bool = typer.Option(False, help="Log every HTTP request."),
+) -> None:
+    """Run the server."""
+    from paramstore.bootstrap import StartupError
+    from paramstore.server import run
+
+    settings = Settings(host=host, port=port, migrate=migrate, log_level=log_level, access_log=access_log)
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    if database_url is not None:
+        settings.database_url = database_url
+    try:
+        run(settings)
+    except StartupError as exc:
+        typer.echo(f"paramstore: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _db(data_dir: Optional[Path], database_url: Optional[str]):  # type: ignore[no-untyped-def]
+    from kms_core.storage.session import Database
+
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    if database_url is not None:
+        settings.database_url = database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.resolved_database_url())
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Optional[Path] = typer.Option(None), database_url: Optional[str] = typer.Option(None),
+               revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from kms_core.storage import migrate
+
+    db = _db(data_dir, database_url)
+    migrate.upgrade(db, revision)
+    typer.echo(f"database at revision {migrate.current_revision(db)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str, data_dir: Optional[Path] = typer.Option(None),
+                 database_url: Optional[str] = typer.Option(None)) -> None:
+    """Revert migrations down to REVISION."""
+    from kms_core.storage import migrate
+
+    db = _db(data_dir, database_url)
+    migrate.downgrade(db, revision)
+    typer.echo(f"database at revision {migrate.current_revision(db)}")
+
+
+@db_app.command("current")
+def db_current(data_dir: Optional[Path] = typer.Option(None), database_url: Optional[str] = typer.Option(None)) -> None:
+    """Show the schema revision and whether it is current."""
+    from kms_core.storage import migrate
+
+    db = _db(data_dir, database_url)
+    current, head = migrate.current_revision(db), migrate.head_revision(db)
+    typer.echo(f"current: {current or 'none'}  head: {head}" + ("" if current == head else "  (outdated)"))

@@ -1,0 +1,166 @@
+"""The product, assembled: one FastAPI app answering TrentService.* (and, later,
+AmazonSSM.*) on `POST /`, plus `GET /health`.
+
+`POST /` is handled by a pure ASGI middleware in front of FastAPI's router: the AWS
+protocol needs neither routing nor request objects, and skipping them is most of what
+keeps the server's CPU per request near an empty FastAPI handler's.  Handlers run inline
+on the event loop: hot-path requests are answered from memory, and writes are short
+transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Optional
+
+from fastapi import FastAPI
+
+from kms_core.context import RequestContext
+from kms_core.identity.principal import Principal
+from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, error_body
+from kms_core.protocol.errors import RequestEntityTooLargeException, SerializationException
+from kms_core.protocol.sigv4 import SigV4Verifier
+from kms_core.runtime import Runtime
+from kms_core.targets import kms_service
+from paramstore import __version__
+from paramstore.bootstrap import Store, open_store
+from paramstore.settings import Settings
+
+log = logging.getLogger("paramstore")
+
+
+def build_protocol(store: Store) -> AwsJsonProtocol:
+    kms = store.kms
+
+    def make_kms_context(principal: Principal, region: str, request_id: str, operation: str) -> RequestContext:
+        return RequestContext(kms, principal, region, request_id, operation)
+
+    def lookup_secret(access_key_id: str) -> Optional[str]:
+        hit = kms.identities.lookup(access_key_id)
+        return hit[0] if hit else None
+
+    def lookup_principal(access_key_id: str) -> Optional[Principal]:
+        hit = kms.identities.lookup(access_key_id)
+        return hit[1] if hit else None
+
+    verifier = SigV4Verifier(lookup_secret, kms.runtime.wall_clock)
+    kms.on_change(verifier.forget)
+    return AwsJsonProtocol([kms_service(make_kms_context)], verifier, lookup_principal, kms.sync)
+
+
+class AwsJsonMiddleware:
+    """Answers `POST /` with the AWS JSON protocol; passes everything else to FastAPI."""
+
+    def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int) -> None:
+        self.app = app
+        self.protocol = protocol
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
+            await self.app(scope, receive, send)
+            return
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = headers[name] + "," + value if name in headers else value
+        body = await self._read_body(headers, receive, send)
+        if body is None:
+            return
+        outcome = self.protocol.handle("POST", scope.get("raw_path", b"/").decode("latin-1").split("?")[0],
+                                       scope.get("query_string", b"").decode("latin-1"), headers, body)
+        await _respond(send, outcome.status, outcome.body, outcome.request_id)
+
+    async def _read_body(self, headers: dict[str, str], receive: Any, send: Any) -> Optional[bytes]:
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _respond(send, 400, error_body(SerializationException("Invalid Content-Length.")), close=True)
+                return None
+            if int(declared) > self.max_body:
+                await self._too_large(send)
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._too_large(send)
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _too_large(self, send: Any) -> None:
+        error = RequestEntityTooLargeException(f"Request body is larger than {self.max_body} bytes.")
+        await _respond(send, error.http_status, error_body(error), close=True)
+
+
+async def _respond(send: Any, status: int, body: bytes, request_id: str = "", close: bool = False) -> None:
+    if not request_id:
+        import uuid
+
+        request_id = str(uuid.uuid4())
+    headers = [
+        (b"content-type", CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-amzn-requestid", request_id.encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings, runtime: Optional[Runtime] = None, store: Optional[Store] = None) -> FastAPI:
+    store = store or open_store(settings, runtime)
+    protocol = build_protocol(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(_sweeper(store, settings.sweep_interval_seconds))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            store.db.dispose()
+
+    app = FastAPI(title="paramstore", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(AwsJsonMiddleware, protocol=protocol, max_body_bytes=settings.max_body_bytes)
+    app.state.store = store
+    return app
+
+
+async def _sweeper(store: Store, interval: float) -> None:
+    """Due deletions and rotations happen on time even when no request comes in."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            store.kms.sync()
+        except Exception:
+            log.exception("periodic key maintenance failed; will retry")
+
+
+def run(settings: Settings) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    log.info("paramstore %s listening on http://%s:%d (database: %s)", __version__, settings.host,
+             settings.port, "sqlite" if app.state.store.db.is_sqlite else "postgresql")
+    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+                access_log=settings.access_log, log_level=settings.log_level, server_header=False)

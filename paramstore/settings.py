@@ -1,0 +1,36 @@
+"""Server settings: command-line flags first, then PARAMSTORE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+DEFAULT_DATA_DIR = "paramstore-data"
+DEFAULT_ACCOUNT_ID = "111122223333"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("PARAMSTORE_DATA_DIR", DEFAULT_DATA_DIR)))
+    database_url: Optional[str] = field(default_factory=lambda: os.environ.get("PARAMSTORE_DATABASE_URL"))
+    account_id: str = field(default_factory=lambda: os.environ.get("PARAMSTORE_ACCOUNT_ID", DEFAULT_ACCOUNT_ID))
+    admin_access_key_id: Optional[str] = field(
+        default_factory=lambda: os.environ.get("PARAMSTORE_ADMIN_ACCESS_KEY_ID"))
+    admin_secret_access_key: Optional[str] = field(
+        default_factory=lambda: os.environ.get("PARAMSTORE_ADMIN_SECRET_ACCESS_KEY"), repr=False)
+    migrate: bool = True
+    max_body_bytes: int = MAX_BODY_BYTES
+    #: how often an idle server checks for due deletions and rotations
+    sweep_interval_seconds: float = 60.0
+    log_level: str = "info"
+    access_log: bool = False
+
+    def resolved_database_url(self) -> str:
+        from kms_core.storage.session import sqlite_url
+
+        return self.database_url or sqlite_url(self.data_dir)
