@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from kms_core.context import RequestContext
 from kms_core.identity.principal import Principal
-from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, error_body
+from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, error_body, new_request_id
 from kms_core.protocol.errors import RequestEntityTooLargeException, SerializationException
 from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
@@ -104,9 +104,7 @@ class AwsJsonMiddleware:
 
 async def _respond(send: Any, status: int, body: bytes, request_id: str = "", close: bool = False) -> None:
     if not request_id:
-        import uuid
-
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
     headers = [
         (b"content-type", CONTENT_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),

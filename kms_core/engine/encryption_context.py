@@ -25,7 +25,10 @@ class EncryptionContextError(ValueError):
 def encode(context: dict[str, str] | None) -> bytes:
     if not context:
         return b""
-    pairs = sorted((k.encode("utf-8"), v.encode("utf-8")) for k, v in context.items())
+    try:
+        pairs = sorted((k.encode("utf-8"), v.encode("utf-8")) for k, v in context.items())
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's "\ud800" can carry
+        raise EncryptionContextError("encryption context is not valid Unicode") from None
     if len(pairs) > MAX_FIELD:
         raise EncryptionContextError("too many encryption context pairs")
     out = [struct.pack(">H", len(pairs))]

@@ -11,6 +11,7 @@ import os
 from typing import Optional
 
 from kms_core.context import RequestContext
+from kms_core.domain.arn import KEY_ID_RE
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import KeySpec, KeyUsage, KeyWithMaterial
 from kms_core.engine import ciphertext
@@ -161,6 +162,8 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
         raise InvalidCiphertextException() from None
     if requested is not None and requested.key.key_id != parsed.key_id:
         raise IncorrectKeyException(_INCORRECT_KEY)
+    if requested is None and not KEY_ID_RE.fullmatch(parsed.key_id):
+        raise InvalidCiphertextException()  # never look up forged ids (NUL bytes break PostgreSQL)
     entry = requested if requested is not None else ctx.kms.key(parsed.key_id)
     if entry is None or entry.key.region != ctx.region:
         raise InvalidCiphertextException()

@@ -1,0 +1,3 @@
+from paramstore.cli import app
+
+app(prog_name="paramstore")

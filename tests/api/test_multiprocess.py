@@ -1,0 +1,69 @@
+"""Several stateless server processes on one database see each other's changes at once."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import PostgresDatabase, postgres_admin_url
+from tests.process_helpers import ServerProcess
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def two_servers(request, tmp_path):  # type: ignore[no-untyped-def]
+    root_key = base64.b64encode(os.urandom(32)).decode()
+    pg = None
+    url = None
+    if request.param == "postgres":
+        admin = postgres_admin_url()
+        if not admin:
+            pytest.skip("TEST_POSTGRES_URL not set")
+        pg = PostgresDatabase(admin)
+        url = pg.url
+    first = ServerProcess(tmp_path, url, root_key).wait_ready()
+    second = ServerProcess(tmp_path, url, root_key).wait_ready()
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+        if pg is not None:
+            pg.drop()
+
+
+def test_disable_through_one_process_refused_by_the_other_on_next_request(two_servers):
+    a, b = (s.client() for s in two_servers)
+    key_id = a.create_key()["KeyMetadata"]["KeyId"]
+    blob = b.encrypt(KeyId=key_id, Plaintext=b"shared")["CiphertextBlob"]  # b caches the key
+    assert a.decrypt(CiphertextBlob=blob)["Plaintext"] == b"shared"
+
+    a.disable_key(KeyId=key_id)
+    with pytest.raises(ClientError) as err:
+        b.encrypt(KeyId=key_id, Plaintext=b"x")
+    assert err.value.response["Error"]["Code"] == "DisabledException"
+    with pytest.raises(ClientError) as err:
+        b.decrypt(CiphertextBlob=blob)
+    assert err.value.response["Error"]["Code"] == "DisabledException"
+
+    b.enable_key(KeyId=key_id)
+    assert a.decrypt(CiphertextBlob=blob)["Plaintext"] == b"shared"
+
+
+def test_rotation_and_deletion_schedule_seen_across_processes(two_servers):
+    a, b = (s.client() for s in two_servers)
+    key_id = a.create_key()["KeyMetadata"]["KeyId"]
+    old_blob = b.encrypt(KeyId=key_id, Plaintext=b"v1")["CiphertextBlob"]
+    a.rotate_key_on_demand(KeyId=key_id)
+    new_material = a.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    assert b.generate_data_key(KeyId=key_id, KeySpec="AES_256")["KeyMaterialId"] == new_material
+    assert b.decrypt(CiphertextBlob=old_blob)["Plaintext"] == b"v1"
+
+    a.create_alias(AliasName="alias/shared-" + key_id[:8], TargetKeyId=key_id)
+    assert b.describe_key(KeyId="alias/shared-" + key_id[:8])["KeyMetadata"]["KeyId"] == key_id
+    a.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    with pytest.raises(ClientError) as err:
+        b.decrypt(CiphertextBlob=old_blob)
+    assert err.value.response["Error"]["Code"] == "KMSInvalidStateException"

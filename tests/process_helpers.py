@@ -1,0 +1,69 @@
+"""Start `paramstore serve` as a real subprocess (for multi-process and restart tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import boto3
+import httpx
+from botocore.config import Config
+
+from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, free_port
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, database_url: Optional[str] = None, root_key_b64: Optional[str] = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env.update(PARAMSTORE_ADMIN_ACCESS_KEY_ID=ACCESS_KEY_ID, PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY)
+        env.pop("PARAMSTORE_ROOT_KEY", None)
+        if root_key_b64:
+            env["PARAMSTORE_ROOT_KEY"] = root_key_b64
+        args = [sys.executable, "-m", "paramstore", "serve", "--port", str(self.port), "--data-dir", str(data_dir)]
+        if database_url:
+            args += ["--database-url", database_url]
+        args += list(extra_args)
+        self.log_path = Path(data_dir) / f"server-{self.port}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    def wait_ready(self, timeout: float = 30) -> "ServerProcess":
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready: " + self.log())
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def client(self, service: str = "kms"):  # type: ignore[no-untyped-def]
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=ACCESS_KEY_ID,
+                            aws_secret_access_key=SECRET_ACCESS_KEY, config=Config(retries={"total_max_attempts": 1}))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
