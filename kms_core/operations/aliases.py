@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from sqlalchemy import func
 from sqlmodel import select
 
 from kms_core.context import RequestContext
-from kms_core.domain.arn import alias_arn, parse_key_ref
+from kms_core.domain.arn import ALIAS_NAME_RE, alias_arn, parse_key_ref
 from kms_core.domain.key_states import require_state
 from kms_core.domain.limits import MAX_ALIASES_PER_KEY
 from kms_core.domain.model import Key
 from kms_core.errors import (
     AlreadyExistsException,
+    InvalidMarkerException,
     LimitExceededException,
     NotAuthorizedException,
     NotFoundException,
@@ -21,7 +24,8 @@ from kms_core.operations._common import decode_marker, page_limit, paged, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize, authorize_account
 from kms_core.protocol.shapes import validation_error
-from kms_core.storage.tables import AliasTable
+from kms_core.storage import repository
+from kms_core.storage.tables import AliasTable, KeyTable
 
 RESERVED_PREFIX = "alias/aws/"
 
@@ -48,6 +52,13 @@ def _target_key(ctx: RequestContext, target: str, operation: str) -> Key:
     if key.key_manager != "CUSTOMER":
         raise NotAuthorizedException("Aliases can't be pointed at AWS managed keys.")
     return key
+
+
+def _key_in(session, key_id: str) -> Optional[Key]:  # type: ignore[no-untyped-def]
+    """Read a key inside the write transaction.  ctx.kms.key() would open a second
+    connection, which on SQLite waits for this transaction's lock until it times out."""
+    row = session.get(KeyTable, key_id)
+    return repository.to_key(row) if row is not None else None
 
 
 def _aliases_of(session, key_id: str) -> int:  # type: ignore[no-untyped-def]
@@ -84,13 +95,13 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
             raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
-        old = ctx.kms.key(row.target_key_id)
+        old = _key_in(session, row.target_key_id)
         if old is not None:
-            authorize(ctx, "kms:UpdateAlias", old.key)
-            if (old.key.key_usage, old.key.key_spec) != (new_key.key_usage, new_key.key_spec):
+            authorize(ctx, "kms:UpdateAlias", old)
+            if (old.key_usage, old.key_spec) != (new_key.key_usage, new_key.key_spec):
                 raise ValidationException(
                     f"Alias {alias_arn(ctx.region, ctx.account_id, name)} cannot be changed from a "
-                    f"{old.key.key_spec} {old.key.key_usage} key to a {new_key.key_spec} {new_key.key_usage} key.")
+                    f"{old.key_spec} {old.key_usage} key to a {new_key.key_spec} {new_key.key_usage} key.")
         if row.target_key_id != new_key.key_id and _aliases_of(session, new_key.key_id) >= MAX_ALIASES_PER_KEY:
             raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
         row.target_key_id = new_key.key_id
@@ -110,9 +121,9 @@ def delete_alias(ctx: RequestContext, req: dict) -> dict:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
             raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
-        target = ctx.kms.key(row.target_key_id)
+        target = _key_in(session, row.target_key_id)
         if target is not None:
-            authorize(ctx, "kms:DeleteAlias", target.key)
+            authorize(ctx, "kms:DeleteAlias", target)
         session.delete(row)
     return {}
 
@@ -121,6 +132,8 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html"""
     limit = page_limit("ListAliases", req.get("Limit"))
     after = decode_marker(req.get("Marker"))
+    if after is not None and not ALIAS_NAME_RE.match(after):  # not a marker this server issued
+        raise InvalidMarkerException("Invalid marker")
     key_filter = None
     if "KeyId" in req:
         key = resolve_key_id_only(ctx, req["KeyId"]).key

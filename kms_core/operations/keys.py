@@ -8,11 +8,12 @@ from sqlmodel import select
 
 from kms_core.context import RequestContext
 from kms_core.domain import limits
-from kms_core.domain.arn import key_arn
+from kms_core.domain.arn import KEY_ID_RE, key_arn
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import KeyManager, KeySpec, KeyState, KeyUsage, Origin
 from kms_core.errors import (
     CustomKeyStoreNotFoundException,
+    InvalidMarkerException,
     LimitExceededException,
     UnsupportedOperationException,
     ValidationException,
@@ -99,6 +100,8 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
     authorize_account(ctx, "kms:ListKeys")
     limit = page_limit("ListKeys", req.get("Limit"))
     after = decode_marker(req.get("Marker"))
+    if after is not None and not KEY_ID_RE.match(after):  # not a marker this server issued
+        raise InvalidMarkerException("Invalid marker")
     with ctx.kms.db.session() as session:
         query = (select(KeyTable.key_id).where(KeyTable.account_id == ctx.account_id)
                  .where(KeyTable.region == ctx.region))

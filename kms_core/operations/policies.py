@@ -10,6 +10,7 @@ from kms_core.operations._common import locked_row, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize
 from kms_core.policy.document import validate_key_policy
+from kms_core.storage.tables import KeyTable
 
 POLICY_NAME = "default"
 
@@ -25,8 +26,6 @@ def get_key_policy(ctx: RequestContext, req: dict) -> dict:
     key = resolve_key_id_only(ctx, req["KeyId"]).key
     authorize(ctx, "kms:GetKeyPolicy", key)
     _check_name(req)
-    from kms_core.storage.tables import KeyTable
-
     with ctx.kms.db.session() as session:
         row = session.get(KeyTable, key.key_id)
         if row is None:

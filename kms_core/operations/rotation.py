@@ -13,7 +13,7 @@ from kms_core.context import RequestContext
 from kms_core.domain import limits
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import Key, KeySpec, KeyState, Origin, RotationType
-from kms_core.errors import LimitExceededException, UnsupportedOperationException
+from kms_core.errors import InvalidMarkerException, LimitExceededException, UnsupportedOperationException
 from kms_core.operations._common import decode_marker, locked_row, page_limit, paged, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize
@@ -112,11 +112,14 @@ def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
     after = decode_marker(req.get("Marker"))
     with ctx.kms.db.session() as session:
         rows = list(session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key.key_id)))
-    rows.sort(key=lambda r: (r.created_at, r.material_id))
+    # The original material first, then rotations in the order they happened.
+    rows.sort(key=lambda r: (r.rotation_type is not None, r.created_at, r.material_id))
     if not include_all:
         rows = [r for r in rows if r.rotation_type is not None]
     order = [f"{r.created_at!r}|{r.material_id}" for r in rows]
-    start = order.index(after) + 1 if after in order else (0 if after is None else _bad_marker())
+    if after is not None and after not in order:
+        raise InvalidMarkerException("Invalid marker")
+    start = order.index(after) + 1 if after is not None else 0
     rows, order = rows[start:start + limit + 1], order[start:start + limit + 1]
     entries = []
     for r in rows[:limit]:
@@ -129,9 +132,3 @@ def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
     page = {"Rotations": entries}
     page.update(paged(order, limit, lambda m: m))
     return page
-
-
-def _bad_marker() -> int:
-    from kms_core.errors import InvalidMarkerException
-
-    raise InvalidMarkerException("Invalid marker")

@@ -99,18 +99,32 @@ def _compile_string(spec: dict) -> Checker:
     def check(value: Any, path: str, errors: list) -> Any:
         if not isinstance(value, str):
             raise _type_error("string", path)
+        if not value.isascii():
+            _require_utf8(value, path)
+        if "\x00" in value:
+            # PostgreSQL text can't hold NUL; refuse it everywhere so both backends agree.
+            errors.append(f"Value at '{path}' failed to satisfy constraint: "
+                          "Member must not contain the NUL character")
+            return value
         before = len(errors)
         if length is not None:
             length(value, path, errors)
         if enum is not None and value not in enum:
             errors.append(f"{_shown(value, spec)} at '{path}' failed to satisfy constraint: "
                           f"Member must satisfy enum value set: {enum_text}")
-        elif pattern is not None and len(errors) == before and not pattern.search(value):
+        elif pattern is not None and len(errors) == before and not pattern.fullmatch(value):
             errors.append(f"{_shown(value, spec)} at '{path}' failed to satisfy constraint: "
                           f"Member must satisfy regular expression pattern: {pattern_text}")
         return value
 
     return check
+
+
+def _require_utf8(value: str, path: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape such as "\udfff"
+        raise SerializationException(f"Invalid UTF-8 (unpaired surrogate) in '{path}'") from None
 
 
 def _compile_blob(spec: dict) -> Checker:

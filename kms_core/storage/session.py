@@ -36,25 +36,40 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 class Database:
+    """`hide_parameters`: SQL errors in the log never carry bound values (wrapped secrets,
+    descriptions, anything a caller sent)."""
+
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
-            _configure_sqlite(self.engine)
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30},
+                                        hide_parameters=True)
+            _configure_sqlite(self.engine, writer=True)
+            # Reads get their own engine with deferred transactions: in WAL mode they never
+            # wait for a writer, even one held open by this very process.
+            self.read_engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30},
+                                             hide_parameters=True)
+            _configure_sqlite(self.read_engine, writer=False)
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                                        hide_parameters=True)
+            self.read_engine = self.engine
         self._monitor_conn = None
         self._last_seen = None
 
     # --- transactions -------------------------------------------------------------------
     def session(self) -> Session:
+        """A session for reads (SQLite: never blocks on, nor blocks, a writer)."""
+        return Session(self.read_engine, expire_on_commit=False)
+
+    def write_session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A read-write transaction that marks the store changed when it commits."""
-        with self.session() as session:
+        with self.write_session() as session:
             try:
                 yield session
                 bump_epoch(session)
@@ -87,6 +102,8 @@ class Database:
             self._monitor_conn.close()
             self._monitor_conn = None
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def bump_epoch(session: Session) -> None:
@@ -102,7 +119,7 @@ def _psycopg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, writer: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a write transaction takes
@@ -119,4 +136,4 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")

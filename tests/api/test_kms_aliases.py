@@ -3,6 +3,7 @@ ListAliases and aliases as KeyId in crypto operations (reference: aws_api.md 4.1
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 import pytest
@@ -365,6 +366,11 @@ def test_list_aliases_limit_marker_pagination_each_once(kms, key_id):
 
 def test_list_aliases_invalid_marker_invalid_marker_exception(kms):
     expect_error(lambda: kms.list_aliases(Marker="!!!not a marker!!!"), "InvalidMarkerException")
+
+
+def test_list_aliases_foreign_well_formed_marker_invalid_marker_exception(kms):
+    marker = base64.urlsafe_b64encode(b"zzzz-not-an-alias").decode()
+    expect_error(lambda: kms.list_aliases(Marker=marker), "InvalidMarkerException")
 
 
 def test_list_aliases_other_region_excludes_alias(server, kms, key_id):

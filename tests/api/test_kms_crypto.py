@@ -8,6 +8,7 @@ Blob layout: kms_core/engine/ciphertext.py.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -243,6 +244,16 @@ def test_generate_data_key_without_plaintext_size_decrypts_to_length(kms, key_id
     assert len(dec["Plaintext"]) == length
     code, _ = error_of(kms.decrypt, CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"x": "y"})
     assert code == "InvalidCiphertextException"
+
+
+def test_generate_data_key_without_plaintext_raw_response_has_no_plaintext(kms, key_id):
+    # botocore drops members its output shape lacks, so look at the wire body
+    bodies: list[dict] = []
+    kms.meta.events.register("after-call.kms.GenerateDataKeyWithoutPlaintext",
+                             lambda http_response, **_: bodies.append(json.loads(http_response.content)))
+    kms.generate_data_key_without_plaintext(KeyId=key_id, KeySpec="AES_256")
+    assert len(bodies) == 1
+    assert set(bodies[0]) == {"CiphertextBlob", "KeyId", "KeyMaterialId"}
 
 
 @pytest.mark.parametrize("form", REFERENCE_FORMS)

@@ -224,6 +224,13 @@ def test_decrypt_context_given_but_none_used_invalid_ciphertext(kms, key_id):
     assert code == "InvalidCiphertextException"
 
 
+@pytest.mark.parametrize("context", [{"k": "v" * 70000}, {"k" * 70000: "v"}], ids=["long_value", "long_key"])
+def test_encrypt_oversized_context_validation_exception(kms, key_id, context):
+    # too long for the canonical AAD encoding: a 4xx, never a 500
+    code, _ = fail(kms.encrypt, KeyId=key_id, Plaintext=PLAINTEXT, EncryptionContext=context)
+    assert code == "ValidationException"
+
+
 def test_re_encrypt_wrong_source_context_invalid_ciphertext(kms, blob, other_key):
     code, _ = fail(kms.re_encrypt, CiphertextBlob=blob, SourceEncryptionContext={"purpose": "test"},
                    DestinationKeyId=other_key)

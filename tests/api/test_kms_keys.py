@@ -4,6 +4,7 @@ of the waiting period, and Region isolation (reference: aws_api.md 3a, 4.1, 4.3,
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 
@@ -250,6 +251,12 @@ def test_list_keys_limit_one_truncated_with_next_marker(kms, key_id):
 
 def test_list_keys_invalid_marker_invalid_marker_exception(kms, key_id):
     expect_error(lambda: kms.list_keys(Marker="!!!not a marker!!!"), "InvalidMarkerException")
+
+
+def test_list_keys_foreign_well_formed_marker_invalid_marker_exception(kms, key_id):
+    # valid base64, but not a marker the server issued: AWS markers are opaque and checked
+    marker = base64.urlsafe_b64encode(b"zzzz-not-a-key").decode()
+    expect_error(lambda: kms.list_keys(Marker=marker), "InvalidMarkerException")
 
 
 # --- UpdateKeyDescription --------------------------------------------------------------

@@ -76,3 +76,23 @@ def test_wrong_iv_length_or_short_body_is_decryption_failed(t):
         gcm_open_with_iv(key, iv, _b(t["tag"])[:-1], aad)
     with pytest.raises(DecryptionFailed):
         gcm_open(key, (iv + body)[:27], aad)
+
+
+OTHER_IV_SIZES = [
+    pytest.param(t, id=f"tc{t['tcId']}-iv{g['ivSize']}-{t['result']}")
+    for g in DATA["testGroups"]
+    if g["keySize"] == 256 and g["ivSize"] != 96 and g["tagSize"] == 128
+    for t in g["tests"]
+]
+
+
+def test_other_iv_sizes_are_present():
+    assert any(len(c.values[0]["iv"]) // 2 not in (0, 12) and c.values[0]["result"] == "valid"
+               for c in OTHER_IV_SIZES)
+
+
+@pytest.mark.parametrize("t", OTHER_IV_SIZES)
+def test_non_96_bit_iv_is_refused_even_if_the_vector_is_valid(t):
+    """kms_core's formats only carry 96-bit IVs; AESGCM itself would accept 8..128 bytes."""
+    with pytest.raises(DecryptionFailed):
+        gcm_open_with_iv(_b(t["key"]), _b(t["iv"]), _b(t["ct"]) + _b(t["tag"]), _b(t["aad"]))

@@ -142,3 +142,17 @@ def test_context_vector_spot_check_by_hand():
     assert ind.encode_context({"b": "2", "a": "1"}).hex() == "0002" "0001" "61" "0001" "31" "0001" "62" "0001" "32"
     assert ec.encode({"b": "2", "a": "1"}).hex() == "0002" "0001" "61" "0001" "31" "0001" "62" "0001" "32"
     assert ec.encode(None) == ec.encode({}) == b""
+
+
+STRUCTURAL = [c for c in INVALID
+              if c["reason"].startswith(("wrong version", "key id length 0", "key id length 65", "non-ASCII",
+                                         "truncated to the header", "truncated to 1", "empty blob",
+                                         "truncated to header + 15"))]
+
+
+@pytest.mark.parametrize("case", STRUCTURAL, ids=_ids(STRUCTURAL, "reason"))
+def test_structurally_bad_blob_is_refused_by_parse(case):
+    """These never reach a key lookup: parse() alone refuses them (no material needed)."""
+    assert len(STRUCTURAL) == 9
+    with pytest.raises(ciphertext.MalformedCiphertext):
+        ciphertext.parse(bytes.fromhex(case["blob"]))
