@@ -25,6 +25,9 @@ from kms_core.storage.session import Database
 from kms_core.storage.tables import AliasTable, KeyTable
 
 
+_MAX_CACHED_KEYS = 100_000
+
+
 class KmsCore:
     def __init__(self, db: Database, root: RootKey, runtime: Runtime) -> None:
         self.db = db
@@ -32,7 +35,7 @@ class KmsCore:
         self.runtime = runtime
         self.clock: Callable[[], float] = runtime.clock
         self.identities = IdentityStore(db, root)
-        self._keys: dict[str, KeyWithMaterial] = {}
+        self._keys: dict[str, Optional[KeyWithMaterial]] = {}
         self._aliases: dict[tuple[str, str, str], Optional[str]] = {}
         self._token: object = object()
         self._next_due: Optional[float] = None  # None = unknown, recompute
@@ -70,13 +73,17 @@ class KmsCore:
 
     # --- reads --------------------------------------------------------------------------
     def key(self, key_id: str) -> Optional[KeyWithMaterial]:
-        entry = self._keys.get(key_id)
-        if entry is None:
-            with self.db.session() as session:
-                entry = repository.load_key(session, self.root, key_id)
-            if entry is None:
-                return None
-            self._keys[key_id] = entry
+        """The key with its unwrapped materials; misses are cached too (None), so blobs
+        naming unknown keys can't make every request a database query."""
+        try:
+            return self._keys[key_id]
+        except KeyError:
+            pass
+        with self.db.session() as session:
+            entry = repository.load_key(session, self.root, key_id)
+        if len(self._keys) >= _MAX_CACHED_KEYS:
+            self._keys.clear()
+        self._keys[key_id] = entry
         return entry
 
     def alias_target(self, account_id: str, region: str, alias_name: str) -> Optional[str]:

@@ -29,7 +29,7 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
         kid = target
     else:
         kid = ref.value
-        if not KEY_ID_RE.match(kid):
+        if not KEY_ID_RE.fullmatch(kid):
             raise NotFoundException(f"Invalid keyId '{key_id}'")
     entry = ctx.kms.key(kid)
     if entry is None or entry.key.account_id != account or entry.key.region != region:
