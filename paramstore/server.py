@@ -1,11 +1,12 @@
 """The product, assembled: one FastAPI app answering TrentService.* (and, later,
 AmazonSSM.*) on `POST /`, plus `GET /health`.
 
-`POST /` is handled by a pure ASGI middleware in front of FastAPI's router: the AWS
-protocol needs neither routing nor request objects, and skipping them is most of what
-keeps the server's CPU per request near an empty FastAPI handler's.  Handlers run inline
-on the event loop: hot-path requests are answered from memory, and writes are short
-transactions.
+`POST /` is answered by a pure ASGI layer wrapped around the FastAPI app: the AWS
+protocol needs neither routing nor request objects, and skipping FastAPI's per-request
+stack (router, request objects, its telemetry hook) is most of what keeps the server's CPU
+per request near an empty FastAPI handler's.  Every other request goes to FastAPI.
+Handlers run inline on the event loop: hot-path requests are answered from memory, and
+writes are short transactions.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def build_protocol(store: Store) -> AwsJsonProtocol:
 
 
 class AwsJsonMiddleware:
-    """Answers `POST /` with the AWS JSON protocol; passes everything else to FastAPI."""
+    """Answers `POST /` with the AWS JSON protocol; passes everything else to FastAPI.
+
+    The outermost ASGI app, so AWS requests pay for nothing FastAPI does per request."""
 
     def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int) -> None:
         self.app = app
@@ -63,8 +66,8 @@ class AwsJsonMiddleware:
             await self.app(scope, receive, send)
             return
         headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        for raw_name, raw_value in scope["headers"]:  # ASGI servers give lower-case names
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             headers[name] = headers[name] + "," + value if name in headers else value
         body = await self._read_body(headers, receive, send)
         if body is None:
@@ -116,7 +119,9 @@ async def _respond(send: Any, status: int, body: bytes, request_id: str = "", cl
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: Settings, runtime: Optional[Runtime] = None, store: Optional[Store] = None) -> FastAPI:
+def create_app(settings: Settings, runtime: Optional[Runtime] = None,
+               store: Optional[Store] = None) -> AwsJsonMiddleware:
+    """The ASGI app: AWS JSON on `POST /` in front of a FastAPI app (`.app`) for the rest."""
     store = store or open_store(settings, runtime)
     protocol = build_protocol(store)
 
@@ -138,9 +143,10 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None, store: Opt
     def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    app.add_middleware(AwsJsonMiddleware, protocol=protocol, max_body_bytes=settings.max_body_bytes)
     app.state.store = store
-    return app
+    wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes)
+    wrapped.state = app.state  # type: ignore[attr-defined]
+    return wrapped
 
 
 async def _sweeper(store: Store, interval: float) -> None:
@@ -161,4 +167,5 @@ def run(settings: Settings) -> None:
     log.info("paramstore %s listening on http://%s:%d (database: %s)", __version__, settings.host,
              settings.port, "sqlite" if app.state.store.db.is_sqlite else "postgresql")
     uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                access_log=settings.access_log, log_level=settings.log_level, server_header=False)
+                access_log=settings.access_log, log_level=settings.log_level, server_header=False,
+                proxy_headers=False)
