@@ -56,3 +56,26 @@ def test_downgrade_to_base_and_upgrade_again(empty_db):
 def test_require_current_refuses_an_empty_schema(empty_db):
     with pytest.raises(migrate.SchemaOutdated, match="paramstore db upgrade"):
         migrate.require_current(empty_db)
+
+
+@pytest.mark.postgres
+def test_postgres_change_token_survives_a_dropped_monitor_connection():
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip("TEST_POSTGRES_URL not set")
+    pg = PostgresDatabase(admin)
+    db = Database(pg.url)
+    try:
+        migrate.upgrade(db)
+        first = db.change_token()
+        with db.write():
+            pass
+        second = db.change_token()
+        assert second != first
+        pid = db._monitor_conn.info.backend_pid
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        assert db.change_token() == second  # reconnected transparently, same value
+    finally:
+        db.dispose()
+        pg.drop()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Benchmark paramstore against the floor app (bare FastAPI + uvicorn[standard]) in one
+# kmsbench run, and print paired ratios and server CPU per op.
+#
+#   tools/bench.sh                         # SQLite (the default deployment)
+#   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/psbench tools/bench.sh
+#
+# Needs the shared bench directory (BENCH_DIR, default ../shared/bench) and a venv with
+# this project installed (VENV, default .venv).  ROUNDS, DURATION, SCENARIOS are tunable.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")/.." && pwd)"
+BENCH_DIR="${BENCH_DIR:-$HERE/../shared/bench}"
+VENV="${VENV:-$HERE/.venv}"
+ROUNDS="${ROUNDS:-3}"; DURATION="${DURATION:-5}"
+SCENARIOS="${SCENARIOS:-kms-encrypt,kms-decrypt,kms-generate-data-key}"
+OUT="${OUT:-$(mktemp -d)}"
+DATA="$OUT/data"; mkdir -p "$DATA"
+export AWS_ACCESS_KEY_ID=AKIABENCHMARK0000000 AWS_SECRET_ACCESS_KEY=bench-secret-not-for-production
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+
+"$VENV/bin/uvicorn" floor_app:app --app-dir "$BENCH_DIR" --host 127.0.0.1 --port 5110 --workers 1 \
+    --no-access-log --log-level warning >"$OUT/floor.log" 2>&1 & PIDS+=($!); FLOOR_PID=$!
+DB_ARGS=(); [ -n "${DATABASE_URL:-}" ] && DB_ARGS=(--database-url "$DATABASE_URL")
+PARAMSTORE_ADMIN_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+    "$VENV/bin/paramstore" serve --port 5101 --data-dir "$DATA" "${DB_ARGS[@]}" >"$OUT/server.log" 2>&1 &
+PIDS+=($!); OURS_PID=$!
+for port in 5110 5101; do
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+done
+"$VENV/bin/python" "$BENCH_DIR/kmsbench.py" -e floor=http://127.0.0.1:5110 -e ours=http://127.0.0.1:5101 \
+    --server-pid "floor=$FLOOR_PID" --server-pid "ours=$OURS_PID" -s "noop,$SCENARIOS" -c 1,4 \
+    -d "$DURATION" -w 1 -r "$ROUNDS" >"$OUT/runs.jsonl" 2>"$OUT/kmsbench.err" || true  # the floor "fails" our scenarios
+"$VENV/bin/python" "$HERE/tools/bench_ratio.py" "$OUT/runs.jsonl"
+echo "raw results: $OUT/runs.jsonl" >&2
