@@ -63,7 +63,7 @@ class AwsJsonMiddleware:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _with_request_id(send) if scope["type"] == "http" else send)
             return
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:  # ASGI servers give lower-case names
@@ -103,6 +103,18 @@ class AwsJsonMiddleware:
     async def _too_large(self, send: Any) -> None:
         error = RequestEntityTooLargeException(f"Request body is larger than {self.max_body} bytes.")
         await _respond(send, error.http_status, error_body(error), close=True)
+
+
+def _with_request_id(send: Any) -> Any:
+    """Every response carries x-amzn-RequestId, FastAPI's (health, 404s) included."""
+    request_id = new_request_id().encode()
+
+    async def send_with_id(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"x-amzn-requestid", request_id)]}
+        await send(message)
+
+    return send_with_id
 
 
 async def _respond(send: Any, status: int, body: bytes, request_id: str = "", close: bool = False) -> None:

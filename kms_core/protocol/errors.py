@@ -53,7 +53,6 @@ class RequestEntityTooLargeException(AwsError):
 
 class MissingAuthenticationTokenException(AwsError):
     code = "MissingAuthenticationTokenException"
-    http_status = 403
 
 
 class IncompleteSignatureException(AwsError):
