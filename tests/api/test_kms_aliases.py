@@ -7,9 +7,9 @@ import base64
 import uuid
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.helpers import expect_error
 
 ARN_PREFIX = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}"
 
@@ -24,18 +24,6 @@ def alias_arn(name: str) -> str:
 
 def unique(prefix: str = "t") -> str:
     return f"alias/{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def expect_error(call, code: str, message: str | None = None, *, contains: str | None = None):  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    err = excinfo.value.response["Error"]
-    assert err["Code"] == code, err
-    if message is not None:
-        assert err["Message"] == message
-    if contains is not None:
-        assert contains in err["Message"], err["Message"]
-    return err
 
 
 def all_aliases(kms, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]

@@ -12,9 +12,9 @@ import json
 import uuid
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.helpers import error_of
 
 PLAINTEXT = b"attack at dawn"
 CONTEXT = {"purpose": "test", "tenant": "acme"}
@@ -45,14 +45,6 @@ def reference(kms, key_id: str, form: str) -> str:  # type: ignore[no-untyped-de
 
 def current_material(kms, key_id: str) -> str:  # type: ignore[no-untyped-def]
     return kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
-
-
-def error_of(call, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response = info.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
-    return response["Error"]["Code"], response["Error"].get("Message", "")
 
 
 @pytest.fixture

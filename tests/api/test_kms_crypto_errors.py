@@ -14,23 +14,14 @@ import os
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from tests.api.test_kms_crypto import CONTEXT, PLAINTEXT, key_arn, make_alias
 from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from tests.helpers import error_of as fail
 
 OTHER_REGION = "eu-west-1"
 INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
 EITHER_SPEC = "Please specify either number of bytes or key spec."
-
-
-def fail(call, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """Call, expect a KMS client error (HTTP 400); return (code, message)."""
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response = info.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
-    return response["Error"]["Code"], response["Error"].get("Message", "")
 
 
 def flip(blob: bytes, position: int, mask: int = 0x01) -> bytes:

@@ -8,34 +8,16 @@ import base64
 import re
 import uuid
 
-import pytest
-from botocore.exceptions import ClientError
 from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.helpers import expect_error, key_arn
 
 ARN_PREFIX = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}"
 KEY_ARN_RE = re.compile(rf"^arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/"
                         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DAY = 86_400
-
-
-def key_arn(key_id: str, region: str = REGION) -> str:
-    return f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"
-
-
-def expect_error(call, code: str, message: str | None = None, *, contains: str | None = None):  # type: ignore[no-untyped-def]
-    """Run call(); it must fail with `code` (and the exact `message` / a substring)."""
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    err = excinfo.value.response["Error"]
-    assert err["Code"] == code, err
-    if message is not None:
-        assert err["Message"] == message
-    if contains is not None:
-        assert contains in err["Message"], err["Message"]
-    return err
 
 
 def all_key_ids(kms, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]

@@ -12,28 +12,12 @@ import uuid
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
+from tests.helpers import expect_error, key_arn
 
 ARN_PREFIX = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}"
 DAY = 86_400
-
-
-def key_arn(key_id: str) -> str:
-    return f"{ARN_PREFIX}:key/{key_id}"
-
-
-def expect_error(call, code: str, message: str | None = None, *, contains: str | None = None):  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as excinfo:
-        call()
-    err = excinfo.value.response["Error"]
-    assert err["Code"] == code, err
-    if message is not None:
-        assert err["Message"] == message
-    if contains is not None:
-        assert contains in err["Message"], err["Message"]
-    return err
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import base64
 import os
 import stat
 
-import pytest
 
 from tests.process_helpers import ServerProcess
 
