@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from kms_core.identity.principal import Principal
@@ -21,6 +21,15 @@ class RequestContext:
     #: set when a service (e.g. SSM) calls KMS on the caller's behalf: "ssm.<region>.amazonaws.com"
     via_service: Optional[str] = None
     source_ip: Optional[str] = None
+    #: ARNs of the resources the request touched, for the audit trail
+    resources: list = field(default_factory=list)
+    #: condition-key facts an operation supplies (lower-case keys, e.g. "kms:encryptionalgorithm")
+    condition_values: dict = field(default_factory=dict)
+    #: the request's encryption context, for kms:EncryptionContext:* conditions and grant constraints
+    encryption_context: Optional[dict] = None
+    #: the alias the request named the key by (kms:RequestAlias)
+    request_alias: Optional[str] = None
+    secure_transport: bool = False
 
     @property
     def account_id(self) -> str:

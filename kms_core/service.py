@@ -19,6 +19,8 @@ from kms_core.crypto.root import RootKey
 from kms_core.domain import limits
 from kms_core.domain.model import KeyState, KeyWithMaterial, RotationType
 from kms_core.identity.store import IdentityStore
+from kms_core.policy.evaluate import CompiledPolicy, compile_policy
+from kms_core.policy.grants import grants_allow, load_grants
 from kms_core.runtime import Runtime
 from kms_core.storage import repository
 from kms_core.storage.session import Database
@@ -34,7 +36,8 @@ class KmsCore:
         self.root = root
         self.runtime = runtime
         self.clock: Callable[[], float] = runtime.clock
-        self.identities = IdentityStore(db, root)
+        self.identities = IdentityStore(db, root, runtime.wall_clock)
+        self.identities.compile_policy = lambda text: compile_policy(text, resource_policy=False)
         self._keys: dict[str, Optional[KeyWithMaterial]] = {}
         self._aliases: dict[tuple[str, str, str], Optional[str]] = {}
         self._token: object = object()
@@ -72,6 +75,17 @@ class KmsCore:
             listener()
 
     # --- reads --------------------------------------------------------------------------
+    @staticmethod
+    def _compile_key_policy(text: str) -> Optional[CompiledPolicy]:
+        try:
+            return compile_policy(text, resource_policy=True)
+        except Exception:  # stored policies were validated; if one can't compile, it allows nothing
+            return CompiledPolicy(text, ())
+
+    def grants_allow(self, ctx, action: str, entry: KeyWithMaterial, facts) -> bool:  # type: ignore[no-untyped-def]
+        """Whether a grant on the key lets the caller do `action` (policy/grants.py)."""
+        return grants_allow(ctx, action, entry, facts)
+
     def key(self, key_id: str) -> Optional[KeyWithMaterial]:
         """The key with its unwrapped materials; misses are cached too (None), so blobs
         naming unknown keys can't make every request a database query."""
@@ -80,7 +94,7 @@ class KmsCore:
         except KeyError:
             pass
         with self.db.session() as session:
-            entry = repository.load_key(session, self.root, key_id)
+            entry = repository.load_key(session, self.root, key_id, self._compile_key_policy, load_grants)
         if len(self._keys) >= _MAX_CACHED_KEYS:
             self._keys.clear()
         self._keys[key_id] = entry

@@ -49,8 +49,8 @@ HANDLERS: dict[str, Callable[[RequestContext, dict], dict]] = {
 }
 
 
-def kms_service(make_context: Callable[[Principal, str, str, str], Any]) -> ServiceSpec:
-    spec = ServiceSpec(TARGET_PREFIX, "kms", KMSInternalException, make_context)
+def kms_service(make_context: Callable[..., Any]) -> ServiceSpec:
+    spec = ServiceSpec(TARGET_PREFIX, "kms", "kms.amazonaws.com", KMSInternalException, make_context)
     for name, handler in HANDLERS.items():
         spec.add(name, handler, KMS_SHAPES[name])
     return spec

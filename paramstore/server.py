@@ -21,7 +21,8 @@ from fastapi import FastAPI
 from kms_core.context import RequestContext
 from kms_core.identity.principal import Principal
 from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, error_body, new_request_id
-from kms_core.protocol.errors import RequestEntityTooLargeException, SerializationException
+from kms_core.audit import AuditEvent, AuditLog, AuditUnavailable
+from kms_core.protocol.errors import InternalFailure, RequestEntityTooLargeException, SerializationException
 from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
@@ -35,20 +36,14 @@ log = logging.getLogger("paramstore")
 def build_protocol(store: Store) -> AwsJsonProtocol:
     kms = store.kms
 
-    def make_kms_context(principal: Principal, region: str, request_id: str, operation: str) -> RequestContext:
-        return RequestContext(kms, principal, region, request_id, operation)
+    def make_kms_context(principal: Principal, region: str, request_id: str, operation: str,
+                         source_ip: Optional[str], secure: bool) -> RequestContext:
+        return RequestContext(kms, principal, region, request_id, operation, source_ip=source_ip,
+                              secure_transport=secure)
 
-    def lookup_secret(access_key_id: str) -> Optional[str]:
-        hit = kms.identities.lookup(access_key_id)
-        return hit[0] if hit else None
-
-    def lookup_principal(access_key_id: str) -> Optional[Principal]:
-        hit = kms.identities.lookup(access_key_id)
-        return hit[1] if hit else None
-
-    verifier = SigV4Verifier(lookup_secret, kms.runtime.wall_clock)
+    verifier = SigV4Verifier(kms.identities.lookup, kms.runtime.wall_clock)
     kms.on_change(verifier.forget)
-    return AwsJsonProtocol([kms_service(make_kms_context)], verifier, lookup_principal, kms.sync)
+    return AwsJsonProtocol([kms_service(make_kms_context)], verifier, kms.sync)
 
 
 class AwsJsonMiddleware:
@@ -56,10 +51,13 @@ class AwsJsonMiddleware:
 
     The outermost ASGI app, so AWS requests pay for nothing FastAPI does per request."""
 
-    def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int, audit: AuditLog,
+                 clock: Any) -> None:
         self.app = app
         self.protocol = protocol
         self.max_body = max_body_bytes
+        self.audit = audit
+        self.clock = clock
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
@@ -72,9 +70,29 @@ class AwsJsonMiddleware:
         body = await self._read_body(headers, receive, send)
         if body is None:
             return
+        client = scope.get("client")
+        source_ip = client[0] if client else None
         outcome = self.protocol.handle("POST", scope.get("raw_path", b"/").decode("latin-1").split("?")[0],
-                                       scope.get("query_string", b"").decode("latin-1"), headers, body)
+                                       scope.get("query_string", b"").decode("latin-1"), headers, body,
+                                       source_ip=source_ip, secure=scope.get("scheme") == "https")
+        try:
+            await self.audit.append(self._event(outcome, source_ip, headers))
+        except AuditUnavailable:
+            # Fail closed: no answer (no plaintext, no ciphertext) leaves unaudited.
+            error = InternalFailure("The request could not be written to the audit trail.")
+            await _respond(send, error.http_status, error_body(error), outcome.request_id)
+            return
         await _respond(send, outcome.status, outcome.body, outcome.request_id)
+
+    def _event(self, outcome: Any, source_ip: Optional[str], headers: dict[str, str]) -> AuditEvent:
+        principal = outcome.principal
+        return AuditEvent(
+            event_time=self.clock(), request_id=outcome.request_id,
+            event_source=outcome.event_source or "paramstore", event_name=outcome.event_name[:128],
+            region=outcome.region, account_id=principal.account_id if principal else None,
+            principal_arn=principal.arn if principal else None, access_key_id=outcome.access_key_id,
+            source_ip=source_ip, user_agent=headers.get("user-agent"), resources=outcome.resources,
+            encryption_context=outcome.encryption_context, error_code=outcome.error_code)
 
     async def _read_body(self, headers: dict[str, str], receive: Any, send: Any) -> Optional[bytes]:
         declared = headers.get("content-length")
@@ -156,7 +174,8 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
         return {"status": "ok", "version": __version__}
 
     app.state.store = store
-    wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes)
+    audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
+    wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock)
     wrapped.state = app.state  # type: ignore[attr-defined]
     return wrapped
 

@@ -27,6 +27,8 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     #: how often an idle server checks for due deletions and rotations
     sweep_interval_seconds: float = 60.0
+    #: refuse a request whose audit event can't be written (the default), or log and answer anyway
+    audit_fail_closed: bool = field(default_factory=lambda: os.environ.get("PARAMSTORE_AUDIT_FAIL_OPEN") != "1")
     log_level: str = "info"
     access_log: bool = False
 

@@ -48,6 +48,10 @@ class RootKey:
             raise DecryptionFailed()
         return gcm_open(self._key, wrapped[1:], _aad(row_identity))
 
+    def derive(self, label: bytes) -> bytes:
+        """A 256-bit subkey for one purpose (session tokens, the audit chain, grant tokens)."""
+        return hmac.new(self._key, b"paramstore-derive-v1|" + label, hashlib.sha256).digest()
+
     def check_value(self) -> str:
         """A value that identifies the key without revealing it (stored in ps_meta)."""
         return hmac.new(self._key, _CHECK_LABEL, hashlib.sha256).hexdigest()

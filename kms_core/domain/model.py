@@ -82,11 +82,16 @@ class Key:
 
 @dataclass(frozen=True, slots=True)
 class KeyWithMaterial:
-    """A key plus its unwrapped materials: what the in-memory cache holds."""
+    """A key plus everything a request needs to use it: unwrapped materials, the compiled
+    key policy, tags, aliases and grants.  What the in-memory cache holds."""
 
     key: Key
     materials: dict[str, KeyMaterial] = field(repr=False)
     materials_by_raw_id: dict[bytes, KeyMaterial] = field(repr=False)
+    policy: object = None                 # policy.evaluate.CompiledPolicy
+    tags: dict = field(default_factory=dict)
+    aliases: tuple = ()
+    grants: tuple = ()                    # policy.grants.Grant
 
     @property
     def current(self) -> KeyMaterial:

@@ -1,22 +1,36 @@
-"""Accounts and access keys.  Secret access keys are stored wrapped by the root key and
-cached unwrapped in memory; the cache is dropped whenever the store changes."""
+"""Accounts, users, roles, access keys and identity policies, with an in-memory cache.
+
+Secret access keys are stored wrapped by the root key and cached unwrapped in memory; the
+cache (including compiled identity policies) is dropped whenever the store changes.
+"""
 
 from __future__ import annotations
 
 import secrets
 import string
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from sqlmodel import Session, select
 
 from kms_core.crypto.root import RootKey
 from kms_core.domain.arn import root_arn
-from kms_core.identity.principal import Principal
+from kms_core.identity.principal import ASSUMED_ROLE, ROOT, USER, Principal
+from kms_core.identity.sessions import SessionTokens
+from kms_core.protocol.errors import ExpiredTokenException, UnrecognizedClientException
 from kms_core.storage.session import Database
-from kms_core.storage.tables import AccessKeyTable, AccountTable, access_key_row_identity
+from kms_core.storage.tables import (
+    AccessKeyTable,
+    AccountTable,
+    IamInlinePolicyTable,
+    IamPrincipalTagTable,
+    IamRoleTable,
+    IamUserTable,
+    access_key_row_identity,
+)
 
 _AKID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+_INVALID_TOKEN = "The security token included in the request is invalid."
 
 
 def new_access_key_id() -> str:
@@ -27,17 +41,45 @@ def new_secret_access_key() -> str:
     return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
 
 
+def new_unique_id(prefix: str) -> str:
+    """IAM unique ids: AIDA... for users, AROA... for roles."""
+    return prefix + "".join(secrets.choice(_AKID_ALPHABET) for _ in range(17))
+
+
+def user_arn(account_id: str, user_name: str, path: str = "/") -> str:
+    return f"arn:aws:iam::{account_id}:user{path}{user_name}"
+
+
+def role_arn(account_id: str, role_name: str, path: str = "/") -> str:
+    return f"arn:aws:iam::{account_id}:role{path}{role_name}"
+
+
+def assumed_role_arn(account_id: str, role_name: str, session_name: str) -> str:
+    return f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}"
+
+
 class IdentityStore:
-    def __init__(self, db: Database, root: RootKey) -> None:
+    def __init__(self, db: Database, root: RootKey, wall_clock: Optional[Callable[[], float]] = None) -> None:
+        import time
+
         self._db = db
         self._root = root
+        self._wall_clock = wall_clock or time.time
+        self.sessions = SessionTokens(root)
         self._by_key: dict[str, tuple[str, Principal]] = {}
+        self._policies: dict[tuple[str, str, str], list[Any]] = {}
+        #: compile(document_text) -> compiled policy; set by the policy engine (avoids a cycle)
+        self.compile_policy: Callable[[str], Any] = lambda text: text
 
     def clear_cache(self) -> None:
         self._by_key.clear()
+        self._policies.clear()
 
-    def lookup(self, access_key_id: str) -> Optional[tuple[str, Principal]]:
-        """(secret, principal) for an active access key, else None."""
+    # --- authentication -----------------------------------------------------------------
+    def lookup(self, access_key_id: str, session_token: Optional[str] = None) -> Optional[tuple[str, Principal]]:
+        """(secret, principal) for an active access key or a valid session; None if unknown."""
+        if session_token is not None or access_key_id.startswith("ASIA"):
+            return self._lookup_session(access_key_id, session_token)
         hit = self._by_key.get(access_key_id)
         if hit is not None:
             return hit
@@ -47,25 +89,79 @@ class IdentityStore:
                 return None
             secret = self._root.unwrap(row.secret_wrapped,
                                        access_key_row_identity(row.access_key_id, row.account_id)).decode()
-            principal = Principal(row.account_id, row.principal_arn,
-                                  "Account" if row.principal_arn.endswith(":root") else "User",
-                                  row.access_key_id)
+            if row.user_name is None:
+                principal = Principal(row.account_id, root_arn(row.account_id), ROOT, row.access_key_id,
+                                      user_id=row.account_id)
+            else:
+                user = session.get(IamUserTable, (row.account_id, row.user_name))
+                if user is None:
+                    return None
+                principal = Principal(row.account_id, user_arn(row.account_id, user.user_name, user.path), USER,
+                                      row.access_key_id, name=user.user_name, user_id=user.user_id,
+                                      tags=self._tags(session, row.account_id, "user", user.user_name))
         self._by_key[access_key_id] = (secret, principal)
         return secret, principal
 
-    # --- writes (bootstrap, admin) ------------------------------------------------------
+    def _lookup_session(self, access_key_id: str, token: Optional[str]) -> Optional[tuple[str, Principal]]:
+        if not token:
+            return None
+        found = self.sessions.open(token)
+        if found is None or found.access_key_id != access_key_id:
+            raise UnrecognizedClientException(_INVALID_TOKEN)
+        if found.expires <= self._wall_clock():
+            raise ExpiredTokenException("The security token included in the request is expired")
+        with self._db.session() as session:
+            role = session.get(IamRoleTable, (found.account_id, found.role_name))
+            tags = self._tags(session, found.account_id, "role", found.role_name) if role else {}
+        source = role_arn(found.account_id, found.role_name, role.path if role else "/")
+        principal = Principal(found.account_id, assumed_role_arn(found.account_id, found.role_name, found.session_name),
+                              ASSUMED_ROLE, access_key_id, name=found.role_name,
+                              user_id=f"{found.role_id}:{found.session_name}", source_arn=source, tags=tags,
+                              session_expires=found.expires)
+        return found.secret_access_key, principal
+
+    @staticmethod
+    def _tags(session: Session, account_id: str, kind: str, name: str) -> dict:
+        rows = session.exec(select(IamPrincipalTagTable)
+                            .where(IamPrincipalTagTable.account_id == account_id)
+                            .where(IamPrincipalTagTable.principal_type == kind)
+                            .where(IamPrincipalTagTable.principal_name == name))
+        return {r.tag_key: r.tag_value for r in rows}
+
+    # --- identity policies ----------------------------------------------------------------
+    def identity_policies(self, principal: Principal) -> list[Any]:
+        """Compiled inline policies of the principal's user or role (cached)."""
+        owner = principal.policy_owner
+        if owner is None:
+            return []
+        cache_key = (principal.account_id, owner[0], owner[1])
+        hit = self._policies.get(cache_key)
+        if hit is None:
+            with self._db.session() as session:
+                rows = session.exec(select(IamInlinePolicyTable)
+                                    .where(IamInlinePolicyTable.account_id == principal.account_id)
+                                    .where(IamInlinePolicyTable.principal_type == owner[0])
+                                    .where(IamInlinePolicyTable.principal_name == owner[1]))
+                documents = [r.document for r in rows]
+            hit = [self.compile_policy(d) for d in documents]
+            self._policies[cache_key] = hit
+        return hit
+
+    # --- writes (bootstrap, admin, IAM API) -------------------------------------------------
     def create_account(self, session: Session, account_id: str, now: float) -> None:
         if session.get(AccountTable, account_id) is None:
             session.add(AccountTable(account_id=account_id, created_at=now))
 
     def add_access_key(self, session: Session, account_id: str, now: float,
                        access_key_id: Optional[str] = None, secret: Optional[str] = None,
-                       principal_arn: Optional[str] = None) -> tuple[str, str]:
+                       principal_arn: Optional[str] = None, user_name: Optional[str] = None) -> tuple[str, str]:
         access_key_id = access_key_id or new_access_key_id()
         secret = secret or new_secret_access_key()
+        if principal_arn is None:
+            principal_arn = root_arn(account_id) if user_name is None else user_arn(account_id, user_name)
         session.add(AccessKeyTable(
-            access_key_id=access_key_id, account_id=account_id,
-            principal_arn=principal_arn or root_arn(account_id), status="Active",
+            access_key_id=access_key_id, account_id=account_id, principal_arn=principal_arn,
+            user_name=user_name, status="Active",
             secret_wrapped=self._root.wrap(secret.encode(), access_key_row_identity(access_key_id, account_id)),
             created_at=now))
         return access_key_id, secret

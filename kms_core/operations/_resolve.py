@@ -27,6 +27,7 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
         if target is None:
             raise NotFoundException(f"Alias {alias_arn(region, account, ref.value)} is not found.")
         kid = target
+        ctx.request_alias = ref.value
     else:
         kid = ref.value
         if not KEY_ID_RE.fullmatch(kid):
@@ -34,6 +35,7 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
     entry = ctx.kms.key(kid)
     if entry is None or entry.key.account_id != account or entry.key.region != region:
         raise NotFoundException(f"Key '{key_arn(region, account, kid)}' does not exist")
+    ctx.resources.append(entry.key.arn)
     return entry
 
 

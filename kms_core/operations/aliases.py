@@ -46,19 +46,13 @@ def _target_key(ctx: RequestContext, target: str, operation: str) -> Key:
     ref = parse_key_ref(target)
     if ref is not None and ref.is_alias:
         raise ValidationException("Aliases must refer to keys. Not aliases")
-    key = resolve_key_id_only(ctx, target).key
-    authorize(ctx, "kms:" + operation, key)
+    entry = resolve_key_id_only(ctx, target)
+    key = entry.key
+    authorize(ctx, "kms:" + operation, entry)
     require_state(key, operation)
     if key.key_manager != "CUSTOMER":
         raise NotAuthorizedException("Aliases can't be pointed at AWS managed keys.")
     return key
-
-
-def _key_in(session, key_id: str) -> Optional[Key]:  # type: ignore[no-untyped-def]
-    """Read a key inside the write transaction.  ctx.kms.key() would open a second
-    connection, which on SQLite waits for this transaction's lock until it times out."""
-    row = session.get(KeyTable, key_id)
-    return repository.to_key(row) if row is not None else None
 
 
 def _aliases_of(session, key_id: str) -> int:  # type: ignore[no-untyped-def]
@@ -91,17 +85,20 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
     name = req["AliasName"]
     _check_alias_name(name)
     new_key = _target_key(ctx, req["TargetKeyId"], "UpdateAlias")
+    old_target = ctx.kms.alias_target(ctx.account_id, ctx.region, name)
+    if old_target is None:
+        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+    old = ctx.kms.key(old_target)
+    if old is not None:
+        authorize(ctx, "kms:UpdateAlias", old)
+        if (old.key.key_usage, old.key.key_spec) != (new_key.key_usage, new_key.key_spec):
+            raise ValidationException(
+                f"Alias {alias_arn(ctx.region, ctx.account_id, name)} cannot be changed from a "
+                f"{old.key.key_spec} {old.key.key_usage} key to a {new_key.key_spec} {new_key.key_usage} key.")
     with write(ctx) as session:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
             raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
-        old = _key_in(session, row.target_key_id)
-        if old is not None:
-            authorize(ctx, "kms:UpdateAlias", old)
-            if (old.key_usage, old.key_spec) != (new_key.key_usage, new_key.key_spec):
-                raise ValidationException(
-                    f"Alias {alias_arn(ctx.region, ctx.account_id, name)} cannot be changed from a "
-                    f"{old.key_spec} {old.key_usage} key to a {new_key.key_spec} {new_key.key_usage} key.")
         if row.target_key_id != new_key.key_id and _aliases_of(session, new_key.key_id) >= MAX_ALIASES_PER_KEY:
             raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
         row.target_key_id = new_key.key_id
@@ -117,13 +114,16 @@ def delete_alias(ctx: RequestContext, req: dict) -> dict:
         raise ValidationException("Invalid identifier")
     if name.startswith(RESERVED_PREFIX):
         raise NotAuthorizedException(f"{name} is reserved for AWS managed keys.")
+    target_id = ctx.kms.alias_target(ctx.account_id, ctx.region, name)
+    if target_id is None:
+        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+    target = ctx.kms.key(target_id)
+    if target is not None:
+        authorize(ctx, "kms:DeleteAlias", target)
     with write(ctx) as session:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
             raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
-        target = _key_in(session, row.target_key_id)
-        if target is not None:
-            authorize(ctx, "kms:DeleteAlias", target)
         session.delete(row)
     return {}
 
@@ -136,9 +136,9 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
         raise InvalidMarkerException("Invalid marker")
     key_filter = None
     if "KeyId" in req:
-        key = resolve_key_id_only(ctx, req["KeyId"]).key
-        authorize(ctx, "kms:ListAliases", key)
-        key_filter = key.key_id
+        entry = resolve_key_id_only(ctx, req["KeyId"])
+        authorize(ctx, "kms:ListAliases", entry)
+        key_filter = entry.key.key_id
     else:
         authorize_account(ctx, "kms:ListAliases")
     with ctx.kms.db.session() as session:

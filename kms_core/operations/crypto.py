@@ -34,7 +34,8 @@ _INCORRECT_KEY = "The key ID in the request does not identify a CMK that can per
 
 def encrypt(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html"""
-    entry = _encrypting_key(ctx, req["KeyId"], "Encrypt", "kms:Encrypt", req.get("EncryptionAlgorithm"))
+    entry = _encrypting_key(ctx, req["KeyId"], "Encrypt", "kms:Encrypt", req.get("EncryptionAlgorithm"),
+                            req.get("EncryptionContext"))
     context = _context_bytes(req.get("EncryptionContext"))
     dry_run(req)
     return {"CiphertextBlob": _seal(entry, req["Plaintext"], context), "KeyId": entry.key.arn,
@@ -60,7 +61,7 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
         ctx, req.get("CiphertextBlob"), req.get("SourceKeyId"), req.get("SourceEncryptionContext"),
         req.get("SourceEncryptionAlgorithm"), "ReEncrypt", "kms:ReEncryptFrom", req)
     dest = _encrypting_key(ctx, req["DestinationKeyId"], "ReEncrypt", "kms:ReEncryptTo",
-                           req.get("DestinationEncryptionAlgorithm"))
+                           req.get("DestinationEncryptionAlgorithm"), req.get("DestinationEncryptionContext"))
     context = _context_bytes(req.get("DestinationEncryptionContext"))
     dry_run(req)
     return {
@@ -103,7 +104,7 @@ def generate_random(ctx: RequestContext, req: dict) -> dict:
 
 # --- shared steps ----------------------------------------------------------------------
 def _data_key(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, bytes, bytes]:
-    entry = _encrypting_key(ctx, req["KeyId"], operation, "kms:" + operation, None)
+    entry = _encrypting_key(ctx, req["KeyId"], operation, "kms:" + operation, None, req.get("EncryptionContext"))
     spec, n = req.get("KeySpec"), req.get("NumberOfBytes")
     if (spec is None) == (n is None):
         raise ValidationException("Please specify either number of bytes or key spec.")
@@ -114,10 +115,12 @@ def _data_key(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMa
 
 
 def _encrypting_key(ctx: RequestContext, key_id: str, operation: str, action: str,
-                    algorithm: Optional[str]) -> KeyWithMaterial:
+                    algorithm: Optional[str], context: Optional[dict]) -> KeyWithMaterial:
     entry = resolve_key(ctx, key_id, allow_alias=True)
     key = entry.key
-    authorize(ctx, action, key)
+    ctx.encryption_context = context
+    ctx.condition_values["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
+    authorize(ctx, action, entry)
     require_state(key, operation)
     _require_symmetric(entry, operation, algorithm)
     return entry
@@ -167,7 +170,11 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
     entry = requested if requested is not None else ctx.kms.key(parsed.key_id)
     if entry is None or entry.key.region != ctx.region:
         raise InvalidCiphertextException()
-    authorize(ctx, action, entry.key)
+    if requested is None:
+        ctx.resources.append(entry.key.arn)
+    ctx.encryption_context = context
+    ctx.condition_values["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
+    authorize(ctx, action, entry)
     require_state(entry.key, operation)
     _require_symmetric(entry, operation, algorithm)
     material = entry.materials_by_raw_id.get(parsed.material_id)

@@ -90,8 +90,9 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
 
 def describe_key(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html"""
-    key = resolve_key(ctx, req["KeyId"], allow_alias=True).key
-    authorize(ctx, "kms:DescribeKey", key)
+    entry = resolve_key(ctx, req["KeyId"], allow_alias=True)
+    key = entry.key
+    authorize(ctx, "kms:DescribeKey", entry)
     return {"KeyMetadata": key_metadata(key)}
 
 
@@ -115,8 +116,9 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
 
 def update_key_description(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateKeyDescription.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:UpdateKeyDescription", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:UpdateKeyDescription", entry)
     require_state(key, "UpdateKeyDescription")
     with write(ctx) as session:
         row = locked_row(session, key)
@@ -136,8 +138,9 @@ def disable_key(ctx: RequestContext, req: dict) -> dict:
 
 
 def _set_enabled(ctx: RequestContext, req: dict, operation: str, state: KeyState) -> dict:
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:" + operation, key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:" + operation, entry)
     require_state(key, operation)
     if key.state != state:
         with write(ctx) as session:
@@ -150,7 +153,8 @@ def _set_enabled(ctx: RequestContext, req: dict, operation: str, state: KeyState
 
 def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
     window = req.get("PendingWindowInDays", limits.DEFAULT_PENDING_WINDOW_DAYS)
     # AWS enforces 7..30 days even though the model allows 1..365.
     if window < limits.MIN_PENDING_WINDOW_DAYS:
@@ -159,7 +163,7 @@ def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
     if window > limits.MAX_PENDING_WINDOW_DAYS:
         raise validation_error([f"Value '{window}' at 'pendingWindowInDays' failed to satisfy constraint: "
                                 f"Member must have value less than or equal to {limits.MAX_PENDING_WINDOW_DAYS}"])
-    authorize(ctx, "kms:ScheduleKeyDeletion", key)
+    authorize(ctx, "kms:ScheduleKeyDeletion", entry)
     require_state(key, "ScheduleKeyDeletion")
     deletion_date = ctx.now() + window * limits.DAY_SECONDS
     with write(ctx) as session:
@@ -177,8 +181,9 @@ def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_CancelKeyDeletion.html
 
     AWS leaves the key Disabled, not Enabled."""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:CancelKeyDeletion", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:CancelKeyDeletion", entry)
     require_state(key, "CancelKeyDeletion")
     with write(ctx) as session:
         row = locked_row(session, key)

@@ -23,8 +23,9 @@ def _check_name(req: dict) -> None:
 
 def get_key_policy(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:GetKeyPolicy", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:GetKeyPolicy", entry)
     _check_name(req)
     with ctx.kms.db.session() as session:
         row = session.get(KeyTable, key.key_id)
@@ -35,8 +36,9 @@ def get_key_policy(ctx: RequestContext, req: dict) -> dict:
 
 def put_key_policy(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:PutKeyPolicy", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:PutKeyPolicy", entry)
     require_state(key, "PutKeyPolicy")
     _check_name(req)
     if key.key_manager != "CUSTOMER":
@@ -51,6 +53,7 @@ def put_key_policy(ctx: RequestContext, req: dict) -> dict:
 
 def list_key_policies(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyPolicies.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:ListKeyPolicies", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:ListKeyPolicies", entry)
     return {"PolicyNames": [POLICY_NAME], "Truncated": False}

@@ -35,8 +35,9 @@ def _require_customer_managed(key: Key) -> None:
 
 def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:EnableKeyRotation", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:EnableKeyRotation", entry)
     require_state(key, "EnableKeyRotation")
     _require_rotatable(key)
     _require_customer_managed(key)
@@ -52,8 +53,9 @@ def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
 
 def disable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKeyRotation.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:DisableKeyRotation", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:DisableKeyRotation", entry)
     require_state(key, "DisableKeyRotation")
     _require_rotatable(key)
     _require_customer_managed(key)
@@ -69,8 +71,9 @@ def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyRotationStatus.html
 
     While a key is pending deletion its status reads false; cancelling restores it."""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:GetKeyRotationStatus", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:GetKeyRotationStatus", entry)
     require_state(key, "GetKeyRotationStatus")
     _require_rotatable(key)
     enabled = key.rotation_enabled and key.state != KeyState.PENDING_DELETION
@@ -83,8 +86,9 @@ def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
 
 def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:RotateKeyOnDemand", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:RotateKeyOnDemand", entry)
     require_state(key, "RotateKeyOnDemand")
     _require_rotatable(key)
     _require_customer_managed(key)
@@ -103,8 +107,9 @@ def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
 
 def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyRotations.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:ListKeyRotations", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:ListKeyRotations", entry)
     require_state(key, "ListKeyRotations")
     _require_rotatable(key)
     include_all = req.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"

@@ -34,8 +34,9 @@ def check_new_tags(existing: dict[str, str], tags: list[dict]) -> dict[str, str]
 
 def tag_resource(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_TagResource.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:TagResource", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:TagResource", entry)
     require_state(key, "TagResource")
     with write(ctx) as session:
         rows = {r.tag_key: r for r in session.exec(select(KeyTagTable).where(KeyTagTable.key_id == key.key_id))}
@@ -52,8 +53,9 @@ def tag_resource(ctx: RequestContext, req: dict) -> dict:
 
 def untag_resource(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_UntagResource.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:UntagResource", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:UntagResource", entry)
     require_state(key, "UntagResource")
     with write(ctx) as session:
         session.exec(delete(KeyTagTable).where(KeyTagTable.key_id == key.key_id)  # type: ignore[call-overload]
@@ -63,8 +65,9 @@ def untag_resource(ctx: RequestContext, req: dict) -> dict:
 
 def list_resource_tags(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListResourceTags.html"""
-    key = resolve_key_id_only(ctx, req["KeyId"]).key
-    authorize(ctx, "kms:ListResourceTags", key)
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    key = entry.key
+    authorize(ctx, "kms:ListResourceTags", entry)
     limit = page_limit("ListResourceTags", req.get("Limit"))
     after = decode_marker(req.get("Marker"))
     with ctx.kms.db.session() as session:

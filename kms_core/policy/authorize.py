@@ -1,34 +1,121 @@
 """The authorization gate every KMS operation passes through.
 
-`authorize(ctx, action, key)` is called once per key an operation touches (ReEncrypt:
-kms:ReEncryptFrom on the source, kms:ReEncryptTo on the destination), and
+`authorize(ctx, action, entry)` is called once per key an operation touches (ReEncrypt:
+kms:ReEncryptFrom on the source, kms:ReEncryptTo on the destination);
 `authorize_account(ctx, action)` for IAM-only actions (CreateKey, ListKeys, ListAliases,
-GenerateRandom).  Today's rule: an account root may do everything in its own account and
-nothing elsewhere; key policies, IAM policies and grants plug in here.
+GenerateRandom).  Both evaluate compiled policies held in memory (the key cache keeps the
+key policy, tags, aliases and grants; the identity store keeps identity policies), so a
+decision costs no database round trip.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from datetime import datetime, timezone
+from typing import Any, Optional
 
 from kms_core.context import RequestContext
-from kms_core.domain.model import Key
+from kms_core.domain.model import KeyWithMaterial
 from kms_core.errors import AccessDeniedException
+from kms_core.identity.principal import USER
+from kms_core.policy.conditions import to_condition_string
+from kms_core.policy.evaluate import Decision, decide
 
 
-def authorize(ctx: RequestContext, action: str, key: Key) -> None:
-    if ctx.principal.account_id == key.account_id and ctx.principal.is_account_root:
-        return
-    raise _denied(ctx, action, key.arn, "no resource-based policy allows the " + action + " action")
+class Facts:
+    """Condition-key values for one request, computed on demand (keys are lower-case)."""
+
+    __slots__ = ("ctx", "entry")
+
+    def __init__(self, ctx: RequestContext, entry: Optional[KeyWithMaterial]) -> None:
+        self.ctx = ctx
+        self.entry = entry
+
+    def get(self, name: str) -> Any:
+        name = name.lower()
+        ctx, p = self.ctx, self.ctx.principal
+        extra = ctx.condition_values
+        if name in extra:
+            return to_condition_string(extra[name])
+        if name.startswith("kms:encryptioncontext:"):
+            wanted = name[len("kms:encryptioncontext:"):]
+            for k, v in (ctx.encryption_context or {}).items():
+                if k.lower() == wanted:
+                    return v
+            return None
+        if name == "kms:encryptioncontextkeys":
+            return list(ctx.encryption_context) if ctx.encryption_context else None
+        if name.startswith("aws:principaltag/"):
+            wanted = name[len("aws:principaltag/"):]
+            return next((v for k, v in p.tags.items() if k.lower() == wanted), None)
+        if name.startswith("aws:resourcetag/"):
+            if self.entry is None:
+                return None
+            wanted = name[len("aws:resourcetag/"):]
+            return next((v for k, v in self.entry.tags.items() if k.lower() == wanted), None)
+        simple = _SIMPLE.get(name)
+        return simple(self) if simple is not None else None
+
+
+def _key_attr(attr: str):  # type: ignore[no-untyped-def]
+    return lambda f: getattr(f.entry.key, attr) if f.entry is not None else None
+
+
+_SIMPLE = {
+    "aws:principalarn": lambda f: f.ctx.principal.principal_arn,
+    "aws:principalaccount": lambda f: f.ctx.principal.account_id,
+    "aws:principaltype": lambda f: f.ctx.principal.principal_type,
+    "aws:username": lambda f: f.ctx.principal.name if f.ctx.principal.principal_type == USER else None,
+    "aws:userid": lambda f: f.ctx.principal.user_id,
+    "aws:sourceip": lambda f: f.ctx.source_ip,
+    "aws:currenttime": lambda f: datetime.fromtimestamp(f.ctx.now(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "aws:epochtime": lambda f: str(int(f.ctx.now())),
+    "aws:securetransport": lambda f: "true" if f.ctx.secure_transport else "false",
+    "aws:requestedregion": lambda f: f.ctx.region,
+    "kms:calleraccount": lambda f: f.ctx.principal.account_id,
+    "kms:viaservice": lambda f: f.ctx.via_service,
+    "kms:requestalias": lambda f: f.ctx.request_alias,
+    "kms:resourcealiases": lambda f: list(f.entry.aliases) if f.entry is not None and f.entry.aliases else None,
+    "kms:keyspec": _key_attr("key_spec"),
+    "kms:keyusage": _key_attr("key_usage"),
+    "kms:keyorigin": _key_attr("origin"),
+    "kms:multiregion": lambda f: "false" if f.entry is not None else None,
+}
+
+
+def authorize(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> None:
+    """Allow `action` on the key, or raise AccessDeniedException as AWS words it."""
+    key = entry.key
+    principal = ctx.principal
+    facts = Facts(ctx, entry)
+    identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
+    decision = decide(principal, action, key.arn, key.account_id, entry.policy, identity, facts,
+                      lambda: ctx.kms.grants_allow(ctx, action, entry, facts))
+    if not decision.allowed:
+        raise denied(ctx, action, key.arn, decision)
 
 
 def authorize_account(ctx: RequestContext, action: str) -> None:
-    if ctx.principal.is_account_root:
-        return
-    raise _denied(ctx, action, "*", "no identity-based policy allows the " + action + " action")
+    """IAM-only actions: identity policies decide (the root may do anything in its account)."""
+    principal = ctx.principal
+    identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
+    decision = decide(principal, action, "*", None, None, identity, Facts(ctx, None))
+    if not decision.allowed:
+        raise denied(ctx, action, "*", decision)
 
 
-def _denied(ctx: RequestContext, action: str, resource: str, why: Optional[str]) -> AccessDeniedException:
+def would_allow(ctx: RequestContext, action: str, entry: KeyWithMaterial, policy: Any) -> bool:
+    """Whether `policy` (a compiled key policy) would let the caller do `action` on the key:
+    the lockout safety check of CreateKey and PutKeyPolicy."""
+    principal = ctx.principal
+    identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
+    return decide(principal, action, entry.key.arn, entry.key.account_id, policy, identity,
+                  Facts(ctx, entry)).allowed
+
+
+def denied(ctx: RequestContext, action: str, resource: str, decision: Decision) -> AccessDeniedException:
+    if decision in (Decision.EXPLICIT_DENY_RESOURCE, Decision.EXPLICIT_DENY_IDENTITY):
+        why = f"with an {decision.value}"
+    else:
+        why = f"because {decision.value} the {action} action"
     return AccessDeniedException(
-        f"User: {ctx.principal.arn} is not authorized to perform: {action} on resource: {resource}"
-        + (f" because {why}" if why else ""))
+        f"User: {ctx.principal.arn} is not authorized to perform: {action} on resource: {resource} {why}")

@@ -21,7 +21,6 @@ from kms_core.protocol.errors import (
     AwsError,
     SerializationException,
     UnknownOperationException,
-    UnrecognizedClientException,
 )
 from kms_core.protocol.shapes import compile_operation
 from kms_core.protocol.sigv4 import SigV4Verifier
@@ -45,8 +44,10 @@ class ServiceSpec:
 
     target_prefix: str
     signing_name: str
+    event_source: str  # as in CloudTrail: "kms.amazonaws.com"
     internal_error: type[AwsError]
-    make_context: Callable[[Principal, str, str, str], Any]
+    #: make_context(principal, region, request_id, operation, source_ip, secure_transport)
+    make_context: Callable[..., Any]
     operations: dict[str, Operation] = field(default_factory=dict)
 
     def add(self, name: str, handler: Handler, input_shape: dict) -> None:
@@ -55,14 +56,21 @@ class ServiceSpec:
 
 @dataclass(slots=True)
 class Outcome:
-    """What the HTTP layer needs to answer, plus what the audit trail needs to record."""
+    """What the HTTP layer needs to answer, plus what the audit trail needs to record.
+
+    Only non-secret facts: never a plaintext, a value, a data key or key material."""
 
     status: int
     body: bytes
     request_id: str
-    target: str = ""
+    event_source: str = ""          # "kms.amazonaws.com"
+    event_name: str = ""            # the operation, e.g. "Encrypt" (or the raw target if unknown)
     error_code: Optional[str] = None
     principal: Optional[Principal] = None
+    access_key_id: Optional[str] = None
+    region: Optional[str] = None
+    resources: list = field(default_factory=list)           # ARNs the request touched
+    encryption_context: Optional[dict] = None               # as sent (AWS logs it in the clear)
 
 
 def _json_default(value: Any) -> Any:
@@ -90,42 +98,63 @@ def error_body(error: AwsError) -> bytes:
 
 class AwsJsonProtocol:
     def __init__(self, services: list[ServiceSpec], verifier: SigV4Verifier,
-                 lookup_principal: Callable[[str], Optional[Principal]],
                  before_request: Callable[[], None]) -> None:
         self._services = {s.target_prefix: s for s in services}
         self._verifier = verifier
-        self._lookup_principal = lookup_principal
         self._before_request = before_request
 
     def handle(self, method: str, raw_path: str, query: str, headers: dict[str, str],
-               body: bytes) -> Outcome:
+               body: bytes, source_ip: Optional[str] = None, secure: bool = False) -> Outcome:
         request_id = new_request_id()
         target = headers.get("x-amz-target", "")
-        service: Optional[ServiceSpec] = None
-        principal: Optional[Principal] = None
+        prefix, _, op_name = target.partition(".")
+        service = self._services.get(prefix)
+        out = Outcome(0, b"", request_id, service.event_source if service else "", op_name or target)
+        ctx = None
         try:
-            prefix, _, op_name = target.partition(".")
-            service = self._services.get(prefix)
             if service is None:
                 raise UnknownOperationException(f"Operation {target or '(none)'} is not supported.")
             self._before_request()
             signed = self._verifier.verify(method, raw_path, query, headers, body, service.signing_name)
-            principal = self._lookup_principal(signed.access_key_id)
-            if principal is None:
-                raise UnrecognizedClientException("The security token included in the request is invalid.")
+            out.principal, out.region = signed.identity, signed.region
             operation = service.operations.get(op_name)
             if operation is None:
                 raise UnknownOperationException(f"Operation {op_name} is not supported.")
             request = operation.validate(_parse_body(body))
-            ctx = service.make_context(principal, signed.region, request_id, op_name)
+            out.encryption_context = _audited_context(request)
+            ctx = service.make_context(signed.identity, signed.region, request_id, op_name, source_ip, secure)
             result = operation.handler(ctx, request)
-            return Outcome(200, _dumps(result), request_id, target, None, principal)
+            out.status, out.body = 200, _dumps(result)
         except AwsError as error:
-            return Outcome(error.http_status, error_body(error), request_id, target, error.code, principal)
+            out.status, out.body, out.error_code = error.http_status, error_body(error), error.code
         except Exception:  # a bug: answer 500 without internals, keep the traceback in the log
             log.exception("internal error handling %s (request %s)", target, request_id)
             internal = (service.internal_error if service else AwsError)("An internal error occurred.")
-            return Outcome(500, error_body(internal), request_id, target, internal.code, principal)
+            out.status, out.body, out.error_code = 500, error_body(internal), internal.code
+        out.access_key_id = access_key_of(headers)
+        if ctx is not None:
+            out.resources = getattr(ctx, "resources", [])
+        return out
+
+
+_CONTEXT_MEMBERS = ("EncryptionContext", "SourceEncryptionContext", "DestinationEncryptionContext")
+
+
+def _audited_context(request: dict) -> Optional[dict]:
+    found = {name: request[name] for name in _CONTEXT_MEMBERS if name in request}
+    if not found:
+        return None
+    return found.get("EncryptionContext", found) if len(found) == 1 else found
+
+
+def access_key_of(headers: dict[str, str]) -> Optional[str]:
+    """The access key id a request claims (for the audit trail, even when it fails)."""
+    auth = headers.get("authorization", "")
+    start = auth.find("Credential=")
+    if start < 0:
+        return None
+    akid = auth[start + 11:].split("/", 1)[0]
+    return akid[:128] or None
 
 
 def _parse_body(body: bytes) -> Any:

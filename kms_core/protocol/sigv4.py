@@ -14,7 +14,7 @@ import hmac
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote
 
 from kms_core.protocol.errors import (
@@ -40,7 +40,8 @@ class SignedRequest:
     access_key_id: str
     region: str
     service: str
-    session_token: Optional[str]
+    #: whatever the credential lookup returned with the secret (the caller's principal)
+    identity: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +82,19 @@ def parse_authorization(value: str) -> _Authorization:
     return _Authorization(akid, date, region, service, signed, params["Signature"])
 
 
-class SigV4Verifier:
-    """Checks signatures against secrets found by `lookup_secret(access_key_id)`.
+#: lookup(access_key_id, session_token) -> (secret, identity), or None for an unknown key;
+#: it may raise (ExpiredTokenException for an expired session token).
+CredentialLookup = Callable[[str, Optional[str]], Optional[tuple[str, Any]]]
 
-    `lookup_secret` returns the secret access key, or None for an unknown key.  Derived
-    signing keys are cached per (secret, date, region, service): they change daily.
+
+class SigV4Verifier:
+    """Checks signatures against secrets found by `lookup(access_key_id, session_token)`.
+
+    Derived signing keys are cached per (secret, date, region, service): they change daily.
     """
 
-    def __init__(self, lookup_secret: Callable[[str], Optional[str]],
-                 wall_clock: Callable[[], float] = time.time) -> None:
-        self._lookup_secret = lookup_secret
+    def __init__(self, lookup: CredentialLookup, wall_clock: Callable[[], float] = time.time) -> None:
+        self._lookup = lookup
         self._wall_clock = wall_clock
         self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
 
@@ -117,9 +121,10 @@ class SigV4Verifier:
             raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
         self._check_skew(signed_at, amz_date)
 
-        secret = self._lookup_secret(auth.access_key_id)
-        if secret is None:
+        found = self._lookup(auth.access_key_id, headers.get("x-amz-security-token"))
+        if found is None:
             raise UnrecognizedClientException(_INVALID_TOKEN)
+        secret, identity = found
 
         canonical = _canonical_request(method, raw_path, query, headers, auth.signed_headers, body)
         scope = f"{auth.date}/{auth.region}/{auth.service}/aws4_request"
@@ -130,8 +135,7 @@ class SigV4Verifier:
         # Constant-time comparison: a byte-by-byte early exit would leak the signature.
         if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
             raise InvalidSignatureException(_MISMATCH)
-        return SignedRequest(auth.access_key_id, auth.region, auth.service,
-                             headers.get("x-amz-security-token"))
+        return SignedRequest(auth.access_key_id, auth.region, auth.service, identity)
 
     def _check_skew(self, signed_at: float, amz_date: str) -> None:
         now = self._wall_clock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Optional
+from typing import Callable, Optional
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
@@ -14,6 +14,7 @@ from kms_core.domain.arn import key_arn
 from kms_core.domain.model import Key, KeyMaterial, KeyWithMaterial
 from kms_core.storage.tables import (
     AliasTable,
+    GrantTable,
     KeyMaterialTable,
     KeyTable,
     KeyTagTable,
@@ -36,7 +37,10 @@ def to_key(row: KeyTable) -> Key:
     )
 
 
-def load_key(session: Session, root: RootKey, key_id: str) -> Optional[KeyWithMaterial]:
+def load_key(session: Session, root: RootKey, key_id: str,
+             compile_policy: Callable[[str], object] = lambda text: None,
+             load_grants: Callable[[Session, str], tuple] = lambda session, key_id: ()) -> Optional[KeyWithMaterial]:
+    """Everything a request needs about one key, in one read transaction."""
     row = session.get(KeyTable, key_id)
     if row is None:
         return None
@@ -44,7 +48,11 @@ def load_key(session: Session, root: RootKey, key_id: str) -> Optional[KeyWithMa
     for m in session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key_id)):
         raw = root.unwrap(m.material_wrapped, material_row_identity(m.key_id, m.material_id))
         materials[m.material_id] = KeyMaterial(m.material_id, raw, m.created_at, m.rotation_type, m.rotation_date)
-    return KeyWithMaterial(to_key(row), materials, {bytes.fromhex(k): v for k, v in materials.items()})
+    tags = {t.tag_key: t.tag_value for t in session.exec(select(KeyTagTable).where(KeyTagTable.key_id == key_id))}
+    aliases = tuple(a.alias_name for a in session.exec(select(AliasTable).where(AliasTable.target_key_id == key_id)))
+    return KeyWithMaterial(to_key(row), materials, {bytes.fromhex(k): v for k, v in materials.items()},
+                           policy=compile_policy(row.policy), tags=tags, aliases=aliases,
+                           grants=load_grants(session, key_id))
 
 
 def new_key_id() -> str:
@@ -66,6 +74,7 @@ def add_material(session: Session, root: RootKey, key_id: str, now: float,
 def delete_key_everywhere(session: Session, key_id: str) -> None:
     """The end of a deletion window: key, materials, aliases and tags go for good."""
     session.exec(delete(AliasTable).where(AliasTable.target_key_id == key_id))  # type: ignore[call-overload]
+    session.exec(delete(GrantTable).where(GrantTable.key_id == key_id))  # type: ignore[call-overload]
     session.exec(delete(KeyTagTable).where(KeyTagTable.key_id == key_id))  # type: ignore[call-overload]
     session.exec(delete(KeyMaterialTable).where(KeyMaterialTable.key_id == key_id))  # type: ignore[call-overload]
     session.exec(delete(KeyTable).where(KeyTable.key_id == key_id))  # type: ignore[call-overload]

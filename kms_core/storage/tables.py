@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 import kms_core.storage.metadata  # noqa: F401  (naming convention before any table)
@@ -40,6 +40,8 @@ class AccessKeyTable(SQLModel, table=True):
     access_key_id: str = Field(primary_key=True, max_length=128)
     account_id: str = Field(foreign_key="ps_account.account_id", index=True, max_length=12)
     principal_arn: str = Field(max_length=2048)
+    #: the IAM user owning the key; None for the account root's keys
+    user_name: Optional[str] = Field(default=None, max_length=64)
     status: str = Field(default="Active", max_length=16)
     secret_wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: float
@@ -103,3 +105,95 @@ def material_row_identity(key_id: str, material_id: str) -> str:
 
 def access_key_row_identity(access_key_id: str, account_id: str) -> str:
     return f"ps_access_key|{access_key_id}|{account_id}"
+
+
+# --- identities (IAM subset) ----------------------------------------------------------
+class IamUserTable(SQLModel, table=True):
+    __tablename__ = "iam_user"
+    account_id: str = Field(primary_key=True, max_length=12)
+    user_name: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(max_length=32, unique=True)
+    path: str = Field(default="/", max_length=512)
+    created_at: float
+
+
+class IamRoleTable(SQLModel, table=True):
+    __tablename__ = "iam_role"
+    account_id: str = Field(primary_key=True, max_length=12)
+    role_name: str = Field(primary_key=True, max_length=64)
+    role_id: str = Field(max_length=32, unique=True)
+    path: str = Field(default="/", max_length=512)
+    assume_role_policy: str = Field(sa_column=Column(Text, nullable=False))
+    description: str = Field(default="", max_length=1000)
+    max_session_duration: int = 3600
+    created_at: float
+
+
+class IamInlinePolicyTable(SQLModel, table=True):
+    """An inline identity policy on a user ("user") or a role ("role")."""
+
+    __tablename__ = "iam_inline_policy"
+    account_id: str = Field(primary_key=True, max_length=12)
+    principal_type: str = Field(primary_key=True, max_length=8)
+    principal_name: str = Field(primary_key=True, max_length=64)
+    policy_name: str = Field(primary_key=True, max_length=128)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class IamPrincipalTagTable(SQLModel, table=True):
+    """Tags on users and roles (aws:PrincipalTag/<key>)."""
+
+    __tablename__ = "iam_principal_tag"
+    account_id: str = Field(primary_key=True, max_length=12)
+    principal_type: str = Field(primary_key=True, max_length=8)
+    principal_name: str = Field(primary_key=True, max_length=64)
+    tag_key: str = Field(primary_key=True, max_length=128)
+    tag_value: str = Field(default="", max_length=256)
+
+
+# --- grants ----------------------------------------------------------------------------
+class GrantTable(SQLModel, table=True):
+    __tablename__ = "kms_grant"
+    grant_id: str = Field(primary_key=True, max_length=64)
+    key_id: str = Field(foreign_key="kms_key.key_id", index=True, max_length=64)
+    name: Optional[str] = Field(default=None, max_length=256)
+    grantee_principal: str = Field(max_length=256)
+    retiring_principal: Optional[str] = Field(default=None, index=True, max_length=256)
+    operations: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    constraints: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    issuing_account: str = Field(max_length=12)
+    creation_date: float
+
+
+# --- audit trail -----------------------------------------------------------------------
+class AuditEventTable(SQLModel, table=True):
+    """One row per request; `mac` chains each row to the previous one (kms_core/audit.py)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_time", "event_time"),)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    event_time: float
+    request_id: str = Field(max_length=64)
+    event_source: str = Field(max_length=64)
+    event_name: str = Field(max_length=128)
+    region: Optional[str] = Field(default=None, max_length=32)
+    account_id: Optional[str] = Field(default=None, max_length=12)
+    principal_arn: Optional[str] = Field(default=None, max_length=2048)
+    access_key_id: Optional[str] = Field(default=None, max_length=128)
+    source_ip: Optional[str] = Field(default=None, max_length=64)
+    user_agent: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    resources: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON list
+    encryption_context: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    error_code: Optional[str] = Field(default=None, max_length=128)
+    detail: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON, non-secret
+    prev_mac: str = Field(max_length=64)
+    mac: str = Field(max_length=64)
+
+
+class AuditHeadTable(SQLModel, table=True):
+    """The chain's head: locked by every append so concurrent writers extend one chain."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(primary_key=True)
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    last_mac: str = Field(max_length=64)

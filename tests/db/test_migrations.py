@@ -10,7 +10,8 @@ from kms_core.storage import migrate
 from kms_core.storage.session import Database, sqlite_url
 from tests.conftest import PostgresDatabase, postgres_admin_url
 
-EXPECTED_TABLES = {"ps_meta", "ps_epoch", "ps_account", "ps_access_key", "kms_key", "kms_key_material",
+EXPECTED_TABLES = {"ps_meta", "ps_epoch", "ps_account", "ps_access_key", "kms_key", "kms_key_material", "kms_grant",
+                   "iam_user", "iam_role", "iam_inline_policy", "iam_principal_tag", "audit_event", "audit_head",
                    "kms_alias", "kms_key_tag"}
 
 

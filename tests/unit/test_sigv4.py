@@ -36,7 +36,11 @@ SUITE_SCOPE = f"Credential={SUITE_AKID}/20150830/us-east-1/service/aws4_request"
 
 
 def lookup(secrets: dict[str, str]):
-    return secrets.get
+    """A credential lookup over a dict: (secret, identity) with the key id as the identity."""
+    def find(akid: str, token: str | None):  # type: ignore[no-untyped-def]
+        secret = secrets.get(akid)
+        return None if secret is None else (secret, akid)
+    return find
 
 
 def verifier(now: float = NOW_EPOCH, secrets: dict | None = None) -> SigV4Verifier:
@@ -70,12 +74,19 @@ def test_botocore_signed_request_verifies(monkeypatch):
     assert signed.access_key_id == AKID
     assert signed.region == "us-east-1"
     assert signed.service == "kms"
-    assert signed.session_token is None
+    assert signed.identity == AKID
 
 
-def test_botocore_session_token_is_signed_and_returned(monkeypatch):
+def test_botocore_session_token_is_signed_and_passed_to_the_lookup(monkeypatch):
     headers = botocore_sign(monkeypatch, token="session-token-value")
-    assert verify(verifier(), headers).session_token == "session-token-value"
+    seen = []
+
+    def find(akid, token):  # type: ignore[no-untyped-def]
+        seen.append(token)
+        return SECRET, akid
+
+    verify(SigV4Verifier(find, wall_clock=lambda: NOW_EPOCH), headers)
+    assert seen == ["session-token-value"]
     headers["x-amz-security-token"] = "another-token"
     with pytest.raises(InvalidSignatureException):
         verify(verifier(), headers)
@@ -101,7 +112,7 @@ def test_skew_within_five_minutes_is_accepted(monkeypatch):
 
 def test_signing_key_cache_is_per_secret(monkeypatch):
     secrets = {AKID: SECRET}
-    v = SigV4Verifier(secrets.get, wall_clock=lambda: NOW_EPOCH)
+    v = SigV4Verifier(lookup(secrets), wall_clock=lambda: NOW_EPOCH)
     headers = botocore_sign(monkeypatch)
     verify(v, headers)
     secrets[AKID] = "a-rotated-secret"
