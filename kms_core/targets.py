@@ -9,8 +9,7 @@ from typing import Any, Callable
 
 from kms_core.context import RequestContext
 from kms_core.errors import KMSInternalException
-from kms_core.identity.principal import Principal
-from kms_core.operations import aliases, crypto, keys, policies, rotation, tags
+from kms_core.operations import aliases, crypto, grants, keys, policies, rotation, tags
 from kms_core.protocol.awsjson import ServiceSpec
 from kms_core.protocol.kms_model import OPERATIONS as KMS_SHAPES
 
@@ -46,6 +45,11 @@ HANDLERS: dict[str, Callable[[RequestContext, dict], dict]] = {
     "GetKeyPolicy": policies.get_key_policy,
     "PutKeyPolicy": policies.put_key_policy,
     "ListKeyPolicies": policies.list_key_policies,
+    "CreateGrant": grants.create_grant,
+    "ListGrants": grants.list_grants,
+    "ListRetirableGrants": grants.list_retirable_grants,
+    "RetireGrant": grants.retire_grant,
+    "RevokeGrant": grants.revoke_grant,
 }
 
 

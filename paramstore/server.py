@@ -23,6 +23,7 @@ from kms_core.identity.principal import Principal
 from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, error_body, new_request_id
 from kms_core.audit import AuditEvent, AuditLog, AuditUnavailable
 from kms_core.protocol.errors import InternalFailure, RequestEntityTooLargeException, SerializationException
+from kms_core.protocol.query import FORM_CONTENT_TYPE, AwsQueryProtocol, QueryService
 from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
@@ -33,28 +34,52 @@ from paramstore.settings import Settings
 log = logging.getLogger("paramstore")
 
 
-def build_protocol(store: Store) -> AwsJsonProtocol:
+def build_verifier(store: Store) -> SigV4Verifier:
+    kms = store.kms
+    verifier = SigV4Verifier(kms.identities.lookup, kms.runtime.wall_clock)
+    kms.on_change(verifier.forget)
+    return verifier
+
+
+def _context_factory(store: Store):  # type: ignore[no-untyped-def]
     kms = store.kms
 
-    def make_kms_context(principal: Principal, region: str, request_id: str, operation: str,
-                         source_ip: Optional[str], secure: bool) -> RequestContext:
+    def make_context(principal: Principal, region: str, request_id: str, operation: str,
+                     source_ip: Optional[str], secure: bool) -> RequestContext:
         return RequestContext(kms, principal, region, request_id, operation, source_ip=source_ip,
                               secure_transport=secure)
 
-    verifier = SigV4Verifier(kms.identities.lookup, kms.runtime.wall_clock)
-    kms.on_change(verifier.forget)
-    return AwsJsonProtocol([kms_service(make_kms_context)], verifier, kms.sync)
+    return make_context
+
+
+def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None) -> AwsJsonProtocol:
+    verifier = verifier or build_verifier(store)
+    return AwsJsonProtocol([kms_service(_context_factory(store))], verifier, store.kms.sync)
+
+
+def build_query_protocol(store: Store, verifier: SigV4Verifier) -> AwsQueryProtocol:
+    """IAM and STS (AWS query protocol) on the same endpoint, with the same verifier."""
+    from kms_core.identity import iam_operations, sts_operations
+
+    make_context = _context_factory(store)
+    iam = QueryService("iam", "https://iam.amazonaws.com/doc/2010-05-08/", "iam.amazonaws.com", make_context,
+                       dict(iam_operations.OPERATIONS), internal_error_code="ServiceFailure")
+    sts = QueryService("sts", "https://sts.amazonaws.com/doc/2011-06-15/", "sts.amazonaws.com", make_context,
+                       dict(sts_operations.OPERATIONS), internal_error_code="InternalFailure")
+    return AwsQueryProtocol([iam, sts], verifier, store.kms.sync)
 
 
 class AwsJsonMiddleware:
-    """Answers `POST /` with the AWS JSON protocol; passes everything else to FastAPI.
+    """Answers `POST /` with the AWS JSON protocol (or, for a form-encoded body without
+    X-Amz-Target, the AWS query protocol: IAM, STS); passes everything else to FastAPI.
 
     The outermost ASGI app, so AWS requests pay for nothing FastAPI does per request."""
 
     def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int, audit: AuditLog,
-                 clock: Any) -> None:
+                 clock: Any, query_protocol: Optional[AwsQueryProtocol] = None) -> None:
         self.app = app
         self.protocol = protocol
+        self.query_protocol = query_protocol
         self.max_body = max_body_bytes
         self.audit = audit
         self.clock = clock
@@ -72,7 +97,12 @@ class AwsJsonMiddleware:
             return
         client = scope.get("client")
         source_ip = client[0] if client else None
-        outcome = self.protocol.handle("POST", scope.get("raw_path", b"/").decode("latin-1").split("?")[0],
+        protocol: Any = self.protocol
+        content_type = CONTENT_TYPE
+        if ("x-amz-target" not in headers and self.query_protocol is not None
+                and headers.get("content-type", "").startswith(FORM_CONTENT_TYPE)):
+            protocol, content_type = self.query_protocol, self.query_protocol.content_type
+        outcome = protocol.handle("POST", scope.get("raw_path", b"/").decode("latin-1").split("?")[0],
                                        scope.get("query_string", b"").decode("latin-1"), headers, body,
                                        source_ip=source_ip, secure=scope.get("scheme") == "https")
         try:
@@ -82,7 +112,7 @@ class AwsJsonMiddleware:
             error = InternalFailure("The request could not be written to the audit trail.")
             await _respond(send, error.http_status, error_body(error), outcome.request_id)
             return
-        await _respond(send, outcome.status, outcome.body, outcome.request_id)
+        await _respond(send, outcome.status, outcome.body, outcome.request_id, content_type=content_type)
 
     def _event(self, outcome: Any, source_ip: Optional[str], headers: dict[str, str]) -> AuditEvent:
         principal = outcome.principal
@@ -135,11 +165,12 @@ def _with_request_id(send: Any) -> Any:
     return send_with_id
 
 
-async def _respond(send: Any, status: int, body: bytes, request_id: str = "", close: bool = False) -> None:
+async def _respond(send: Any, status: int, body: bytes, request_id: str = "", close: bool = False,
+                   content_type: str = CONTENT_TYPE) -> None:
     if not request_id:
         request_id = new_request_id()
     headers = [
-        (b"content-type", CONTENT_TYPE.encode()),
+        (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"x-amzn-requestid", request_id.encode()),
     ]
@@ -153,7 +184,9 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
                store: Optional[Store] = None) -> AwsJsonMiddleware:
     """The ASGI app: AWS JSON on `POST /` in front of a FastAPI app (`.app`) for the rest."""
     store = store or open_store(settings, runtime)
-    protocol = build_protocol(store)
+    verifier = build_verifier(store)
+    protocol = build_protocol(store, verifier)
+    query_protocol = build_query_protocol(store, verifier)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -175,7 +208,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
 
     app.state.store = store
     audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
-    wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock)
+    wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol)
     wrapped.state = app.state  # type: ignore[attr-defined]
     return wrapped
 

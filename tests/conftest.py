@@ -83,7 +83,8 @@ class LiveServer:
 
 
 def start_server(data_dir: Path, database_url: Optional[str], backend: str,
-                 log_file: Optional[Path] = None) -> tuple[LiveServer, callable]:
+                 log_file: Optional[Path] = None,
+                 audit_fail_closed: Optional[bool] = None) -> tuple[LiveServer, callable]:
     import logging
 
     import uvicorn
@@ -95,6 +96,8 @@ def start_server(data_dir: Path, database_url: Optional[str], backend: str,
     settings = Settings(data_dir=data_dir, database_url=database_url, account_id=ACCOUNT_ID,
                         admin_access_key_id=ACCESS_KEY_ID, admin_secret_access_key=SECRET_ACCESS_KEY,
                         sweep_interval_seconds=0.5)
+    if audit_fail_closed is not None:
+        settings.audit_fail_closed = audit_fail_closed
     handler = None
     if log_file is not None:
         handler = logging.FileHandler(log_file)

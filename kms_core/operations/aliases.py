@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -24,8 +23,7 @@ from kms_core.operations._common import decode_marker, page_limit, paged, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize, authorize_account
 from kms_core.protocol.shapes import validation_error
-from kms_core.storage import repository
-from kms_core.storage.tables import AliasTable, KeyTable
+from kms_core.storage.tables import AliasTable
 
 RESERVED_PREFIX = "alias/aws/"
 

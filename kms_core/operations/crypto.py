@@ -26,6 +26,7 @@ from kms_core.errors import (
 from kms_core.operations._common import dry_run, no_recipient
 from kms_core.operations._resolve import resolve_key
 from kms_core.policy.authorize import authorize, authorize_account
+from kms_core.policy.grants import check_grant_tokens
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
@@ -34,6 +35,7 @@ _INCORRECT_KEY = "The key ID in the request does not identify a CMK that can per
 
 def encrypt(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html"""
+    check_grant_tokens(ctx, req)
     entry = _encrypting_key(ctx, req["KeyId"], "Encrypt", "kms:Encrypt", req.get("EncryptionAlgorithm"),
                             req.get("EncryptionContext"))
     context = _context_bytes(req.get("EncryptionContext"))
@@ -47,6 +49,7 @@ def decrypt(ctx: RequestContext, req: dict) -> dict:
 
     The blob names its key, so KeyId is optional; if given it must be that key
     (IncorrectKeyException).  Every failure to open is InvalidCiphertextException."""
+    check_grant_tokens(ctx, req)
     no_recipient(req)
     entry, plaintext, material_id = _open(ctx, req.get("CiphertextBlob"), req.get("KeyId"),
                                           req.get("EncryptionContext"), req.get("EncryptionAlgorithm"),
@@ -57,6 +60,7 @@ def decrypt(ctx: RequestContext, req: dict) -> dict:
 
 def re_encrypt(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html"""
+    check_grant_tokens(ctx, req)
     source, plaintext, source_material = _open(
         ctx, req.get("CiphertextBlob"), req.get("SourceKeyId"), req.get("SourceEncryptionContext"),
         req.get("SourceEncryptionAlgorithm"), "ReEncrypt", "kms:ReEncryptFrom", req)
@@ -77,6 +81,7 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
 
 def generate_data_key(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html"""
+    check_grant_tokens(ctx, req)
     no_recipient(req)
     entry, plaintext, blob = _data_key(ctx, req, "GenerateDataKey")
     return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": entry.key.arn,
@@ -85,6 +90,7 @@ def generate_data_key(ctx: RequestContext, req: dict) -> dict:
 
 def generate_data_key_without_plaintext(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyWithoutPlaintext.html"""
+    check_grant_tokens(ctx, req)
     entry, _, blob = _data_key(ctx, req, "GenerateDataKeyWithoutPlaintext")
     return {"CiphertextBlob": blob, "KeyId": entry.key.arn, "KeyMaterialId": entry.key.current_material_id}
 

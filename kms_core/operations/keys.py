@@ -29,7 +29,9 @@ from kms_core.operations._common import (
 from kms_core.operations._resolve import resolve_key, resolve_key_id_only
 from kms_core.operations.tags import check_new_tags
 from kms_core.policy.authorize import authorize, authorize_account
-from kms_core.policy.document import default_key_policy, validate_key_policy
+from kms_core.policy.grants import check_grant_tokens
+from kms_core.policy.document import default_key_policy
+from kms_core.policy.key_policy import accept_key_policy
 from kms_core.protocol.shapes import validation_error
 from kms_core.storage import repository
 from kms_core.storage.tables import KeyTable, KeyTagTable
@@ -39,6 +41,7 @@ _SUPPORTED_SPECS = {KeySpec.SYMMETRIC_DEFAULT}
 
 def create_key(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html"""
+    ctx.condition_values["kms:bypasspolicylockoutsafetycheck"] = bool(req.get("BypassPolicyLockoutSafetyCheck"))
     authorize_account(ctx, "kms:CreateKey")
     if "KeySpec" in req and "CustomerMasterKeySpec" in req:
         raise ValidationException(
@@ -59,14 +62,19 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         raise UnsupportedOperationException(f"Origin {origin} is not supported by this server yet.")
     if req.get("MultiRegion"):
         raise UnsupportedOperationException("Multi-Region keys are not supported by this server.")
-    policy = req.get("Policy")
-    if policy is not None:
-        validate_key_policy(policy)
     tags = req.get("Tags", [])
     check_new_tags({}, tags)
 
     now = ctx.now()
     key_id = repository.new_key_id()
+    policy = req.get("Policy")
+    row = KeyTable(
+        key_id=key_id, account_id=ctx.account_id, region=ctx.region,
+        description=req.get("Description", ""), key_usage=usage, key_spec=spec, origin=origin,
+        key_manager=KeyManager.CUSTOMER, key_state=KeyState.ENABLED, creation_date=now,
+        policy=policy if policy is not None else default_key_policy(ctx.account_id))
+    if policy is not None:
+        accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")))
     with write(ctx) as session:
         count = session.exec(select(func.count()).select_from(KeyTable)
                              .where(KeyTable.account_id == ctx.account_id)
@@ -74,11 +82,6 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
                              .where(KeyTable.key_manager == KeyManager.CUSTOMER)).one()
         if count >= limits.MAX_CUSTOMER_KEYS:
             raise LimitExceededException("The request was rejected because a quota was exceeded.")
-        row = KeyTable(
-            key_id=key_id, account_id=ctx.account_id, region=ctx.region,
-            description=req.get("Description", ""), key_usage=usage, key_spec=spec, origin=origin,
-            key_manager=KeyManager.CUSTOMER, key_state=KeyState.ENABLED, creation_date=now,
-            policy=policy if policy is not None else default_key_policy(ctx.account_id))
         session.add(row)
         session.flush()
         row.current_material_id = repository.add_material(session, ctx.kms.root, key_id, now)
@@ -90,6 +93,7 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
 
 def describe_key(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html"""
+    check_grant_tokens(ctx, req)
     entry = resolve_key(ctx, req["KeyId"], allow_alias=True)
     key = entry.key
     authorize(ctx, "kms:DescribeKey", entry)

@@ -9,7 +9,7 @@ from kms_core.errors import NotFoundException, UnsupportedOperationException
 from kms_core.operations._common import locked_row, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize
-from kms_core.policy.document import validate_key_policy
+from kms_core.policy.key_policy import accept_key_policy
 from kms_core.storage.tables import KeyTable
 
 POLICY_NAME = "default"
@@ -38,12 +38,14 @@ def put_key_policy(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
     entry = resolve_key_id_only(ctx, req["KeyId"])
     key = entry.key
+    bypass = bool(req.get("BypassPolicyLockoutSafetyCheck"))
+    ctx.condition_values["kms:bypasspolicylockoutsafetycheck"] = bypass
     authorize(ctx, "kms:PutKeyPolicy", entry)
     require_state(key, "PutKeyPolicy")
     _check_name(req)
     if key.key_manager != "CUSTOMER":
         raise UnsupportedOperationException(f"{key.arn} is an AWS managed key; its policy can't be changed.")
-    validate_key_policy(req["Policy"])
+    accept_key_policy(ctx, req["Policy"], key, bypass)
     with write(ctx) as session:
         row = locked_row(session, key)
         row.policy = req["Policy"]
@@ -54,6 +56,5 @@ def put_key_policy(ctx: RequestContext, req: dict) -> dict:
 def list_key_policies(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyPolicies.html"""
     entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
     authorize(ctx, "kms:ListKeyPolicies", entry)
     return {"PolicyNames": [POLICY_NAME], "Truncated": False}

@@ -10,7 +10,8 @@ keys), or None when absent.  Semantics follow the IAM reference ("Condition oper
   (true) and `Null`;
 * `ForAllValues:` is true when every request value matches (and for a missing or empty
   key); `ForAnyValue:` when at least one does (false when missing);
-* `${aws:username}`-style policy variables are substituted in condition values.
+* `${aws:username}`-style policy variables are substituted in condition values (with
+  `${key, 'default'}` defaults; `${*}`, `${?}`, `${$}` are literal characters, also in globs).
 """
 
 from __future__ import annotations
@@ -37,18 +38,39 @@ def glob_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
     return re.compile("".join(parts), re.S | (re.I if ignore_case else 0))
 
 
+def _variable_value(spec: str, facts: Any) -> str:
+    """The value of `${spec}`: `*`, `?`, `$` stand for themselves; `${key, 'default'}` gives a
+    default for an absent key; otherwise an unset variable matches nothing."""
+    if spec in ("*", "?", "$"):
+        return spec
+    name, comma, default = spec.partition(",")
+    found = facts.get(name.strip())
+    if isinstance(found, str):
+        return found
+    default = default.strip()
+    if comma and len(default) >= 2 and default[0] == default[-1] == "'":
+        return default[1:-1]
+    return "\uffff"
+
+
 def substitute(value: str, facts: Any) -> str:
     if "${" not in value:
         return value
+    return _VARIABLE.sub(lambda m: _variable_value(m.group(1), facts), value)
 
-    def repl(m: re.Match) -> str:
-        name = m.group(1)
-        if name in ("*", "?", "$"):
-            return name
-        found = facts.get(name)
-        return found if isinstance(found, str) else "\uffff"  # an unset variable matches nothing
 
-    return _VARIABLE.sub(repl, value)
+def pattern_regex(pattern: str, facts: Any) -> re.Pattern:
+    """A glob (`*`, `?`) after substituting policy variables; substituted text is literal,
+    so `${*}` and `${?}` match a literal asterisk / question mark."""
+    if "${" not in pattern:
+        return glob_regex(pattern)
+    parts, pos = [], 0
+    for m in _VARIABLE.finditer(pattern):
+        parts.append(glob_regex(pattern[pos:m.start()]).pattern)
+        parts.append(re.escape(_variable_value(m.group(1), facts)))
+        pos = m.end()
+    parts.append(glob_regex(pattern[pos:]).pattern)
+    return re.compile("".join(parts), re.S)
 
 
 def _as_str(v: Any) -> str:
@@ -67,7 +89,7 @@ def _string_equals_ic(a: str, b: str, facts: Any) -> bool:
 
 
 def _string_like(a: str, b: str, facts: Any) -> bool:
-    return glob_regex(substitute(b, facts)).fullmatch(a) is not None
+    return pattern_regex(b, facts).fullmatch(a) is not None
 
 
 def _arn_like(a: str, b: str, facts: Any) -> bool:
@@ -224,7 +246,7 @@ def compile_condition(operator: str, key: str, values: Any, where: str) -> Check
         def for_any(facts: Any) -> bool:
             value = facts.get(lookup)
             if value is None or value == []:
-                return False
+                return if_exists
             values_ = value if isinstance(value, list) else [value]
             if negated:
                 return any(not matches_one(v, facts) for v in values_)

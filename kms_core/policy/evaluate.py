@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from kms_core.errors import MalformedPolicyDocumentException
 from kms_core.identity.principal import Principal
-from kms_core.policy.conditions import Check, compile_condition_block, glob_regex, substitute
+from kms_core.policy.conditions import Check, compile_condition_block, glob_regex, pattern_regex
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root$")
@@ -62,6 +62,14 @@ class PrincipalMatcher:
     negate: bool
 
     def match(self, p: Principal) -> Match:
+        if self.negate:
+            # NotPrincipal: AWS checks the caller's account as well as the caller itself, so a
+            # principal is exempt only when it is listed together with its account (IAM JSON
+            # reference, "NotPrincipal": "you must also specify the account ARN").
+            own = p.is_account_root or p.arn in self.arns or (
+                p.source_arn is not None and p.source_arn in self.arns)
+            exempt = self.everyone or (p.account_id in self.accounts and own)
+            return Match.NONE if exempt else Match.DIRECT
         if self.everyone:
             found = Match.DIRECT
         elif p.arn in self.arns or (p.source_arn is not None and p.source_arn in self.arns):
@@ -70,8 +78,6 @@ class PrincipalMatcher:
             found = Match.DIRECT if p.is_account_root else Match.ACCOUNT
         else:
             found = Match.NONE
-        if self.negate:
-            return Match.NONE if found is not Match.NONE else Match.DIRECT
         return found
 
 
@@ -101,7 +107,7 @@ class Statement:
 def _resource_match(pattern: str, resource: str, facts: Any) -> bool:
     if pattern == "*":
         return True
-    return glob_regex(substitute(pattern, facts)).fullmatch(resource) is not None
+    return pattern_regex(pattern, facts).fullmatch(resource) is not None
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,22 @@ def compile_policy(document: str | dict, *, resource_policy: bool) -> CompiledPo
     raw_list = [raw] if isinstance(raw, dict) else raw
     if not isinstance(raw_list, list) or not raw_list:
         raise MalformedPolicyDocumentException("The policy 'Statement' must be an object or a non-empty list.")
-    return CompiledPolicy(text, tuple(_compile_statement(st, i, resource_policy)
+    # Policy variables are only recognised in Version 2012-10-17 documents; otherwise
+    # `${...}` is literal text (IAM JSON reference, "Version").
+    literal = doc.get("Version") != "2012-10-17"
+    return CompiledPolicy(text, tuple(_compile_statement(st, i, resource_policy, literal)
                                       for i, st in enumerate(raw_list, 1)))
+
+
+def _no_variables(value: Any) -> Any:
+    """Make `${` literal: `${$}` is the variable for a literal `$`."""
+    if isinstance(value, str):
+        return value.replace("${", "${$}{")
+    if isinstance(value, list):
+        return [_no_variables(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _no_variables(v) for k, v in value.items()}
+    return value
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -139,7 +159,7 @@ def _strings(value: Any, where: str) -> list[str]:
     return items
 
 
-def _compile_statement(st: Any, i: int, resource_policy: bool) -> Statement:
+def _compile_statement(st: Any, i: int, resource_policy: bool, literal: bool = False) -> Statement:
     where = f"Statement {i}"
     if not isinstance(st, dict):
         raise MalformedPolicyDocumentException(f"{where} must be a JSON object.")
@@ -170,7 +190,10 @@ def _compile_statement(st: Any, i: int, resource_policy: bool) -> Statement:
     if not action_patterns or not resources:
         # AWS accepts a key-policy statement without Action or Resource; it never applies.
         action_patterns, not_action, resources, not_resource = [], False, [], False
-    conditions = tuple(compile_condition_block(st["Condition"], where)) if "Condition" in st else ()
+    if literal:
+        resources = _no_variables(resources)
+    condition = _no_variables(st["Condition"]) if literal and "Condition" in st else st.get("Condition")
+    conditions = tuple(compile_condition_block(condition, where)) if "Condition" in st else ()
     return Statement(
         sid=st.get("Sid"), effect=Effect(effect), principal=principal,
         actions=tuple(glob_regex(a, True) for a in action_patterns), not_action=not_action,
@@ -199,7 +222,8 @@ def _compile_principal(value: Any, negate: bool) -> PrincipalMatcher:
                 accounts.add(e)
             elif (m := _ROOT_ARN.match(e)):
                 accounts.add(m.group(1))
-            elif re.match(r"^arn:aws[a-zA-Z-]*:(iam::\d{12}:(user|role)/.+|sts::\d{12}:assumed-role/[^/]+/.+)$", e):
+            elif re.match(r"^arn:aws[a-zA-Z-]*:(iam::\d{12}:(user|role)/.+"
+                          r"|sts::\d{12}:(assumed-role/[^/]+/.+|federated-user/.+))$", e):
                 arns.add(e)
             else:
                 raise invalid

@@ -7,11 +7,14 @@ from typing import Optional
 
 import typer
 
+from paramstore.cli.iam import iam_app
 from paramstore.settings import Settings
 
 app = typer.Typer(help="Self-hosted AWS KMS and SSM Parameter Store.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(iam_app, name="iam")
+app.add_typer(__import__("paramstore.cli.audit", fromlist=["audit_app"]).audit_app, name="audit")
 
 
 @app.command()

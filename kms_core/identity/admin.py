@@ -1,0 +1,387 @@
+"""Creating and deleting users, roles, access keys and inline policies.
+
+Small functions on an open write session, shared by the IAM API (iam_operations.py) and
+anything else that manages identities (e.g. a declarative seed file).  They validate
+their input the way IAM does and raise IAM's error codes (identity/errors.py); they never
+authorize (callers do) and never commit (the caller's `db.write()` does), and the caller
+must call `kms.changed()` after the commit so caches drop the old state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from kms_core.errors import MalformedPolicyDocumentException
+from kms_core.identity.errors import (
+    DeleteConflict,
+    EntityAlreadyExists,
+    LimitExceeded,
+    MalformedPolicyDocument,
+    NoSuchEntity,
+    ValidationError,
+)
+from kms_core.identity.store import IdentityStore, new_unique_id, role_arn, user_arn
+from kms_core.policy.evaluate import CompiledPolicy, compile_policy
+from kms_core.storage.tables import (
+    AccessKeyTable,
+    IamInlinePolicyTable,
+    IamPrincipalTagTable,
+    IamRoleTable,
+    IamUserTable,
+)
+
+USER, ROLE = "user", "role"
+
+NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+POLICY_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
+PATH_RE = re.compile(r"^(/|/[\x21-\x7e]+/)$")
+#: IAM quotas: aggregate inline policy size per user / role, trust policy size (characters,
+#: whitespace not counted)
+USER_POLICY_QUOTA = 2048
+ROLE_POLICY_QUOTA = 10240
+TRUST_POLICY_QUOTA = 2048
+MAX_ACCESS_KEYS_PER_USER = 2
+MAX_TAGS = 50
+MIN_SESSION_DURATION, MAX_SESSION_DURATION = 3600, 43200
+
+
+# --- validation ------------------------------------------------------------------------------
+def _invalid(value: Any, member: str, constraint: str) -> ValidationError:
+    return ValidationError(f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+                           f"constraint: {constraint}")
+
+
+def check_name(name: Any, member: str = "userName") -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        if isinstance(name, str) and not 1 <= len(name) <= 64:
+            raise _invalid(name, member, "Member must have length between 1 and 64")
+        raise _invalid(name, member, "Member must satisfy regular expression pattern: [\\w+=,.@-]+")
+    return name
+
+
+def check_policy_name(name: Any) -> str:
+    if not isinstance(name, str) or not POLICY_NAME_RE.match(name):
+        raise _invalid(name, "policyName", "Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+                       " and have length between 1 and 128")
+    return name
+
+
+def check_path(path: Optional[str]) -> str:
+    if path is None:
+        return "/"
+    if not isinstance(path, str) or len(path) > 512 or not PATH_RE.match(path):
+        raise _invalid(path, "path", "Member must satisfy regular expression pattern: "
+                       "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)")
+    return path
+
+
+def check_tags(tags: Optional[list]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for tag in tags or []:
+        if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str) or not isinstance(tag.get("Value"), str):
+            raise ValidationError("Each tag must have a Key and a Value.")
+        key, value = tag["Key"], tag["Value"]
+        if not 1 <= len(key) <= 128 or not re.match(r"^[\w\s_.:/=+\-@]+$", key):
+            raise _invalid(key, "tags.member.key", "Member must have length between 1 and 128 and satisfy "
+                           "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+")
+        if len(value) > 256 or not re.match(r"^[\w\s_.:/=+\-@]*$", value):
+            raise _invalid(value, "tags.member.value", "Member must have length less than or equal to 256 and "
+                           "satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*")
+        if key.lower() in (k.lower() for k in out):
+            raise ValidationError("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+        out[key] = value
+    if len(out) > MAX_TAGS:
+        raise LimitExceeded(f"Cannot exceed quota for TagsPerUser: {MAX_TAGS}.")
+    return out
+
+
+def _policy_dict(text: Any) -> dict:
+    if not isinstance(text, str) or not text.strip():
+        raise MalformedPolicyDocument("Syntax errors in policy: the policy document is empty.")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise MalformedPolicyDocument("Syntax errors in policy: the policy is not valid JSON.") from None
+    if not isinstance(doc, dict):
+        raise MalformedPolicyDocument("Syntax errors in policy: the policy must be a JSON object.")
+    version = doc.get("Version")
+    if version is not None and version not in ("2012-10-17", "2008-10-17"):
+        raise MalformedPolicyDocument(f"The policy must contain a valid version string: '{version}' is not one.")
+    return doc
+
+
+def validate_identity_policy(text: Any) -> CompiledPolicy:
+    """An identity policy as IAM accepts it (MalformedPolicyDocument otherwise)."""
+    doc = _policy_dict(text)
+    try:
+        return compile_policy(doc, resource_policy=False)
+    except MalformedPolicyDocumentException as exc:
+        raise MalformedPolicyDocument(exc.message) from None
+
+
+def compile_trust_policy(text: Any) -> CompiledPolicy:
+    """A role's trust policy, compiled as a resource policy on the role.
+
+    Trust policies have no Resource element (the role is the resource): each statement is
+    compiled with `"Resource": "*"` so its Action applies."""
+    doc = _policy_dict(text)
+    statements = doc.get("Statement")
+    items = [statements] if isinstance(statements, dict) else statements
+    if isinstance(items, list):
+        fixed = []
+        for i, st in enumerate(items, 1):
+            if isinstance(st, dict):
+                if "Resource" in st or "NotResource" in st:
+                    raise MalformedPolicyDocument(f"Has prohibited field Resource (statement {i}).")
+                st = {**st, "Resource": "*"}
+            fixed.append(st)
+        doc = {**doc, "Statement": fixed}
+    try:
+        compiled = compile_policy(doc, resource_policy=True)
+    except MalformedPolicyDocumentException as exc:
+        message = exc.message.replace("in a key policy", "in a trust policy")
+        raise MalformedPolicyDocument(message) from None
+    return CompiledPolicy(text, compiled.statements)
+
+
+def policy_size(text: str) -> int:
+    """The size IAM counts against its quotas: characters, whitespace excluded."""
+    return sum(1 for ch in text if not ch.isspace())
+
+
+def validate_trust_policy(text: Any) -> str:
+    compile_trust_policy(text)
+    if policy_size(text) > TRUST_POLICY_QUOTA:
+        raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_QUOTA}")
+    return text
+
+
+# --- lookups ---------------------------------------------------------------------------------
+def get_user(session: Session, account_id: str, name: str) -> IamUserTable:
+    row = session.get(IamUserTable, (account_id, name))
+    if row is None:
+        raise NoSuchEntity(f"The user with name {name} cannot be found.")
+    return row
+
+
+def get_role(session: Session, account_id: str, name: str) -> IamRoleTable:
+    row = session.get(IamRoleTable, (account_id, name))
+    if row is None:
+        raise NoSuchEntity(f"The role with name {name} cannot be found.")
+    return row
+
+
+def tags_of(session: Session, account_id: str, kind: str, name: str) -> dict[str, str]:
+    rows = session.exec(select(IamPrincipalTagTable)
+                        .where(IamPrincipalTagTable.account_id == account_id)
+                        .where(IamPrincipalTagTable.principal_type == kind)
+                        .where(IamPrincipalTagTable.principal_name == name))
+    return {r.tag_key: r.tag_value for r in sorted(rows, key=lambda r: r.tag_key)}
+
+
+def _policies_of(session: Session, account_id: str, kind: str, name: str) -> list[IamInlinePolicyTable]:
+    return list(session.exec(select(IamInlinePolicyTable)
+                             .where(IamInlinePolicyTable.account_id == account_id)
+                             .where(IamInlinePolicyTable.principal_type == kind)
+                             .where(IamInlinePolicyTable.principal_name == name)))
+
+
+def access_keys_of(session: Session, account_id: str, user_name: Optional[str]) -> list[AccessKeyTable]:
+    """A user's access keys (user_name None: the account root's)."""
+    query = select(AccessKeyTable).where(AccessKeyTable.account_id == account_id)
+    query = query.where(AccessKeyTable.user_name == user_name) if user_name is not None \
+        else query.where(AccessKeyTable.user_name == None)  # noqa: E711
+    return sorted(session.exec(query), key=lambda r: (r.created_at, r.access_key_id))
+
+
+def _name_taken(session: Session, table: Any, column: Any, account_id: str, name: str) -> bool:
+    found = session.exec(select(column).where(table.account_id == account_id)
+                         .where(func.lower(column) == name.lower()).limit(1)).first()
+    return found is not None
+
+
+def _add_tags(session: Session, account_id: str, kind: str, name: str, tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        session.add(IamPrincipalTagTable(account_id=account_id, principal_type=kind, principal_name=name,
+                                         tag_key=key, tag_value=value))
+
+
+def _delete_tags(session: Session, account_id: str, kind: str, name: str) -> None:
+    for row in session.exec(select(IamPrincipalTagTable)
+                            .where(IamPrincipalTagTable.account_id == account_id)
+                            .where(IamPrincipalTagTable.principal_type == kind)
+                            .where(IamPrincipalTagTable.principal_name == name)):
+        session.delete(row)
+
+
+# --- users -----------------------------------------------------------------------------------
+def create_user(session: Session, account_id: str, name: str, now: float, path: Optional[str] = "/",
+                tags: Optional[dict[str, str]] = None) -> IamUserTable:
+    check_name(name, "userName")
+    path = check_path(path)
+    if _name_taken(session, IamUserTable, IamUserTable.user_name, account_id, name):
+        raise EntityAlreadyExists(f"User with name {name} already exists.")
+    row = IamUserTable(account_id=account_id, user_name=name, user_id=new_unique_id("AIDA"), path=path,
+                       created_at=now)
+    session.add(row)
+    _add_tags(session, account_id, USER, name, tags or {})
+    session.flush()
+    return row
+
+
+def delete_user(session: Session, account_id: str, name: str) -> IamUserTable:
+    row = get_user(session, account_id, name)
+    if access_keys_of(session, account_id, name):
+        raise DeleteConflict("Cannot delete entity, must delete access keys first.")
+    if _policies_of(session, account_id, USER, name):
+        raise DeleteConflict("Cannot delete entity, must delete policies first.")
+    _delete_tags(session, account_id, USER, name)
+    session.delete(row)
+    session.flush()
+    return row
+
+
+# --- roles -----------------------------------------------------------------------------------
+def create_role(session: Session, account_id: str, name: str, trust_policy: str, now: float,
+                path: Optional[str] = "/", description: str = "", max_session_duration: Optional[int] = None,
+                tags: Optional[dict[str, str]] = None) -> IamRoleTable:
+    check_name(name, "roleName")
+    path = check_path(path)
+    validate_trust_policy(trust_policy)
+    if len(description or "") > 1000:
+        raise _invalid(description, "description", "Member must have length less than or equal to 1000")
+    duration = MIN_SESSION_DURATION if max_session_duration is None else max_session_duration
+    if not MIN_SESSION_DURATION <= duration <= MAX_SESSION_DURATION:
+        raise _invalid(duration, "maxSessionDuration",
+                       f"Member must have value between {MIN_SESSION_DURATION} and {MAX_SESSION_DURATION}")
+    if _name_taken(session, IamRoleTable, IamRoleTable.role_name, account_id, name):
+        raise EntityAlreadyExists(f"Role with name {name} already exists.")
+    row = IamRoleTable(account_id=account_id, role_name=name, role_id=new_unique_id("AROA"), path=path,
+                       assume_role_policy=trust_policy, description=description or "",
+                       max_session_duration=duration, created_at=now)
+    session.add(row)
+    _add_tags(session, account_id, ROLE, name, tags or {})
+    session.flush()
+    return row
+
+
+def delete_role(session: Session, account_id: str, name: str) -> IamRoleTable:
+    row = get_role(session, account_id, name)
+    if _policies_of(session, account_id, ROLE, name):
+        raise DeleteConflict("Cannot delete entity, must delete policies first.")
+    _delete_tags(session, account_id, ROLE, name)
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def update_trust_policy(session: Session, account_id: str, name: str, trust_policy: str) -> IamRoleTable:
+    row = get_role(session, account_id, name)
+    validate_trust_policy(trust_policy)
+    row.assume_role_policy = trust_policy
+    session.add(row)
+    session.flush()
+    return row
+
+
+# --- inline policies -------------------------------------------------------------------------
+def _owner(session: Session, account_id: str, kind: str, name: str) -> Any:
+    return get_user(session, account_id, name) if kind == USER else get_role(session, account_id, name)
+
+
+def put_inline_policy(session: Session, account_id: str, kind: str, owner: str, policy_name: str,
+                      document: str) -> None:
+    """Create or replace an inline policy on a user or role, within IAM's size quota."""
+    check_policy_name(policy_name)
+    _owner(session, account_id, kind, owner)
+    validate_identity_policy(document)
+    quota = USER_POLICY_QUOTA if kind == USER else ROLE_POLICY_QUOTA
+    others = sum(policy_size(r.document) for r in _policies_of(session, account_id, kind, owner)
+                 if r.policy_name != policy_name)
+    if others + policy_size(document) > quota:
+        raise LimitExceeded(f"Maximum policy size of {quota} bytes exceeded for {kind} {owner}")
+    row = session.get(IamInlinePolicyTable, (account_id, kind, owner, policy_name))
+    if row is None:
+        row = IamInlinePolicyTable(account_id=account_id, principal_type=kind, principal_name=owner,
+                                   policy_name=policy_name, document=document)
+    else:
+        row.document = document
+    session.add(row)
+    session.flush()
+
+
+def get_inline_policy(session: Session, account_id: str, kind: str, owner: str,
+                      policy_name: str) -> IamInlinePolicyTable:
+    _owner(session, account_id, kind, owner)
+    row = session.get(IamInlinePolicyTable, (account_id, kind, owner, policy_name))
+    if row is None:
+        raise NoSuchEntity(f"The {kind} policy with name {policy_name} cannot be found.")
+    return row
+
+
+def list_inline_policies(session: Session, account_id: str, kind: str, owner: str) -> list[str]:
+    _owner(session, account_id, kind, owner)
+    return sorted(r.policy_name for r in _policies_of(session, account_id, kind, owner))
+
+
+def delete_inline_policy(session: Session, account_id: str, kind: str, owner: str, policy_name: str) -> None:
+    row = get_inline_policy(session, account_id, kind, owner, policy_name)
+    session.delete(row)
+    session.flush()
+
+
+# --- access keys -----------------------------------------------------------------------------
+def create_access_key(identities: IdentityStore, session: Session, account_id: str, user_name: Optional[str],
+                      now: float, access_key_id: Optional[str] = None,
+                      secret: Optional[str] = None) -> tuple[AccessKeyTable, str]:
+    """A new Active access key for a user (user_name None: for the account root)."""
+    if user_name is not None:
+        user = get_user(session, account_id, user_name)
+        principal_arn = user_arn(account_id, user.user_name, user.path)
+    else:
+        principal_arn = None
+    if len(access_keys_of(session, account_id, user_name)) >= MAX_ACCESS_KEYS_PER_USER:
+        raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}")
+    akid, secret = identities.add_access_key(session, account_id, now, access_key_id, secret,
+                                             principal_arn=principal_arn, user_name=user_name)
+    session.flush()
+    return session.get(AccessKeyTable, akid), secret
+
+
+def _own_key(session: Session, account_id: str, user_name: Optional[str], access_key_id: str) -> AccessKeyTable:
+    if user_name is not None:
+        get_user(session, account_id, user_name)
+    row = session.get(AccessKeyTable, access_key_id)
+    if row is None or row.account_id != account_id or row.user_name != user_name:
+        raise NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
+    return row
+
+
+def update_access_key(session: Session, account_id: str, user_name: Optional[str], access_key_id: str,
+                      status: str) -> AccessKeyTable:
+    if status not in ("Active", "Inactive"):
+        raise _invalid(status, "status", "Member must satisfy enum value set: [Active, Inactive]")
+    row = _own_key(session, account_id, user_name, access_key_id)
+    row.status = status
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_access_key(session: Session, account_id: str, user_name: Optional[str], access_key_id: str) -> None:
+    row = _own_key(session, account_id, user_name, access_key_id)
+    session.delete(row)
+    session.flush()
+
+
+__all__ = [
+    "create_user", "delete_user", "create_role", "delete_role", "update_trust_policy", "put_inline_policy",
+    "get_inline_policy", "list_inline_policies", "delete_inline_policy", "create_access_key",
+    "update_access_key", "delete_access_key", "validate_identity_policy", "validate_trust_policy",
+    "compile_trust_policy", "user_arn", "role_arn",
+]

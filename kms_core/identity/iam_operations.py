@@ -1,0 +1,408 @@
+"""The IAM API subset: one function per AWS operation, `op(ctx, params) -> result`.
+
+`params` are the decoded query parameters (protocol/query.py: `Tags.member.1.Key` arrives
+as `{"Tags": [{"Key": ...}]}`); the result dict becomes the `<{Action}Result>` element.
+A caller only ever sees its own account.  The account root may do anything in it; a user
+or a role session needs an identity policy allowing `iam:<Action>` on the user/role ARN.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
+from urllib.parse import quote
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from kms_core.context import RequestContext
+from kms_core.identity import admin
+from kms_core.identity.errors import AccessDenied, EntityAlreadyExists, ValidationError
+from kms_core.identity.principal import USER
+from kms_core.identity.store import role_arn, user_arn
+from kms_core.policy.authorize import Facts
+from kms_core.policy.evaluate import Decision, decide
+from kms_core.storage.tables import AccountTable, IamRoleTable, IamUserTable
+
+Result = Optional[dict]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def timestamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def quote_policy(document: str) -> str:
+    """IAM returns policy documents URL-encoded (botocore decodes them into dicts)."""
+    return quote(document, safe="")
+
+
+def required(params: dict, name: str) -> Any:
+    value = params.get(name)
+    if value is None or value == "":
+        member = name[0].lower() + name[1:]
+        raise ValidationError(f"1 validation error detected: Value null at '{member}' failed to satisfy "
+                              "constraint: Member must not be null")
+    return value
+
+
+def as_list(value: Any, member: str) -> list:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"The parameter {member} must be a list.")
+    return value
+
+
+def as_int(value: Any, member: str) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+                              "constraint: Member must be a number") from None
+
+
+def authorize(ctx: RequestContext, action: str, resource: str) -> None:
+    """`action` ("iam:CreateUser") on `resource` in the caller's account, or AccessDenied."""
+    principal = ctx.principal
+    if principal.is_account_root:
+        return
+    identity = ctx.kms.identities.identity_policies(principal)
+    decision = decide(principal, action, resource, None, None, identity, Facts(ctx, None))
+    if not decision.allowed:
+        raise access_denied(ctx, action, resource, decision)
+
+
+def access_denied(ctx: RequestContext, action: str, resource: str,
+                  decision: Optional[Decision] = None) -> AccessDenied:
+    message = f"User: {ctx.principal.arn} is not authorized to perform: {action} on resource: {resource}"
+    if decision in (Decision.EXPLICIT_DENY_IDENTITY, Decision.EXPLICIT_DENY_RESOURCE):
+        message += f" with an {decision.value}"
+    elif decision is not None:
+        message += f" because {decision.value} the {action} action"
+    return AccessDenied(message)
+
+
+def _write(ctx: RequestContext, work: Callable[[Any], Any], conflict: Optional[str] = None) -> Any:
+    """Run `work(session)` in a write transaction; drop caches after the commit."""
+    try:
+        with ctx.kms.db.write() as session:
+            result = work(session)
+    except IntegrityError:
+        # a concurrent request created the same name first
+        raise EntityAlreadyExists(conflict or "The entity already exists.") from None
+    ctx.kms.changed()
+    return result
+
+
+def _read(ctx: RequestContext, work: Callable[[Any], Any]) -> Any:
+    with ctx.kms.db.session() as session:
+        return work(session)
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _paginate(params: dict, items: list, name_of: Callable[[Any], str]) -> tuple[list, dict]:
+    max_items = as_int(params.get("MaxItems"), "maxItems")
+    if max_items is None:
+        max_items = 100
+    if not 1 <= max_items <= 1000:
+        raise ValidationError(f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to "
+                              "satisfy constraint: Member must have value between 1 and 1000")
+    marker = params.get("Marker")
+    if marker:
+        items = [i for i in items if name_of(i) > marker]
+    page = items[:max_items]
+    extra: dict = {"IsTruncated": len(items) > max_items}
+    if len(items) > max_items:
+        extra["Marker"] = name_of(page[-1])
+    return page, extra
+
+
+def _user_shape(row: IamUserTable, tags: Optional[dict] = None) -> dict:
+    out = {"Path": row.path, "UserName": row.user_name, "UserId": row.user_id,
+           "Arn": user_arn(row.account_id, row.user_name, row.path), "CreateDate": timestamp(row.created_at)}
+    if tags:
+        out["Tags"] = _tag_list(tags)
+    return out
+
+
+def _role_shape(row: IamRoleTable, tags: Optional[dict] = None, full: bool = True) -> dict:
+    out = {"Path": row.path, "RoleName": row.role_name, "RoleId": row.role_id,
+           "Arn": role_arn(row.account_id, row.role_name, row.path), "CreateDate": timestamp(row.created_at),
+           "AssumeRolePolicyDocument": quote_policy(row.assume_role_policy)}
+    if row.description:
+        out["Description"] = row.description
+    out["MaxSessionDuration"] = row.max_session_duration
+    if tags:
+        out["Tags"] = _tag_list(tags)
+    if full:
+        out["RoleLastUsed"] = {}
+    return out
+
+
+def _caller_user(ctx: RequestContext, params: dict) -> Optional[str]:
+    """UserName, or the calling user's own name when omitted (None: the account root)."""
+    name = params.get("UserName")
+    if name:
+        return admin.check_name(name, "userName")
+    principal = ctx.principal
+    if principal.is_account_root:
+        return None
+    if principal.principal_type == USER:
+        return principal.name
+    raise ValidationError("Must specify userName when calling with non-User credentials")
+
+
+def _user_resource(ctx: RequestContext, name: Optional[str]) -> str:
+    if name is None:
+        return f"arn:aws:iam::{ctx.account_id}:root"
+    return user_arn(ctx.account_id, name)
+
+
+# --- users -------------------------------------------------------------------------------------
+def create_user(ctx: RequestContext, params: dict) -> Result:
+    name = admin.check_name(required(params, "UserName"), "userName")
+    path = admin.check_path(params.get("Path"))
+    tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
+    authorize(ctx, "iam:CreateUser", user_arn(ctx.account_id, name, path))
+    row = _write(ctx, lambda s: admin.create_user(s, ctx.account_id, name, ctx.now(), path, tags),
+                 f"User with name {name} already exists.")
+    ctx.resources.append(user_arn(ctx.account_id, name, path))
+    return {"User": _user_shape(row, tags)}
+
+
+def get_user(ctx: RequestContext, params: dict) -> Result:
+    name = params.get("UserName")
+    if not name:
+        if ctx.principal.principal_type != USER:
+            if ctx.principal.is_account_root:
+                # the root: AWS answers with the account as a pseudo-user (no name, no path)
+                account = _read(ctx, lambda s: s.get(AccountTable, ctx.account_id))
+                created = account.created_at if account is not None else 0.0
+                return {"User": {"UserId": ctx.account_id, "Arn": ctx.principal.arn,
+                                 "CreateDate": timestamp(created)}}
+            raise ValidationError("Must specify userName when calling with non-User credentials")
+        name = ctx.principal.name
+    admin.check_name(name, "userName")
+    authorize(ctx, "iam:GetUser", user_arn(ctx.account_id, name))
+
+    def work(s: Any) -> dict:
+        row = admin.get_user(s, ctx.account_id, name)
+        return _user_shape(row, admin.tags_of(s, ctx.account_id, admin.USER, name))
+
+    shape = _read(ctx, work)
+    ctx.resources.append(shape["Arn"])
+    return {"User": shape}
+
+
+def list_users(ctx: RequestContext, params: dict) -> Result:
+    prefix = params.get("PathPrefix") or "/"
+    authorize(ctx, "iam:ListUsers", f"arn:aws:iam::{ctx.account_id}:user/")
+    rows = _read(ctx, lambda s: list(s.exec(select(IamUserTable).where(IamUserTable.account_id == ctx.account_id))))
+    rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.user_name)
+    page, extra = _paginate(params, rows, lambda r: r.user_name)
+    return {"Users": [_user_shape(r) for r in page], **extra}
+
+
+def delete_user(ctx: RequestContext, params: dict) -> Result:
+    name = admin.check_name(required(params, "UserName"), "userName")
+    authorize(ctx, "iam:DeleteUser", user_arn(ctx.account_id, name))
+    row = _write(ctx, lambda s: admin.delete_user(s, ctx.account_id, name))
+    ctx.resources.append(user_arn(ctx.account_id, name, row.path))
+    return None
+
+
+# --- roles -------------------------------------------------------------------------------------
+def create_role(ctx: RequestContext, params: dict) -> Result:
+    name = admin.check_name(required(params, "RoleName"), "roleName")
+    path = admin.check_path(params.get("Path"))
+    document = required(params, "AssumeRolePolicyDocument")
+    tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
+    duration = as_int(params.get("MaxSessionDuration"), "maxSessionDuration")
+    authorize(ctx, "iam:CreateRole", role_arn(ctx.account_id, name, path))
+    row = _write(ctx, lambda s: admin.create_role(s, ctx.account_id, name, document, ctx.now(), path,
+                                                  params.get("Description") or "", duration, tags),
+                 f"Role with name {name} already exists.")
+    ctx.resources.append(role_arn(ctx.account_id, name, path))
+    return {"Role": _role_shape(row, tags, full=False)}
+
+
+def get_role(ctx: RequestContext, params: dict) -> Result:
+    name = admin.check_name(required(params, "RoleName"), "roleName")
+    authorize(ctx, "iam:GetRole", role_arn(ctx.account_id, name))
+
+    def work(s: Any) -> dict:
+        row = admin.get_role(s, ctx.account_id, name)
+        return _role_shape(row, admin.tags_of(s, ctx.account_id, admin.ROLE, name))
+
+    shape = _read(ctx, work)
+    ctx.resources.append(shape["Arn"])
+    return {"Role": shape}
+
+
+def list_roles(ctx: RequestContext, params: dict) -> Result:
+    prefix = params.get("PathPrefix") or "/"
+    authorize(ctx, "iam:ListRoles", f"arn:aws:iam::{ctx.account_id}:role/")
+    rows = _read(ctx, lambda s: list(s.exec(select(IamRoleTable).where(IamRoleTable.account_id == ctx.account_id))))
+    rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.role_name)
+    page, extra = _paginate(params, rows, lambda r: r.role_name)
+    return {"Roles": [_role_shape(r, full=False) for r in page], **extra}
+
+
+def delete_role(ctx: RequestContext, params: dict) -> Result:
+    name = admin.check_name(required(params, "RoleName"), "roleName")
+    authorize(ctx, "iam:DeleteRole", role_arn(ctx.account_id, name))
+    row = _write(ctx, lambda s: admin.delete_role(s, ctx.account_id, name))
+    ctx.resources.append(role_arn(ctx.account_id, name, row.path))
+    return None
+
+
+def update_assume_role_policy(ctx: RequestContext, params: dict) -> Result:
+    name = admin.check_name(required(params, "RoleName"), "roleName")
+    document = required(params, "PolicyDocument")
+    authorize(ctx, "iam:UpdateAssumeRolePolicy", role_arn(ctx.account_id, name))
+    row = _write(ctx, lambda s: admin.update_trust_policy(s, ctx.account_id, name, document))
+    ctx.resources.append(role_arn(ctx.account_id, name, row.path))
+    return None
+
+
+# --- access keys -------------------------------------------------------------------------------
+def _key_metadata(row: Any) -> dict:
+    out = {"UserName": row.user_name or "", "AccessKeyId": row.access_key_id, "Status": row.status,
+           "CreateDate": timestamp(row.created_at)}
+    if row.user_name is None:
+        del out["UserName"]
+    return out
+
+
+def create_access_key(ctx: RequestContext, params: dict) -> Result:
+    name = _caller_user(ctx, params)
+    authorize(ctx, "iam:CreateAccessKey", _user_resource(ctx, name))
+    row, secret = _write(ctx, lambda s: admin.create_access_key(ctx.kms.identities, s, ctx.account_id, name,
+                                                                ctx.now()))
+    ctx.resources.append(_user_resource(ctx, name))
+    key = {"UserName": name or "", "AccessKeyId": row.access_key_id, "Status": row.status,
+           "SecretAccessKey": secret, "CreateDate": timestamp(row.created_at)}
+    return {"AccessKey": key}
+
+
+def list_access_keys(ctx: RequestContext, params: dict) -> Result:
+    name = _caller_user(ctx, params)
+    authorize(ctx, "iam:ListAccessKeys", _user_resource(ctx, name))
+
+    def work(s: Any) -> list:
+        if name is not None:
+            admin.get_user(s, ctx.account_id, name)
+        return admin.access_keys_of(s, ctx.account_id, name)
+
+    rows = _read(ctx, work)
+    page, extra = _paginate(params, rows, lambda r: r.access_key_id)
+    return {"AccessKeyMetadata": [_key_metadata(r) for r in page], **extra}
+
+
+def update_access_key(ctx: RequestContext, params: dict) -> Result:
+    name = _caller_user(ctx, params)
+    akid = required(params, "AccessKeyId")
+    status = required(params, "Status")
+    authorize(ctx, "iam:UpdateAccessKey", _user_resource(ctx, name))
+    _write(ctx, lambda s: admin.update_access_key(s, ctx.account_id, name, akid, status))
+    ctx.resources.append(_user_resource(ctx, name))
+    return None
+
+
+def delete_access_key(ctx: RequestContext, params: dict) -> Result:
+    name = _caller_user(ctx, params)
+    akid = required(params, "AccessKeyId")
+    authorize(ctx, "iam:DeleteAccessKey", _user_resource(ctx, name))
+    _write(ctx, lambda s: admin.delete_access_key(s, ctx.account_id, name, akid))
+    ctx.resources.append(_user_resource(ctx, name))
+    return None
+
+
+# --- inline policies ---------------------------------------------------------------------------
+def _policy_ops(kind: str) -> dict[str, Callable[[RequestContext, dict], Result]]:
+    title = "User" if kind == admin.USER else "Role"
+    member = "UserName" if kind == admin.USER else "RoleName"
+    arn = user_arn if kind == admin.USER else role_arn
+
+    def owner(ctx: RequestContext, params: dict) -> tuple[str, str]:
+        name = admin.check_name(required(params, member), member[0].lower() + member[1:])
+        return name, arn(ctx.account_id, name)
+
+    def put(ctx: RequestContext, params: dict) -> Result:
+        name, resource = owner(ctx, params)
+        policy_name = admin.check_policy_name(required(params, "PolicyName"))
+        document = required(params, "PolicyDocument")
+        authorize(ctx, f"iam:Put{title}Policy", resource)
+        _write(ctx, lambda s: admin.put_inline_policy(s, ctx.account_id, kind, name, policy_name, document))
+        ctx.resources.append(resource)
+        return None
+
+    def get(ctx: RequestContext, params: dict) -> Result:
+        name, resource = owner(ctx, params)
+        policy_name = admin.check_policy_name(required(params, "PolicyName"))
+        authorize(ctx, f"iam:Get{title}Policy", resource)
+        row = _read(ctx, lambda s: admin.get_inline_policy(s, ctx.account_id, kind, name, policy_name))
+        ctx.resources.append(resource)
+        return {member: name, "PolicyName": policy_name, "PolicyDocument": quote_policy(row.document)}
+
+    def list_(ctx: RequestContext, params: dict) -> Result:
+        name, resource = owner(ctx, params)
+        authorize(ctx, f"iam:List{title}Policies", resource)
+        names = _read(ctx, lambda s: admin.list_inline_policies(s, ctx.account_id, kind, name))
+        page, extra = _paginate(params, names, lambda n: n)
+        return {"PolicyNames": page, **extra}
+
+    def delete(ctx: RequestContext, params: dict) -> Result:
+        name, resource = owner(ctx, params)
+        policy_name = admin.check_policy_name(required(params, "PolicyName"))
+        authorize(ctx, f"iam:Delete{title}Policy", resource)
+        _write(ctx, lambda s: admin.delete_inline_policy(s, ctx.account_id, kind, name, policy_name))
+        ctx.resources.append(resource)
+        return None
+
+    return {f"Put{title}Policy": put, f"Get{title}Policy": get, f"List{title}Policies": list_,
+            f"Delete{title}Policy": delete}
+
+
+_user_policy_ops = _policy_ops(admin.USER)
+_role_policy_ops = _policy_ops(admin.ROLE)
+put_user_policy = _user_policy_ops["PutUserPolicy"]
+get_user_policy = _user_policy_ops["GetUserPolicy"]
+list_user_policies = _user_policy_ops["ListUserPolicies"]
+delete_user_policy = _user_policy_ops["DeleteUserPolicy"]
+put_role_policy = _role_policy_ops["PutRolePolicy"]
+get_role_policy = _role_policy_ops["GetRolePolicy"]
+list_role_policies = _role_policy_ops["ListRolePolicies"]
+delete_role_policy = _role_policy_ops["DeleteRolePolicy"]
+
+
+#: Action -> operation function
+OPERATIONS: dict[str, Callable[[RequestContext, dict], Result]] = {
+    "CreateUser": create_user,
+    "GetUser": get_user,
+    "ListUsers": list_users,
+    "DeleteUser": delete_user,
+    "CreateRole": create_role,
+    "GetRole": get_role,
+    "ListRoles": list_roles,
+    "DeleteRole": delete_role,
+    "UpdateAssumeRolePolicy": update_assume_role_policy,
+    "CreateAccessKey": create_access_key,
+    "ListAccessKeys": list_access_keys,
+    "UpdateAccessKey": update_access_key,
+    "DeleteAccessKey": delete_access_key,
+    "PutUserPolicy": put_user_policy,
+    "GetUserPolicy": get_user_policy,
+    "ListUserPolicies": list_user_policies,
+    "DeleteUserPolicy": delete_user_policy,
+    "PutRolePolicy": put_role_policy,
+    "GetRolePolicy": get_role_policy,
+    "ListRolePolicies": list_role_policies,
+    "DeleteRolePolicy": delete_role_policy,
+}

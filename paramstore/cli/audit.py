@@ -1,0 +1,138 @@
+"""`paramstore audit ls` and `paramstore audit verify`."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from paramstore.settings import Settings
+
+audit_app = typer.Typer(help="Read and verify the audit trail.", no_args_is_help=True)
+
+DATA_DIR_HELP = "Data directory (SQLite file, root key)."
+DATABASE_URL_HELP = "SQLAlchemy URL, e.g. postgresql://user@host/db."
+
+
+def _settings(data_dir: Optional[Path], database_url: Optional[str]) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    if database_url is not None:
+        settings.database_url = database_url
+    return settings
+
+
+def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
+    from kms_core.storage.session import Database
+
+    if not settings.database_url and not (Path(settings.data_dir) / "paramstore.db").exists():
+        typer.echo(f"paramstore: no database in {settings.data_dir}", err=True)
+        raise typer.Exit(2)
+    return Database(settings.resolved_database_url())
+
+
+def parse_time(value: Optional[str]) -> Optional[float]:
+    """An ISO 8601 time (UTC if no offset is given) or seconds since the epoch."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 time or epoch seconds: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@audit_app.command("ls")
+def audit_ls(
+    since: Optional[str] = typer.Option(None, help="Only events at or after this time (ISO 8601 or epoch)."),
+    until: Optional[str] = typer.Option(None, help="Only events at or before this time (ISO 8601 or epoch)."),
+    principal: Optional[str] = typer.Option(None, help="Only events by this principal ARN."),
+    key: Optional[str] = typer.Option(None, help="Only events touching this key (key id or key ARN)."),
+    event: Optional[str] = typer.Option(None, help="Only this event name, e.g. Encrypt."),
+    limit: Optional[int] = typer.Option(None, min=1, help="At most the N most recent matching events."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    database_url: Optional[str] = typer.Option(None, help=DATABASE_URL_HELP),
+) -> None:
+    """List audit events, oldest first."""
+    from kms_core.audit import query
+
+    db = _open_db(_settings(data_dir, database_url))
+    try:
+        events = query(db, since=parse_time(since), until=parse_time(until), principal=principal, key=key,
+                       event_name=event, limit=limit)
+    finally:
+        db.dispose()
+    if as_json:
+        for e in events:
+            e = {**e, "event_time_iso": _iso(e["event_time"])}
+            typer.echo(json.dumps(e, sort_keys=False, separators=(",", ":")))
+        return
+    header = ("SEQ", "TIME", "EVENT", "PRINCIPAL", "ACCESS KEY", "SOURCE IP", "RESOURCES", "OUTCOME")
+    rows = [header]
+    for e in events:
+        rows.append((str(e["seq"]), _iso(e["event_time"]), f"{e['event_source'].split('.')[0]}:{e['event_name']}",
+                     e["principal_arn"] or "-", e["access_key_id"] or "-", e["source_ip"] or "-",
+                     ",".join(e["resources"]) or "-", e["error_code"] or "OK"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for r in rows:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+
+
+def _root_matches(db, root) -> bool:  # type: ignore[no-untyped-def]
+    """A wrong root key would make every mac mismatch: say so instead of "seq 1 altered"."""
+    from sqlalchemy import text
+
+    with db.read_engine.connect() as conn:
+        stored = conn.execute(text("SELECT value FROM ps_meta WHERE name = 'root_key_check'")).scalar()
+    return stored is None or root.matches(stored)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    database_url: Optional[str] = typer.Option(None, help=DATABASE_URL_HELP),
+) -> None:
+    """Check the hash chain; exit 1 and name the first broken link if it is not intact."""
+    from kms_core.audit import verify
+    from kms_core.crypto.root import RootKeyError, load_root_key
+
+    settings = _settings(data_dir, database_url)
+    root_file = Path(settings.data_dir) / "root.key"
+    if not os.environ.get("PARAMSTORE_ROOT_KEY") and not root_file.exists():
+        typer.echo(f"paramstore: no root key ({root_file} missing and PARAMSTORE_ROOT_KEY unset)", err=True)
+        raise typer.Exit(2)
+    try:
+        root = load_root_key(settings.data_dir)
+    except RootKeyError as exc:
+        typer.echo(f"paramstore: {exc}", err=True)
+        raise typer.Exit(2) from None
+    db = _open_db(settings)
+    try:
+        if not _root_matches(db, root):
+            typer.echo(f"paramstore: the root key from {root.source} is not this store's root key", err=True)
+            raise typer.Exit(2)
+        result = verify(db, root)
+    finally:
+        db.dispose()
+    typer.echo(str(result))
+    if not result.ok:
+        raise typer.Exit(1)

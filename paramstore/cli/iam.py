@@ -1,0 +1,209 @@
+"""`paramstore iam ...`: manage users, roles, access keys and policies through the IAM/STS API.
+
+Each command calls a running server with boto3 (the iam and sts clients) at
+`--endpoint-url` (env PARAMSTORE_ENDPOINT_URL, default http://127.0.0.1:8080), signed
+with the usual AWS credential chain (AWS_ACCESS_KEY_ID / AWS_PROFILE / ~/.aws/...).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
+
+iam_app = typer.Typer(help="Users, roles, access keys and identity policies (IAM/STS API).",
+                      no_args_is_help=True)
+
+
+class _Clients:
+    def __init__(self, endpoint_url: str, region: str, profile: Optional[str]) -> None:
+        self.endpoint_url, self.region, self.profile = endpoint_url, region, profile
+        self._cache: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        client = self._cache.get(service)
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.session.Session(profile_name=self.profile) if self.profile else boto3.session.Session()
+            client = session.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
+                                    config=Config(retries={"total_max_attempts": 1}))
+            self._cache[service] = client
+        return client
+
+
+@iam_app.callback()
+def _options(
+    ctx: typer.Context,
+    endpoint_url: str = typer.Option(DEFAULT_ENDPOINT, envvar="PARAMSTORE_ENDPOINT_URL",
+                                     help="The paramstore server."),
+    region: str = typer.Option("us-east-1", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="Signing region."),
+    profile: Optional[str] = typer.Option(None, envvar="AWS_PROFILE", help="AWS credentials profile."),
+) -> None:
+    ctx.obj = _Clients(endpoint_url, region, profile)
+
+
+def _call(ctx: typer.Context, service: str, method: str, **kwargs: Any) -> dict:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        response = getattr(ctx.obj(service), method)(**kwargs)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        typer.echo(f"paramstore: {err.get('Code', 'Error')}: {err.get('Message', '')}", err=True)
+        raise typer.Exit(1) from None
+    except NoCredentialsError:
+        typer.echo("paramstore: no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                   "or AWS_PROFILE)", err=True)
+        raise typer.Exit(2) from None
+    except BotoCoreError as exc:
+        typer.echo(f"paramstore: {exc}", err=True)
+        raise typer.Exit(2) from None
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+def _print(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str, sort_keys=False))
+
+
+def _read_policy(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        typer.echo(f"paramstore: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _tags(values: Optional[list[str]]) -> list[dict]:
+    out = []
+    for item in values or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            typer.echo(f"paramstore: a tag is KEY=VALUE, not {item!r}", err=True)
+            raise typer.Exit(2)
+        out.append({"Key": key, "Value": value})
+    return out
+
+
+def _paged(ctx: typer.Context, method: str, field: str, **kwargs: Any) -> list:
+    items: list = []
+    while True:
+        page = _call(ctx, "iam", method, **kwargs)
+        items.extend(page.get(field, []))
+        if not page.get("IsTruncated"):
+            return items
+        kwargs["Marker"] = page["Marker"]
+
+
+# --- users -----------------------------------------------------------------------------------
+@iam_app.command("create-user")
+def create_user(ctx: typer.Context, user_name: str,
+                path: str = typer.Option("/", help="IAM path, e.g. /team/."),
+                tag: Optional[list[str]] = typer.Option(None, help="KEY=VALUE (repeatable).")) -> None:
+    """Create an IAM user."""
+    _print(_call(ctx, "iam", "create_user", UserName=user_name, Path=path, Tags=_tags(tag))["User"])
+
+
+@iam_app.command("list-users")
+def list_users(ctx: typer.Context) -> None:
+    """List the account's IAM users."""
+    for user in _paged(ctx, "list_users", "Users"):
+        typer.echo(f"{user['UserName']}\t{user['Arn']}\t{user['UserId']}")
+
+
+@iam_app.command("delete-user")
+def delete_user(ctx: typer.Context, user_name: str) -> None:
+    """Delete an IAM user (its access keys and policies must be deleted first)."""
+    _call(ctx, "iam", "delete_user", UserName=user_name)
+    typer.echo(f"deleted user {user_name}")
+
+
+# --- roles -----------------------------------------------------------------------------------
+@iam_app.command("create-role")
+def create_role(ctx: typer.Context, role_name: str,
+                trust_policy: Path = typer.Option(..., "--trust-policy", help="Trust policy JSON file."),
+                path: str = typer.Option("/", help="IAM path."),
+                description: str = typer.Option("", help="Description."),
+                max_session_duration: int = typer.Option(3600, help="Seconds (3600..43200)."),
+                tag: Optional[list[str]] = typer.Option(None, help="KEY=VALUE (repeatable).")) -> None:
+    """Create an IAM role with a trust policy."""
+    args: dict = dict(RoleName=role_name, AssumeRolePolicyDocument=_read_policy(trust_policy), Path=path,
+                      MaxSessionDuration=max_session_duration, Tags=_tags(tag))
+    if description:
+        args["Description"] = description
+    _print(_call(ctx, "iam", "create_role", **args)["Role"])
+
+
+@iam_app.command("list-roles")
+def list_roles(ctx: typer.Context) -> None:
+    """List the account's IAM roles."""
+    for role in _paged(ctx, "list_roles", "Roles"):
+        typer.echo(f"{role['RoleName']}\t{role['Arn']}\t{role['RoleId']}")
+
+
+@iam_app.command("delete-role")
+def delete_role(ctx: typer.Context, role_name: str) -> None:
+    """Delete an IAM role (its policies must be deleted first)."""
+    _call(ctx, "iam", "delete_role", RoleName=role_name)
+    typer.echo(f"deleted role {role_name}")
+
+
+# --- access keys -----------------------------------------------------------------------------
+@iam_app.command("create-access-key")
+def create_access_key(ctx: typer.Context, user_name: str) -> None:
+    """Create an access key for USER_NAME; prints the key id and the secret (shown only once)."""
+    key = _call(ctx, "iam", "create_access_key", UserName=user_name)["AccessKey"]
+    typer.echo(f"aws_access_key_id = {key['AccessKeyId']}")
+    typer.echo(f"aws_secret_access_key = {key['SecretAccessKey']}")
+
+
+@iam_app.command("list-access-keys")
+def list_access_keys(ctx: typer.Context, user_name: Optional[str] = typer.Argument(None)) -> None:
+    """List a user's access keys (default: the caller's own)."""
+    args = {"UserName": user_name} if user_name else {}
+    for key in _paged(ctx, "list_access_keys", "AccessKeyMetadata", **args):
+        typer.echo(f"{key['AccessKeyId']}\t{key['Status']}\t{key.get('UserName', '')}")
+
+
+# --- policies --------------------------------------------------------------------------------
+@iam_app.command("put-user-policy")
+def put_user_policy(ctx: typer.Context, user_name: str, policy_name: str, policy_file: Path) -> None:
+    """Attach (or replace) the inline identity policy POLICY_NAME on a user."""
+    _call(ctx, "iam", "put_user_policy", UserName=user_name, PolicyName=policy_name,
+          PolicyDocument=_read_policy(policy_file))
+    typer.echo(f"put policy {policy_name} on user {user_name}")
+
+
+@iam_app.command("put-role-policy")
+def put_role_policy(ctx: typer.Context, role_name: str, policy_name: str, policy_file: Path) -> None:
+    """Attach (or replace) the inline identity policy POLICY_NAME on a role."""
+    _call(ctx, "iam", "put_role_policy", RoleName=role_name, PolicyName=policy_name,
+          PolicyDocument=_read_policy(policy_file))
+    typer.echo(f"put policy {policy_name} on role {role_name}")
+
+
+# --- STS -------------------------------------------------------------------------------------
+@iam_app.command("assume-role")
+def assume_role(ctx: typer.Context, role_arn: str, session_name: str,
+                duration_seconds: int = typer.Option(3600, help="Seconds (900..the role's maximum).")) -> None:
+    """Assume a role; prints `export AWS_...` lines for a shell (eval "$(paramstore iam assume-role ...)")."""
+    creds = _call(ctx, "sts", "assume_role", RoleArn=role_arn, RoleSessionName=session_name,
+                  DurationSeconds=duration_seconds)["Credentials"]
+    typer.echo(f"export AWS_ACCESS_KEY_ID={creds['AccessKeyId']}")
+    typer.echo(f"export AWS_SECRET_ACCESS_KEY={creds['SecretAccessKey']}")
+    typer.echo(f"export AWS_SESSION_TOKEN={creds['SessionToken']}")
+    typer.echo(f"# expires {creds['Expiration']}")
+
+
+@iam_app.command("whoami")
+def whoami(ctx: typer.Context) -> None:
+    """Who the current credentials are (sts:GetCallerIdentity)."""
+    found = _call(ctx, "sts", "get_caller_identity")
+    typer.echo(f"Arn: {found['Arn']}\nAccount: {found['Account']}\nUserId: {found['UserId']}")
+

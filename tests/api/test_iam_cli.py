@@ -1,0 +1,117 @@
+"""`paramstore iam ...` against the live server, with credentials from the environment."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from paramstore.cli import app
+from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, SECRET_ACCESS_KEY
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(server, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("PARAMSTORE_ENDPOINT_URL", server.url)
+
+    def run(*args: str, ok: bool = True):  # type: ignore[no-untyped-def]
+        result = runner.invoke(app, ["iam", *args])
+        if ok:
+            assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+    return run
+
+
+def test_cli_whoami(cli):
+    out = cli("whoami").output
+    assert f"Arn: arn:aws:iam::{ACCOUNT_ID}:root" in out and f"Account: {ACCOUNT_ID}" in out
+
+
+def test_cli_user_lifecycle_and_keys(cli, monkeypatch, tmp_path):
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    created = json.loads(cli("create-user", name, "--tag", "team=ops").output)
+    assert created["UserName"] == name and created["Tags"] == [{"Key": "team", "Value": "ops"}]
+    assert name in cli("list-users").output
+
+    out = cli("create-access-key", name).output
+    lines = dict(line.split(" = ") for line in out.strip().splitlines())
+    akid, secret = lines["aws_access_key_id"], lines["aws_secret_access_key"]
+    assert akid.startswith("AKIA") and len(secret) == 40
+    assert akid in cli("list-access-keys", name).output
+
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]}))
+    cli("put-user-policy", name, "list", str(policy))
+
+    failed = cli("delete-user", name, ok=False)
+    assert failed.exit_code == 1 and "DeleteConflict" in failed.output
+
+    # the new user's key works for the CLI too
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", akid)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    assert f"user/{name}" in cli("whoami").output
+    assert name in cli("list-users").output
+    denied = cli("list-roles", ok=False)
+    assert denied.exit_code == 1 and "AccessDenied" in denied.output
+
+
+def test_cli_roles_and_assume_role(cli, tmp_path, monkeypatch):
+    role = f"cli-role-{uuid.uuid4().hex[:8]}"
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID},
+                                                "Action": "sts:AssumeRole"}]}))
+    created = json.loads(cli("create-role", role, "--trust-policy", str(trust)).output)
+    arn = created["Arn"]
+    assert arn == f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+    assert role in cli("list-roles").output
+
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"Statement": [{"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"}]}))
+    cli("put-role-policy", role, "kms", str(policy))
+
+    out = cli("assume-role", arn, "cli-session", "--duration-seconds", "900").output
+    exports = dict(line[len("export "):].split("=", 1) for line in out.splitlines() if line.startswith("export "))
+    assert set(exports) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    for key, value in exports.items():
+        monkeypatch.setenv(key, value)
+    assert f"assumed-role/{role}/cli-session" in cli("whoami").output
+
+    for key in exports:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+    failed = cli("delete-role", role, ok=False)
+    assert failed.exit_code == 1 and "DeleteConflict" in failed.output
+
+
+def test_cli_errors(cli, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = cli("create-role", f"r-{uuid.uuid4().hex[:6]}", "--trust-policy", str(bad), ok=False)
+    assert result.exit_code == 1 and "MalformedPolicyDocument" in result.output
+    missing = cli("create-role", "x", "--trust-policy", str(tmp_path / "nope.json"), ok=False)
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    gone = cli("delete-user", f"nobody-{uuid.uuid4().hex[:6]}", ok=False)
+    assert gone.exit_code == 1 and "NoSuchEntity" in gone.output
+    deleted = cli("delete-role", f"nobody-{uuid.uuid4().hex[:6]}", ok=False)
+    assert deleted.exit_code == 1
+
+
+def test_cli_without_credentials(cli, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = cli("whoami", ok=False)
+    assert result.exit_code == 2 and "no AWS credentials" in result.output
