@@ -19,8 +19,9 @@ that would bump `ps_epoch` and drop every cache on every request).
   crash the last few audit commits (those not yet followed by a checkpoint or by a
   `synchronous=FULL` commit of the key store, which syncs the whole WAL) may be lost.  This
   keeps the fsync (~0.35 ms here) off every request; the chain stays consistent either way.
-* PostgreSQL: a dedicated psycopg connection, pipelined (two round trips per batch:
-  `BEGIN + SELECT ... FOR UPDATE`, then `INSERT ... + UPDATE head + COMMIT`), fully durable.
+* PostgreSQL: a dedicated psycopg connection, one round trip and one durable autocommit
+  statement per batch (a conditional UPDATE of the head, which locks it, feeding the
+  INSERT; see `_write_postgres`).
 
 Only the `AuditEvent` fields are ever stored: callers must never put a plaintext, a value,
 a data key or key material in them (the encryption context is logged in the clear, as in
@@ -51,6 +52,24 @@ _INSERT_SQLITE = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES (
                   + ", ".join("?" * len(COLUMNS)) + ")")
 _INSERT_PG = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES ("
               + ", ".join(["%s"] * len(COLUMNS)) + ")")
+
+_PG_CASTS = ("bigint", "float8") + ("text",) * 15
+_PG_ROW = "(" + ", ".join(f"%s::{t}" for t in _PG_CASTS) + ")"
+_pg_sql_cache: dict[int, str] = {}
+
+
+def _pg_append_sql(n: int) -> str:
+    sql = _pg_sql_cache.get(n)
+    if sql is None:
+        sql = ("WITH h AS (UPDATE audit_head SET last_seq = %s, last_mac = %s "
+               "WHERE id = 1 AND last_seq = %s AND last_mac = %s RETURNING id) "
+               "INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") "
+               "SELECT v.* FROM (VALUES " + ", ".join([_PG_ROW] * n) + ") AS v(" + ", ".join(COLUMNS) + ") "
+               "WHERE EXISTS (SELECT 1 FROM h)")
+        if n <= 64:
+            _pg_sql_cache[n] = sql
+    return sql
+
 
 _json = json.JSONEncoder(ensure_ascii=True, sort_keys=True, separators=(",", ":"), default=str).encode
 
@@ -125,38 +144,69 @@ class AuditLog:
         self._pending: list[tuple[list, Optional[asyncio.Future]]] = []
         self._scheduled = False
         self._conn: Any = None
+        self._head: Optional[tuple[int, str]] = None  # PostgreSQL: the head as last written/seen
+        self._inflight = False  # PostgreSQL: a batch is being written on the writer thread
+        self._executor: Any = None
 
     async def append(self, event: AuditEvent) -> None:
         values = _fields(event)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((values, future))
-        if not self._scheduled:
+        if not self._scheduled and not self._inflight:
             self._scheduled = True
             loop.call_soon(self._flush)
         await future
 
     def _flush(self) -> None:
         self._scheduled = False
+        if self._inflight:
+            return  # the running write reschedules when it ends
         batch, self._pending = self._pending, []
         if not batch:
             return
-        try:
-            self.write_batch([values for values, _ in batch])
-        except Exception as exc:
+        values = [v for v, _ in batch]
+        if self.db.is_sqlite:
+            # Inline: a WAL append of a few pages, cheaper than a thread hand-off.
+            try:
+                self.write_batch(values)
+            except Exception as exc:
+                self._settle(batch, exc)
+            else:
+                self._settle(batch, None)
+            return
+        # PostgreSQL: the round trip and the commit's WAL flush run on a writer thread, so the
+        # loop keeps answering; whatever queues meanwhile is the next batch (group commit).
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+        self._inflight = True
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self._executor, self.write_batch, values)
+        done.add_done_callback(lambda f: self._written(loop, batch, f))
+
+    def _written(self, loop: asyncio.AbstractEventLoop, batch: list, done: asyncio.Future) -> None:
+        self._inflight = False
+        self._settle(batch, RuntimeError("audit write cancelled") if done.cancelled() else done.exception())
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+
+    def _settle(self, batch: list, exc: Optional[BaseException]) -> None:
+        if exc is not None:
             self._close()
             # Never the exception text: a driver message can quote the row (the user agent,
             # the encryption context...).  The class and SQLSTATE are enough to diagnose.
-            state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+            state = getattr(exc, "sqlstate", None)
+            where = f"{type(exc).__name__}" + (f", SQLSTATE {state}" if state else "")
             if self.fail_closed:
-                log.error("audit trail write failed (%s%s); refusing %d request(s)", type(exc).__name__,
-                          f", SQLSTATE {state}" if state else "", len(batch))
+                log.error("audit trail write failed (%s); refusing %d request(s)", where, len(batch))
                 for _, future in batch:
                     if future is not None and not future.done():
                         future.set_exception(AuditUnavailable("audit trail write failed"))
                 return
-            log.error("audit trail write failed (%s%s); %d event(s) NOT recorded (failing open)",
-                      type(exc).__name__, f", SQLSTATE {state}" if state else "", len(batch))
+            log.error("audit trail write failed (%s); %d event(s) NOT recorded (failing open)", where, len(batch))
         for _, future in batch:
             if future is not None and not future.done():
                 future.set_result(None)
@@ -205,6 +255,11 @@ class AuditLog:
             raise
 
     def _write_postgres(self, batch: list[list]) -> None:
+        """One autocommit statement per batch: a conditional UPDATE of the head (which takes
+        its row lock, like SELECT ... FOR UPDATE) feeding the INSERT.  The macs are computed
+        from the head as last seen; if another process moved it, the UPDATE matches no row
+        (PostgreSQL re-checks the condition after waiting for the lock), nothing is inserted,
+        and we re-read the head and try again."""
         conn = self._conn
         if conn is None:
             import psycopg
@@ -213,16 +268,27 @@ class AuditLog:
 
             conn = psycopg.connect(_psycopg_dsn(self.db.url), autocommit=True)
             self._conn = conn
-        with conn.pipeline(), conn.cursor() as cur:
-            cur.execute("BEGIN")
-            cur.execute("SELECT last_seq, last_mac FROM audit_head WHERE id = 1 FOR UPDATE")
-            head = cur.fetchone()
-            if head is None:
-                raise RuntimeError("audit_head row is missing")
-            rows, last_seq, last_mac = self._chain(head[0], head[1], batch)
-            cur.executemany(_INSERT_PG, rows)
-            cur.execute("UPDATE audit_head SET last_seq = %s, last_mac = %s WHERE id = 1", (last_seq, last_mac))
-            cur.execute("COMMIT")
+            self._head = None
+        sql = _pg_append_sql(len(batch))
+        with conn.cursor() as cur:
+            for _ in range(50):
+                if self._head is None:
+                    cur.execute("SELECT last_seq, last_mac FROM audit_head WHERE id = 1")
+                    head = cur.fetchone()
+                    if head is None:
+                        raise RuntimeError("audit_head row is missing")
+                    self._head = (int(head[0]), head[1])
+                seq, mac = self._head
+                rows, last_seq, last_mac = self._chain(seq, mac, batch)
+                params: list = [last_seq, last_mac, seq, mac]
+                for row in rows:
+                    params.extend(row)
+                cur.execute(sql, params, prepare=True)
+                if cur.rowcount == len(batch):
+                    self._head = (last_seq, last_mac)
+                    return
+                self._head = None  # another writer extended the chain: re-read and retry
+        raise RuntimeError("audit head kept moving; gave up")
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
@@ -233,6 +299,9 @@ class AuditLog:
                 pass
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self._close()
 
 

@@ -40,6 +40,10 @@ USER, ROLE = "user", "role"
 NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 POLICY_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
 PATH_RE = re.compile(r"^(/|/[\x21-\x7e]+/)$")
+#: tag keys and values: letters, digits, spaces and _ . : / = + - @ (no control characters)
+_TAG_RE = re.compile(r"[\w .:/=+\-@]+")
+#: role descriptions: printable Latin-1 plus tab and newlines
+_DESCRIPTION_RE = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
 #: IAM quotas: aggregate inline policy size per user / role, trust policy size (characters,
 #: whitespace not counted)
 USER_POLICY_QUOTA = 2048
@@ -86,10 +90,10 @@ def check_tags(tags: Optional[list]) -> dict[str, str]:
         if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str) or not isinstance(tag.get("Value"), str):
             raise ValidationError("Each tag must have a Key and a Value.")
         key, value = tag["Key"], tag["Value"]
-        if not 1 <= len(key) <= 128 or not re.match(r"^[\w\s_.:/=+\-@]+$", key):
+        if not 1 <= len(key) <= 128 or not _TAG_RE.fullmatch(key):
             raise _invalid(key, "tags.member.key", "Member must have length between 1 and 128 and satisfy "
                            "regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+")
-        if len(value) > 256 or not re.match(r"^[\w\s_.:/=+\-@]*$", value):
+        if len(value) > 256 or not (value == "" or _TAG_RE.fullmatch(value)):
             raise _invalid(value, "tags.member.value", "Member must have length less than or equal to 256 and "
                            "satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*")
         if key.lower() in (k.lower() for k in out):
@@ -253,8 +257,9 @@ def create_role(session: Session, account_id: str, name: str, trust_policy: str,
     check_name(name, "roleName")
     path = check_path(path)
     validate_trust_policy(trust_policy)
-    if len(description or "") > 1000:
-        raise _invalid(description, "description", "Member must have length less than or equal to 1000")
+    if len(description or "") > 1000 or not _DESCRIPTION_RE.fullmatch(description or ""):
+        raise _invalid(description, "description", "Member must have length less than or equal to 1000 and "
+                       "satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*")
     duration = MIN_SESSION_DURATION if max_session_duration is None else max_session_duration
     if not MIN_SESSION_DURATION <= duration <= MAX_SESSION_DURATION:
         raise _invalid(duration, "maxSessionDuration",

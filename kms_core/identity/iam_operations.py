@@ -37,12 +37,22 @@ def quote_policy(document: str) -> str:
     return quote(document, safe="")
 
 
-def required(params: dict, name: str) -> Any:
-    value = params.get(name)
+def required(params: dict, name: str) -> str:
+    value = optional(params, name)
     if value is None or value == "":
         member = name[0].lower() + name[1:]
         raise ValidationError(f"1 validation error detected: Value null at '{member}' failed to satisfy "
                               "constraint: Member must not be null")
+    return value
+
+
+def optional(params: dict, name: str) -> Optional[str]:
+    """A string parameter (a nested `Name.x=...` where a string belongs is a ValidationError)."""
+    value = params.get(name)
+    if value is not None and not isinstance(value, str):
+        member = name[0].lower() + name[1:]
+        raise ValidationError(f"1 validation error detected: Value at '{member}' failed to satisfy "
+                              "constraint: Member must be a string")
     return value
 
 
@@ -107,13 +117,13 @@ def _tag_list(tags: dict[str, str]) -> list[dict]:
 
 
 def _paginate(params: dict, items: list, name_of: Callable[[Any], str]) -> tuple[list, dict]:
-    max_items = as_int(params.get("MaxItems"), "maxItems")
+    max_items = as_int(optional(params, "MaxItems"), "maxItems")
     if max_items is None:
         max_items = 100
     if not 1 <= max_items <= 1000:
         raise ValidationError(f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to "
                               "satisfy constraint: Member must have value between 1 and 1000")
-    marker = params.get("Marker")
+    marker = optional(params, "Marker")
     if marker:
         items = [i for i in items if name_of(i) > marker]
     page = items[:max_items]
@@ -147,7 +157,7 @@ def _role_shape(row: IamRoleTable, tags: Optional[dict] = None, full: bool = Tru
 
 def _caller_user(ctx: RequestContext, params: dict) -> Optional[str]:
     """UserName, or the calling user's own name when omitted (None: the account root)."""
-    name = params.get("UserName")
+    name = optional(params, "UserName")
     if name:
         return admin.check_name(name, "userName")
     principal = ctx.principal
@@ -167,7 +177,7 @@ def _user_resource(ctx: RequestContext, name: Optional[str]) -> str:
 # --- users -------------------------------------------------------------------------------------
 def create_user(ctx: RequestContext, params: dict) -> Result:
     name = admin.check_name(required(params, "UserName"), "userName")
-    path = admin.check_path(params.get("Path"))
+    path = admin.check_path(optional(params, "Path"))
     tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
     authorize(ctx, "iam:CreateUser", user_arn(ctx.account_id, name, path))
     row = _write(ctx, lambda s: admin.create_user(s, ctx.account_id, name, ctx.now(), path, tags),
@@ -177,7 +187,7 @@ def create_user(ctx: RequestContext, params: dict) -> Result:
 
 
 def get_user(ctx: RequestContext, params: dict) -> Result:
-    name = params.get("UserName")
+    name = optional(params, "UserName")
     if not name:
         if ctx.principal.principal_type != USER:
             if ctx.principal.is_account_root:
@@ -201,7 +211,7 @@ def get_user(ctx: RequestContext, params: dict) -> Result:
 
 
 def list_users(ctx: RequestContext, params: dict) -> Result:
-    prefix = params.get("PathPrefix") or "/"
+    prefix = optional(params, "PathPrefix") or "/"
     authorize(ctx, "iam:ListUsers", f"arn:aws:iam::{ctx.account_id}:user/")
     rows = _read(ctx, lambda s: list(s.exec(select(IamUserTable).where(IamUserTable.account_id == ctx.account_id))))
     rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.user_name)
@@ -220,13 +230,13 @@ def delete_user(ctx: RequestContext, params: dict) -> Result:
 # --- roles -------------------------------------------------------------------------------------
 def create_role(ctx: RequestContext, params: dict) -> Result:
     name = admin.check_name(required(params, "RoleName"), "roleName")
-    path = admin.check_path(params.get("Path"))
+    path = admin.check_path(optional(params, "Path"))
     document = required(params, "AssumeRolePolicyDocument")
     tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
-    duration = as_int(params.get("MaxSessionDuration"), "maxSessionDuration")
+    duration = as_int(optional(params, "MaxSessionDuration"), "maxSessionDuration")
     authorize(ctx, "iam:CreateRole", role_arn(ctx.account_id, name, path))
     row = _write(ctx, lambda s: admin.create_role(s, ctx.account_id, name, document, ctx.now(), path,
-                                                  params.get("Description") or "", duration, tags),
+                                                  optional(params, "Description") or "", duration, tags),
                  f"Role with name {name} already exists.")
     ctx.resources.append(role_arn(ctx.account_id, name, path))
     return {"Role": _role_shape(row, tags, full=False)}
@@ -246,7 +256,7 @@ def get_role(ctx: RequestContext, params: dict) -> Result:
 
 
 def list_roles(ctx: RequestContext, params: dict) -> Result:
-    prefix = params.get("PathPrefix") or "/"
+    prefix = optional(params, "PathPrefix") or "/"
     authorize(ctx, "iam:ListRoles", f"arn:aws:iam::{ctx.account_id}:role/")
     rows = _read(ctx, lambda s: list(s.exec(select(IamRoleTable).where(IamRoleTable.account_id == ctx.account_id))))
     rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.role_name)

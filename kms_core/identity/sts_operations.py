@@ -16,7 +16,7 @@ from typing import Any
 from kms_core.context import RequestContext
 from kms_core.identity import admin
 from kms_core.identity.errors import ValidationError
-from kms_core.identity.iam_operations import Result, access_denied, as_int, required, timestamp
+from kms_core.identity.iam_operations import Result, access_denied, as_int, optional, required, timestamp
 from kms_core.identity.principal import ASSUMED_ROLE
 from kms_core.identity.store import assumed_role_arn, role_arn
 from kms_core.policy.authorize import Facts
@@ -40,14 +40,14 @@ def get_caller_identity(ctx: RequestContext, params: dict) -> Result:
 def assume_role(ctx: RequestContext, params: dict) -> Result:
     arn = required(params, "RoleArn")
     session_name = required(params, "RoleSessionName")
-    if not isinstance(arn, str) or not 20 <= len(arn) <= 2048:
+    if not 20 <= len(arn) <= 2048:
         raise ValidationError(f"1 validation error detected: Value '{arn}' at 'roleArn' failed to satisfy "
                               "constraint: Member must have length between 20 and 2048")
     if not SESSION_NAME_RE.match(session_name):
         raise ValidationError(f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
                               "to satisfy constraint: Member must satisfy regular expression pattern: "
                               "[\\w+=,.@-]* and have length between 2 and 64")
-    duration = as_int(params.get("DurationSeconds"), "durationSeconds")
+    duration = as_int(optional(params, "DurationSeconds"), "durationSeconds")
     if duration is None:
         duration = DEFAULT_DURATION
     if duration < MIN_DURATION:
@@ -70,8 +70,9 @@ def assume_role(ctx: RequestContext, params: dict) -> Result:
 
     principal = ctx.principal
     ctx.condition_values.update({"sts:rolesessionname": session_name})
-    if params.get("ExternalId"):
-        ctx.condition_values["sts:externalid"] = params["ExternalId"]
+    external_id = optional(params, "ExternalId")
+    if external_id:
+        ctx.condition_values["sts:externalid"] = external_id
     identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
     decision = decide(principal, "sts:AssumeRole", arn, role_account, trust, identity, Facts(ctx, None))
     if not decision.allowed:

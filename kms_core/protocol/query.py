@@ -16,6 +16,7 @@ so the HTTP layer answers and audits both protocols the same way.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -114,6 +115,15 @@ def _listify(node: Any) -> Any:
 
 
 # --- rendering -------------------------------------------------------------------------------
+#: characters XML 1.0 can't carry even escaped (controls, lone surrogates, U+FFFE/U+FFFF)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    """Escaped character data; characters XML can't hold (echoed input) become U+FFFD."""
+    return escape(_NOT_XML.sub("\ufffd", value))
+
+
 def _iso(value: datetime) -> str:
     value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
@@ -128,7 +138,7 @@ def _xml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return _iso(value)
-    return escape(str(value))
+    return _text(str(value))
 
 
 def result_body(action: str, xmlns: str, result: Optional[dict], request_id: str) -> bytes:
@@ -146,8 +156,8 @@ def query_error(error: AwsError) -> tuple[str, int]:
 
 def error_body(xmlns: str, code: str, status: int, message: str, request_id: str) -> bytes:
     kind = "Receiver" if status >= 500 else "Sender"
-    return (f'<ErrorResponse xmlns="{xmlns}"><Error><Type>{kind}</Type><Code>{escape(code)}</Code>'
-            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId>"
+    return (f'<ErrorResponse xmlns="{xmlns}"><Error><Type>{kind}</Type><Code>{_text(code)}</Code>'
+            f"<Message>{_text(message)}</Message></Error><RequestId>{request_id}</RequestId>"
             "</ErrorResponse>").encode()
 
 

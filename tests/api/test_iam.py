@@ -458,3 +458,50 @@ def test_query_requests_are_audited(server, iam, monkeypatch):
 def test_kms_json_requests_still_work_alongside_query(kms, iam):
     assert "Keys" in kms.list_keys()
     assert isinstance(iam.list_users()["Users"], list)
+
+
+def test_control_characters_in_tags_and_descriptions_are_validation_errors(iam):
+    expect_error(lambda: iam.create_user(UserName=unique(), Tags=[{"Key": "k", "Value": "a\x01b"}]),
+                 "ValidationError")
+    expect_error(lambda: iam.create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT),
+                                         Description="bell\x07"), "ValidationError")
+    name = unique()
+    created = iam.create_user(UserName=name, Tags=[{"Key": "a b:c/d", "Value": "<x & 'y'>"[1:2] + "é"}])["User"]
+    assert created["Tags"] == [{"Key": "a b:c/d", "Value": "xé"}]
+
+
+@pytest.mark.parametrize("body", [
+    "Action=CreateUser&Version=2010-05-08&UserName.x=y",
+    "Action=CreateUser&Version=2010-05-08&UserName=ok1&Path.a=b",
+    "Action=CreateUser&Version=2010-05-08&UserName=ok2&Tags=notalist",
+    "Action=CreateUser&Version=2010-05-08&UserName=ok3&Tags.member.1=flat",
+    "Action=CreateUser&Version=2010-05-08&UserName=ok4&Tags.member.1.Key.x=y&Tags.member.1.Value=v",
+    "Action=ListUsers&Version=2010-05-08&PathPrefix.a=b",
+    "Action=ListUsers&Version=2010-05-08&Marker.a=b",
+    "Action=ListUsers&Version=2010-05-08&MaxItems=lots",
+    "Action=ListUsers&Version=2010-05-08&MaxItems=0",
+    "Action=DeleteAccessKey&Version=2010-05-08&AccessKeyId.a=b&UserName=x",
+    "Action=PutUserPolicy&Version=2010-05-08&UserName=x&PolicyName=p&PolicyDocument.a=b",
+    "Action.a=CreateUser&Version=2010-05-08",
+    "Action=%3Cx%3E&Version=2010-05-08",
+    "Action=ListUsers&" + "a." * 40 + "b=c",
+    "Action=ListUsers&..=x",
+    "%ff%fe=%00",
+])
+def test_query_hostile_parameters_never_500(server, body):
+    response = httpx.post(server.url + "/", content=body, headers=signed_form(server.url, body))
+    assert response.status_code < 500, response.text
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(response.content)  # always well-formed XML
+
+
+@pytest.mark.parametrize("body", [
+    "Action=AssumeRole&Version=2011-06-15&RoleArn.a=b&RoleSessionName=ss",
+    "Action=AssumeRole&Version=2011-06-15&RoleArn=arn:aws:iam::111122223333:role/x&RoleSessionName.a=b",
+    "Action=AssumeRole&Version=2011-06-15&RoleArn=arn:aws:iam::111122223333:role/x&RoleSessionName=ss"
+    "&DurationSeconds=abc&ExternalId.a=b",
+])
+def test_sts_hostile_parameters_never_500(server, body):
+    response = httpx.post(server.url + "/", content=body, headers=signed_form(server.url, body, service="sts"))
+    assert 400 <= response.status_code < 500, response.text
