@@ -6,7 +6,8 @@
 #   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/psbench tools/bench.sh
 #
 # Needs the shared bench directory (BENCH_DIR, default ../shared/bench) and a venv with
-# this project installed (VENV, default .venv).  ROUNDS, DURATION, SCENARIOS are tunable.
+# this project installed (VENV, default .venv).  ROUNDS, DURATION, SCENARIOS are tunable;
+# KMSBENCH=tools/kmsbench_authz.py gives the benchmark key a 10-statement policy and 10 grants.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$HERE/../shared/bench}"
@@ -28,7 +29,7 @@ PIDS+=($!); OURS_PID=$!
 for port in 5110 5101; do
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
 done
-"$VENV/bin/python" "$BENCH_DIR/kmsbench.py" -e floor=http://127.0.0.1:5110 -e ours=http://127.0.0.1:5101 \
+BENCH_DIR="$BENCH_DIR" "$VENV/bin/python" "${KMSBENCH:-$BENCH_DIR/kmsbench.py}" -e floor=http://127.0.0.1:5110 -e ours=http://127.0.0.1:5101 \
     --server-pid "floor=$FLOOR_PID" --server-pid "ours=$OURS_PID" -s "noop,$SCENARIOS" -c 1,4 \
     -d "$DURATION" -w 1 -r "$ROUNDS" >"$OUT/runs.jsonl" 2>"$OUT/kmsbench.err" || true  # the floor "fails" our scenarios
 "$VENV/bin/python" "$HERE/tools/bench_ratio.py" "$OUT/runs.jsonl"

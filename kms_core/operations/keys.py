@@ -30,11 +30,10 @@ from kms_core.operations._resolve import resolve_key, resolve_key_id_only
 from kms_core.operations.tags import check_new_tags
 from kms_core.policy.authorize import authorize, authorize_account
 from kms_core.policy.grants import check_grant_tokens
-from kms_core.policy.document import default_key_policy
 from kms_core.policy.key_policy import accept_key_policy
 from kms_core.protocol.shapes import validation_error
 from kms_core.storage import repository
-from kms_core.storage.tables import KeyTable, KeyTagTable
+from kms_core.storage.tables import KeyTable
 
 _SUPPORTED_SPECS = {KeySpec.SYMMETRIC_DEFAULT}
 
@@ -68,11 +67,8 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
     now = ctx.now()
     key_id = repository.new_key_id()
     policy = req.get("Policy")
-    row = KeyTable(
-        key_id=key_id, account_id=ctx.account_id, region=ctx.region,
-        description=req.get("Description", ""), key_usage=usage, key_spec=spec, origin=origin,
-        key_manager=KeyManager.CUSTOMER, key_state=KeyState.ENABLED, creation_date=now,
-        policy=policy if policy is not None else default_key_policy(ctx.account_id))
+    row = repository.new_key_row(key_id, ctx.account_id, ctx.region, now, description=req.get("Description", ""),
+                                 policy=policy, key_usage=usage, key_spec=spec, origin=origin)
     if policy is not None:
         accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")))
     with write(ctx) as session:
@@ -82,11 +78,8 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
                              .where(KeyTable.key_manager == KeyManager.CUSTOMER)).one()
         if count >= limits.MAX_CUSTOMER_KEYS:
             raise LimitExceededException("The request was rejected because a quota was exceeded.")
-        session.add(row)
-        session.flush()
-        row.current_material_id = repository.add_material(session, ctx.kms.root, key_id, now)
-        for tag in tags:
-            session.add(KeyTagTable(key_id=key_id, tag_key=tag["TagKey"], tag_value=tag["TagValue"]))
+        repository.insert_key(session, ctx.kms.root, row, now,
+                              {tag["TagKey"]: tag["TagValue"] for tag in tags})
         key = repository.to_key(row)
     return {"KeyMetadata": key_metadata(key)}
 

@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 
 from kms_core.crypto.root import RootKey
 from kms_core.domain.arn import key_arn
-from kms_core.domain.model import Key, KeyMaterial, KeyWithMaterial
+from kms_core.domain.model import Key, KeyManager, KeyMaterial, KeySpec, KeyState, KeyUsage, KeyWithMaterial, Origin
+from kms_core.policy.document import default_key_policy
 from kms_core.storage.tables import (
     AliasTable,
     GrantTable,
@@ -69,6 +70,30 @@ def add_material(session: Session, root: RootKey, key_id: str, now: float,
         material_wrapped=root.wrap(material, material_row_identity(key_id, material_id)),
         created_at=now, rotation_type=rotation_type, rotation_date=now if rotation_type else None))
     return material_id
+
+
+def new_key_row(key_id: str, account_id: str, region: str, now: float, description: str = "",
+                policy: Optional[str] = None, key_usage: str = KeyUsage.ENCRYPT_DECRYPT,
+                key_spec: str = KeySpec.SYMMETRIC_DEFAULT, origin: str = Origin.AWS_KMS) -> KeyTable:
+    """A new Enabled customer-managed key row (not yet added to a session); `policy` None
+    gives AWS's default key policy.  CreateKey and seed files (paramstore/seed.py) build
+    their keys here and store them with `insert_key`."""
+    return KeyTable(
+        key_id=key_id, account_id=account_id, region=region, description=description,
+        key_usage=key_usage, key_spec=key_spec, origin=origin,
+        key_manager=KeyManager.CUSTOMER, key_state=KeyState.ENABLED, creation_date=now,
+        policy=policy if policy is not None else default_key_policy(account_id))
+
+
+def insert_key(session: Session, root: RootKey, row: KeyTable, now: float,
+               tags: Optional[dict[str, str]] = None) -> KeyTable:
+    """Store a new key row with fresh key material and its tags (CreateKey, seed files)."""
+    session.add(row)
+    session.flush()
+    row.current_material_id = add_material(session, root, row.key_id, now)
+    for tag_key, tag_value in (tags or {}).items():
+        session.add(KeyTagTable(key_id=row.key_id, tag_key=tag_key, tag_value=tag_value))
+    return row
 
 
 def delete_key_everywhere(session: Session, key_id: str) -> None:
