@@ -4,7 +4,8 @@ On first start with an empty store the server records the root key's check value
 creates account PARAMSTORE_ACCOUNT_ID with a root access key: the one given in
 PARAMSTORE_ADMIN_ACCESS_KEY_ID / _SECRET_ACCESS_KEY, or a generated one written to
 <data-dir>/credentials (AWS shared-credentials format, mode 0600).  Later starts refuse
-to run under a different root key rather than fall back to anything.
+to run under a different root key rather than fall back to anything.  Then a seed file
+(settings.seed_file, paramstore/seed.py), if any, is applied.
 """
 
 from __future__ import annotations
@@ -55,7 +56,21 @@ def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
     except RootKeyError as exc:
         raise StartupError(str(exc)) from None
     credentials_file = _check_root_and_bootstrap(db, root, settings, runtime)
-    return Store(db, root, KmsCore(db, root, runtime), credentials_file)
+    store = Store(db, root, KmsCore(db, root, runtime), credentials_file)
+    if settings.seed_file is not None:
+        apply_seed_file(store, settings.seed_file)
+    return store
+
+
+def apply_seed_file(store: Store, path: Path) -> None:
+    """Apply a seed file (paramstore/seed.py); a bad one stops the start (StartupError)."""
+    from paramstore.seed import SeedError, apply_seed
+
+    try:
+        report = apply_seed(store, Path(path))
+    except SeedError as exc:
+        raise StartupError(f"seed file {path}: {exc}") from None
+    log.info("applied seed file %s: %s", path, report.summary())
 
 
 def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, runtime: Runtime) -> Optional[Path]:

@@ -22,6 +22,7 @@ from kms_core.context import RequestContext
 from kms_core.identity.principal import Principal
 from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, error_body, new_request_id
 from kms_core.audit import AuditEvent, AuditLog, AuditUnavailable
+from kms_core.errors import KMSInternalException
 from kms_core.protocol.errors import InternalFailure, RequestEntityTooLargeException, SerializationException
 from kms_core.protocol.query import FORM_CONTENT_TYPE, AwsQueryProtocol, QueryService
 from kms_core.protocol.sigv4 import SigV4Verifier
@@ -109,7 +110,8 @@ class AwsJsonMiddleware:
             await self.audit.append(self._event(outcome, source_ip, headers))
         except AuditUnavailable:
             # Fail closed: no answer (no plaintext, no ciphertext) leaves unaudited.
-            error = InternalFailure("The request could not be written to the audit trail.")
+            internal = KMSInternalException if outcome.event_source == "kms.amazonaws.com" else InternalFailure
+            error = internal("The request could not be written to the audit trail.")
             await _respond(send, error.http_status, error_body(error), outcome.request_id)
             return
         await _respond(send, outcome.status, outcome.body, outcome.request_id, content_type=content_type)
@@ -188,6 +190,8 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     protocol = build_protocol(store, verifier)
     query_protocol = build_query_protocol(store, verifier)
 
+    audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
         task = asyncio.create_task(_sweeper(store, settings.sweep_interval_seconds))
@@ -197,6 +201,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            audit.close()
             store.db.dispose()
 
     app = FastAPI(title="paramstore", version=__version__, lifespan=lifespan,
@@ -207,7 +212,6 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
         return {"status": "ok", "version": __version__}
 
     app.state.store = store
-    audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol)
     wrapped.state = app.state  # type: ignore[attr-defined]
     return wrapped

@@ -29,6 +29,10 @@ class Settings:
     sweep_interval_seconds: float = 60.0
     #: refuse a request whose audit event can't be written (the default), or log and answer anyway
     audit_fail_closed: bool = field(default_factory=lambda: os.environ.get("PARAMSTORE_AUDIT_FAIL_OPEN") != "1")
+    #: a seed file (paramstore/seed.py) applied at start, after migrations and bootstrap
+    seed_file: Optional[Path] = field(
+        default_factory=lambda: Path(os.environ["PARAMSTORE_SEED_FILE"]) if os.environ.get("PARAMSTORE_SEED_FILE")
+        else None)
     log_level: str = "info"
     access_log: bool = False
 

@@ -4,7 +4,9 @@ One `Database` per process.  Writes run in `write()` transactions that also bump
 `ps_epoch` row, so other processes sharing the database learn that their caches are stale:
 
 * SQLite: `PRAGMA data_version` on a dedicated connection changes whenever any other
-  connection commits.  It reads shared memory, not tables, so the check costs microseconds.
+  connection commits.  It reads shared memory, not tables, so the check costs microseconds;
+  only when it moves is the `ps_epoch` row read (audit appends commit too, but don't make
+  caches stale).
 * PostgreSQL: one indexed single-row read of `ps_epoch` per request, on a dedicated
   autocommit connection.  A committed change is therefore seen by every process on its
   very next request (a key disabled through one server is refused by the others).
@@ -58,7 +60,8 @@ class Database:
                                         hide_parameters=True)
             self.read_engine = self.engine
         self._monitor_conn = None
-        self._last_seen = None
+        self._data_version: object = None
+        self._epoch: object = None
 
     # --- transactions -------------------------------------------------------------------
     def session(self) -> Session:
@@ -87,7 +90,16 @@ class Database:
             if self._monitor_conn is None:
                 path = make_url(self.url).database
                 self._monitor_conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            return self._monitor_conn.execute("PRAGMA data_version").fetchone()[0]
+                self._data_version = None
+            conn = self._monitor_conn
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                # Something committed; only a change of ps_epoch (a state change, not an
+                # audit append) makes caches stale.
+                self._data_version = version
+                row = conn.execute("SELECT value FROM ps_epoch WHERE id = 1").fetchone()
+                self._epoch = row[0] if row else 0
+            return self._epoch
         try:
             return self._postgres_epoch()
         except Exception:

@@ -170,7 +170,8 @@ class AuditEventTable(SQLModel, table=True):
     """One row per request; `mac` chains each row to the previous one (kms_core/audit.py)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_time", "event_time"),)
+    # No index but the primary key: every index is another page written per request, and
+    # seq order is time order, so operator queries scan by seq.
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     event_time: float
     request_id: str = Field(max_length=64)

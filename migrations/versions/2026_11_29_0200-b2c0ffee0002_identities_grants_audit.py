@@ -97,7 +97,6 @@ def upgrade() -> None:
         sa.Column("mac", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_audit_event"),
     )
-    op.create_index("ix_audit_event_time", "audit_event", ["event_time"])
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -15,6 +15,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(iam_app, name="iam")
 app.add_typer(__import__("paramstore.cli.audit", fromlist=["audit_app"]).audit_app, name="audit")
+app.add_typer(__import__("paramstore.cli.admin", fromlist=["admin_app"]).admin_app, name="admin")
 
 
 @app.command()
@@ -26,6 +27,8 @@ def serve(
     migrate: bool = typer.Option(True, help="Apply database migrations at start (else refuse an old schema)."),
     log_level: str = typer.Option("info", help="Log level."),
     access_log: bool = typer.Option(False, help="Log every HTTP request."),
+    seed: Optional[Path] = typer.Option(None, envvar="PARAMSTORE_SEED_FILE",
+                                        help="YAML seed file applied at start (accounts, users, keys, ...)."),
 ) -> None:
     """Run the server."""
     from paramstore.bootstrap import StartupError
@@ -36,6 +39,8 @@ def serve(
         settings.data_dir = data_dir
     if database_url is not None:
         settings.database_url = database_url
+    if seed is not None:
+        settings.seed_file = seed
     try:
         run(settings)
     except StartupError as exc:

@@ -273,7 +273,7 @@ def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:  # type: i
         kms = live.client("kms")
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         with live.app.state.store.db.engine.begin() as conn:
-            conn.execute(text("ALTER TABLE audit_head RENAME TO audit_head_broken"))
+            conn.execute(text("ALTER TABLE audit_event RENAME TO audit_event_broken"))
         response = _encrypt_raw(live.url, key_id)
         if fail_closed:
             assert response.status_code == 500, response.text
@@ -284,7 +284,7 @@ def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:  # type: i
             blob = base64.b64decode(response.json()["CiphertextBlob"])
             assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"top secret"
         with live.app.state.store.db.engine.begin() as conn:
-            conn.execute(text("ALTER TABLE audit_head_broken RENAME TO audit_head"))
+            conn.execute(text("ALTER TABLE audit_event_broken RENAME TO audit_event"))
         # The writer recovers once the table is back, and the chain is intact.
         assert _encrypt_raw(live.url, key_id).status_code == 200
         from kms_core.audit import verify

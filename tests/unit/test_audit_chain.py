@@ -63,7 +63,7 @@ def sql(db: Database, statement: str, *params) -> list:  # type: ignore[no-untyp
 @pytest.fixture
 def trail(db, root):  # type: ignore[no-untyped-def]
     """Ten events, written one flush at a time."""
-    log = AuditLog(db, root, clock=lambda: 0.0)
+    log = AuditLog(db, root, clock=lambda: 0.0, checkpoint_every=1)
     for i in range(1, 11):
         append_all(log, [event(i)])
     log.close()
@@ -209,10 +209,10 @@ def test_fail_closed_raises_and_fail_open_returns(db, root, caplog) -> None:  # 
 def test_writer_recovers_after_failure(db, root) -> None:  # type: ignore[no-untyped-def]
     log = AuditLog(db, root, clock=lambda: 0.0)
     append_all(log, [event(1)])
-    sql(db, "ALTER TABLE audit_head RENAME TO audit_head_x")
+    sql(db, "ALTER TABLE audit_event RENAME TO audit_event_x")
     with pytest.raises(AuditUnavailable):
         append_all(log, [event(2)])
-    sql(db, "ALTER TABLE audit_head_x RENAME TO audit_head")
+    sql(db, "ALTER TABLE audit_event_x RENAME TO audit_event")
     append_all(log, [event(3)])
     result = verify(db, root)
     assert result.ok and result.count == 2
@@ -243,3 +243,19 @@ def test_audit_writes_do_not_invalidate_caches(db, root) -> None:  # type: ignor
     append_all(log, [event(2), event(3)])
     assert db.change_token() == before
     assert verify(db, root).count == 3
+
+
+def test_sqlite_head_is_a_checkpoint_every_n_events(db, root) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite the head moves every `checkpoint_every` events; truncation below the last
+    checkpoint is caught, events after it are still chained and verified."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL moves the head with every batch")
+    log = AuditLog(db, root, clock=lambda: 0.0, checkpoint_every=4)
+    for i in range(1, 11):
+        append_all(log, [event(i)])
+    head = sql(db, "SELECT last_seq FROM audit_head")[0][0]
+    assert head == 9  # checkpoints at 1, 5, 9
+    assert verify(db, root).ok
+    sql(db, "DELETE FROM audit_event WHERE seq >= 8")
+    result = verify(db, root)
+    assert not result.ok and result.first_broken_seq == 8 and "tail" in result.reason
