@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import sqlite3
 import json
 import logging
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ class AuditLog:
         self._inflight = False  # PostgreSQL: a batch is being written on the writer thread
         self._executor: Any = None
         self._checkpoint_seq = -checkpoint_every  # SQLite: the first batch writes a checkpoint
+        self._last: Optional[tuple[int, str]] = None  # SQLite: the chain's tail as last written
 
     async def append(self, event: AuditEvent) -> None:
         values = _fields(event)
@@ -250,22 +252,43 @@ class AuditLog:
             conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
             conn.execute("PRAGMA busy_timeout=30000")
             self._conn = conn
-        conn.execute("BEGIN IMMEDIATE")  # the write lock: the chain can't move under us
-        try:
-            last = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
-            last_seq, last_mac = (int(last[0]), last[1]) if last else (0, GENESIS_MAC)
-            rows, last_seq, last_mac = self._chain(last_seq, last_mac, batch)
-            conn.executemany(_INSERT_SQLITE, rows)
-            if last_seq >= self._checkpoint_seq + self._checkpoint_every:
-                # The head is a checkpoint, not updated per event: one B-tree page less to
-                # write per commit.  verify() requires every event up to it to be present.
-                conn.execute("UPDATE audit_head SET last_seq = ?, last_mac = ? WHERE id = 1", (last_seq, last_mac))
+        for _ in range(50):
+            if self._last is None:
+                last = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
+                self._last = (int(last[0]), last[1]) if last else (0, GENESIS_MAC)
+            rows, last_seq, last_mac = self._chain(self._last[0], self._last[1], batch)
+            checkpoint = last_seq >= self._checkpoint_seq + self._checkpoint_every
+            try:
+                if len(rows) == 1 and not checkpoint:
+                    # One statement, its own transaction: the cheapest durable append.
+                    conn.execute(_INSERT_SQLITE, rows[0])
+                else:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        conn.executemany(_INSERT_SQLITE, rows)
+                        if checkpoint:
+                            # The head is a checkpoint, not updated per event: one B-tree page
+                            # less per commit.  verify() requires every event up to it.
+                            conn.execute("UPDATE audit_head SET last_seq = ?, last_mac = ? WHERE id = 1",
+                                         (last_seq, last_mac))
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
+            except sqlite3.IntegrityError:
+                # Another process extended the chain since we last looked (its seq is taken):
+                # re-read the tail and chain onto it.
+                self._last = None
+                continue
+            except BaseException:
+                self._last = None
+                raise
+            self._last = (last_seq, last_mac)
+            if checkpoint:
                 self._checkpoint_seq = last_seq
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            return
+        raise RuntimeError("audit chain kept moving; gave up")
 
     def _write_postgres(self, batch: list[list]) -> None:
         """One autocommit statement per batch: a conditional UPDATE of the head (which takes

@@ -20,6 +20,8 @@ class ServerProcess:
     def __init__(self, data_dir: Path, database_url: Optional[str] = None, root_key_b64: Optional[str] = None,
                  extra_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
+        self.database_url = database_url
+        self.root_key_b64 = root_key_b64
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
         env.update(PARAMSTORE_ADMIN_ACCESS_KEY_ID=ACCESS_KEY_ID, PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY)

@@ -93,15 +93,24 @@ class Statement:
     conditions: tuple
 
     def applies(self, action: str, resource: str, facts: Any) -> bool:
+        return self.matches_action(action) and self.applies_to(resource, facts)
+
+    def matches_action(self, action: str) -> bool:
         if not self.actions:
             return False
         hit = any(a.fullmatch(action) for a in self.actions)
-        if hit == self.not_action:
-            return False
-        hit = any(_resource_match(r, resource, facts) for r in self.resources)
-        if hit == self.not_resource:
-            return False
-        return all(check(facts) for check in self.conditions)
+        return hit != self.not_action
+
+    def applies_to(self, resource: str, facts: Any) -> bool:
+        """The per-request part: resource and conditions (the action was matched already)."""
+        if self.resources != ("*",) or self.not_resource:
+            hit = any(_resource_match(r, resource, facts) for r in self.resources)
+            if hit == self.not_resource:
+                return False
+        for check in self.conditions:
+            if not check(facts):
+                return False
+        return True
 
 
 def _resource_match(pattern: str, resource: str, facts: Any) -> bool:
@@ -110,10 +119,35 @@ def _resource_match(pattern: str, resource: str, facts: Any) -> bool:
     return pattern_regex(pattern, facts).fullmatch(resource) is not None
 
 
+_MEMO_LIMIT = 4096
+
+
 @dataclass(frozen=True)
 class CompiledPolicy:
     text: str
     statements: tuple = field(default_factory=tuple)
+    #: (action, caller) -> the statements whose action and principal match, with the match
+    #: kind: decisions then only evaluate resources and conditions.  Cached policies live
+    #: as long as the policy text, so this memo does too.
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def candidates(self, action: str, principal: Optional[Principal]) -> tuple:
+        memo_key = (action,) if principal is None else (
+            action, principal.arn, principal.source_arn, principal.account_id, principal.principal_type)
+        hit = self._memo.get(memo_key)
+        if hit is None:
+            found = []
+            for st in self.statements:
+                if not st.matches_action(action):
+                    continue
+                match = Match.DIRECT if st.principal is None else st.principal.match(principal)
+                if match is not Match.NONE:
+                    found.append((st, match))
+            hit = tuple(found)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[memo_key] = hit
+        return hit
 
 
 def compile_policy(document: str | dict, *, resource_policy: bool) -> CompiledPolicy:
@@ -235,8 +269,8 @@ def evaluate_identity(policies: Iterable[CompiledPolicy], action: str, resource:
     """DENY if any statement denies, ALLOW if one allows, else None."""
     allowed = False
     for policy in policies:
-        for st in policy.statements:
-            if st.applies(action, resource, facts):
+        for st, _ in policy.candidates(action, None):
+            if st.applies_to(resource, facts):
                 if st.effect is Effect.DENY:
                     return Effect.DENY
                 allowed = True
@@ -260,9 +294,8 @@ def decide(principal: Principal, action: str, resource: str, resource_account: O
         return Decision.ALLOW if identity is Effect.ALLOW else Decision.NO_IDENTITY_ALLOW
 
     direct = delegated = False
-    for st in key_policy.statements:
-        match = st.principal.match(principal) if st.principal is not None else Match.NONE
-        if match is Match.NONE or not st.applies(action, resource, facts):
+    for st, match in key_policy.candidates(action, principal):
+        if not st.applies_to(resource, facts):
             continue
         if st.effect is Effect.DENY:
             return Decision.EXPLICIT_DENY_RESOURCE

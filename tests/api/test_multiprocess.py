@@ -67,3 +67,23 @@ def test_rotation_and_deletion_schedule_seen_across_processes(two_servers):
     with pytest.raises(ClientError) as err:
         b.decrypt(CiphertextBlob=old_blob)
     assert err.value.response["Error"]["Code"] == "KMSInvalidStateException"
+
+
+def test_two_processes_extend_one_intact_audit_chain(two_servers):
+    import subprocess
+    import sys
+
+    a, b = two_servers
+    clients = [a.client(), b.client()]
+    key_id = clients[0].create_key()["KeyMetadata"]["KeyId"]
+    for i in range(40):  # interleave appends from both processes
+        clients[i % 2].encrypt(KeyId=key_id, Plaintext=b"x")
+    data_dir = a.log_path.parent
+    args = [sys.executable, "-m", "paramstore", "audit", "verify", "--data-dir", str(data_dir)]
+    if a.database_url:
+        args += ["--database-url", a.database_url]
+    env = {k: v for k, v in __import__("os").environ.items()}
+    env["PARAMSTORE_ROOT_KEY"] = a.root_key_b64
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "intact" in result.stdout
