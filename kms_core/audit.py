@@ -13,9 +13,12 @@ there, unchanged.  Deleting events after the last checkpoint together with rolli
 head back can only be caught by comparing with an earlier copy of the head (as with any
 hash chain that is not anchored outside the database).
 
-Writes are group-committed: `append()` queues the event and one flush per event-loop turn
-writes everything queued in ONE transaction, on a dedicated connection (not `db.write()`:
-that would bump `ps_epoch` and drop every cache on every request).
+Writes go on a dedicated connection (not `db.write()`: that would bump `ps_epoch` and drop
+every cache on every request).  On SQLite each event is one autocommit INSERT written
+inline (chained onto the tail this process last wrote; a seq taken by another process
+means re-read and retry).  On PostgreSQL writes are group-committed: `append()` queues the
+event and one flush per event-loop turn writes everything queued in ONE statement on a
+writer thread.
 
 * SQLite: the Database's change-monitor connection (its own commits don't move the
   `PRAGMA data_version` it watches, so audit writes don't invalidate the caches), with
@@ -162,6 +165,17 @@ class AuditLog:
 
     async def append(self, event: AuditEvent) -> None:
         values = _fields(event)
+        if self.db.is_sqlite:
+            # SQLite: write now, inline.  Batching across requests measured ~1.3 events per
+            # commit even at 4 concurrent clients (handlers run to completion one at a time),
+            # which doesn't pay for a future and an extra event-loop turn per request.
+            try:
+                self.write_batch([values])
+            except Exception as exc:
+                self._settle([(values, None)], exc)
+                if self.fail_closed:
+                    raise AuditUnavailable("audit trail write failed") from None
+            return
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((values, future))
