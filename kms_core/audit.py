@@ -123,22 +123,35 @@ def _clean(value: Optional[str], limit: int) -> Optional[str]:
 
 
 def _fields(e: AuditEvent) -> list:
-    """The 14 stored fields event_time..detail (COLUMNS[1:15]) of an event."""
+    """The 14 stored fields event_time..detail (COLUMNS[1:15]) of an event.
+
+    Fields a client controls (target, region, access key id, user agent) are cleaned; the
+    request id, event source, account, principal ARN, source IP and error code are the
+    server's own values."""
     return [
-        float(e.event_time), _clean(e.request_id, 64), _clean(e.event_source, 64), _clean(e.event_name, 128),
-        _clean(e.region, 32), _clean(e.account_id, 12), _clean(e.principal_arn, 2048),
-        _clean(e.access_key_id, 128), _clean(e.source_ip, 64), _clean(e.user_agent, MAX_USER_AGENT),
+        float(e.event_time), e.request_id, e.event_source, _clean(e.event_name, 128),
+        _clean(e.region, 32), e.account_id, e.principal_arn,
+        _clean(e.access_key_id, 128), e.source_ip, _clean(e.user_agent, MAX_USER_AGENT),
         _json(list(e.resources)) if e.resources else None,
         _json(e.encryption_context) if e.encryption_context is not None else None,
-        _clean(e.error_code, 128),
+        e.error_code,
         _json(e.detail) if e.detail is not None else None,
     ]
 
 
 def _canonical(seq: int, values: Any) -> bytes:
-    """`values`: the 14 stored fields event_time..detail.  JSON of ASCII-escaped strings and
-    repr-exact floats, so the bytes are the same after a round trip through either database."""
-    return _json([seq, *values]).encode("ascii")
+    """`values`: the 14 stored fields event_time..detail, each self-delimiting: `~` for
+    NULL, `f<repr>` for the float, `s<length>:<text>` for text; joined by `|`.  Injective,
+    and the same after a round trip through either database (floats keep their repr)."""
+    parts = [str(seq)]
+    for v in values:
+        if v is None:
+            parts.append("~")
+        elif type(v) is float:
+            parts.append("f" + repr(v))
+        else:
+            parts.append(f"s{len(v)}:{v}")
+    return "|".join(parts).encode("utf-8", "surrogatepass")
 
 
 def compute_mac(key: bytes, prev_mac: str, seq: int, values: Any) -> str:
