@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from sqlalchemy.exc import IntegrityError
+
 from kms_core.crypto.root import RootKey, RootKeyError, load_root_key
 from kms_core.runtime import Runtime
 from kms_core.service import KmsCore
@@ -55,7 +57,15 @@ def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
         root = load_root_key(settings.data_dir)
     except RootKeyError as exc:
         raise StartupError(str(exc)) from None
-    credentials_file = _check_root_and_bootstrap(db, root, settings, runtime)
+    for attempt in range(3):
+        try:
+            credentials_file = _check_root_and_bootstrap(db, root, settings, runtime)
+            break
+        except IntegrityError:
+            # Several servers started at once on an empty database: another one won the
+            # bootstrap; try again, and this time find its rows.
+            if attempt == 2:
+                raise
     store = Store(db, root, KmsCore(db, root, runtime), credentials_file)
     if settings.seed_file is not None:
         apply_seed_file(store, settings.seed_file)

@@ -87,3 +87,22 @@ def test_two_processes_extend_one_intact_audit_chain(two_servers):
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "intact" in result.stdout
+
+
+@pytest.mark.postgres
+def test_servers_starting_together_on_an_empty_database_all_come_up(tmp_path):
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip("TEST_POSTGRES_URL not set")
+    pg = PostgresDatabase(admin)
+    root_key = base64.b64encode(os.urandom(32)).decode()
+    servers = [ServerProcess(tmp_path, pg.url, root_key) for _ in range(3)]
+    try:
+        for server in servers:
+            server.wait_ready()
+        key_id = servers[0].client().create_key()["KeyMetadata"]["KeyId"]
+        assert servers[2].client().describe_key(KeyId=key_id)["KeyMetadata"]["Enabled"]
+    finally:
+        for server in servers:
+            server.stop()
+        pg.drop()
