@@ -167,3 +167,33 @@ def clock(server: LiveServer) -> FakeClock:
 def key_id(kms) -> str:  # type: ignore[no-untyped-def]
     """A fresh enabled symmetric key."""
     return kms.create_key(Description="test key")["KeyMetadata"]["KeyId"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_database(request):  # type: ignore[no-untyped-def]
+    """(backend, database_url): None for SQLite (the test's own data dir), or the URL of a
+    fresh PostgreSQL database that is dropped afterwards."""
+    if request.param == "sqlite":
+        yield "sqlite", None
+        return
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip("TEST_POSTGRES_URL not set")
+    pg = PostgresDatabase(admin)
+    try:
+        yield "postgres", pg.url
+    finally:
+        pg.drop()
+
+
+@pytest.fixture
+def fresh_postgres_url():  # type: ignore[no-untyped-def]
+    """The URL of a fresh PostgreSQL database (skips without TEST_POSTGRES_URL)."""
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip("TEST_POSTGRES_URL not set")
+    pg = PostgresDatabase(admin)
+    try:
+        yield pg.url
+    finally:
+        pg.drop()

@@ -53,6 +53,10 @@ def _target_key(ctx: RequestContext, target: str, operation: str) -> Key:
     return key
 
 
+def _alias_not_found(ctx: RequestContext, name: str) -> NotFoundException:
+    return NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+
+
 def _aliases_of(session, key_id: str) -> int:  # type: ignore[no-untyped-def]
     return session.exec(select(func.count()).select_from(AliasTable)
                         .where(AliasTable.target_key_id == key_id)).one()
@@ -85,7 +89,7 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
     new_key = _target_key(ctx, req["TargetKeyId"], "UpdateAlias")
     old_target = ctx.kms.alias_target(ctx.account_id, ctx.region, name)
     if old_target is None:
-        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+        raise _alias_not_found(ctx, name)
     old = ctx.kms.key(old_target)
     if old is not None:
         authorize(ctx, "kms:UpdateAlias", old)
@@ -96,7 +100,7 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
     with write(ctx) as session:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
-            raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+            raise _alias_not_found(ctx, name)
         if row.target_key_id != new_key.key_id and _aliases_of(session, new_key.key_id) >= MAX_ALIASES_PER_KEY:
             raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
         row.target_key_id = new_key.key_id
@@ -114,14 +118,14 @@ def delete_alias(ctx: RequestContext, req: dict) -> dict:
         raise NotAuthorizedException(f"{name} is reserved for AWS managed keys.")
     target_id = ctx.kms.alias_target(ctx.account_id, ctx.region, name)
     if target_id is None:
-        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+        raise _alias_not_found(ctx, name)
     target = ctx.kms.key(target_id)
     if target is not None:
         authorize(ctx, "kms:DeleteAlias", target)
     with write(ctx) as session:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
-            raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
+            raise _alias_not_found(ctx, name)
         session.delete(row)
     return {}
 

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Optional
 
 import httpx
 import pytest
@@ -22,8 +21,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from sqlalchemy import text
 
-from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, PostgresDatabase, \
-    postgres_admin_url, start_server
+from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, start_server
 
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT_ID}:root"
 REPO = Path(__file__).resolve().parents[2]
@@ -245,19 +243,9 @@ def test_cli_ls_filters_and_formats(server, kms, key_id) -> None:  # type: ignor
 
 
 # --- fail closed / fail open -----------------------------------------------------------
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request, tmp_path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield "sqlite", None
-        return
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip("TEST_POSTGRES_URL not set")
-    pg = PostgresDatabase(admin)
-    try:
-        yield "postgres", pg.url
-    finally:
-        pg.drop()
+@pytest.fixture
+def backend(fresh_database):  # type: ignore[no-untyped-def]
+    return fresh_database
 
 
 def _encrypt_raw(url: str, key_id: str) -> httpx.Response:

@@ -8,21 +8,13 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import PostgresDatabase, postgres_admin_url
 from tests.process_helpers import ServerProcess
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def two_servers(request, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.fixture
+def two_servers(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
     root_key = base64.b64encode(os.urandom(32)).decode()
-    pg = None
-    url = None
-    if request.param == "postgres":
-        admin = postgres_admin_url()
-        if not admin:
-            pytest.skip("TEST_POSTGRES_URL not set")
-        pg = PostgresDatabase(admin)
-        url = pg.url
+    url = fresh_database[1]
     first = ServerProcess(tmp_path, url, root_key).wait_ready()
     second = ServerProcess(tmp_path, url, root_key).wait_ready()
     try:
@@ -30,8 +22,6 @@ def two_servers(request, tmp_path):  # type: ignore[no-untyped-def]
     finally:
         first.stop()
         second.stop()
-        if pg is not None:
-            pg.drop()
 
 
 def test_disable_through_one_process_refused_by_the_other_on_next_request(two_servers):
@@ -90,13 +80,9 @@ def test_two_processes_extend_one_intact_audit_chain(two_servers):
 
 
 @pytest.mark.postgres
-def test_servers_starting_together_on_an_empty_database_all_come_up(tmp_path):
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip("TEST_POSTGRES_URL not set")
-    pg = PostgresDatabase(admin)
+def test_servers_starting_together_on_an_empty_database_all_come_up(tmp_path, fresh_postgres_url):
     root_key = base64.b64encode(os.urandom(32)).decode()
-    servers = [ServerProcess(tmp_path, pg.url, root_key) for _ in range(3)]
+    servers = [ServerProcess(tmp_path, fresh_postgres_url, root_key) for _ in range(3)]
     try:
         for server in servers:
             server.wait_ready()
@@ -105,4 +91,3 @@ def test_servers_starting_together_on_an_empty_database_all_come_up(tmp_path):
     finally:
         for server in servers:
             server.stop()
-        pg.drop()

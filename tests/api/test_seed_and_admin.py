@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, PostgresDatabase, postgres_admin_url
+from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
 from tests.process_helpers import ServerProcess
 
 KEY_ID = "5eed0000-12ab-34cd-56ef-1234567890ab"
@@ -44,24 +44,12 @@ SEED = textwrap.dedent(f"""\
 """)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_location(request, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.fixture
+def store_location(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
     """(data_dir, database_url or None) for a fresh store on each backend."""
-    pg = None
-    url = None
-    if request.param == "postgres":
-        admin = postgres_admin_url()
-        if not admin:
-            pytest.skip("TEST_POSTGRES_URL not set")
-        pg = PostgresDatabase(admin)
-        url = pg.url
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    try:
-        yield data_dir, url
-    finally:
-        if pg is not None:
-            pg.drop()
+    return data_dir, fresh_database[1]
 
 
 def _client(server: ServerProcess, access_key_id: str, secret: str):  # type: ignore[no-untyped-def]

@@ -8,30 +8,17 @@ from sqlalchemy import inspect
 
 from kms_core.storage import migrate
 from kms_core.storage.session import Database, sqlite_url
-from tests.conftest import PostgresDatabase, postgres_admin_url
 
 EXPECTED_TABLES = {"ps_meta", "ps_epoch", "ps_account", "ps_access_key", "kms_key", "kms_key_material", "kms_grant",
                    "iam_user", "iam_role", "iam_inline_policy", "iam_principal_tag", "audit_event", "audit_head",
                    "kms_alias", "kms_key_tag"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_db(request, tmp_path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        db = Database(sqlite_url(tmp_path))
-        yield db
-        db.dispose()
-        return
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip("TEST_POSTGRES_URL not set")
-    pg = PostgresDatabase(admin)
-    db = Database(pg.url)
-    try:
-        yield db
-    finally:
-        db.dispose()
-        pg.drop()
+@pytest.fixture
+def empty_db(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
+    db = Database(fresh_database[1] or sqlite_url(tmp_path))
+    yield db
+    db.dispose()
 
 
 def test_upgrade_head_on_empty_database_creates_every_table(empty_db):
@@ -60,12 +47,8 @@ def test_require_current_refuses_an_empty_schema(empty_db):
 
 
 @pytest.mark.postgres
-def test_postgres_change_token_survives_a_dropped_monitor_connection():
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip("TEST_POSTGRES_URL not set")
-    pg = PostgresDatabase(admin)
-    db = Database(pg.url)
+def test_postgres_change_token_survives_a_dropped_monitor_connection(fresh_postgres_url):
+    db = Database(fresh_postgres_url)
     try:
         migrate.upgrade(db)
         first = db.change_token()
@@ -79,4 +62,3 @@ def test_postgres_change_token_survives_a_dropped_monitor_connection():
         assert db.change_token() == second  # reconnected transparently, same value
     finally:
         db.dispose()
-        pg.drop()
