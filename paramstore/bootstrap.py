@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from kms_core.crypto.root import RootKey, RootKeyError, load_root_key
@@ -89,6 +90,10 @@ def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, r
     identities = IdentityStore(db, root)
     written: Optional[Path] = None
     with db.write() as session:
+        if not db.is_sqlite:
+            # Servers starting together on an empty database: one bootstraps at a time
+            # (SQLite write transactions are already exclusive).
+            session.exec(text("SELECT pg_advisory_xact_lock(7251002)"))  # type: ignore[call-overload]
         ensure_epoch_row(session)
         check = session.get(MetaTable, ROOT_CHECK)
         if check is None:
