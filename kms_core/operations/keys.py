@@ -81,6 +81,7 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         repository.insert_key(session, ctx.kms.root, row, now,
                               {tag["TagKey"]: tag["TagValue"] for tag in tags})
         key = repository.to_key(row)
+    ctx.resources.append(key.arn)
     return {"KeyMetadata": key_metadata(key)}
 
 

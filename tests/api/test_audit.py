@@ -281,3 +281,11 @@ def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:  # type: i
         assert result.ok, str(result)
     finally:
         stop()
+
+
+def test_create_key_event_names_the_new_key(server, kms):  # type: ignore[no-untyped-def]
+    from kms_core.audit import query
+
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    events = query(server.app.state.store.db, key=arn, event_name="CreateKey")
+    assert len(events) == 1 and events[0]["resources"] == [arn]
