@@ -32,3 +32,16 @@ def error_of(call, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     response = info.value.response
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
     return response["Error"]["Code"], response["Error"].get("Message", "")
+
+
+def pages(call, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Every page of a KMS Limit/Marker listing; the last one must carry no NextMarker."""
+    out: list[dict] = []
+    marker = None
+    while True:
+        page = call(**kwargs, **({"Marker": marker} if marker else {}))
+        out.append(page)
+        if not page["Truncated"]:
+            assert "NextMarker" not in page
+            return out
+        marker = page["NextMarker"]

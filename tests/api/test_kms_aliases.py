@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.conftest import ACCOUNT_ID, REGION
-from tests.helpers import expect_error
+from tests.helpers import expect_error, pages
 
 ARN_PREFIX = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}"
 
@@ -27,17 +27,7 @@ def unique(prefix: str = "t") -> str:
 
 
 def all_aliases(kms, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
-    out: list[dict] = []
-    marker = None
-    while True:
-        args = dict(kwargs)
-        if marker:
-            args["Marker"] = marker
-        page = kms.list_aliases(**args)
-        out += page["Aliases"]
-        if not page["Truncated"]:
-            return out
-        marker = page["NextMarker"]
+    return [a for page in pages(kms.list_aliases, **kwargs) for a in page["Aliases"]]
 
 
 def alias_names(kms, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
@@ -329,22 +319,10 @@ def test_list_aliases_limit_marker_pagination_each_once(kms, key_id):
     names = {unique("pg") for _ in range(5)}
     for n in names:
         kms.create_alias(AliasName=n, TargetKeyId=key_id)
-    seen: list[str] = []
-    marker = None
-    pages = 0
-    while True:
-        args = {"KeyId": key_id, "Limit": 2}
-        if marker:
-            args["Marker"] = marker
-        page = kms.list_aliases(**args)
-        pages += 1
-        seen += [a["AliasName"] for a in page["Aliases"]]
-        if not page["Truncated"]:
-            assert "NextMarker" not in page
-            break
-        assert len(page["Aliases"]) == 2
-        marker = page["NextMarker"]
-    assert pages == 3
+    listed = pages(kms.list_aliases, KeyId=key_id, Limit=2)
+    seen = [a["AliasName"] for page in listed for a in page["Aliases"]]
+    assert [len(page["Aliases"]) for page in listed[:-1]] == [2, 2]
+    assert len(listed) == 3
     assert sorted(seen) == sorted(names)
     # unfiltered pagination also yields every alias exactly once
     everything = alias_names(kms, Limit=3)

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
 from tests.conftest import ACCOUNT_ID, REGION
-from tests.helpers import expect_error, key_arn
+from tests.helpers import expect_error, key_arn, pages
 
 ARN_PREFIX = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}"
 KEY_ARN_RE = re.compile(rf"^arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/"
@@ -21,17 +21,7 @@ DAY = 86_400
 
 
 def all_key_ids(kms, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
-    ids: list[str] = []
-    marker = None
-    while True:
-        args = dict(kwargs)
-        if marker:
-            args["Marker"] = marker
-        page = kms.list_keys(**args)
-        ids += [k["KeyId"] for k in page["Keys"]]
-        if not page["Truncated"]:
-            return ids
-        marker = page["NextMarker"]
+    return [k["KeyId"] for page in pages(kms.list_keys, **kwargs) for k in page["Keys"]]
 
 
 def new_key(kms, **kwargs) -> str:  # type: ignore[no-untyped-def]
@@ -199,26 +189,11 @@ def test_describe_key_key_id_too_long_validation_exception(kms):
 
 def test_list_keys_limit_marker_pagination_returns_each_key_once(kms):
     mine = {new_key(kms) for _ in range(5)}
-    seen: list[str] = []
-    marker = None
-    pages = 0
-    while True:
-        args = {"Limit": 2}
-        if marker:
-            args["Marker"] = marker
-        page = kms.list_keys(**args)
-        pages += 1
-        assert len(page["Keys"]) <= 2
-        for k in page["Keys"]:
-            assert k["KeyArn"] == key_arn(k["KeyId"])
-        seen += [k["KeyId"] for k in page["Keys"]]
-        if not page["Truncated"]:
-            assert "NextMarker" not in page
-            break
-        assert len(page["Keys"]) == 2
-        assert page["NextMarker"]
-        marker = page["NextMarker"]
-    assert pages >= 3
+    listed = pages(kms.list_keys, Limit=2)
+    assert all(len(page["Keys"]) == 2 for page in listed[:-1]) and len(listed[-1]["Keys"]) <= 2
+    assert all(k["KeyArn"] == key_arn(k["KeyId"]) for page in listed for k in page["Keys"])
+    seen = [k["KeyId"] for page in listed for k in page["Keys"]]
+    assert len(listed) >= 3
     assert len(seen) == len(set(seen))
     assert mine <= set(seen)
     assert set(seen) == set(all_key_ids(kms))

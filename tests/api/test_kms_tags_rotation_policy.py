@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
-from tests.helpers import expect_error, key_arn
+from tests.helpers import expect_error, key_arn, pages
 
 ARN_PREFIX = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}"
 DAY = 86_400
@@ -142,22 +142,9 @@ def test_list_resource_tags_untagged_key_empty(kms, key_id):
 def test_list_resource_tags_limit_marker_pagination_each_once(kms, key_id):
     expected = {f"t{i}": str(i) for i in range(5)}
     kms.tag_resource(KeyId=key_id, Tags=[tag(k, v) for k, v in expected.items()])
-    seen: list[tuple[str, str]] = []
-    marker = None
-    pages = 0
-    while True:
-        args = {"KeyId": key_id, "Limit": 2}
-        if marker:
-            args["Marker"] = marker
-        page = kms.list_resource_tags(**args)
-        pages += 1
-        seen += [(t["TagKey"], t["TagValue"]) for t in page["Tags"]]
-        if not page["Truncated"]:
-            assert "NextMarker" not in page
-            break
-        assert len(page["Tags"]) == 2
-        marker = page["NextMarker"]
-    assert pages == 3
+    listed = pages(kms.list_resource_tags, KeyId=key_id, Limit=2)
+    seen = [(t["TagKey"], t["TagValue"]) for page in listed for t in page["Tags"]]
+    assert [len(page["Tags"]) for page in listed] == [2, 2, 1]
     assert len(seen) == 5
     assert dict(seen) == expected
 
@@ -325,22 +312,9 @@ def test_list_key_rotations_on_demand_entries_and_all_key_material(kms, key_id, 
 def test_list_key_rotations_limit_marker_pagination_each_once(kms, key_id):
     for _ in range(3):
         kms.rotate_key_on_demand(KeyId=key_id)
-    seen: list[str] = []
-    marker = None
-    pages = 0
-    while True:
-        args = {"KeyId": key_id, "Limit": 2, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}
-        if marker:
-            args["Marker"] = marker
-        page = kms.list_key_rotations(**args)
-        pages += 1
-        seen += [r["KeyMaterialId"] for r in page["Rotations"]]
-        if not page["Truncated"]:
-            assert "NextMarker" not in page
-            break
-        assert len(page["Rotations"]) == 2
-        marker = page["NextMarker"]
-    assert pages == 2
+    listed = pages(kms.list_key_rotations, KeyId=key_id, Limit=2, IncludeKeyMaterial="ALL_KEY_MATERIAL")
+    seen = [r["KeyMaterialId"] for page in listed for r in page["Rotations"]]
+    assert [len(page["Rotations"]) for page in listed] == [2, 2]
     assert len(seen) == 4 and len(set(seen)) == 4
 
 
