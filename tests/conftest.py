@@ -10,6 +10,7 @@ tests can move key lifecycles forward in time (`server.clock.advance(days=31)`).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import socket
 import threading
 import time
@@ -127,6 +128,23 @@ def start_server(data_dir: Path, database_url: Optional[str], backend: str,
     return live, stop
 
 
+@contextmanager
+def database_for(backend: str) -> Iterator[tuple[Optional[str], Optional[PostgresDatabase]]]:
+    """(database_url, PostgresDatabase) for a backend: (None, None) for SQLite (the server's
+    own data dir), or a fresh PostgreSQL database dropped afterwards (skips without one)."""
+    if backend != "postgres":
+        yield None, None
+        return
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip("TEST_POSTGRES_URL not set")
+    pg = PostgresDatabase(admin)
+    try:
+        yield pg.url, pg
+    finally:
+        pg.drop()
+
+
 def _backends() -> list:
     return ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -136,21 +154,12 @@ def server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """A live server per database backend, shared by the whole session."""
     backend = request.param
     data_dir = tmp_path_factory.mktemp(f"server-{backend}")
-    pg = None
-    database_url = None
-    if backend == "postgres":
-        admin = postgres_admin_url()
-        if not admin:
-            pytest.skip("TEST_POSTGRES_URL not set")
-        pg = PostgresDatabase(admin)
-        database_url = pg.url
-    live, stop = start_server(data_dir, database_url, backend)
-    try:
-        yield live
-    finally:
-        stop()
-        if pg is not None:
-            pg.drop()
+    with database_for(backend) as (database_url, _):
+        live, stop = start_server(data_dir, database_url, backend)
+        try:
+            yield live
+        finally:
+            stop()
 
 
 @pytest.fixture
@@ -173,27 +182,12 @@ def key_id(kms) -> str:  # type: ignore[no-untyped-def]
 def fresh_database(request):  # type: ignore[no-untyped-def]
     """(backend, database_url): None for SQLite (the test's own data dir), or the URL of a
     fresh PostgreSQL database that is dropped afterwards."""
-    if request.param == "sqlite":
-        yield "sqlite", None
-        return
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip("TEST_POSTGRES_URL not set")
-    pg = PostgresDatabase(admin)
-    try:
-        yield "postgres", pg.url
-    finally:
-        pg.drop()
+    with database_for(request.param) as (database_url, _):
+        yield request.param, database_url
 
 
 @pytest.fixture
 def fresh_postgres_url():  # type: ignore[no-untyped-def]
     """The URL of a fresh PostgreSQL database (skips without TEST_POSTGRES_URL)."""
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip("TEST_POSTGRES_URL not set")
-    pg = PostgresDatabase(admin)
-    try:
-        yield pg.url
-    finally:
-        pg.drop()
+    with database_for("postgres") as (database_url, _):
+        yield database_url

@@ -25,8 +25,7 @@ from botocore.credentials import Credentials
 
 from kms_core.crypto.root import load_root_key
 from kms_core.storage.tables import access_key_row_identity, material_row_identity
-from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, PostgresDatabase, \
-    postgres_admin_url, start_server
+from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, start_server, PostgresDatabase, database_for
 
 CLIENT_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore")
 
@@ -70,31 +69,22 @@ def quiet_client_logs() -> Iterator[None]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def dedicated(request, tmp_path, quiet_client_logs):  # type: ignore[no-untyped-def]
     backend = request.param
-    pg = None
-    database_url = None
-    if backend == "postgres":
-        admin = postgres_admin_url()
-        if not admin:
-            pytest.skip("TEST_POSTGRES_URL not set")
-        pg = PostgresDatabase(admin)
-        database_url = pg.url
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    log_file = tmp_path / "server.log"
-    live, stop = start_server(data_dir, database_url, backend, log_file=log_file)
-    state = {"stopped": False}
+    with database_for(backend) as (database_url, pg):
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        log_file = tmp_path / "server.log"
+        live, stop = start_server(data_dir, database_url, backend, log_file=log_file)
+        state = {"stopped": False}
 
-    def stop_once() -> None:
-        if not state["stopped"]:
-            state["stopped"] = True
-            stop()
+        def stop_once() -> None:
+            if not state["stopped"]:
+                state["stopped"] = True
+                stop()
 
-    try:
-        yield live, stop_once, log_file, pg
-    finally:
-        stop_once()
-        if pg is not None:
-            pg.drop()
+        try:
+            yield live, stop_once, log_file, pg
+        finally:
+            stop_once()
 
 
 def exercise(live) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
