@@ -22,6 +22,7 @@ from kms_core.identity.store import IdentityStore
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
 from kms_core.policy.grants import grants_allow, load_grants
 from kms_core.runtime import Runtime
+from kms_core.service_keys import ServiceKeys
 from kms_core.storage import repository
 from kms_core.storage.session import Database
 from kms_core.storage.tables import AliasTable, KeyTable
@@ -41,8 +42,11 @@ class KmsCore:
         self._keys: dict[str, Optional[KeyWithMaterial]] = {}
         self._aliases: dict[tuple[str, str, str], Optional[str]] = {}
         self._token: object = object()
+        #: the whole change token of the latest sync(), for other caches to compare theirs
+        self.last_token: tuple = ()
         self._next_due: Optional[float] = None  # None = unknown, recompute
         self._listeners: list[Callable[[], None]] = []
+        self.service_keys = ServiceKeys(self)
 
     # --- cache coherence ----------------------------------------------------------------
     def on_change(self, listener: Callable[[], None]) -> None:
@@ -50,10 +54,10 @@ class KmsCore:
         self._listeners.append(listener)
 
     def sync(self) -> None:
-        token = self.db.change_token()
-        if token != self._token:
+        self.last_token = token = self.db.change_token()
+        if token[0] != self._token:
             self._drop_caches()
-            self._token = token
+            self._token = token[0]
         if self._next_due is None:
             with self.db.session() as session:
                 due = repository.next_due_time(session)

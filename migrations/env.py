@@ -6,6 +6,8 @@ from alembic import context
 from sqlalchemy import text
 
 from kms_core.storage.metadata import metadata
+import kms_core.storage.tables  # noqa: F401  (register the KMS tables)
+import paramstore.ssm.tables  # noqa: F401  (register the Parameter Store tables)
 from kms_core.storage.session import Database
 
 config = context.config

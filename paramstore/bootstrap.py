@@ -41,6 +41,13 @@ class Store:
     root: RootKey
     kms: KmsCore
     credentials_file: Optional[Path] = None
+    params: Optional["ParameterStore"] = None
+
+    def sync(self) -> None:
+        """Before every request: caches current, due lifecycle work done."""
+        self.kms.sync()
+        if self.params is not None:
+            self.params.sync()
 
 
 def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
@@ -67,7 +74,10 @@ def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
             # bootstrap; try again, and this time find its rows.
             if attempt == 2:
                 raise
-    store = Store(db, root, KmsCore(db, root, runtime), credentials_file)
+    from paramstore.ssm.store import ParameterStore
+
+    kms = KmsCore(db, root, runtime)
+    store = Store(db, root, kms, credentials_file, ParameterStore(kms))
     if settings.seed_file is not None:
         apply_seed_file(store, settings.seed_file)
     return store

@@ -1,5 +1,5 @@
-"""The product, assembled: one FastAPI app answering TrentService.* (and, later,
-AmazonSSM.*) on `POST /`, plus `GET /health`.
+"""The product, assembled: one FastAPI app answering TrentService.* (KMS) and
+AmazonSSM.* (Parameter Store) on `POST /`, plus `GET /health`.
 
 `POST /` is answered by a pure ASGI layer wrapped around the FastAPI app: the AWS
 protocol needs neither routing nor request objects, and skipping FastAPI's per-request
@@ -31,6 +31,8 @@ from kms_core.targets import kms_service
 from paramstore import __version__
 from paramstore.bootstrap import Store, open_store
 from paramstore.settings import Settings
+from paramstore.ssm.context import SsmContext
+from paramstore.ssm.targets import ssm_service
 
 log = logging.getLogger("paramstore")
 
@@ -53,9 +55,21 @@ def _context_factory(store: Store):  # type: ignore[no-untyped-def]
     return make_context
 
 
+def _ssm_context_factory(store: Store):  # type: ignore[no-untyped-def]
+    kms, params = store.kms, store.params
+
+    def make_context(principal: Principal, region: str, request_id: str, operation: str,
+                     source_ip: Optional[str], secure: bool) -> SsmContext:
+        return SsmContext(kms, principal, region, request_id, operation, source_ip=source_ip,
+                          secure_transport=secure, ssm=params)
+
+    return make_context
+
+
 def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None) -> AwsJsonProtocol:
     verifier = verifier or build_verifier(store)
-    return AwsJsonProtocol([kms_service(_context_factory(store))], verifier, store.kms.sync)
+    return AwsJsonProtocol([kms_service(_context_factory(store)), ssm_service(_ssm_context_factory(store))],
+                           verifier, store.sync)
 
 
 def build_query_protocol(store: Store, verifier: SigV4Verifier) -> AwsQueryProtocol:
@@ -67,7 +81,7 @@ def build_query_protocol(store: Store, verifier: SigV4Verifier) -> AwsQueryProto
                        dict(iam_operations.OPERATIONS), internal_error_code="ServiceFailure")
     sts = QueryService("sts", "https://sts.amazonaws.com/doc/2011-06-15/", "sts.amazonaws.com", make_context,
                        dict(sts_operations.OPERATIONS), internal_error_code="InternalFailure")
-    return AwsQueryProtocol([iam, sts], verifier, store.kms.sync)
+    return AwsQueryProtocol([iam, sts], verifier, store.sync)
 
 
 class AwsJsonMiddleware:
@@ -77,8 +91,10 @@ class AwsJsonMiddleware:
     The outermost ASGI app, so AWS requests pay for nothing FastAPI does per request."""
 
     def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int, audit: AuditLog,
-                 clock: Any, query_protocol: Optional[AwsQueryProtocol] = None) -> None:
+                 clock: Any, query_protocol: Optional[AwsQueryProtocol] = None,
+                 store: Optional[Store] = None) -> None:
         self.app = app
+        self.store = store
         self.protocol = protocol
         self.query_protocol = query_protocol
         self.max_body = max_body_bytes
@@ -114,6 +130,8 @@ class AwsJsonMiddleware:
             error = internal("The request could not be written to the audit trail.")
             await _respond(send, error.http_status, error_body(error), outcome.request_id)
             return
+        if self.store is not None and self.store.params is not None and self.store.params.events:
+            await append_policy_events(self.audit, self.store)
         await _respond(send, outcome.status, outcome.body, outcome.request_id, content_type=content_type)
 
     def _event(self, outcome: Any, source_ip: Optional[str], headers: dict[str, str]) -> AuditEvent:
@@ -155,6 +173,19 @@ class AwsJsonMiddleware:
         await _respond(send, error.http_status, error_body(error), close=True)
 
 
+async def append_policy_events(audit: AuditLog, store: Store) -> None:
+    """Parameter-policy events (expirations, notifications) go to the audit trail as
+    events of their own, by the service rather than a caller."""
+    for event in store.params.take_events():  # type: ignore[union-attr]
+        try:
+            await audit.append(AuditEvent(
+                event_time=event.event_time, request_id=new_request_id(), event_source="ssm.amazonaws.com",
+                event_name=event.event_name, region=event.region, account_id=event.account_id,
+                principal_arn="ssm.amazonaws.com", resources=[event.parameter_arn], detail=event.detail))
+        except AuditUnavailable:
+            log.error("could not record parameter policy event %s for %s", event.event_name, event.parameter_arn)
+
+
 def _with_request_id(send: Any) -> Any:
     """Every response carries x-amzn-RequestId, FastAPI's (health, 404s) included."""
     request_id = new_request_id().encode()
@@ -194,7 +225,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
-        task = asyncio.create_task(_sweeper(store, settings.sweep_interval_seconds))
+        task = asyncio.create_task(_sweeper(store, audit, settings.sweep_interval_seconds))
         try:
             yield
         finally:
@@ -212,19 +243,23 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
         return {"status": "ok", "version": __version__}
 
     app.state.store = store
-    wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol)
+    wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
+                                store)
     wrapped.state = app.state  # type: ignore[attr-defined]
     return wrapped
 
 
-async def _sweeper(store: Store, interval: float) -> None:
-    """Due deletions and rotations happen on time even when no request comes in."""
+async def _sweeper(store: Store, audit: AuditLog, interval: float) -> None:
+    """Due key deletions and rotations, and parameter expirations and notifications,
+    happen on time even when no request comes in."""
     while True:
         await asyncio.sleep(interval)
         try:
-            store.kms.sync()
+            store.sync()
+            if store.params is not None and store.params.events:
+                await append_policy_events(audit, store)
         except Exception:
-            log.exception("periodic key maintenance failed; will retry")
+            log.exception("periodic maintenance failed; will retry")
 
 
 def run(settings: Settings) -> None:

@@ -10,6 +10,7 @@ from kms_core.context import RequestContext
 from kms_core.domain.arn import KEY_ID_RE, alias_arn, key_arn, parse_key_ref
 from kms_core.domain.model import KeyWithMaterial
 from kms_core.errors import NotFoundException
+from kms_core.service_keys import key_set_for_alias
 
 
 def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWithMaterial:
@@ -24,6 +25,8 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
         raise NotFoundException(f"Invalid arn {region}")
     if ref.is_alias:
         target = ctx.kms.alias_target(account, region, ref.value)
+        if target is None and account == ctx.account_id:
+            target = _managed_key_on_first_use(ctx, ref.value, region)
         if target is None:
             raise NotFoundException(f"Alias {alias_arn(region, account, ref.value)} is not found.")
         kid = target
@@ -37,6 +40,17 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
         raise NotFoundException(f"Key '{key_arn(region, account, kid)}' does not exist")
     ctx.resources.append(entry.key.arn)
     return entry
+
+
+def _managed_key_on_first_use(ctx: RequestContext, alias_name: str, region: str) -> str | None:
+    """`alias/aws/<service>` with no key yet: the service's first use makes it, and so
+    does a customer's DescribeKey on the alias (as on AWS)."""
+    key_set = key_set_for_alias(alias_name)
+    if key_set is None:
+        return None
+    if ctx.operation != "DescribeKey" and ctx.via_service != key_set.via_service(region):
+        return None
+    return ctx.kms.service_keys.ensure_managed_key(key_set, ctx.account_id, region)
 
 
 def resolve_key_id_only(ctx: RequestContext, key_id: str) -> KeyWithMaterial:

@@ -94,13 +94,14 @@ def authorize(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> None:
         raise denied(ctx, action, key.arn, decision)
 
 
-def authorize_account(ctx: RequestContext, action: str) -> None:
-    """IAM-only actions: identity policies decide (the root may do anything in its account)."""
+def authorize_account(ctx: RequestContext, action: str, resource: str = "*") -> None:
+    """IAM-only actions (KMS CreateKey, ListKeys, ...; every ssm:* action on a parameter
+    ARN): identity policies decide (the root may do anything in its account)."""
     principal = ctx.principal
     identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
-    decision = decide(principal, action, "*", None, None, identity, Facts(ctx, None))
+    decision = decide(principal, action, resource, None, None, identity, Facts(ctx, None))
     if not decision.allowed:
-        raise denied(ctx, action, "*", decision)
+        raise denied(ctx, action, resource, decision)
 
 
 def would_allow(ctx: RequestContext, action: str, entry: KeyWithMaterial, policy: Any) -> bool:

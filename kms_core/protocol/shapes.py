@@ -89,11 +89,20 @@ def _compile(spec: dict) -> Checker:
     raise ValueError(f"unsupported shape type {kind}")
 
 
+def _compile_model_pattern(pattern: str):  # type: ignore[no-untyped-def]
+    """Model patterns are Java regexes; Unicode classes (\\p{L}, SSM tags) need `regex`."""
+    if "\\p{" in pattern:
+        import regex
+
+        return regex.compile(pattern)
+    return re.compile(pattern)
+
+
 def _compile_string(spec: dict) -> Checker:
     length = _length_checks(spec, len) if ("min" in spec or "max" in spec) else None
     enum = frozenset(spec["enum"]) if "enum" in spec else None
     enum_text = "[" + ", ".join(spec["enum"]) + "]" if enum else ""
-    pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
+    pattern = _compile_model_pattern(spec["pattern"]) if "pattern" in spec else None
     pattern_text = spec.get("pattern", "")
 
     def check(value: Any, path: str, errors: list) -> Any:

@@ -1,13 +1,16 @@
 """Engines, transactions and cross-process change detection.
 
-One `Database` per process.  Writes run in `write()` transactions that also bump the
-`ps_epoch` row, so other processes sharing the database learn that their caches are stale:
+One `Database` per process.  Writes run in `write()` transactions that also bump a
+`ps_epoch` row, so other processes sharing the database learn that their caches are stale.
+There is one row per cache domain (KMS_EPOCH: keys, aliases, identities; PARAMS_EPOCH:
+parameters), so a parameter write doesn't empty the key cache and vice versa; the change
+token is the tuple of all of them:
 
 * SQLite: `PRAGMA data_version` on a dedicated connection changes whenever any other
   connection commits.  It reads shared memory, not tables, so the check costs microseconds;
-  only when it moves is the `ps_epoch` row read (audit appends commit too, but don't make
+  only when it moves are the `ps_epoch` rows read (audit appends commit too, but don't make
   caches stale).
-* PostgreSQL: one indexed single-row read of `ps_epoch` per request, on a dedicated
+* PostgreSQL: one indexed read of `ps_epoch` (two rows) per request, on a dedicated
   autocommit connection.  A committed change is therefore seen by every process on its
   very next request (a key disabled through one server is refused by the others).
 """
@@ -26,6 +29,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from kms_core.storage.tables import EpochTable
+
+KMS_EPOCH = 1
+PARAMS_EPOCH = 2
+EPOCHS = (KMS_EPOCH, PARAMS_EPOCH)
 
 
 def normalize_url(url: str) -> str:
@@ -72,12 +79,12 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A read-write transaction that marks the store changed when it commits."""
+    def write(self, epoch: int = KMS_EPOCH) -> Iterator[Session]:
+        """A read-write transaction that marks one cache domain changed when it commits."""
         with self.write_session() as session:
             try:
                 yield session
-                bump_epoch(session)
+                bump_epoch(session, epoch)
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -97,8 +104,8 @@ class Database:
                 # Something committed; only a change of ps_epoch (a state change, not an
                 # audit append) makes caches stale.
                 self._data_version = version
-                row = conn.execute("SELECT value FROM ps_epoch WHERE id = 1").fetchone()
-                self._epoch = row[0] if row else 0
+                rows = conn.execute("SELECT id, value FROM ps_epoch").fetchall()
+                self._epoch = _token(rows)
             return self._epoch
         try:
             return self._postgres_epoch()
@@ -110,12 +117,12 @@ class Database:
         # libpq-level prepared statement: a third of the CPU of a psycopg cursor round trip.
         if self._monitor_conn is None or self._monitor_conn.closed:
             conn = psycopg.connect(_psycopg_dsn(self.url), autocommit=True)
-            conn.pgconn.prepare(b"ps_epoch", b"SELECT value FROM ps_epoch WHERE id = 1")
+            conn.pgconn.prepare(b"ps_epoch", b"SELECT id, value FROM ps_epoch")
             self._monitor_conn = conn
         result = self._monitor_conn.pgconn.exec_prepared(b"ps_epoch", None)
         if result.status != ExecStatus.TUPLES_OK:
             raise RuntimeError("epoch check failed: " + (result.error_message or b"").decode(errors="replace"))
-        return int(result.get_value(0, 0)) if result.ntuples else 0
+        return _token([(int(result.get_value(i, 0)), int(result.get_value(i, 1))) for i in range(result.ntuples)])
 
     def _close_monitor(self) -> None:
         if self._monitor_conn is not None:
@@ -131,13 +138,20 @@ class Database:
             self.read_engine.dispose()
 
 
-def bump_epoch(session: Session) -> None:
-    session.exec(text("UPDATE ps_epoch SET value = value + 1 WHERE id = 1"))  # type: ignore[call-overload]
+def _token(rows: list) -> tuple:
+    """(KMS epoch, parameters epoch) from the ps_epoch rows."""
+    values = dict(rows)
+    return tuple(values.get(epoch, 0) for epoch in EPOCHS)
+
+
+def bump_epoch(session: Session, epoch: int = KMS_EPOCH) -> None:
+    session.exec(text("UPDATE ps_epoch SET value = value + 1 WHERE id = :id").bindparams(id=epoch))  # type: ignore[call-overload]
 
 
 def ensure_epoch_row(session: Session) -> None:
-    if session.get(EpochTable, 1) is None:
-        session.add(EpochTable(id=1, value=0))
+    for epoch in EPOCHS:
+        if session.get(EpochTable, epoch) is None:
+            session.add(EpochTable(id=epoch, value=0))
 
 
 def _psycopg_dsn(url: str) -> str:

@@ -198,3 +198,21 @@ class AuditHeadTable(SQLModel, table=True):
     id: int = Field(primary_key=True)
     last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     last_mac: str = Field(max_length=64)
+
+
+# --- service key sets (kms_core/service_keys.py) ---------------------------------------
+class ServiceOwnedKeyTable(SQLModel, table=True):
+    """A service-owned key: used by a service (e.g. SSM, for String values at rest) in a
+    customer's account and region, and invisible to the customer (no KMS key, no ARN)."""
+
+    __tablename__ = "kms_service_owned_key"
+    service: str = Field(primary_key=True, max_length=32)
+    account_id: str = Field(primary_key=True, max_length=12)
+    region: str = Field(primary_key=True, max_length=32)
+    generation: int = Field(primary_key=True)
+    material_wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: float
+
+
+def owned_key_row_identity(service: str, account_id: str, region: str, generation: int) -> str:
+    return f"kms_service_owned_key|{service}|{account_id}|{region}|{generation}"

@@ -11,7 +11,8 @@ from kms_core.storage.session import Database, sqlite_url
 
 EXPECTED_TABLES = {"ps_meta", "ps_epoch", "ps_account", "ps_access_key", "kms_key", "kms_key_material", "kms_grant",
                    "iam_user", "iam_role", "iam_inline_policy", "iam_principal_tag", "audit_event", "audit_head",
-                   "kms_alias", "kms_key_tag"}
+                   "kms_alias", "kms_key_tag", "kms_service_owned_key", "ssm_parameter", "ssm_parameter_version",
+                   "ssm_parameter_label", "ssm_parameter_tag", "ssm_service_setting"}
 
 
 @pytest.fixture

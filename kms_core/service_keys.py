@@ -1,0 +1,214 @@
+"""Key sets of AWS services (`aws/<service>`): one mechanism for every service built on
+the KMS core.
+
+A service declares its set once (`declare("ssm", ...)`); from then on, per account and
+region, it has:
+
+- an **AWS-managed key**, `alias/aws/<service>`: a real KMS key (KeyManager AWS) made
+  lazily the first time the service needs it, or when a customer calls DescribeKey on
+  the alias.  Customers can see it (ListKeys, ListAliases, DescribeKey, GetKeyPolicy)
+  but its policy lets them use it only *through* the service (kms:ViaService plus
+  kms:CallerAccount) and gives the account nothing but Describe*/Get*/List*: it can't be
+  disabled, deleted, re-policied, tagged or aimed at by a customer alias.  It rotates
+  itself yearly.
+- a **service-owned key**: invisible to customers (no key id, no ARN, no policy), used by
+  the service for data the customer never asked to encrypt (SSM: String and StringList
+  values at rest).  Its material is stored wrapped by the root key, like every key.
+
+Both are created under a write transaction that tolerates a concurrent creator (another
+process sharing the database): the loser re-reads the winner's key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy.exc import IntegrityError
+
+from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
+from kms_core.domain import limits
+from kms_core.domain.model import KeyManager
+from kms_core.storage import repository
+from kms_core.storage.tables import AliasTable, ServiceOwnedKeyTable, owned_key_row_identity
+
+if TYPE_CHECKING:
+    from kms_core.service import KmsCore
+
+_OWNED_BLOB_VERSION = 1
+_OWNED_HEADER = struct.Struct(">BI")  # blob version, key generation
+_OWNED_KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class ServiceKeySet:
+    service: str            # "ssm"
+    display_name: str       # "Systems Manager", as in the managed key policy's Sid
+    description: str        # the managed key's Description
+
+    @property
+    def alias_name(self) -> str:
+        return f"alias/aws/{self.service}"
+
+    def via_service(self, region: str) -> str:
+        """The kms:ViaService value of calls the service makes for a caller."""
+        return f"{self.service}.{region}.amazonaws.com"
+
+    def managed_key_policy(self, account_id: str, region: str) -> str:
+        """AWS's policy template for AWS-managed keys."""
+        return json.dumps({
+            "Version": "2012-10-17",
+            "Id": f"auto-{self.service}-1",
+            "Statement": [
+                {
+                    "Sid": f"Allow access through {self.display_name} for all principals in the account "
+                           f"that are authorized to use {self.display_name}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                               "kms:CreateGrant", "kms:DescribeKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:ViaService": self.via_service(region),
+                                                   "kms:CallerAccount": account_id}},
+                },
+                {
+                    "Sid": "Allow direct access to key metadata to the account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+                    "Resource": "*",
+                },
+            ],
+        }, indent=2)
+
+
+_SETS: dict[str, ServiceKeySet] = {}
+
+
+def declare(service: str, display_name: str, description: str) -> ServiceKeySet:
+    """Give a service its `aws/<service>` key set (idempotent)."""
+    key_set = _SETS.get(service)
+    if key_set is None:
+        key_set = _SETS[service] = ServiceKeySet(service, display_name, description)
+    return key_set
+
+
+def key_set_for_alias(alias_name: str) -> Optional[ServiceKeySet]:
+    """The declared set whose managed key this alias names (`alias/aws/<service>`)."""
+    if not alias_name.startswith("alias/aws/"):
+        return None
+    return _SETS.get(alias_name[len("alias/aws/"):])
+
+
+class OwnedKeyError(Exception):
+    """A service-owned blob that does not open (tampered, moved, or another key's)."""
+
+
+class ServiceKeys:
+    """The per-process side of the key sets: lazy creation and the owned-key cache.
+
+    Owned keys are never modified once written, so their cache needs no invalidation."""
+
+    def __init__(self, kms: "KmsCore") -> None:
+        self._kms = kms
+        self._owned: dict[tuple[str, str, str], dict[int, bytes]] = {}
+
+    # --- AWS-managed keys -----------------------------------------------------------------
+    def ensure_managed_key(self, key_set: ServiceKeySet, account_id: str, region: str) -> str:
+        """The id of the account's `alias/aws/<service>` key, creating it on first use."""
+        kms = self._kms
+        for _ in range(3):
+            existing = kms.alias_target(account_id, region, key_set.alias_name)
+            if existing is not None:
+                return existing
+            try:
+                with kms.db.write() as session:
+                    row = session.get(AliasTable, (account_id, region, key_set.alias_name))
+                    if row is not None:
+                        key_id = row.target_key_id
+                    else:
+                        key_id = self._create_managed_key(session, key_set, account_id, region)
+                kms.changed()
+                return key_id
+            except IntegrityError:  # another process created it first: read theirs
+                kms.changed()
+        raise RuntimeError(f"could not create {key_set.alias_name}")
+
+    def _create_managed_key(self, session, key_set: ServiceKeySet, account_id: str, region: str) -> str:  # type: ignore[no-untyped-def]
+        now = self._kms.clock()
+        key_id = repository.new_key_id()
+        row = repository.new_key_row(key_id, account_id, region, now, description=key_set.description,
+                                     policy=key_set.managed_key_policy(account_id, region))
+        row.key_manager = KeyManager.AWS
+        row.rotation_enabled = True
+        row.rotation_period_days = limits.DEFAULT_ROTATION_PERIOD_DAYS
+        row.next_rotation_date = now + limits.DEFAULT_ROTATION_PERIOD_DAYS * limits.DAY_SECONDS
+        repository.insert_key(session, self._kms.root, row, now)
+        session.add(AliasTable(account_id=account_id, region=region, alias_name=key_set.alias_name,
+                               target_key_id=key_id, creation_date=now, last_updated_date=now))
+        session.flush()
+        return key_id
+
+    # --- service-owned keys ---------------------------------------------------------------
+    def owned_seal(self, key_set: ServiceKeySet, account_id: str, region: str, plaintext: bytes,
+                   aad: bytes) -> bytes:
+        """Encrypt under the service-owned key: version ‖ generation ‖ IV ‖ AES-256-GCM."""
+        generations = self._owned_keys(key_set, account_id, region, create=True)
+        generation = max(generations)
+        header = _OWNED_HEADER.pack(_OWNED_BLOB_VERSION, generation)
+        return header + gcm_seal(generations[generation], plaintext,
+                                 self._owned_aad(key_set, account_id, region, header, aad))
+
+    def owned_open(self, key_set: ServiceKeySet, account_id: str, region: str, blob: bytes,
+                   aad: bytes) -> bytes:
+        if len(blob) < _OWNED_HEADER.size:
+            raise OwnedKeyError()
+        version, generation = _OWNED_HEADER.unpack_from(blob)
+        if version != _OWNED_BLOB_VERSION:
+            raise OwnedKeyError()
+        material = self._owned_keys(key_set, account_id, region, create=False).get(generation)
+        if material is None:
+            raise OwnedKeyError()
+        header = blob[:_OWNED_HEADER.size]
+        try:
+            return gcm_open(material, blob[_OWNED_HEADER.size:],
+                            self._owned_aad(key_set, account_id, region, header, aad))
+        except DecryptionFailed:
+            raise OwnedKeyError() from None
+
+    @staticmethod
+    def _owned_aad(key_set: ServiceKeySet, account_id: str, region: str, header: bytes, aad: bytes) -> bytes:
+        scope = f"aws-owned/{key_set.service}/{account_id}/{region}".encode()
+        return header + struct.pack(">I", len(scope)) + scope + aad
+
+    def _owned_keys(self, key_set: ServiceKeySet, account_id: str, region: str, create: bool) -> dict[int, bytes]:
+        cache_key = (key_set.service, account_id, region)
+        cached = self._owned.get(cache_key)
+        if cached:
+            return cached
+        kms = self._kms
+        for _ in range(3):
+            with kms.db.session() as session:
+                rows = session.query(ServiceOwnedKeyTable).filter_by(
+                    service=key_set.service, account_id=account_id, region=region).all()
+                found = {r.generation: kms.root.unwrap(r.material_wrapped, owned_key_row_identity(
+                    r.service, r.account_id, r.region, r.generation)) for r in rows}
+            if found or not create:
+                if found:
+                    self._owned[cache_key] = found
+                return found
+            try:
+                with kms.db.write_session() as session:
+                    material = os.urandom(_OWNED_KEY_BYTES)
+                    session.add(ServiceOwnedKeyTable(
+                        service=key_set.service, account_id=account_id, region=region, generation=1,
+                        material_wrapped=kms.root.wrap(material, owned_key_row_identity(
+                            key_set.service, account_id, region, 1)),
+                        created_at=kms.clock()))
+                    session.commit()
+            except IntegrityError:  # another process made it: read theirs
+                continue
+        raise RuntimeError(f"could not create the aws/{key_set.service} owned key")

@@ -1,0 +1,120 @@
+"""Parameter values at rest: envelope encryption through the KMS core.
+
+Every version gets a fresh 256-bit data key; the value is sealed locally with AES-256-GCM
+under it, and only the data key goes to the KMS core:
+
+- **SecureString**: GenerateDataKey / Decrypt on the parameter's key, *as the caller*,
+  through the service (`kms:ViaService = ssm.<region>.amazonaws.com`), with encryption
+  context `{"PARAMETER_ARN": <arn>}`.  The key policy, IAM policies and grants of the
+  caller decide, exactly as for a direct KMS call, and the key's state applies.
+- **String / StringList**: the data key is sealed under the account's service-owned
+  `aws/ssm` key, which customers can't see or use (kms_core/service_keys.py).
+
+The value's AAD binds it to the parameter's ARN, the version number, the type and the
+KeyId as stored, so a row copied to another parameter or version, or edited, fails to
+open instead of returning a wrong value.  (AWS encrypts Standard-tier values with a direct
+KMS Encrypt; one envelope scheme for every tier keeps a single code path and lets values
+go up to 8 KB under the same context.)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+
+from kms_core.context import RequestContext
+from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
+from kms_core.errors import AwsError
+from kms_core.operations import crypto
+from kms_core.service_keys import OwnedKeyError, declare
+from paramstore.ssm.errors import AccessDeniedException, InternalServerError, InvalidKeyId
+
+log = logging.getLogger("paramstore.ssm")
+
+SSM_KEYS = declare("ssm", "Systems Manager",
+                   "Default master key that protects my SSM parameters when no other key is defined")
+DEFAULT_KEY_ID = SSM_KEYS.alias_name
+SECURE_STRING = "SecureString"
+_AAD_LABEL = b"paramstore/ssm/value/v1"
+#: KMS failures a caller can fix by choosing or repairing the key: SSM's InvalidKeyId
+_KEY_ERRORS = {"NotFoundException", "DisabledException", "KMSInvalidStateException", "InvalidKeyUsageException",
+               "KeyUnavailableException", "ValidationException", "InvalidArnException"}
+
+
+def value_aad(arn: str, version: int, param_type: str, key_id: str | None) -> bytes:
+    parts = (_AAD_LABEL, arn.encode(), str(version).encode(), param_type.encode(), (key_id or "").encode())
+    return b"".join(struct.pack(">I", len(p)) + p for p in parts)
+
+
+def encryption_context(arn: str) -> dict:
+    return {"PARAMETER_ARN": arn}
+
+
+def _via_ssm(ctx: RequestContext, operation: str) -> RequestContext:
+    """The caller's request as the KMS core sees it when SSM calls on their behalf."""
+    return RequestContext(ctx.kms, ctx.principal, ctx.region, ctx.request_id, operation,
+                          via_service=SSM_KEYS.via_service(ctx.region), source_ip=ctx.source_ip,
+                          secure_transport=ctx.secure_transport)
+
+
+def _kms_call(ctx: RequestContext, operation: str, function, request: dict) -> dict:  # type: ignore[no-untyped-def]
+    kms_ctx = _via_ssm(ctx, operation)
+    try:
+        return function(kms_ctx, request)
+    except AwsError as error:
+        raise _as_ssm_error(error, ctx) from None
+    finally:
+        ctx.resources.extend(kms_ctx.resources)
+
+
+def _as_ssm_error(error: AwsError, ctx: RequestContext) -> AwsError:
+    """How SSM reports a KMS failure: the KMS message, wrapped as AWS's SDK-based services do."""
+    message = (f"{error.message} (Service: AWSKMS; Status Code: {error.http_status}; "
+               f"Error Code: {error.code}; Request ID: {ctx.request_id}; Proxy: null)")
+    if error.code == "AccessDeniedException":
+        return AccessDeniedException(message)
+    if error.code in _KEY_ERRORS:
+        return InvalidKeyId(message)
+    if error.code == "InvalidCiphertextException":
+        return _integrity_failure()
+    return InternalServerError(message)
+
+
+def _integrity_failure() -> AwsError:
+    log.warning("a stored parameter value failed its integrity check (tampered or moved row)")
+    return InternalServerError("The parameter value failed its integrity check and was not returned.")
+
+
+def seal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id: str | None,
+         value: str) -> tuple[bytes, bytes]:
+    """(sealed value, sealed data key) for one new version."""
+    aad = value_aad(arn, version, param_type, key_id)
+    if param_type == SECURE_STRING:
+        result = _kms_call(ctx, "GenerateDataKey", crypto.generate_data_key,
+                           {"KeyId": key_id or DEFAULT_KEY_ID, "KeySpec": "AES_256",
+                            "EncryptionContext": encryption_context(arn)})
+        data_key, sealed_key = result["Plaintext"], result["CiphertextBlob"]
+    else:
+        data_key = os.urandom(32)
+        sealed_key = ctx.kms.service_keys.owned_seal(SSM_KEYS, ctx.account_id, ctx.region, data_key, aad)
+    return gcm_seal(data_key, value.encode("utf-8"), aad), sealed_key
+
+
+def unseal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id: str | None,
+           value_sealed: bytes, data_key_sealed: bytes) -> str:
+    """The plaintext value; SecureString data keys are decrypted through KMS as the caller."""
+    aad = value_aad(arn, version, param_type, key_id)
+    if param_type == SECURE_STRING:
+        result = _kms_call(ctx, "Decrypt", crypto.decrypt,
+                           {"CiphertextBlob": data_key_sealed, "EncryptionContext": encryption_context(arn)})
+        data_key = result["Plaintext"]
+    else:
+        try:
+            data_key = ctx.kms.service_keys.owned_open(SSM_KEYS, ctx.account_id, ctx.region, data_key_sealed, aad)
+        except OwnedKeyError:
+            raise _integrity_failure() from None
+    try:
+        return gcm_open(data_key, value_sealed, aad).decode("utf-8")
+    except (DecryptionFailed, UnicodeDecodeError):
+        raise _integrity_failure() from None

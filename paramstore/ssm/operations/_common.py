@@ -1,0 +1,124 @@
+"""Helpers shared by the SSM operations: finding a parameter and a version, rendering the
+response shapes, page tokens, authorization."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import struct
+from typing import Optional
+
+from kms_core.policy.authorize import authorize_account
+from paramstore.ssm.context import SsmContext
+from paramstore.ssm.envelope import SECURE_STRING, unseal
+from paramstore.ssm.errors import InvalidNextToken, ParameterNotFound, ParameterVersionNotFound, ValidationException
+from paramstore.ssm.names import INVALID_NAME, BadReference, Reference, parameter_arn, parse_reference
+from paramstore.ssm.tables import ParameterTable, ParameterVersionTable
+
+
+def authorize_ssm(ctx: SsmContext, action: str, resource: str) -> None:
+    """ssm:* actions are decided by identity policies alone (parameters have no resource
+    policy), on the parameter's ARN, so `parameter/app/prod/*` scopes a whole path."""
+    authorize_account(ctx, action, resource)
+
+
+def arn_of(ctx: SsmContext, canonical: str) -> str:
+    return parameter_arn(ctx.region, ctx.account_id, canonical)
+
+
+def reference(text: str) -> Reference:
+    """A name, ARN or selector as GetParameter/GetParameterHistory take it."""
+    try:
+        return parse_reference(text)
+    except BadReference:
+        raise ValidationException(INVALID_NAME) from None
+
+
+def not_found(name: str) -> ParameterNotFound:
+    return ParameterNotFound(f"Parameter {name} not found.")
+
+
+def find_parameter(ctx: SsmContext, ref: Reference) -> Optional[ParameterTable]:
+    """The caller's parameter a reference names (ARNs of other accounts or regions: none)."""
+    if (ref.account_id is not None and ref.account_id != ctx.account_id) or (
+            ref.region is not None and ref.region != ctx.region):
+        return None
+    return ctx.ssm.parameter(ctx.account_id, ctx.region, ref.canonical)
+
+
+def require_parameter(ctx: SsmContext, ref: Reference) -> ParameterTable:
+    param = find_parameter(ctx, ref)
+    if param is None:
+        raise not_found(ref.name)
+    return param
+
+
+def selected_version(ctx: SsmContext, param: ParameterTable, ref: Reference) -> ParameterVersionTable:
+    """The version a selector picks (the latest without one); never falls back."""
+    if ref.label is not None:
+        number = ctx.ssm.labels(param).get(ref.label)
+        if number is None:
+            raise ParameterVersionNotFound(
+                f"Systems Manager could not find version {ref.label} of {ref.name}. "
+                "Verify the version and try again.")
+    else:
+        number = ref.version if ref.version is not None else param.version
+    row = ctx.ssm.version(param, number)
+    if row is None:
+        raise ParameterVersionNotFound(
+            f"Systems Manager could not find version {number} of {ref.name}. Verify the version and try again.")
+    return row
+
+
+def stored_ciphertext(row: ParameterVersionTable) -> str:
+    """What a SecureString read without WithDecryption shows: the stored ciphertext
+    (sealed data key, then sealed value), base64 — never the plaintext."""
+    blob = struct.pack(">H", len(row.data_key_sealed)) + row.data_key_sealed + row.value_sealed
+    return base64.b64encode(blob).decode("ascii")
+
+
+def value_of(ctx: SsmContext, param: ParameterTable, row: ParameterVersionTable, with_decryption: bool) -> str:
+    if row.type == SECURE_STRING and not with_decryption:
+        return stored_ciphertext(row)
+    return unseal(ctx, arn_of(ctx, param.canonical), row.version, row.type, row.key_id,
+                  row.value_sealed, row.data_key_sealed)
+
+
+def parameter_shape(ctx: SsmContext, param: ParameterTable, row: ParameterVersionTable,
+                    with_decryption: bool, selector: Optional[str] = None) -> dict:
+    """The `Parameter` shape (GetParameter, GetParameters, GetParametersByPath)."""
+    shape = {
+        "Name": param.name,
+        "Type": row.type,
+        "Value": value_of(ctx, param, row, with_decryption),
+        "Version": row.version,
+        "LastModifiedDate": row.last_modified_date,
+        "ARN": arn_of(ctx, param.canonical),
+        "DataType": row.data_type,
+    }
+    if selector:
+        shape["Selector"] = selector
+    return shape
+
+
+def inline_policies(policies: Optional[str]) -> list:
+    return json.loads(policies) if policies else []
+
+
+# --- page tokens -------------------------------------------------------------------------
+def encode_token(state: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: Optional[str], kind: str) -> Optional[dict]:
+    """A NextToken this server issued for this kind of listing, or InvalidNextToken."""
+    if token is None:
+        return None
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidNextToken("The specified token isn't valid.") from None
+    if not isinstance(state, dict) or state.get("k") != kind:
+        raise InvalidNextToken("The specified token isn't valid.")
+    return state

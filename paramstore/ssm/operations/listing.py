@@ -1,0 +1,217 @@
+"""Listing: GetParametersByPath (values) and DescribeParameters (metadata only).
+
+Both page in the database: keyset pagination on the byte-ordered canonical name (an index
+range scan, `LIMIT n+1`), with every filter turned into SQL, so a page costs the same
+whether the store holds ten parameters or a hundred thousand.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from sqlalchemy import and_, exists, func, or_
+from sqlmodel import select
+
+from paramstore.ssm.context import SsmContext
+from paramstore.ssm.errors import InvalidFilterKey, InvalidFilterOption, InvalidFilterValue, ValidationException
+from paramstore.ssm.names import canonical_of, check_path, is_reserved, path_range
+from paramstore.ssm.operations._common import (
+    arn_of,
+    authorize_ssm,
+    decode_token,
+    encode_token,
+    inline_policies,
+    parameter_shape,
+)
+from paramstore.ssm.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
+
+_BY_PATH_FILTERS = {"Type": ("Equals", "BeginsWith"), "KeyId": ("Equals", "BeginsWith"), "Label": ("Equals",)}
+_DESCRIBE_FILTERS = {
+    "Name": ("Equals", "BeginsWith", "Contains"),
+    "Type": ("Equals", "BeginsWith"),
+    "KeyId": ("Equals", "BeginsWith"),
+    "Tier": ("Equals",),
+    "DataType": ("Equals",),
+    "Path": ("OneLevel", "Recursive"),
+}
+_TAG_OPTIONS = ("Equals", "BeginsWith")
+_LEGACY_FILTERS = ("Name", "Type", "KeyId")
+
+
+def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html"""
+    path = check_path(req["Path"])
+    authorize_ssm(ctx, "ssm:GetParametersByPath", arn_of(ctx, canonical_of(path)))
+    filters = _checked_filters(req.get("ParameterFilters") or [], _BY_PATH_FILTERS, allow_tags=False)
+    limit = req.get("MaxResults") or 10
+    state = decode_token(req.get("NextToken"), "path")
+    if is_reserved(path) and path != "/":
+        return {"Parameters": []}  # AWS's public parameters are not served here
+    version_of = ParameterTable.version
+    query = select(ParameterTable, ParameterVersionTable)
+    label_filter = next((f for f in filters if f["Key"] == "Label"), None)
+    if label_filter is not None:
+        query = query.join(ParameterLabelTable, and_(
+            ParameterLabelTable.parameter_id == ParameterTable.id,
+            ParameterLabelTable.label.in_(label_filter["Values"])))  # type: ignore[attr-defined]
+        version_of = ParameterLabelTable.version  # type: ignore[assignment]
+    query = query.join(ParameterVersionTable, and_(ParameterVersionTable.parameter_id == ParameterTable.id,
+                                                   ParameterVersionTable.version == version_of))
+    query = _scoped(ctx, query)
+    if req.get("Recursive"):
+        low, high = path_range(path)
+        query = query.where(ParameterTable.canonical >= low).where(ParameterTable.canonical < high)
+    else:
+        query = query.where(ParameterTable.parent == path)
+    for f in filters:
+        if f["Key"] != "Label":
+            query = query.where(_condition(ctx, f["Key"], f.get("Option") or "Equals", f["Values"]))
+    rows = _page(ctx, query, state, limit)
+    with_decryption = bool(req.get("WithDecryption"))
+    ctx.ssm.remember_rows([p for p, _ in rows[:limit]], [v for _, v in rows[:limit]])
+    result: dict = {"Parameters": [parameter_shape(ctx, p, v, with_decryption) for p, v in rows[:limit]]}
+    if len(rows) > limit:
+        result["NextToken"] = encode_token({"k": "path", "a": rows[limit - 1][0].canonical})
+    return result
+
+
+def describe_parameters(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeParameters.html"""
+    authorize_ssm(ctx, "ssm:DescribeParameters", "*")
+    if req.get("Filters") and req.get("ParameterFilters"):
+        raise ValidationException("You can use either Filters or ParameterFilters in a single request.")
+    if req.get("Shared"):
+        return {"Parameters": []}  # no parameters are shared with this account
+    filters = _legacy_filters(req["Filters"]) if req.get("Filters") else _checked_filters(
+        req.get("ParameterFilters") or [], _DESCRIBE_FILTERS, allow_tags=True)
+    limit = req.get("MaxResults") or 50
+    state = decode_token(req.get("NextToken"), "describe")
+    query = _scoped(ctx, select(ParameterTable))
+    for f in filters:
+        query = query.where(_condition(ctx, f["Key"], f.get("Option") or _default_option(f["Key"]), f.get("Values")))
+    rows = _page(ctx, query, state, limit)
+    result: dict = {"Parameters": [_metadata(ctx, row) for row in rows[:limit]]}
+    if len(rows) > limit:
+        result["NextToken"] = encode_token({"k": "describe", "a": rows[limit - 1].canonical})
+    return result
+
+
+def _metadata(ctx: SsmContext, row: ParameterTable) -> dict:
+    """The ParameterMetadata shape: everything but the value."""
+    meta = {
+        "Name": row.name,
+        "ARN": arn_of(ctx, row.canonical),
+        "Type": row.type,
+        "LastModifiedDate": row.last_modified_date,
+        "LastModifiedUser": row.last_modified_user,
+        "Version": row.version,
+        "Tier": row.tier,
+        "Policies": inline_policies(row.policies),
+        "DataType": row.data_type,
+    }
+    if row.key_id is not None:
+        meta["KeyId"] = row.key_id
+    if row.description is not None:
+        meta["Description"] = row.description
+    if row.allowed_pattern is not None:
+        meta["AllowedPattern"] = row.allowed_pattern
+    return meta
+
+
+# --- shared query pieces -------------------------------------------------------------------
+def _scoped(ctx: SsmContext, query: Any) -> Any:
+    """The caller's account and region, live parameters only."""
+    return (query.where(ParameterTable.account_id == ctx.account_id).where(ParameterTable.region == ctx.region)
+            .where(or_(ParameterTable.expires_at == None, ParameterTable.expires_at > ctx.now())))  # noqa: E711
+
+
+def _page(ctx: SsmContext, query: Any, state: Optional[dict], limit: int) -> list:
+    if state is not None:
+        after = state.get("a")
+        if not isinstance(after, str):
+            from paramstore.ssm.errors import InvalidNextToken
+
+            raise InvalidNextToken("The specified token isn't valid.")
+        query = query.where(ParameterTable.canonical > after)
+    with ctx.ssm.db.session() as session:
+        return list(session.exec(query.order_by(ParameterTable.canonical).limit(limit + 1)))
+
+
+def _default_option(key: str) -> str:
+    return "OneLevel" if key == "Path" else "Equals"
+
+
+def _checked_filters(filters: list, allowed: dict, allow_tags: bool) -> list:
+    """ParameterStringFilter list: known keys, no duplicates, valid options, values present."""
+    seen: set[str] = set()
+    for f in filters:
+        key = f["Key"]
+        is_tag = key.startswith("tag:") and allow_tags
+        if not is_tag and key not in allowed:
+            raise InvalidFilterKey(f"The following filter key is not valid: {key}. Valid filter keys include: "
+                                   f"[{', '.join([*allowed, *(['tag:'] if allow_tags else [])])}].")
+        if key in seen:
+            raise InvalidFilterKey(f"The following filter is duplicated in the request: {key}. A request can "
+                                   "contain only one occurrence of a specific filter.")
+        seen.add(key)
+        options = _TAG_OPTIONS if is_tag else allowed[key]
+        option = f.get("Option")
+        if option is not None and option not in options:
+            raise InvalidFilterOption(f"The following filter option is not valid: {option}. Valid options include: "
+                                      f"[{', '.join(options)}].")
+        values = f.get("Values")
+        if not is_tag and not values:
+            raise InvalidFilterValue(f"The following filter values are missing : null for filter key {key}.")
+        if key == "Path":
+            for value in values:
+                path = check_path(value)
+                if is_reserved(path) and path != "/":
+                    raise InvalidFilterValue(f'The parameter path {value} can\'t be prefixed with "aws" or '
+                                             '"ssm" (case-insensitive).')
+    return filters
+
+
+def _legacy_filters(filters: list) -> list:
+    """The older `Filters` (Name, Type, KeyId; Equals), as ParameterStringFilters."""
+    converted = []
+    for f in filters:
+        if f["Key"] not in _LEGACY_FILTERS:
+            raise InvalidFilterKey(f"The following filter key is not valid: {f['Key']}.")
+        converted.append({"Key": f["Key"], "Option": "Equals", "Values": f["Values"]})
+    return converted
+
+
+def _condition(ctx: SsmContext, key: str, option: str, values: Optional[list]) -> Any:
+    """One filter as a SQL condition (values within a filter OR together)."""
+    if key.startswith("tag:"):
+        tag = ParameterTagTable
+        match = [tag.parameter_id == ParameterTable.id, tag.tag_key == key[4:]]
+        if values:
+            match.append(or_(*(_string_match(ctx, tag.tag_value, option, v) for v in values)))
+        return exists().where(and_(*match))
+    if key == "Path":
+        parts = []
+        for value in values or ():
+            path = check_path(value)
+            if option == "Recursive":
+                low, high = path_range(path)
+                parts.append(and_(ParameterTable.canonical >= low, ParameterTable.canonical < high))
+            else:
+                parts.append(ParameterTable.parent == path)
+        return or_(*parts)
+    column = {"Name": ParameterTable.canonical, "Type": ParameterTable.type, "KeyId": ParameterTable.key_id,
+              "Tier": ParameterTable.tier, "DataType": ParameterTable.data_type}[key]
+    if key == "Name":
+        values = [canonical_of(v) for v in values or ()]
+    return or_(*(_string_match(ctx, column, option, v) for v in values or ()))
+
+
+def _string_match(ctx: SsmContext, column: Any, option: str, value: str) -> Any:
+    """Case-sensitive Equals / BeginsWith / Contains on both databases (no LIKE: SQLite's
+    is case-insensitive and would need escaping)."""
+    if option == "Equals":
+        return column == value
+    if option == "BeginsWith":
+        return func.substr(column, 1, len(value)) == value
+    position = func.instr(column, value) if ctx.ssm.db.is_sqlite else func.strpos(column, value)
+    return position > 0

@@ -1,0 +1,378 @@
+"""The parameter lifecycle: PutParameter, GetParameter, GetParameters, GetParameterHistory,
+DeleteParameter, DeleteParameters."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import regex
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from paramstore.ssm import tiers
+from paramstore.ssm.context import SsmContext
+from paramstore.ssm.envelope import DEFAULT_KEY_ID, SECURE_STRING, seal
+from paramstore.ssm.errors import (
+    InvalidAllowedPatternException,
+    ParameterAlreadyExists,
+    ParameterMaxVersionLimitExceeded,
+    ParameterPatternMismatchException,
+    TooManyUpdates,
+    ValidationException,
+)
+from paramstore.ssm.names import (
+    BadReference,
+    canonical_of,
+    check_name_for_write,
+    check_name_syntax,
+    parent_of,
+    parse_reference,
+)
+from paramstore.ssm.operations._common import (
+    arn_of,
+    authorize_ssm,
+    decode_token,
+    encode_token,
+    find_parameter,
+    inline_policies,
+    not_found,
+    parameter_shape,
+    reference,
+    require_parameter,
+    selected_version,
+    value_of,
+)
+from paramstore.ssm.policies import parse_policies
+from paramstore.ssm.store import delete_parameter_rows, policies_json
+from paramstore.ssm.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
+
+MAX_VERSIONS = 100
+DATA_TYPES = ("text", "aws:ec2:image", "aws:ssm:integration")
+_AMI_ID = regex.compile(r"ami-([0-9a-f]{8}|[0-9a-f]{17})")
+#: AllowedPattern is the caller's regex run on our CPU: bound its time (no ReDoS hang)
+_PATTERN_TIMEOUT_SECONDS = 0.2
+_PUT_ATTEMPTS = 8
+
+
+class _VersionMoved(Exception):
+    """Another writer took the version this request sealed for: seal again."""
+
+
+def put_parameter(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html"""
+    name = check_name_for_write(req["Name"], ctx.region, ctx.account_id)
+    canonical = canonical_of(name)
+    arn = arn_of(ctx, canonical)
+    authorize_ssm(ctx, "ssm:PutParameter", arn)
+    overwrite = bool(req.get("Overwrite", False))
+    if req.get("Tags") and overwrite:
+        raise ValidationException(
+            "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please "
+            "remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or "
+            "RemoveTagsFromResource.")
+    value = req["Value"]
+    if not value:
+        raise ValidationException("1 validation error detected: Value at 'value' failed to satisfy constraint: "
+                                  "Member must have length greater than or equal to 1")
+    if "{{" in value and "}}" in value[value.index("{{"):]:
+        raise ValidationException('Parameter value can\'t nest another parameter. Do not use "{{}}" in the value.')
+    policies = parse_policies(req["Policies"], ctx.now()) if "Policies" in req else None
+    if req.get("DataType") is not None and req["DataType"] not in DATA_TYPES:
+        raise ValidationException(f"The following data type is not supported: {req['DataType'][:128]} "
+                                  "(Data type names are all lowercase.)")
+    if req.get("AllowedPattern") is not None:
+        _compile_pattern(req["AllowedPattern"])
+
+    # Seal outside the write transaction (first use of a key set may itself write), for
+    # the version we expect; re-seal inside only if another writer got there first.
+    for _ in range(_PUT_ATTEMPTS):
+        previous = ctx.ssm.parameter(ctx.account_id, ctx.region, canonical)
+        if previous is not None and not overwrite:
+            raise _already_exists()
+        plan = _plan(ctx, req, previous, value, policies)
+        sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value)
+        try:
+            return _store(ctx, req, name, canonical, arn, value, plan, sealed, overwrite)
+        except (_VersionMoved, IntegrityError):
+            ctx.ssm.changed()
+    raise TooManyUpdates("There are concurrent updates for a resource that supports one update at a time.")
+
+
+class _Plan:
+    """The settled attributes of the version a put creates."""
+
+    __slots__ = ("version", "type", "key_id", "tier", "data_type", "description", "allowed_pattern",
+                 "policies", "due", "parameter_id")
+
+    def __init__(self, **fields: object) -> None:
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+
+def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value: str, policies) -> _Plan:  # type: ignore[no-untyped-def]
+    param_type = req.get("Type") or (previous.type if previous is not None else None)
+    if param_type is None:
+        raise ValidationException("A parameter type is required when you create a parameter.")
+    key_id = req.get("KeyId")
+    if key_id is not None and param_type != SECURE_STRING:
+        raise ValidationException(f"KeyId can't be used with a {param_type} parameter. "
+                                  "KeyId is only for SecureString parameters.")
+    if param_type == SECURE_STRING and key_id is None:
+        key_id = previous.key_id if previous is not None and previous.type == SECURE_STRING else DEFAULT_KEY_ID
+    data_type = req.get("DataType") or (previous.data_type if previous is not None else "text")
+    if data_type != "text" and param_type != "String":
+        raise ValidationException(f"The data type {data_type} is only supported for String parameters.")
+    if data_type == "aws:ec2:image" and not _AMI_ID.fullmatch(value):
+        raise ValidationException("Parameter value is not a valid Amazon Machine Image (AMI) ID. Use the format "
+                                  "ami-12345678 or ami-1234567890abcdef0 for the aws:ec2:image data type.")
+    pattern = req["AllowedPattern"] if "AllowedPattern" in req else (
+        previous.allowed_pattern if previous is not None else None)
+    if pattern:
+        _check_pattern(pattern, value)
+    inline = policies.inline if policies is not None else inline_policies(previous.policies if previous else None)
+    tier = tiers.settle(ctx, req.get("Tier"), previous.tier if previous is not None else None, value, bool(inline),
+                        creating=previous is None)
+    now = ctx.now()
+    if policies is not None:
+        due = policies.due_times(now)
+    elif previous is not None:
+        due = (previous.expires_at, previous.expiration_notice_at,
+               _no_change_after(previous, now))
+    else:
+        due = (None, None, None)
+    return _Plan(version=(previous.version + 1) if previous is not None else 1, type=param_type, key_id=key_id,
+                 tier=tier, data_type=data_type,
+                 description=req["Description"] if "Description" in req else (
+                     previous.description if previous is not None else None),
+                 allowed_pattern=pattern, policies=policies_json(inline), due=due,
+                 parameter_id=previous.id if previous is not None else None)
+
+
+def _no_change_after(previous: ParameterTable, now: float) -> Optional[float]:
+    """A NoChangeNotification restarts its clock on every change."""
+    if previous.no_change_notice_at is None:
+        return None
+    return now + (previous.no_change_notice_at - previous.last_modified_date)
+
+
+def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, value: str, plan: _Plan,
+           sealed: tuple[bytes, bytes], overwrite: bool) -> dict:
+    now = ctx.now()
+    user = ctx.principal.arn
+    with ctx.ssm.write() as session:
+        row = session.exec(select(ParameterTable).where(ParameterTable.account_id == ctx.account_id)
+                           .where(ParameterTable.region == ctx.region)
+                           .where(ParameterTable.canonical == canonical).with_for_update()).first()
+        if row is not None and row.expires_at is not None and now >= row.expires_at:
+            delete_parameter_rows(session, row.id)  # expired but not yet swept: gone
+            session.flush()
+            row = None
+        if row is not None and not overwrite:
+            raise _already_exists()
+        if (row.id if row is not None else None) != plan.parameter_id or (
+                row is not None and row.version + 1 != plan.version):
+            raise _VersionMoved()
+        if row is None:
+            tiers.check_quota(session, ctx, plan.tier)
+            row = ParameterTable(account_id=ctx.account_id, region=ctx.region, canonical=canonical, name=name,
+                                 parent=parent_of(name), version=0, type=plan.type, tier=plan.tier,
+                                 data_type=plan.data_type, last_modified_date=now, last_modified_user=user)
+            session.add(row)
+            session.flush()
+            for tag in req.get("Tags", []):
+                session.add(ParameterTagTable(parameter_id=row.id, tag_key=tag["Key"], tag_value=tag["Value"]))
+        elif row.tier != plan.tier:
+            tiers.check_quota(session, ctx, plan.tier)
+        value_sealed, data_key_sealed = sealed
+        session.add(ParameterVersionTable(
+            parameter_id=row.id, version=plan.version, type=plan.type, tier=plan.tier, data_type=plan.data_type,
+            key_id=plan.key_id, description=plan.description, allowed_pattern=plan.allowed_pattern,
+            policies=plan.policies, value_sealed=value_sealed, data_key_sealed=data_key_sealed,
+            last_modified_date=now, last_modified_user=user))
+        _drop_oldest_beyond_limit(session, row, plan.version, name)
+        row.version, row.type, row.tier, row.data_type = plan.version, plan.type, plan.tier, plan.data_type
+        row.key_id, row.description, row.allowed_pattern = plan.key_id, plan.description, plan.allowed_pattern
+        row.policies = plan.policies
+        row.expires_at, row.expiration_notice_at, row.no_change_notice_at = plan.due
+        row.last_modified_date, row.last_modified_user = now, user
+        session.add(row)
+    return {"Version": plan.version, "Tier": plan.tier}
+
+
+def _drop_oldest_beyond_limit(session, row: ParameterTable, new_version: int, name: str) -> None:  # type: ignore[no-untyped-def]
+    """History keeps 100 versions; a labelled oldest version blocks the put instead."""
+    oldest = session.exec(select(func.min(ParameterVersionTable.version))
+                          .where(ParameterVersionTable.parameter_id == row.id)).one()
+    if oldest is None or new_version - oldest + 1 <= MAX_VERSIONS:
+        return
+    labelled = session.exec(select(ParameterLabelTable.label).where(ParameterLabelTable.parameter_id == row.id)
+                            .where(ParameterLabelTable.version == oldest)).first()
+    if labelled is not None:
+        raise ParameterMaxVersionLimitExceeded(
+            f"You attempted to create a new version of {name} by calling the PutParameter API with the overwrite "
+            f"flag. Version {oldest}, the oldest version, can't be deleted because it has a label associated with "
+            "it. Move the label to another version of the parameter, and try again.")
+    session.exec(ParameterVersionTable.__table__.delete().where(  # type: ignore[attr-defined]
+        ParameterVersionTable.parameter_id == row.id).where(ParameterVersionTable.version == oldest))
+
+
+def _already_exists() -> ParameterAlreadyExists:
+    return ParameterAlreadyExists("The parameter already exists. To overwrite this value, set the overwrite "
+                                  "option in the request to true.")
+
+
+def _compile_pattern(pattern: str):  # type: ignore[no-untyped-def]
+    try:
+        return regex.compile(pattern, regex.VERSION0)
+    except (regex.error, ValueError, OverflowError, RecursionError):
+        raise InvalidAllowedPatternException(
+            f"The allowed pattern {pattern} is not a valid regular expression.") from None
+
+
+def _check_pattern(pattern: str, value: str) -> None:
+    compiled = _compile_pattern(pattern)
+    try:
+        matched = compiled.fullmatch(value, timeout=_PATTERN_TIMEOUT_SECONDS) is not None
+    except TimeoutError:
+        raise InvalidAllowedPatternException(
+            f"The allowed pattern {pattern} is too complex to evaluate against the value.") from None
+    if not matched:
+        raise ParameterPatternMismatchException(
+            f"Parameter value, cannot be validated against allowedPattern: {pattern}")
+
+
+def get_parameter(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html"""
+    ref = reference(req["Name"])
+    authorize_ssm(ctx, "ssm:GetParameter", arn_of(ctx, ref.canonical))
+    param = require_parameter(ctx, ref)
+    row = selected_version(ctx, param, ref)
+    return {"Parameter": parameter_shape(ctx, param, row, bool(req.get("WithDecryption")), ref.selector)}
+
+
+def get_parameters(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html
+
+    Missing names and bad selectors go to InvalidParameters, not errors; the results are
+    sorted by name and duplicates collapse."""
+    with_decryption = bool(req.get("WithDecryption"))
+    found: dict[str, dict] = {}
+    invalid: list[str] = []
+    for text in dict.fromkeys(req["Names"]):
+        try:
+            ref = parse_reference(text)
+        except BadReference:
+            invalid.append(text)
+            continue
+        authorize_ssm(ctx, "ssm:GetParameters", arn_of(ctx, ref.canonical))
+        param = find_parameter(ctx, ref)
+        if param is None:
+            invalid.append(text)
+            continue
+        try:
+            row = selected_version(ctx, param, ref)
+        except Exception as error:  # ParameterVersionNotFound: reported, not raised
+            if getattr(error, "code", "") != "ParameterVersionNotFound":
+                raise
+            invalid.append(text)
+            continue
+        found[text] = parameter_shape(ctx, param, row, with_decryption, ref.selector)
+    return {"Parameters": [found[k] for k in sorted(found, key=lambda k: (found[k]["Name"], k))],
+            "InvalidParameters": invalid}
+
+
+def get_parameter_history(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameterHistory.html"""
+    ref = reference(req["Name"])
+    if ref.selector is not None:
+        raise ValidationException(f"Parameter name {req['Name']} can't include a version or label selector "
+                                  "for GetParameterHistory.")
+    authorize_ssm(ctx, "ssm:GetParameterHistory", arn_of(ctx, ref.canonical))
+    param = require_parameter(ctx, ref)
+    limit = req.get("MaxResults") or 50
+    state = decode_token(req.get("NextToken"), "history")
+    after = int(state.get("v", 0)) if state else 0
+    with ctx.ssm.db.session() as session:
+        rows = list(session.exec(select(ParameterVersionTable)
+                                 .where(ParameterVersionTable.parameter_id == param.id)
+                                 .where(ParameterVersionTable.version > after)
+                                 .order_by(ParameterVersionTable.version).limit(limit + 1)))
+    labels_by_version: dict[int, list[str]] = {}
+    for label, number in sorted(ctx.ssm.labels(param).items()):
+        labels_by_version.setdefault(number, []).append(label)
+    with_decryption = bool(req.get("WithDecryption"))
+    page = [_history_entry(ctx, param, row, labels_by_version.get(row.version, []), with_decryption)
+            for row in rows[:limit]]
+    result: dict = {"Parameters": page}
+    if len(rows) > limit:
+        result["NextToken"] = encode_token({"k": "history", "v": rows[limit - 1].version})
+    return result
+
+
+def _history_entry(ctx: SsmContext, param: ParameterTable, row: ParameterVersionTable, labels: list[str],
+                   with_decryption: bool) -> dict:
+    entry = {
+        "Name": param.name,
+        "Type": row.type,
+        "LastModifiedDate": row.last_modified_date,
+        "LastModifiedUser": row.last_modified_user,
+        "Value": value_of(ctx, param, row, with_decryption),
+        "Version": row.version,
+        "Labels": labels,
+        "Tier": row.tier,
+        "Policies": inline_policies(row.policies),
+        "DataType": row.data_type,
+    }
+    if row.key_id is not None:
+        entry["KeyId"] = row.key_id
+    if row.description is not None:
+        entry["Description"] = row.description
+    if row.allowed_pattern is not None:
+        entry["AllowedPattern"] = row.allowed_pattern
+    return entry
+
+
+def delete_parameter(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DeleteParameter.html"""
+    name = req["Name"]
+    check_name_syntax(name)
+    canonical = canonical_of(name)
+    authorize_ssm(ctx, "ssm:DeleteParameter", arn_of(ctx, canonical))
+    if not _delete(ctx, [canonical]):
+        raise not_found(name)
+    return {}
+
+
+def delete_parameters(ctx: SsmContext, req: dict) -> dict:
+    """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DeleteParameters.html"""
+    valid: dict[str, str] = {}
+    invalid: list[str] = []
+    for name in dict.fromkeys(req["Names"]):
+        try:
+            check_name_syntax(name)
+        except ValidationException:
+            invalid.append(name)
+            continue
+        authorize_ssm(ctx, "ssm:DeleteParameters", arn_of(ctx, canonical_of(name)))
+        valid[name] = canonical_of(name)
+    deleted = set(_delete(ctx, list(valid.values()))) if valid else set()
+    invalid += [name for name, canonical in valid.items() if canonical not in deleted]
+    return {"DeletedParameters": [name for name, canonical in valid.items() if canonical in deleted],
+            "InvalidParameters": invalid}
+
+
+def _delete(ctx: SsmContext, canonicals: list[str]) -> list[str]:
+    """Delete live parameters by canonical name; returns the ones that existed."""
+    now = ctx.now()
+    deleted: list[str] = []
+    with ctx.ssm.write() as session:
+        rows = session.exec(select(ParameterTable).where(ParameterTable.account_id == ctx.account_id)
+                            .where(ParameterTable.region == ctx.region)
+                            .where(ParameterTable.canonical.in_(canonicals))  # type: ignore[attr-defined]
+                            .with_for_update()).all()
+        for row in rows:
+            if row.expires_at is None or now < row.expires_at:
+                deleted.append(row.canonical)
+            delete_parameter_rows(session, row.id)
+    return deleted

@@ -1,0 +1,216 @@
+"""ParameterStore: the long-lived state one server process holds for the SSM operations.
+
+Reads are answered from an in-memory cache of parameter rows, versions and labels; it is
+dropped whenever the parameters' change epoch moves (a write by this process or by any
+other process sharing the database — kms_core/storage/session.py), so a cache hit is never
+stale.  Writes run in `write()` transactions that bump only the parameters' epoch: a
+parameter write does not empty the KMS key cache.
+
+Time-driven parameter policies (Expiration, ExpirationNotification, NoChangeNotification)
+are carried out by `process_due()`; their notification events queue up here until the
+server appends them to the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Optional
+
+from sqlalchemy import delete, func, or_
+from sqlmodel import Session, select
+
+from kms_core.storage.session import PARAMS_EPOCH
+from paramstore.ssm.tables import (
+    ParameterLabelTable,
+    ParameterTable,
+    ParameterTagTable,
+    ParameterVersionTable,
+    ServiceSettingTable,
+)
+
+if TYPE_CHECKING:
+    from kms_core.service import KmsCore
+
+_MAX_CACHED = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEvent:
+    """A parameter policy firing, for the audit trail (never carries a value)."""
+
+    event_name: str     # "ExpirationNotification" | "NoChangeNotification" | "Expiration"
+    account_id: str
+    region: str
+    parameter_arn: str
+    event_time: float
+    detail: dict
+
+
+class ParameterStore:
+    def __init__(self, kms: "KmsCore") -> None:
+        self.kms = kms
+        self.db = kms.db
+        self.clock = kms.clock
+        self._token: object = object()
+        self._params: dict[tuple[str, str, str], Optional[ParameterTable]] = {}
+        self._versions: dict[tuple[int, int], Optional[ParameterVersionTable]] = {}
+        self._labels: dict[int, dict[str, int]] = {}
+        self._settings: dict[tuple[str, str, str], Optional[ServiceSettingTable]] = {}
+        self._next_due: Optional[float] = None
+        self.events: list[PolicyEvent] = []
+
+    # --- cache coherence ------------------------------------------------------------------
+    def sync(self) -> None:
+        """After kms.sync(): drop the caches if the parameters' epoch moved; run due policies."""
+        token = self.kms.last_token[1] if len(self.kms.last_token) > 1 else None
+        if token != self._token:
+            self._drop()
+            self._token = token
+        if self._next_due is None:
+            self._next_due = self._load_next_due()
+        if self.clock() >= self._next_due:
+            self.process_due()
+
+    def changed(self) -> None:
+        self._drop()
+        self._token = object()
+
+    def _drop(self) -> None:
+        self._params.clear()
+        self._versions.clear()
+        self._labels.clear()
+        self._settings.clear()
+        self._next_due = None
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self.db.write(PARAMS_EPOCH) as session:
+            yield session
+        self.changed()
+
+    # --- reads ----------------------------------------------------------------------------
+    def parameter(self, account_id: str, region: str, canonical: str) -> Optional[ParameterTable]:
+        """The live parameter (None if absent or past its expiration)."""
+        key = (account_id, region, canonical)
+        try:
+            row = self._params[key]
+        except KeyError:
+            with self.db.session() as session:
+                row = session.exec(select(ParameterTable).where(ParameterTable.account_id == account_id)
+                                   .where(ParameterTable.region == region)
+                                   .where(ParameterTable.canonical == canonical)).first()
+            self._remember(self._params, key, row)
+        if row is not None and row.expires_at is not None and self.clock() >= row.expires_at:
+            return None
+        return row
+
+    def version(self, param: ParameterTable, version: int) -> Optional[ParameterVersionTable]:
+        key = (param.id, version)
+        try:
+            return self._versions[key]
+        except KeyError:
+            pass
+        with self.db.session() as session:
+            row = session.get(ParameterVersionTable, key)
+        self._remember(self._versions, key, row)
+        return row
+
+    def labels(self, param: ParameterTable) -> dict[str, int]:
+        """label -> version for one parameter."""
+        try:
+            return self._labels[param.id]
+        except KeyError:
+            pass
+        with self.db.session() as session:
+            labels = {r.label: r.version for r in session.exec(
+                select(ParameterLabelTable).where(ParameterLabelTable.parameter_id == param.id))}
+        self._remember(self._labels, param.id, labels)
+        return labels
+
+    def setting_row(self, account_id: str, region: str, setting_id: str) -> Optional[ServiceSettingTable]:
+        key = (account_id, region, setting_id)
+        if key not in self._settings:
+            with self.db.session() as session:
+                self._settings[key] = session.get(ServiceSettingTable, key)
+        return self._settings[key]
+
+    def setting(self, account_id: str, region: str, setting_id: str) -> Optional[str]:
+        """A service setting's value if changed from its default, else None."""
+        row = self.setting_row(account_id, region, setting_id)
+        return row.value if row is not None else None
+
+    def count_parameters(self, account_id: str, region: str, tier: str) -> int:
+        with self.db.session() as session:
+            return session.exec(select(func.count()).select_from(ParameterTable)
+                                .where(ParameterTable.account_id == account_id)
+                                .where(ParameterTable.region == region)
+                                .where(ParameterTable.tier == tier)).one()
+
+    def remember_rows(self, rows: list[ParameterTable], versions: list[ParameterVersionTable]) -> None:
+        """Rows a listing query already read, so the next GetParameter of one is a cache hit."""
+        for row in rows:
+            self._remember(self._params, (row.account_id, row.region, row.canonical), row)
+        for version in versions:
+            self._remember(self._versions, (version.parameter_id, version.version), version)
+
+    def _remember(self, cache: dict, key: object, value: object) -> None:
+        if len(cache) >= _MAX_CACHED:
+            cache.clear()
+        cache[key] = value
+
+    # --- time-driven policies -------------------------------------------------------------
+    def _load_next_due(self) -> float:
+        with self.db.session() as session:
+            times = [session.exec(select(func.min(column))).one() for column in (
+                ParameterTable.expires_at, ParameterTable.expiration_notice_at, ParameterTable.no_change_notice_at)]
+        found = [t for t in times if t is not None]
+        return min(found) if found else float("inf")
+
+    def process_due(self) -> None:
+        """Delete expired parameters; record due notifications (once, whichever process
+        gets there first: the due time is cleared in the same transaction)."""
+        from paramstore.ssm.names import parameter_arn
+        from paramstore.ssm.policies import mark_status
+
+        now = self.clock()
+        events: list[PolicyEvent] = []
+        with self.write() as session:
+            due = session.exec(select(ParameterTable).where(or_(
+                ParameterTable.expires_at <= now, ParameterTable.expiration_notice_at <= now,
+                ParameterTable.no_change_notice_at <= now)).with_for_update()).all()
+            for row in due:
+                arn = parameter_arn(row.region, row.account_id, row.canonical)
+                base = {"name": row.name, "version": row.version}
+                if row.expiration_notice_at is not None and row.expiration_notice_at <= now:
+                    events.append(PolicyEvent("ExpirationNotification", row.account_id, row.region, arn, now,
+                                              {**base, "expiresAt": row.expires_at}))
+                    row.expiration_notice_at = None
+                    row.policies = mark_status(row.policies, "ExpirationNotification", "Finished")
+                if row.no_change_notice_at is not None and row.no_change_notice_at <= now:
+                    events.append(PolicyEvent("NoChangeNotification", row.account_id, row.region, arn, now,
+                                              {**base, "lastModifiedDate": row.last_modified_date}))
+                    row.no_change_notice_at = None
+                    row.policies = mark_status(row.policies, "NoChangeNotification", "Finished")
+                if row.expires_at is not None and row.expires_at <= now:
+                    events.append(PolicyEvent("Expiration", row.account_id, row.region, arn, now, base))
+                    delete_parameter_rows(session, row.id)
+                else:
+                    session.add(row)
+        self.events.extend(events)
+
+    def take_events(self) -> list[PolicyEvent]:
+        events, self.events = self.events, []
+        return events
+
+
+def delete_parameter_rows(session: Session, parameter_id: int) -> None:
+    """A parameter and everything hanging off it: versions, labels, tags."""
+    for table in (ParameterLabelTable, ParameterTagTable, ParameterVersionTable):
+        session.exec(delete(table).where(table.parameter_id == parameter_id))  # type: ignore[call-overload]
+    session.exec(delete(ParameterTable).where(ParameterTable.id == parameter_id))  # type: ignore[call-overload]
+
+
+def policies_json(policies: Optional[list]) -> Optional[str]:
+    return json.dumps(policies, separators=(",", ":")) if policies else None
