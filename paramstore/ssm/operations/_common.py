@@ -58,10 +58,8 @@ def selected_version(ctx: SsmContext, param: ParameterTable, ref: Reference) -> 
     """The version a selector picks (the latest without one); never falls back."""
     if ref.label is not None:
         number = ctx.ssm.labels(param).get(ref.label)
-        if number is None:
-            raise ParameterVersionNotFound(
-                f"Systems Manager could not find version {ref.label} of {ref.name}. "
-                "Verify the version and try again.")
+        if number is None:  # AWS answers an unknown label as an unknown parameter
+            raise not_found(f"{ref.name}{ref.selector}")
     else:
         number = ref.version if ref.version is not None else param.version
     row = ctx.ssm.version(param, number)

@@ -27,13 +27,17 @@ from paramstore.ssm.tables import ParameterLabelTable, ParameterTable, Parameter
 
 _BY_PATH_FILTERS = {"Type": ("Equals", "BeginsWith"), "KeyId": ("Equals", "BeginsWith"), "Label": ("Equals",)}
 _DESCRIBE_FILTERS = {
-    "Name": ("Equals", "BeginsWith", "Contains"),
-    "Type": ("Equals", "BeginsWith"),
-    "KeyId": ("Equals", "BeginsWith"),
+    "Path": ("Recursive", "OneLevel"),
+    "Name": ("BeginsWith", "Equals", "Contains"),
+    "Type": ("BeginsWith", "Equals"),
+    "KeyId": ("BeginsWith", "Equals"),
     "Tier": ("Equals",),
     "DataType": ("Equals",),
-    "Path": ("OneLevel", "Recursive"),
 }
+#: values AWS checks for these keys (a wrong one is InvalidFilterOption, as AWS answers)
+_KNOWN_VALUES = {"Type": ("String", "StringList", "SecureString"),
+                 "Tier": ("Standard", "Advanced", "Intelligent-Tiering")}
+_LISTED_KEYS = {"by-path": "Type, KeyId", "describe": "Path, Name, Type, KeyId, Tier"}
 _TAG_OPTIONS = ("Equals", "BeginsWith")
 _LEGACY_FILTERS = ("Name", "Type", "KeyId")
 
@@ -42,7 +46,8 @@ def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html"""
     path = check_path(req["Path"])
     authorize_ssm(ctx, "ssm:GetParametersByPath", arn_of(ctx, canonical_of(path)))
-    filters = _checked_filters(req.get("ParameterFilters") or [], _BY_PATH_FILTERS, allow_tags=False)
+    filters = _checked_filters(req.get("ParameterFilters") or [], _BY_PATH_FILTERS, allow_tags=False,
+                               listed=_LISTED_KEYS["by-path"])
     limit = req.get("MaxResults") or 10
     state = decode_token(req.get("NextToken"), "path")
     if is_reserved(path) and path != "/":
@@ -83,7 +88,7 @@ def describe_parameters(ctx: SsmContext, req: dict) -> dict:
     if req.get("Shared"):
         return {"Parameters": []}  # no parameters are shared with this account
     filters = _legacy_filters(req["Filters"]) if req.get("Filters") else _checked_filters(
-        req.get("ParameterFilters") or [], _DESCRIBE_FILTERS, allow_tags=True)
+        req.get("ParameterFilters") or [], _DESCRIBE_FILTERS, allow_tags=True, listed=_LISTED_KEYS["describe"])
     limit = req.get("MaxResults") or 50
     state = decode_token(req.get("NextToken"), "describe")
     query = _scoped(ctx, select(ParameterTable))
@@ -141,7 +146,7 @@ def _default_option(key: str) -> str:
     return "OneLevel" if key == "Path" else "Equals"
 
 
-def _checked_filters(filters: list, allowed: dict, allow_tags: bool) -> list:
+def _checked_filters(filters: list, allowed: dict, allow_tags: bool, listed: str) -> list:
     """ParameterStringFilter list: known keys, no duplicates, valid options, values present."""
     seen: set[str] = set()
     for f in filters:
@@ -149,7 +154,7 @@ def _checked_filters(filters: list, allowed: dict, allow_tags: bool) -> list:
         is_tag = key.startswith("tag:") and allow_tags
         if not is_tag and key not in allowed:
             raise InvalidFilterKey(f"The following filter key is not valid: {key}. Valid filter keys include: "
-                                   f"[{', '.join([*allowed, *(['tag:'] if allow_tags else [])])}].")
+                                   f"[{listed}].")
         if key in seen:
             raise InvalidFilterKey(f"The following filter is duplicated in the request: {key}. A request can "
                                    "contain only one occurrence of a specific filter.")
@@ -162,12 +167,17 @@ def _checked_filters(filters: list, allowed: dict, allow_tags: bool) -> list:
         values = f.get("Values")
         if not is_tag and not values:
             raise InvalidFilterValue(f"The following filter values are missing : null for filter key {key}.")
-        if key == "Path":
-            for value in values:
+        for value in values or ():
+            known = _KNOWN_VALUES.get(key)
+            if known is not None and value not in known:
+                raise InvalidFilterOption(f"The following filter value is not valid: {value}. Valid values "
+                                          f"include: [{', '.join(known)}].")
+            if key == "Path":
                 path = check_path(value)
                 if is_reserved(path) and path != "/":
-                    raise InvalidFilterValue(f'The parameter path {value} can\'t be prefixed with "aws" or '
-                                             '"ssm" (case-insensitive).')
+                    raise ValidationException(
+                        'Filters for common parameters can\'t be prefixed with "aws" or "ssm" (case-insensitive). '
+                        "When using global parameters, please specify within a global namespace.")
     return filters
 
 

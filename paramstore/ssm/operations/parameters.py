@@ -55,10 +55,6 @@ _PATTERN_TIMEOUT_SECONDS = 0.2
 _PUT_ATTEMPTS = 8
 
 
-class _VersionMoved(Exception):
-    """Another writer took the version this request sealed for: seal again."""
-
-
 def put_parameter(ctx: SsmContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html"""
     name = check_name_for_write(req["Name"], ctx.region, ctx.account_id)
@@ -84,17 +80,18 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
     if req.get("AllowedPattern") is not None:
         _compile_pattern(req["AllowedPattern"])
 
-    # Seal outside the write transaction (first use of a key set may itself write), for
-    # the version we expect; re-seal inside only if another writer got there first.
+    # Seal before the write transaction (a key set's first use may itself write), for the
+    # version we expect; if another writer got there first, the transaction re-plans and
+    # re-seals under its row lock (the keys exist by then: no nested write).
+    previous = ctx.ssm.parameter(ctx.account_id, ctx.region, canonical)
+    if previous is not None and not overwrite:
+        raise _already_exists()
+    plan = _plan(ctx, req, previous, value, policies)
+    sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value)
     for _ in range(_PUT_ATTEMPTS):
-        previous = ctx.ssm.parameter(ctx.account_id, ctx.region, canonical)
-        if previous is not None and not overwrite:
-            raise _already_exists()
-        plan = _plan(ctx, req, previous, value, policies)
-        sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value)
         try:
-            return _store(ctx, req, name, canonical, arn, value, plan, sealed, overwrite)
-        except (_VersionMoved, IntegrityError):
+            return _store(ctx, req, name, canonical, arn, value, policies, plan, sealed, overwrite)
+        except IntegrityError:  # a concurrent create of the same name won: overwrite it (or refuse)
             ctx.ssm.changed()
     raise TooManyUpdates("There are concurrent updates for a resource that supports one update at a time.")
 
@@ -116,8 +113,7 @@ def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value:
         raise ValidationException("A parameter type is required when you create a parameter.")
     key_id = req.get("KeyId")
     if key_id is not None and param_type != SECURE_STRING:
-        raise ValidationException(f"KeyId can't be used with a {param_type} parameter. "
-                                  "KeyId is only for SecureString parameters.")
+        raise ValidationException("KeyId is required for SecureString type parameter only.")
     if param_type == SECURE_STRING and key_id is None:
         key_id = previous.key_id if previous is not None and previous.type == SECURE_STRING else DEFAULT_KEY_ID
     data_type = req.get("DataType") or (previous.data_type if previous is not None else "text")
@@ -156,7 +152,7 @@ def _no_change_after(previous: ParameterTable, now: float) -> Optional[float]:
     return now + (previous.no_change_notice_at - previous.last_modified_date)
 
 
-def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, value: str, plan: _Plan,
+def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, value: str, policies, plan: _Plan,  # type: ignore[no-untyped-def]
            sealed: tuple[bytes, bytes], overwrite: bool) -> dict:
     now = ctx.now()
     user = ctx.principal.arn
@@ -172,7 +168,8 @@ def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, valu
             raise _already_exists()
         if (row.id if row is not None else None) != plan.parameter_id or (
                 row is not None and row.version + 1 != plan.version):
-            raise _VersionMoved()
+            plan = _plan(ctx, req, row, value, policies)
+            sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value)
         if row is None:
             tiers.check_quota(session, ctx, plan.tier)
             row = ParameterTable(account_id=ctx.account_id, region=ctx.region, canonical=canonical, name=name,
