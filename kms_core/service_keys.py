@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
 from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
 from kms_core.domain import limits
@@ -192,8 +193,10 @@ class ServiceKeys:
         kms = self._kms
         for _ in range(3):
             with kms.db.session() as session:
-                rows = session.query(ServiceOwnedKeyTable).filter_by(
-                    service=key_set.service, account_id=account_id, region=region).all()
+                rows = session.exec(select(ServiceOwnedKeyTable)
+                                    .where(ServiceOwnedKeyTable.service == key_set.service)
+                                    .where(ServiceOwnedKeyTable.account_id == account_id)
+                                    .where(ServiceOwnedKeyTable.region == region)).all()
                 found = {r.generation: kms.root.unwrap(r.material_wrapped, owned_key_row_identity(
                     r.service, r.account_id, r.region, r.generation)) for r in rows}
             if found or not create:
