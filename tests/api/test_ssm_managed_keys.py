@@ -1,0 +1,133 @@
+"""The AWS-managed key set `alias/aws/ssm`: made on first use, visible, usable only through
+Parameter Store, and closed to customer changes.  And the encryption context binding
+SecureString values to their parameter."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from kms_core.service_keys import declare, key_set_for_alias
+from tests.helpers import expect_error
+
+
+@pytest.fixture
+def ssm(server):  # type: ignore[no-untyped-def]
+    return server.client("ssm")
+
+
+def _managed_key(kms) -> dict:  # type: ignore[no-untyped-def]
+    return kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]
+
+
+def _stored_data_key(ssm, name: str) -> bytes:  # type: ignore[no-untyped-def]
+    """The KMS ciphertext of a SecureString's data key, from the value shown without decryption."""
+    blob = base64.b64decode(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    (length,) = struct.unpack(">H", blob[:2])
+    return blob[2:2 + length]
+
+
+def test_managed_key_is_visible_with_aws_key_manager_and_rotates(server, kms, ssm):
+    ssm.put_parameter(Name=f"/managed/{uuid.uuid4().hex[:8]}", Value="x", Type="SecureString")
+    meta = _managed_key(kms)
+    assert meta["KeyManager"] == "AWS" and meta["KeyState"] == "Enabled"
+    assert any(k["KeyId"] == meta["KeyId"] for page in kms.get_paginator("list_keys").paginate() for k in page["Keys"])
+    aliases = [a for page in kms.get_paginator("list_aliases").paginate() for a in page["Aliases"]]
+    assert {"AliasName": "alias/aws/ssm", "TargetKeyId": meta["KeyId"]}.items() <= next(
+        a for a in aliases if a["AliasName"] == "alias/aws/ssm").items()
+    assert kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"] is True
+    policy = json.loads(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
+    condition = policy["Statement"][0]["Condition"]["StringEquals"]
+    assert condition == {"kms:ViaService": "ssm.us-east-1.amazonaws.com", "kms:CallerAccount": "111122223333"}
+
+
+@pytest.mark.parametrize("call", [
+    lambda kms, k: kms.disable_key(KeyId=k),
+    lambda kms, k: kms.schedule_key_deletion(KeyId=k, PendingWindowInDays=7),
+    lambda kms, k: kms.put_key_policy(KeyId=k, PolicyName="default", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*",
+                                               "Resource": "*"}]})),
+    lambda kms, k: kms.tag_resource(KeyId=k, Tags=[{"TagKey": "a", "TagValue": "b"}]),
+    lambda kms, k: kms.disable_key_rotation(KeyId=k),
+    lambda kms, k: kms.update_key_description(KeyId=k, Description="mine"),
+    lambda kms, k: kms.create_alias(AliasName=f"alias/onto-managed-{uuid.uuid4().hex[:6]}", TargetKeyId=k),
+    lambda kms, k: kms.encrypt(KeyId=k, Plaintext=b"direct"),
+    lambda kms, k: kms.generate_data_key(KeyId="alias/aws/ssm", KeySpec="AES_256"),
+], ids=["disable", "delete", "policy", "tag", "rotation", "description", "alias", "encrypt", "data-key"])
+def test_customers_cannot_change_or_directly_use_the_managed_key(kms, ssm, call):
+    ssm.put_parameter(Name=f"/managed/{uuid.uuid4().hex[:8]}", Value="x", Type="SecureString")
+    key_id = _managed_key(kms)["KeyId"]
+    expect_error(lambda: call(kms, key_id), "AccessDeniedException")
+    assert _managed_key(kms)["KeyState"] == "Enabled"
+
+
+def test_direct_decrypt_of_a_parameters_data_key_is_denied(kms, ssm):
+    name = f"/managed/{uuid.uuid4().hex[:8]}/secret"
+    ssm.put_parameter(Name=name, Value="only-through-ssm", Type="SecureString")
+    arn = ssm.get_parameter(Name=name)["Parameter"]["ARN"]
+    blob = _stored_data_key(ssm, name)
+    expect_error(lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"PARAMETER_ARN": arn}),
+                 "AccessDeniedException")
+
+
+def test_customer_key_data_key_is_bound_to_the_parameter_arn(kms, ssm):
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    name = f"/managed/{uuid.uuid4().hex[:8]}/cmk"
+    ssm.put_parameter(Name=name, Value="bound", Type="SecureString", KeyId=key_id)
+    arn = ssm.get_parameter(Name=name)["Parameter"]["ARN"]
+    blob = _stored_data_key(ssm, name)
+    # the caller may decrypt its own key's ciphertext directly, but only with this parameter's ARN
+    assert len(kms.decrypt(CiphertextBlob=blob, EncryptionContext={"PARAMETER_ARN": arn})["Plaintext"]) == 32
+    expect_error(lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"PARAMETER_ARN": arn + "x"}),
+                 "InvalidCiphertextException")
+    expect_error(lambda: kms.decrypt(CiphertextBlob=blob), "InvalidCiphertextException")
+
+
+def test_describe_key_on_the_alias_makes_the_managed_key(server):
+    """A fresh account (region) gets its key from DescribeKey alone, as on AWS."""
+    kms = server.client("kms", region="eu-west-3")
+    meta = kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS" and meta["Arn"].startswith("arn:aws:kms:eu-west-3:")
+    assert kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]["KeyId"] == meta["KeyId"]  # one key
+
+
+def test_undeclared_service_aliases_are_not_created(server):
+    kms = server.client("kms", region="eu-west-2")
+    expect_error(lambda: kms.describe_key(KeyId="alias/aws/nosuchservice"), "NotFoundException")
+
+
+def test_a_new_service_gets_its_key_set_by_declaring_its_name(server):
+    key_set = declare("secretsmanager", "Secrets Manager", "Default key for Secrets Manager")
+    assert key_set_for_alias("alias/aws/secretsmanager") is key_set
+    kms = server.client("kms", region="ap-south-1")
+    meta = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS" and meta["Description"] == "Default key for Secrets Manager"
+    policy = json.loads(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
+    assert policy["Statement"][0]["Condition"]["StringEquals"]["kms:ViaService"] == \
+        "secretsmanager.ap-south-1.amazonaws.com"
+
+
+def test_disabled_customer_key_gives_invalid_key_id_on_put_and_read(kms, ssm):
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    name = f"/managed/{uuid.uuid4().hex[:8]}/disabled"
+    ssm.put_parameter(Name=name, Value="v", Type="SecureString", KeyId=key_id)
+    kms.disable_key(KeyId=key_id)
+    expect_error(lambda: ssm.get_parameter(Name=name, WithDecryption=True), "InvalidKeyId")
+    expect_error(lambda: ssm.put_parameter(Name=name, Value="w", Type="SecureString", KeyId=key_id, Overwrite=True),
+                 "InvalidKeyId")
+    assert ssm.get_parameter(Name=name)["Parameter"]["Version"] == 1  # nothing stored, nothing lost
+    kms.enable_key(KeyId=key_id)
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "v"
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    expect_error(lambda: ssm.get_parameter(Name=name, WithDecryption=True), "InvalidKeyId")
+    try:
+        ssm.put_parameter(Name=name, Value="w", Type="SecureString", KeyId="alias/does-not-exist", Overwrite=True)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "InvalidKeyId"
+    else:
+        raise AssertionError("an unknown alias was accepted")
