@@ -135,3 +135,54 @@ def test_get_parameters_by_path_permission_covers_the_subtree(ssm, user, app):
     got = lister.get_parameters_by_path(Path=f"/app/prod/{app}", Recursive=True)["Parameters"]
     assert sorted(p["Value"] for p in got) == ["a", "b"]
     expect_error(lambda: lister.get_parameters_by_path(Path=f"/app/dev/{app}"), "AccessDeniedException")
+
+
+def test_last_modified_user_is_the_caller(ssm, server, app):
+    iam = server.client("iam")
+    user_name = "ssm-w-" + uuid.uuid4().hex[:8]
+    user_arn = iam.create_user(UserName=user_name)["User"]["Arn"]
+    iam.put_user_policy(UserName=user_name, PolicyName="p", PolicyDocument=policy(allow("ssm:PutParameter", PROD_PARAMS)))
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    writer = server.client("ssm", access_key_id=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    name = f"/app/prod/{app}/who"
+    ssm.put_parameter(Name=name, Value="root", Type="String")
+    writer.put_parameter(Name=name, Value="user", Overwrite=True)
+    hist = ssm.get_parameter_history(Name=name)["Parameters"]
+    assert [h["LastModifiedUser"] for h in hist] == [f"arn:aws:iam::{ACCOUNT_ID}:root", user_arn]
+    [meta] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    assert meta["LastModifiedUser"] == user_arn
+
+
+def test_encryption_context_condition_pins_one_parameter(ssm, kms, user, app):
+    """REF §5.7: every KMS call carries {"PARAMETER_ARN": <arn>}; IAM can pin a parameter with it."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
+    mine, other = f"/app/prod/{app}/mine", f"/app/prod/{app}/other"
+    for n in (mine, other):
+        ssm.put_parameter(Name=n, Value=n, Type="SecureString", KeyId=key_id)
+    reader, _ = user(policy(
+        allow("ssm:GetParameter", PROD_PARAMS),
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn,
+         "Condition": {"StringEquals": {
+             "kms:EncryptionContext:PARAMETER_ARN": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{mine}"}}}))
+    assert reader.get_parameter(Name=mine, WithDecryption=True)["Parameter"]["Value"] == mine
+    expect_error(lambda: reader.get_parameter(Name=other, WithDecryption=True), "AccessDeniedException")
+
+
+@pytest.mark.parametrize("tier, kms_action, allowed", [
+    ("Standard", "kms:Encrypt", True),          # Standard: direct KMS Encrypt
+    ("Standard", "kms:GenerateDataKey", False),
+    ("Advanced", "kms:GenerateDataKey", True),  # Advanced: envelope via GenerateDataKey
+    ("Advanced", "kms:Encrypt", False),
+])
+def test_kms_permission_needed_per_tier(kms, user, app, tier, kms_action, allowed):
+    """REF §5.7: kms:Encrypt for a Standard put, kms:GenerateDataKey for an Advanced put."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
+    writer, _ = user(policy(allow("ssm:PutParameter", PROD_PARAMS), allow(kms_action, key_arn)))
+    put = lambda: writer.put_parameter(Name=f"/app/prod/{app}/{tier}", Value="v",  # noqa: E731
+                                       Type="SecureString", KeyId=key_id, Tier=tier)
+    if allowed:
+        assert put()["Tier"] == tier
+    else:
+        expect_error(put, "AccessDeniedException")

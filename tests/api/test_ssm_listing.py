@@ -276,9 +276,10 @@ def test_describe_path_filter(ssm, tree):
 def test_describe_legacy_filters(ssm, base):
     ssm.put_parameter(Name=f"{base}/s", Value="v", Type="String")
     ssm.put_parameter(Name=f"{base}/l", Value="a,b", Type="StringList")
-    got = describe(ssm, Filters=[{"Key": "Name", "Values": [base + "/"]}])
-    assert names(got) == [f"{base}/l", f"{base}/s"]
-    got = describe(ssm, Filters=[{"Key": "Name", "Values": [base + "/"]}, {"Key": "Type", "Values": ["StringList"]}])
+    both = [f"{base}/l", f"{base}/s"]  # exact names: match whether the legacy Name filter is Equals or BeginsWith
+    got = describe(ssm, Filters=[{"Key": "Name", "Values": both}])
+    assert names(got) == both
+    got = describe(ssm, Filters=[{"Key": "Name", "Values": both}, {"Key": "Type", "Values": ["StringList"]}])
     assert names(got) == [f"{base}/l"]
 
 

@@ -521,3 +521,69 @@ def test_delete_parameters(ssm, base):
 
 def test_delete_parameters_at_most_ten(raw, base):
     expect_error(lambda: raw.delete_parameters(Names=[f"{base}/{i}" for i in range(11)]), "ValidationException")
+
+
+# --- ARNs are accepted only where AWS accepts them (REF §5.2) ----------------------------------
+
+@pytest.mark.parametrize("operation", ["put", "delete", "label"])
+def test_arn_not_accepted_as_name(ssm, name, operation):
+    ssm.put_parameter(Name=name, Value="v", Type="String")
+    arn = parameter_arn(name)
+    calls = {
+        "put": lambda: ssm.put_parameter(Name=arn, Value="v2", Type="String", Overwrite=True),
+        "delete": lambda: ssm.delete_parameter(Name=arn),
+        "label": lambda: ssm.label_parameter_version(Name=arn, Labels=["x"]),
+    }
+    with pytest.raises(ClientError):
+        calls[operation]()
+    p = ssm.get_parameter(Name=name)["Parameter"]
+    assert (p["Version"], p["Value"]) == (1, "v")
+    assert history(ssm, name)[0]["Labels"] == []
+
+
+def test_data_type_only_for_string_parameters(ssm, name):
+    # REF §5.3: DataType applies to String parameters only
+    expect_error(lambda: ssm.put_parameter(Name=name, Value="ami-0123456789abcdef0", Type="SecureString",
+                                           DataType="aws:ec2:image"), "ValidationException")
+
+
+def test_intelligent_tiering_never_downgrades(ssm, name):
+    ssm.put_parameter(Name=name, Value="x" * 5000, Type="String", Tier="Advanced")
+    out = ssm.put_parameter(Name=name, Value="small", Overwrite=True, Tier="Intelligent-Tiering")
+    assert out["Tier"] == "Advanced"
+
+
+# --- wire shapes -----------------------------------------------------------------------------
+
+def raw_response(client, call):  # type: ignore[no-untyped-def]
+    """(status, headers, JSON body) of the HTTP response behind a failing call."""
+    import json as _json
+    seen: dict = {}
+
+    def grab(http_response, **_):  # type: ignore[no-untyped-def]
+        seen["http"] = http_response
+    client.meta.events.register("after-call.ssm.*", grab)
+    try:
+        with pytest.raises(ClientError):
+            call()
+    finally:
+        client.meta.events.unregister("after-call.ssm.*", grab)
+    http = seen["http"]
+    return http.status_code, http.headers, _json.loads(http.content)
+
+
+def test_error_body_shape(ssm, name):
+    status, headers, body = raw_response(ssm, lambda: ssm.get_parameter_history(Name=name))
+    assert status == 400
+    assert headers["Content-Type"].startswith("application/x-amz-json-1.1")
+    assert headers.get("x-amzn-RequestId")
+    assert body["__type"].split("#")[-1] == "ParameterNotFound"
+    assert set(body) <= {"__type", "message"}
+
+
+def test_invalid_next_token_uses_capital_message_field(ssm, name):
+    # REF §1: SSM shapes InvalidNextToken / InvalidFilterValue / TooManyUpdates carry `Message`
+    ssm.put_parameter(Name=name, Value="v", Type="String")
+    _, _, body = raw_response(ssm, lambda: ssm.get_parameter_history(Name=name, NextToken="garbage"))
+    assert body["__type"].split("#")[-1] == "InvalidNextToken"
+    assert "Message" in body and "message" not in body, body

@@ -94,10 +94,10 @@ def test_parameter_without_policies_has_none(ssm, name):
 
 
 @pytest.mark.parametrize("unit", ["Days", "Hours"])
-def test_notification_units(ssm, name, unit):
+def test_notification_units(ssm, server, name, unit):
     ssm.put_parameter(Name=name, Value="v", Type="String", Tier="Advanced",
-                      Policies=policies(notification("2", unit), no_change("3", unit)))
-    assert {p["PolicyType"] for p in metadata(ssm, name)["Policies"]} == {"ExpirationNotification",
+                      Policies=policies(expiration(far(server)), notification("2", unit), no_change("3", unit)))
+    assert {p["PolicyType"] for p in metadata(ssm, name)["Policies"]} == {"Expiration", "ExpirationNotification",
                                                                            "NoChangeNotification"}
 
 

@@ -153,7 +153,12 @@ def test_unknown_key(ssm, name, key):
 
 
 def test_asymmetric_key_rejected(ssm, kms, name):
-    key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    try:
+        key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    except ClientError as e:
+        if e.response["Error"]["Code"] == "UnsupportedOperationException":
+            pytest.skip("this server's KMS has no RSA keys")
+        raise
     expect_error(lambda: ssm.put_parameter(Name=name, Value="v", Type="SecureString", KeyId=key_id), "InvalidKeyId")
 
 
