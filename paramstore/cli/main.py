@@ -16,6 +16,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(iam_app, name="iam")
 app.add_typer(__import__("paramstore.cli.audit", fromlist=["audit_app"]).audit_app, name="audit")
 app.add_typer(__import__("paramstore.cli.admin", fromlist=["admin_app"]).admin_app, name="admin")
+app.add_typer(__import__("paramstore.cli.params", fromlist=["params_app"]).params_app, name="params")
 
 
 @app.command()
