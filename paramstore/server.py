@@ -233,6 +233,8 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             audit.close()
+            if store.params is not None:
+                store.params.sql.dispose()
             store.db.dispose()
 
     app = FastAPI(title="paramstore", version=__version__, lifespan=lifespan,

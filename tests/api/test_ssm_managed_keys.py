@@ -4,16 +4,14 @@ SecureString values to their parameter."""
 
 from __future__ import annotations
 
-import base64
 import json
-import struct
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
 from kms_core.service_keys import declare, key_set_for_alias
-from tests.helpers import expect_error
+from tests.helpers import expect_error, stored_data_key
 
 
 @pytest.fixture
@@ -26,10 +24,7 @@ def _managed_key(kms) -> dict:  # type: ignore[no-untyped-def]
 
 
 def _stored_data_key(ssm, name: str) -> bytes:  # type: ignore[no-untyped-def]
-    """The KMS ciphertext of a SecureString's data key, from the value shown without decryption."""
-    blob = base64.b64decode(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-    (length,) = struct.unpack(">H", blob[:2])
-    return blob[2:2 + length]
+    return stored_data_key(ssm.get_parameter(Name=name)["Parameter"]["Value"])
 
 
 def test_managed_key_is_visible_with_aws_key_manager_and_rotates(server, kms, ssm):

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION
-from tests.helpers import expect_error, key_arn
+from tests.helpers import expect_error, key_arn, stored_data_key
 
 
 @pytest.fixture
@@ -121,12 +121,14 @@ def test_customer_key_forms(ssm, kms, name, form):
     assert ssm.get_parameter_history(Name=name)["Parameters"][0]["KeyId"] == given
 
 
-def test_standard_ciphertext_is_kms_ciphertext_bound_to_the_parameter_arn(ssm, kms, name):
+def test_stored_data_key_is_kms_ciphertext_bound_to_the_parameter_arn(ssm, kms, name):
+    """The value is sealed under a data key from GenerateDataKey; that data key is a KMS
+    ciphertext under the parameter's key with the PARAMETER_ARN encryption context."""
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     ssm.put_parameter(Name=name, Value="bound", Type="SecureString", KeyId=key_id)
-    blob = base64.b64decode(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    blob = stored_data_key(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     out = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"PARAMETER_ARN": parameter_arn(name)})
-    assert out["Plaintext"] == b"bound"
+    assert len(out["Plaintext"]) == 32 and b"bound" not in out["Plaintext"]
     assert out["KeyId"] == key_arn(key_id)
     expect_error(lambda: kms.decrypt(CiphertextBlob=blob), "InvalidCiphertextException")
     expect_error(lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"PARAMETER_ARN": parameter_arn(name + "x")}),
@@ -266,6 +268,6 @@ def test_managed_key_cannot_be_aliased_by_the_user(managed_key, kms):
 
 def test_managed_key_ciphertext_not_decryptable_directly(ssm, managed_key, kms, name):
     ssm.put_parameter(Name=name, Value="only-via-ssm", Type="SecureString")
-    blob = base64.b64decode(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    blob = stored_data_key(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     expect_error(lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"PARAMETER_ARN": parameter_arn(name)}),
                  "AccessDeniedException")

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import InvalidFilterKey, InvalidFilterOption, InvalidFilterValue, ValidationException
+from paramstore.ssm.hotpath import as_param_row, as_version_row
 from paramstore.ssm.names import canonical_of, check_path, is_reserved, path_range
 from paramstore.ssm.operations._common import (
     arn_of,
@@ -52,6 +53,23 @@ def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
     state = decode_token(req.get("NextToken"), "path")
     if is_reserved(path) and path != "/":
         return {"Parameters": []}  # AWS's public parameters are not served here
+    recursive = bool(req.get("Recursive"))
+    cache_key = ("path", ctx.account_id, ctx.region, path, recursive, repr(filters),
+                 state.get("a") if state else None, limit)
+    found = ctx.ssm.page(cache_key, lambda: [(as_param_row(p), as_version_row(v)) for p, v in _page(
+        ctx, _by_path_query(ctx, path, recursive, filters), state, limit)])
+    now = ctx.now()
+    shown = [(p, v) for p, v in found[:limit] if p.expires_at is None or p.expires_at > now]
+    with_decryption = bool(req.get("WithDecryption"))
+    ctx.ssm.remember_rows([p for p, _ in shown], [v for _, v in shown])
+    result: dict = {"Parameters": [parameter_shape(ctx, p, v, with_decryption) for p, v in shown]}
+    if len(found) > limit:
+        result["NextToken"] = encode_token({"k": "path", "a": found[limit - 1][0].canonical})
+    return result
+
+
+def _by_path_query(ctx: SsmContext, path: str, recursive: bool, filters: list) -> Any:
+    """(parameter, version) rows below `path`: the latest version, or the labelled one."""
     version_of = ParameterTable.version
     query = select(ParameterTable, ParameterVersionTable)
     label_filter = next((f for f in filters if f["Key"] == "Label"), None)
@@ -63,7 +81,7 @@ def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
     query = query.join(ParameterVersionTable, and_(ParameterVersionTable.parameter_id == ParameterTable.id,
                                                    ParameterVersionTable.version == version_of))
     query = _scoped(ctx, query)
-    if req.get("Recursive"):
+    if recursive:
         low, high = path_range(path)
         query = query.where(ParameterTable.canonical >= low).where(ParameterTable.canonical < high)
     else:
@@ -71,13 +89,7 @@ def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
     for f in filters:
         if f["Key"] != "Label":
             query = query.where(_condition(ctx, f["Key"], f.get("Option") or "Equals", f["Values"]))
-    rows = _page(ctx, query, state, limit)
-    with_decryption = bool(req.get("WithDecryption"))
-    ctx.ssm.remember_rows([p for p, _ in rows[:limit]], [v for _, v in rows[:limit]])
-    result: dict = {"Parameters": [parameter_shape(ctx, p, v, with_decryption) for p, v in rows[:limit]]}
-    if len(rows) > limit:
-        result["NextToken"] = encode_token({"k": "path", "a": rows[limit - 1][0].canonical})
-    return result
+    return query
 
 
 def describe_parameters(ctx: SsmContext, req: dict) -> dict:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Optional
 
 import regex
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from paramstore.ssm import tiers
@@ -18,6 +16,7 @@ from paramstore.ssm.errors import (
     ParameterAlreadyExists,
     ParameterMaxVersionLimitExceeded,
     ParameterPatternMismatchException,
+    TooManyTagsError,
     TooManyUpdates,
     ValidationException,
 )
@@ -29,6 +28,7 @@ from paramstore.ssm.names import (
     parent_of,
     parse_reference,
 )
+from paramstore.ssm.operations.tags import MAX_TAGS
 from paramstore.ssm.operations._common import (
     arn_of,
     authorize_ssm,
@@ -43,9 +43,10 @@ from paramstore.ssm.operations._common import (
     selected_version,
     value_of,
 )
-from paramstore.ssm.policies import parse_policies
+from paramstore.ssm.hotpath import INTEGRITY_ERRORS, ParamRow, VersionRow
+from paramstore.ssm.policies import parse_policies, rearm_no_change, schedule
 from paramstore.ssm.store import delete_parameter_rows, policies_json
-from paramstore.ssm.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
+from paramstore.ssm.tables import ParameterTable, ParameterVersionTable
 
 MAX_VERSIONS = 100
 DATA_TYPES = ("text", "aws:ec2:image", "aws:ssm:integration")
@@ -67,6 +68,8 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
             "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please "
             "remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or "
             "RemoveTagsFromResource.")
+    if len({tag["Key"] for tag in req.get("Tags", [])}) > MAX_TAGS:
+        raise TooManyTagsError(f"A parameter can have at most {MAX_TAGS} tags.")
     value = req["Value"]
     if not value:
         raise ValidationException("1 validation error detected: Value at 'value' failed to satisfy constraint: "
@@ -91,7 +94,7 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
     for _ in range(_PUT_ATTEMPTS):
         try:
             return _store(ctx, req, name, canonical, arn, value, policies, plan, sealed, overwrite)
-        except IntegrityError:  # a concurrent create of the same name won: overwrite it (or refuse)
+        except INTEGRITY_ERRORS:  # a concurrent create of the same name won: overwrite it (or refuse)
             ctx.ssm.changed()
     raise TooManyUpdates("There are concurrent updates for a resource that supports one update at a time.")
 
@@ -126,17 +129,13 @@ def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value:
         previous.allowed_pattern if previous is not None else None)
     if pattern:
         _check_pattern(pattern, value)
-    inline = policies.inline if policies is not None else inline_policies(previous.policies if previous else None)
+    if policies is not None:
+        inline = policies.inline
+    else:  # carried over; a change restarts NoChangeNotification clocks
+        inline = rearm_no_change(inline_policies(previous.policies if previous is not None else None))
     tier = tiers.settle(ctx, req.get("Tier"), previous.tier if previous is not None else None, value, bool(inline),
                         creating=previous is None)
-    now = ctx.now()
-    if policies is not None:
-        due = policies.due_times(now)
-    elif previous is not None:
-        due = (previous.expires_at, previous.expiration_notice_at,
-               _no_change_after(previous, now))
-    else:
-        due = (None, None, None)
+    due = schedule(inline, ctx.now())
     return _Plan(version=(previous.version + 1) if previous is not None else 1, type=param_type, key_id=key_id,
                  tier=tier, data_type=data_type,
                  description=req["Description"] if "Description" in req else (
@@ -145,24 +144,16 @@ def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value:
                  parameter_id=previous.id if previous is not None else None)
 
 
-def _no_change_after(previous: ParameterTable, now: float) -> Optional[float]:
-    """A NoChangeNotification restarts its clock on every change."""
-    if previous.no_change_notice_at is None:
-        return None
-    return now + (previous.no_change_notice_at - previous.last_modified_date)
-
-
 def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, value: str, policies, plan: _Plan,  # type: ignore[no-untyped-def]
            sealed: tuple[bytes, bytes], overwrite: bool) -> dict:
+    """The put's one write transaction (plain SQL: paramstore/ssm/hotpath.py)."""
     now = ctx.now()
     user = ctx.principal.arn
-    with ctx.ssm.write() as session:
-        row = session.exec(select(ParameterTable).where(ParameterTable.account_id == ctx.account_id)
-                           .where(ParameterTable.region == ctx.region)
-                           .where(ParameterTable.canonical == canonical).with_for_update()).first()
+    store = ctx.ssm
+    with store.sql.transaction() as tx:
+        row = tx.locked_parameter(ctx.account_id, ctx.region, canonical)
         if row is not None and row.expires_at is not None and now >= row.expires_at:
-            delete_parameter_rows(session, row.id)  # expired but not yet swept: gone
-            session.flush()
+            tx.delete_parameter(row.id)  # expired but not yet swept: gone
             row = None
         if row is not None and not overwrite:
             raise _already_exists()
@@ -170,48 +161,32 @@ def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, valu
                 row is not None and row.version + 1 != plan.version):
             plan = _plan(ctx, req, row, value, policies)
             sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value)
+        if row is None or row.tier != plan.tier:
+            tiers.check_quota(tx.count_tier(ctx.account_id, ctx.region, plan.tier), plan.tier)
+        updated = ParamRow(
+            row.id if row is not None else 0, ctx.account_id, ctx.region, canonical,
+            row.name if row is not None else name, parent_of(name), plan.version, plan.type, plan.tier,
+            plan.data_type, plan.key_id, plan.description, plan.allowed_pattern, plan.policies, now, user, *plan.due)
         if row is None:
-            tiers.check_quota(session, ctx, plan.tier)
-            row = ParameterTable(account_id=ctx.account_id, region=ctx.region, canonical=canonical, name=name,
-                                 parent=parent_of(name), version=0, type=plan.type, tier=plan.tier,
-                                 data_type=plan.data_type, last_modified_date=now, last_modified_user=user)
-            session.add(row)
-            session.flush()
+            updated = updated._replace(id=tx.insert_parameter(updated))
             for tag in req.get("Tags", []):
-                session.add(ParameterTagTable(parameter_id=row.id, tag_key=tag["Key"], tag_value=tag["Value"]))
-        elif row.tier != plan.tier:
-            tiers.check_quota(session, ctx, plan.tier)
-        value_sealed, data_key_sealed = sealed
-        session.add(ParameterVersionTable(
-            parameter_id=row.id, version=plan.version, type=plan.type, tier=plan.tier, data_type=plan.data_type,
-            key_id=plan.key_id, description=plan.description, allowed_pattern=plan.allowed_pattern,
-            policies=plan.policies, value_sealed=value_sealed, data_key_sealed=data_key_sealed,
-            last_modified_date=now, last_modified_user=user))
-        _drop_oldest_beyond_limit(session, row, plan.version, name)
-        row.version, row.type, row.tier, row.data_type = plan.version, plan.type, plan.tier, plan.data_type
-        row.key_id, row.description, row.allowed_pattern = plan.key_id, plan.description, plan.allowed_pattern
-        row.policies = plan.policies
-        row.expires_at, row.expiration_notice_at, row.no_change_notice_at = plan.due
-        row.last_modified_date, row.last_modified_user = now, user
-        session.add(row)
+                tx.insert_tag(updated.id, tag["Key"], tag["Value"])
+        else:
+            tx.update_parameter(updated)
+        version = VersionRow(updated.id, plan.version, plan.type, plan.tier, plan.data_type, plan.key_id,
+                             plan.description, plan.allowed_pattern, plan.policies, sealed[0], sealed[1], now, user)
+        tx.insert_version(version)
+        oldest_kept = plan.version - MAX_VERSIONS + 1
+        if oldest_kept > 1:  # history keeps 100 versions; a labelled oldest one blocks the put
+            if tx.label_on(updated.id, oldest_kept - 1) is not None:
+                raise ParameterMaxVersionLimitExceeded(
+                    f"You attempted to create a new version of {name} by calling the PutParameter API with the "
+                    f"overwrite flag. Version {oldest_kept - 1}, the oldest version, can't be deleted because it "
+                    "has a label associated with it. Move the label to another version of the parameter, and try "
+                    "again.")
+            tx.drop_versions_upto(updated.id, oldest_kept - 1)
+    store.wrote(tx.epoch, updated, version, dropped=oldest_kept - 1)
     return {"Version": plan.version, "Tier": plan.tier}
-
-
-def _drop_oldest_beyond_limit(session, row: ParameterTable, new_version: int, name: str) -> None:  # type: ignore[no-untyped-def]
-    """History keeps 100 versions; a labelled oldest version blocks the put instead."""
-    oldest = session.exec(select(func.min(ParameterVersionTable.version))
-                          .where(ParameterVersionTable.parameter_id == row.id)).one()
-    if oldest is None or new_version - oldest + 1 <= MAX_VERSIONS:
-        return
-    labelled = session.exec(select(ParameterLabelTable.label).where(ParameterLabelTable.parameter_id == row.id)
-                            .where(ParameterLabelTable.version == oldest)).first()
-    if labelled is not None:
-        raise ParameterMaxVersionLimitExceeded(
-            f"You attempted to create a new version of {name} by calling the PutParameter API with the overwrite "
-            f"flag. Version {oldest}, the oldest version, can't be deleted because it has a label associated with "
-            "it. Move the label to another version of the parameter, and try again.")
-    session.exec(ParameterVersionTable.__table__.delete().where(  # type: ignore[attr-defined]
-        ParameterVersionTable.parameter_id == row.id).where(ParameterVersionTable.version == oldest))
 
 
 def _already_exists() -> ParameterAlreadyExists:
