@@ -169,6 +169,31 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
         parsed = ciphertext.parse(blob)
     except ciphertext.MalformedCiphertext:
         raise InvalidCiphertextException() from None
+    entry, material = _checked_decrypt(ctx, parsed, requested, context, algorithm, operation, action)
+    context_bytes = _context_bytes(context)
+    dry_run(req)
+    try:
+        plaintext = ciphertext.open_blob(parsed, material.material, context_bytes)
+    except ciphertext.MalformedCiphertext:
+        raise InvalidCiphertextException() from None
+    return entry, plaintext, material.material_id
+
+
+def authorize_repeat_decrypt(ctx: RequestContext, blob: bytes, context: Optional[dict]) -> None:
+    """For a service that holds the plaintext of a ciphertext it already decrypted through
+    Decrypt for this encryption context (SSM's per-version data keys): every check Decrypt
+    makes on this request — the key exists in this region, the caller may kms:Decrypt
+    under this context, the key's state and usage allow it, the material is there — but
+    without opening the blob again.  Raises exactly what Decrypt would."""
+    try:
+        parsed = ciphertext.parse(blob)
+    except ciphertext.MalformedCiphertext:
+        raise InvalidCiphertextException() from None
+    _checked_decrypt(ctx, parsed, None, context, None, "Decrypt", "kms:Decrypt")
+
+
+def _checked_decrypt(ctx: RequestContext, parsed, requested: Optional[KeyWithMaterial],  # type: ignore[no-untyped-def]
+                     context: Optional[dict], algorithm: Optional[str], operation: str, action: str):
     if requested is not None and requested.key.key_id != parsed.key_id:
         raise IncorrectKeyException(_INCORRECT_KEY)
     if requested is None and not KEY_ID_RE.fullmatch(parsed.key_id):
@@ -186,10 +211,4 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
     material = entry.materials_by_raw_id.get(parsed.material_id)
     if material is None:
         raise InvalidCiphertextException()
-    context_bytes = _context_bytes(context)
-    dry_run(req)
-    try:
-        plaintext = ciphertext.open_blob(parsed, material.material, context_bytes)
-    except ciphertext.MalformedCiphertext:
-        raise InvalidCiphertextException() from None
-    return entry, plaintext, material.material_id
+    return entry, material

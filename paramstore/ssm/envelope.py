@@ -63,6 +63,9 @@ def _kms_call(ctx: RequestContext, operation: str, function, request: dict) -> d
     try:
         return function(kms_ctx, request)
     except AwsError as error:
+        if error.code == "InvalidCiphertextException" and _key_is_gone(ctx, request.get("CiphertextBlob")):
+            error = InvalidKeyId("The key that encrypted this parameter's value no longer exists.")
+            raise error from None
         raise _as_ssm_error(error, ctx) from None
     finally:
         ctx.resources.extend(kms_ctx.resources)
@@ -79,6 +82,21 @@ def _as_ssm_error(error: AwsError, ctx: RequestContext) -> AwsError:
     if error.code == "InvalidCiphertextException":
         return _integrity_failure()
     return InternalServerError(message)
+
+
+def _key_is_gone(ctx: RequestContext, blob: bytes | None) -> bool:
+    """A data key whose KMS key was deleted: the caller's problem (InvalidKeyId), not a
+    tampered row."""
+    from kms_core.domain.arn import KEY_ID_RE
+    from kms_core.engine import ciphertext
+
+    if blob is None:
+        return False
+    try:
+        key_id = ciphertext.parse(blob).key_id
+    except ciphertext.MalformedCiphertext:
+        return False
+    return bool(KEY_ID_RE.fullmatch(key_id)) and ctx.kms.key(key_id) is None
 
 
 def _integrity_failure() -> AwsError:
@@ -102,19 +120,35 @@ def seal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id: s
 
 
 def unseal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id: str | None,
-           value_sealed: bytes, data_key_sealed: bytes) -> str:
-    """The plaintext value; SecureString data keys are decrypted through KMS as the caller."""
+           value_sealed: bytes, data_key_sealed: bytes, data_keys: dict | None = None,
+           cache_key: object = None) -> str:
+    """The plaintext value; SecureString data keys are decrypted through KMS as the caller.
+
+    `data_keys` (the store's cache, dropped on any parameter change) remembers data keys
+    already opened: a repeat read then runs every check KMS Decrypt would on this request
+    (authorization as the caller, key state) without opening the blob again."""
     aad = value_aad(arn, version, param_type, key_id)
+    data_key = data_keys.get(cache_key) if data_keys is not None else None
     if param_type == SECURE_STRING:
-        result = _kms_call(ctx, "Decrypt", crypto.decrypt,
-                           {"CiphertextBlob": data_key_sealed, "EncryptionContext": encryption_context(arn)})
-        data_key = result["Plaintext"]
-    else:
+        request = {"CiphertextBlob": data_key_sealed, "EncryptionContext": encryption_context(arn)}
+        if data_key is None:
+            data_key = _kms_call(ctx, "Decrypt", crypto.decrypt, request)["Plaintext"]
+        else:
+            _kms_call(ctx, "Decrypt", _repeat_decrypt, request)
+    elif data_key is None:
         try:
             data_key = ctx.kms.service_keys.owned_open(SSM_KEYS, ctx.account_id, ctx.region, data_key_sealed, aad)
         except OwnedKeyError:
             raise _integrity_failure() from None
     try:
-        return gcm_open(data_key, value_sealed, aad).decode("utf-8")
+        value = gcm_open(data_key, value_sealed, aad).decode("utf-8")
     except (DecryptionFailed, UnicodeDecodeError):
         raise _integrity_failure() from None
+    if data_keys is not None:
+        data_keys[cache_key] = data_key
+    return value
+
+
+def _repeat_decrypt(kms_ctx: RequestContext, request: dict) -> dict:
+    crypto.authorize_repeat_decrypt(kms_ctx, request["CiphertextBlob"], request["EncryptionContext"])
+    return {}

@@ -63,6 +63,8 @@ class ParameterStore:
         #: listing pages (rows, not values) by query: repeated GetParametersByPath calls
         #: at startup of many app instances cost no SQL until something changes
         self._pages: dict[tuple, list] = {}
+        #: (parameter id, version) -> data key already opened (paramstore/ssm/envelope.py)
+        self._data_keys: dict[tuple[int, int], bytes] = {}
         self._next_due: Optional[float] = None
         self.events: list[PolicyEvent] = []
 
@@ -88,6 +90,7 @@ class ParameterStore:
         self._labels.clear()
         self._settings.clear()
         self._pages.clear()
+        self._data_keys.clear()
         self._next_due = None
 
     def wrote(self, epoch: Optional[int], param: ParamRow, version: VersionRow, dropped: int) -> None:
@@ -168,6 +171,11 @@ class ParameterStore:
                                 .where(ParameterTable.account_id == account_id)
                                 .where(ParameterTable.region == region)
                                 .where(ParameterTable.tier == tier)).one()
+
+    def data_keys(self) -> dict:
+        if len(self._data_keys) >= _MAX_CACHED:
+            self._data_keys.clear()
+        return self._data_keys
 
     def page(self, key: tuple, load) -> list:  # type: ignore[no-untyped-def]
         """A listing page's rows, from the cache or `load()`."""

@@ -111,6 +111,7 @@ def test_disabled_customer_key_gives_invalid_key_id_on_put_and_read(kms, ssm):
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     name = f"/managed/{uuid.uuid4().hex[:8]}/disabled"
     ssm.put_parameter(Name=name, Value="v", Type="SecureString", KeyId=key_id)
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "v"  # data key now cached
     kms.disable_key(KeyId=key_id)
     expect_error(lambda: ssm.get_parameter(Name=name, WithDecryption=True), "InvalidKeyId")
     expect_error(lambda: ssm.put_parameter(Name=name, Value="w", Type="SecureString", KeyId=key_id, Overwrite=True),
@@ -126,3 +127,30 @@ def test_disabled_customer_key_gives_invalid_key_id_on_put_and_read(kms, ssm):
         assert error.response["Error"]["Code"] == "InvalidKeyId"
     else:
         raise AssertionError("an unknown alias was accepted")
+
+
+def test_deleted_key_gives_invalid_key_id_not_a_wrong_value(server, kms, ssm):
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    name = f"/managed/{uuid.uuid4().hex[:8]}/deleted"
+    ssm.put_parameter(Name=name, Value="v", Type="SecureString", KeyId=key_id)
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "v"
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    server.clock.advance(days=8)
+    expect_error(lambda: kms.describe_key(KeyId=key_id), "NotFoundException")
+    expect_error(lambda: ssm.get_parameter(Name=name, WithDecryption=True), "InvalidKeyId")
+    assert ssm.get_parameter(Name=name)["Parameter"]["Version"] == 1  # still there, undecryptable
+
+
+def test_a_policy_change_applies_to_cached_data_keys_at_once(server, kms, ssm):
+    """Repeat reads skip re-opening the data key but never the authorization."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    name = f"/managed/{uuid.uuid4().hex[:8]}/revoked"
+    ssm.put_parameter(Name=name, Value="v", Type="SecureString", KeyId=key_id)
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "v"
+    deny = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "no-ssm", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": "ssm.us-east-1.amazonaws.com"}}}]}
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(deny))
+    expect_error(lambda: ssm.get_parameter(Name=name, WithDecryption=True), "AccessDeniedException")

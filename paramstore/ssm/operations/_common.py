@@ -80,7 +80,7 @@ def value_of(ctx: SsmContext, param: ParameterTable, row: ParameterVersionTable,
     if row.type == SECURE_STRING and not with_decryption:
         return stored_ciphertext(row)
     return unseal(ctx, arn_of(ctx, param.canonical), row.version, row.type, row.key_id,
-                  row.value_sealed, row.data_key_sealed)
+                  row.value_sealed, row.data_key_sealed, ctx.ssm.data_keys(), (param.id, row.version))
 
 
 def parameter_shape(ctx: SsmContext, param: ParameterTable, row: ParameterVersionTable,
