@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -483,6 +484,72 @@ def test_exec_passes_the_exit_code_and_reports_failures(server, ssm, base):
     env["PARAMSTORE_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
     proc = _paramstore("exec", base, "--", sys.executable, "-c", "print('must not run')", env=env)
     assert proc.returncode == 2 and proc.stdout == "" and "cannot connect" in proc.stderr
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float) -> None:
+    import select
+    import time
+
+    while wanted not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {wanted!r} on the terminal; saw {bytes(seen)!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        assert chunk, f"terminal closed before {wanted!r}; saw {bytes(seen)!r}"
+        seen += chunk
+
+
+def _type_when_hidden(fd: int, text: str, deadline: float) -> None:
+    """Type once the terminal stops echoing: getpass flushes whatever was typed before that."""
+    import termios
+    import time
+
+    while termios.tcgetattr(fd)[3] & termios.ECHO:
+        assert time.monotonic() < deadline, "the terminal kept echoing"
+        time.sleep(0.01)
+    os.write(fd, text.encode() + b"\n")
+
+
+def _reap(pid: int, grace: float = 5.0) -> int:
+    """The child's wait status, killing it if it has not ended within `grace` seconds."""
+    import time
+
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def test_put_at_a_terminal_asks_without_echo(server, ssm, base):
+    """No VALUE and stdin a terminal: asked twice, and the typed value never shows on screen."""
+    import pty
+    import time
+
+    name, secret = f"{base}/typed", "typed-" + uuid.uuid4().hex
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        os.execve(sys.executable, [sys.executable, "-m", "paramstore", "params", "put", name,
+                                   "--type", "SecureString"], _subprocess_env(server))
+    seen = bytearray()
+    deadline = time.monotonic() + 60
+    try:
+        _read_until(fd, b"Value:", seen, deadline)
+        _type_when_hidden(fd, secret, deadline)
+        _read_until(fd, b"Repeat for confirmation:", seen, deadline)
+        _type_when_hidden(fd, secret, deadline)
+        _read_until(fd, b"Tier: Standard", seen, deadline)
+    finally:
+        status = _reap(pid)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, bytes(seen)
+    assert secret.encode() not in seen
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == secret
 
 
 def test_subprocess_put_from_pipe_and_get_into_shell(server, base):
