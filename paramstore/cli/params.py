@@ -355,7 +355,7 @@ def put(
     version = result["Version"]
     typer.echo(f"Version: {version}  Tier: {result.get('Tier', 'Standard')}")
     if label:
-        _label(ssm, name, version, label, after=f"{name} version {version} was stored, but ")
+        _label(ssm, name, version, label, failure_prefix=f"{name} version {version} was stored, but ")
 
 
 @params_app.command("get")
@@ -411,15 +411,15 @@ def history(
     _table(headers, rows)
 
 
-def _label(ssm: _Ssm, name: str, version: Optional[int], labels: list[str], after: str = "") -> None:
+def _label(ssm: _Ssm, name: str, version: Optional[int], labels: list[str], failure_prefix: str = "") -> int:
+    """Attach labels; returns the labelled version.  Labels the server refuses fail the command."""
     args: dict[str, Any] = dict(Name=name, Labels=labels)
     if version is not None:
         args["ParameterVersion"] = version
     result = ssm.call("label_parameter_version", **args)
     if result.get("InvalidLabels"):
-        _fail(f"{after}InvalidLabels: not valid as labels: {', '.join(result['InvalidLabels'])}", 1)
-    if not after:
-        typer.echo(f"labelled {name} version {result.get('ParameterVersion', version)}: {', '.join(labels)}")
+        _fail(f"{failure_prefix}InvalidLabels: not valid as labels: {', '.join(result['InvalidLabels'])}", 1)
+    return result.get("ParameterVersion", version)
 
 
 @params_app.command("label")
@@ -430,7 +430,8 @@ def label(
     version: Optional[int] = typer.Option(None, help="The version to label (default: the latest)."),
 ) -> None:
     """Attach labels to a version, so readers can ask for NAME:LABEL instead of a number."""
-    _label(_ssm(ctx), name, version, labels)
+    labelled = _label(_ssm(ctx), name, version, labels)
+    typer.echo(f"labelled {name} version {labelled}: {', '.join(labels)}")
 
 
 @params_app.command("unlabel")
@@ -505,8 +506,8 @@ def import_(
         _fail(f"{file} is not UTF-8 text", 2)
     fmt = format_ or (Format.json if file.suffix.lower() == ".json" else Format.dotenv)
     entries = _parse_import(text, fmt, file)
-    base = prefix.rstrip("/")
-    items = [(f"{base}/{key.lstrip('/')}" if base else key, value) for key, value in entries.items()]
+    items = [(f"{prefix.rstrip('/')}/{key.lstrip('/')}" if prefix else key, value)
+             for key, value in entries.items()]
     failures = 0
     # a bar for people watching; click would still print its label once into a pipe or log
     bar = typer.progressbar(items, label="importing", file=sys.stderr) if sys.stderr.isatty() \
@@ -543,7 +544,6 @@ def _parse_import(text: str, fmt: Format, file: Path) -> dict[str, str]:
         return parse_dotenv(text)
     except DotenvError as exc:
         _fail(f"{file}: {exc}", 2)
-    raise AssertionError("unreachable")
 
 
 @params_app.command("exec")

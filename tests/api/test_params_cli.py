@@ -338,6 +338,8 @@ def test_import_stdin_and_bad_input(cli, ssm, base, tmp_path):
         input="# settings\nexport LOG_LEVEL=debug  # inline comment\nGREETING='hi there'\n")
     assert ssm.get_parameter(Name=f"{base}/LOG_LEVEL")["Parameter"]["Value"] == "debug"
     assert ssm.get_parameter(Name=f"{base}/GREETING")["Parameter"]["Value"] == "hi there"
+    cli("import", "-", "--prefix", "/", "--type", "String", input=f"{base[1:]}-rooted=yes\n")
+    assert ssm.get_parameter(Name=f"{base}-rooted")["Parameter"]["Value"] == "yes"
 
     bad = tmp_path / "bad.env"
     bad.write_text("OK=1\nthis is not an assignment\n")
