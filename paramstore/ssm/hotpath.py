@@ -102,6 +102,10 @@ _DELETE_CHILDREN = ("DELETE FROM ssm_parameter_label WHERE parameter_id = ?",
                     "DELETE FROM ssm_parameter WHERE id = ?")
 _BUMP_EPOCH = f"UPDATE ps_epoch SET value = value + 1 WHERE id = {PARAMS_EPOCH}"
 _READ_EPOCH = f"SELECT value FROM ps_epoch WHERE id = {PARAMS_EPOCH}"
+#: one statement instead of two where the database has RETURNING (SQLite 3.35+, PostgreSQL)
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+_DROP_UNLABELLED_UPTO = ("DELETE FROM ssm_parameter_version WHERE parameter_id = ? AND version <= ? AND NOT EXISTS "
+                         "(SELECT 1 FROM ssm_parameter_label WHERE parameter_id = ? AND version = ?)")
 
 
 class HotSql:
@@ -193,8 +197,11 @@ class HotSql:
                 else:
                     cursor.execute("BEGIN IMMEDIATE")
                 yield tx
-                cursor.execute(_BUMP_EPOCH)
-                cursor.execute(_READ_EPOCH)
+                if self.pg or _RETURNING:
+                    cursor.execute(_BUMP_EPOCH + " RETURNING value")
+                else:
+                    cursor.execute(_BUMP_EPOCH)
+                    cursor.execute(_READ_EPOCH)
                 tx.epoch = cursor.fetchone()[0]
                 cursor.execute("COMMIT")
             except BaseException as error:
@@ -256,9 +263,13 @@ class PutTransaction:
     def insert_version(self, row: VersionRow) -> None:
         self._run(_INSERT_VERSION, tuple(row))
 
-    def label_on(self, parameter_id: int, version: int) -> Optional[str]:
+    def drop_versions_upto(self, parameter_id: int, version: int) -> Optional[str]:
+        """Delete versions up to `version` unless that one is labelled; returns the label
+        that kept it (one statement in the usual, unlabelled case)."""
+        if self._run(_DROP_UNLABELLED_UPTO, (parameter_id, version, parameter_id, version)).rowcount:
+            return None
         found = self._run(_LABELLED, (parameter_id, version)).fetchone()
-        return found[0] if found else None
-
-    def drop_versions_upto(self, parameter_id: int, version: int) -> None:
-        self._run(_DROP_VERSIONS_UPTO, (parameter_id, version))
+        if found is None:
+            self._run(_DROP_VERSIONS_UPTO, (parameter_id, version))  # nothing at `version` itself
+            return None
+        return found[0]

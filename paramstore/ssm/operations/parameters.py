@@ -178,13 +178,12 @@ def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, valu
         tx.insert_version(version)
         oldest_kept = plan.version - MAX_VERSIONS + 1
         if oldest_kept > 1:  # history keeps 100 versions; a labelled oldest one blocks the put
-            if tx.label_on(updated.id, oldest_kept - 1) is not None:
+            if tx.drop_versions_upto(updated.id, oldest_kept - 1) is not None:
                 raise ParameterMaxVersionLimitExceeded(
                     f"You attempted to create a new version of {name} by calling the PutParameter API with the "
                     f"overwrite flag. Version {oldest_kept - 1}, the oldest version, can't be deleted because it "
                     "has a label associated with it. Move the label to another version of the parameter, and try "
                     "again.")
-            tx.drop_versions_upto(updated.id, oldest_kept - 1)
     store.wrote(tx.epoch, updated, version, dropped=oldest_kept - 1)
     return {"Version": plan.version, "Tier": plan.tier}
 
