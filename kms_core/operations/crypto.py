@@ -179,21 +179,27 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
     return entry, plaintext, material.material_id
 
 
-def authorize_repeat_decrypt(ctx: RequestContext, blob: bytes, context: Optional[dict]) -> None:
+def authorize_repeat_decrypt(ctx: RequestContext, blob: bytes, context: Optional[dict],
+                             allowed_keys: Optional[set] = None) -> None:
     """For a service that holds the plaintext of a ciphertext it already decrypted through
     Decrypt for this encryption context (SSM's per-version data keys): every check Decrypt
     makes on this request — the key exists in this region, the caller may kms:Decrypt
     under this context, the key's state and usage allow it, the material is there — but
-    without opening the blob again.  Raises exactly what Decrypt would."""
+    without opening the blob again.  Raises exactly what Decrypt would.
+
+    `allowed_keys` (one request's memo): keys whose kms:Decrypt decision for this caller
+    did not depend on the encryption context, so it holds for every value the request
+    reads under them; state, usage and material are still checked each time."""
     try:
         parsed = ciphertext.parse(blob)
     except ciphertext.MalformedCiphertext:
         raise InvalidCiphertextException() from None
-    _checked_decrypt(ctx, parsed, None, context, None, "Decrypt", "kms:Decrypt")
+    _checked_decrypt(ctx, parsed, None, context, None, "Decrypt", "kms:Decrypt", allowed_keys)
 
 
 def _checked_decrypt(ctx: RequestContext, parsed, requested: Optional[KeyWithMaterial],  # type: ignore[no-untyped-def]
-                     context: Optional[dict], algorithm: Optional[str], operation: str, action: str):
+                     context: Optional[dict], algorithm: Optional[str], operation: str, action: str,
+                     allowed_keys: Optional[set] = None):
     if requested is not None and requested.key.key_id != parsed.key_id:
         raise IncorrectKeyException(_INCORRECT_KEY)
     if requested is None and not KEY_ID_RE.fullmatch(parsed.key_id):
@@ -205,7 +211,10 @@ def _checked_decrypt(ctx: RequestContext, parsed, requested: Optional[KeyWithMat
         ctx.resources.append(entry.key.arn)
     ctx.encryption_context = context
     ctx.condition_values["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
-    authorize(ctx, action, entry)
+    if allowed_keys is None or entry.key.key_id not in allowed_keys:
+        depends_on_context = authorize(ctx, action, entry)
+        if allowed_keys is not None and not depends_on_context:
+            allowed_keys.add(entry.key.key_id)
     require_state(entry.key, operation)
     _require_symmetric(entry, operation, algorithm)
     material = entry.materials_by_raw_id.get(parsed.material_id)

@@ -22,13 +22,17 @@ from kms_core.policy.evaluate import Decision, decide
 
 
 class Facts:
-    """Condition-key values for one request, computed on demand (keys are lower-case)."""
+    """Condition-key values for one request, computed on demand (keys are lower-case).
 
-    __slots__ = ("ctx", "entry")
+    `used_context` records whether a decision read the encryption context, so a service
+    decrypting many values for one request may reuse a decision that did not."""
+
+    __slots__ = ("ctx", "entry", "used_context")
 
     def __init__(self, ctx: RequestContext, entry: Optional[KeyWithMaterial]) -> None:
         self.ctx = ctx
         self.entry = entry
+        self.used_context = False
 
     def get(self, name: str) -> Any:
         name = name.lower()
@@ -36,6 +40,8 @@ class Facts:
         extra = ctx.condition_values
         if name in extra:
             return to_condition_string(extra[name])
+        if name.startswith("kms:encryptioncontext"):
+            self.used_context = True
         if name.startswith("kms:encryptioncontext:"):
             wanted = name[len("kms:encryptioncontext:"):]
             for k, v in (ctx.encryption_context or {}).items():
@@ -82,16 +88,24 @@ _SIMPLE = {
 }
 
 
-def authorize(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> None:
-    """Allow `action` on the key, or raise AccessDeniedException as AWS words it."""
+def authorize(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> bool:
+    """Allow `action` on the key, or raise AccessDeniedException as AWS words it.
+
+    Returns whether the decision may depend on the encryption context (a condition read
+    it, or grants were consulted: their constraints are on the context)."""
     key = entry.key
     principal = ctx.principal
     facts = Facts(ctx, entry)
     identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
-    decision = decide(principal, action, key.arn, key.account_id, entry.policy, identity, facts,
-                      lambda: ctx.kms.grants_allow(ctx, action, entry, facts))
+
+    def grants() -> bool:
+        facts.used_context = True
+        return ctx.kms.grants_allow(ctx, action, entry, facts)
+
+    decision = decide(principal, action, key.arn, key.account_id, entry.policy, identity, facts, grants)
     if not decision.allowed:
         raise denied(ctx, action, key.arn, decision)
+    return facts.used_context
 
 
 def authorize_account(ctx: RequestContext, action: str, resource: str = "*") -> None:

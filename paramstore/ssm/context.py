@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kms_core.context import RequestContext
@@ -11,3 +11,6 @@ from kms_core.context import RequestContext
 @dataclass(slots=True)
 class SsmContext(RequestContext):
     ssm: Any = None  # paramstore.ssm.store.ParameterStore
+    #: keys whose kms:Decrypt for this caller didn't depend on the encryption context,
+    #: decided once in this request (kms_core.operations.crypto.authorize_repeat_decrypt)
+    decrypt_allowed_keys: set = field(default_factory=set)

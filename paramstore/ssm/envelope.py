@@ -24,7 +24,7 @@ import os
 import struct
 
 from kms_core.context import RequestContext
-from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
+from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey, gcm_seal
 from kms_core.errors import AwsError
 from kms_core.operations import crypto
 from kms_core.service_keys import OwnedKeyError, declare
@@ -68,7 +68,9 @@ def _kms_call(ctx: RequestContext, operation: str, function, request: dict) -> d
             raise error from None
         raise _as_ssm_error(error, ctx) from None
     finally:
-        ctx.resources.extend(kms_ctx.resources)
+        for arn in kms_ctx.resources:  # a listing touches one key many times: name it once
+            if arn not in ctx.resources:
+                ctx.resources.append(arn)
 
 
 def _as_ssm_error(error: AwsError, ctx: RequestContext) -> AwsError:
@@ -125,30 +127,35 @@ def unseal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id:
     """The plaintext value; SecureString data keys are decrypted through KMS as the caller.
 
     `data_keys` (the store's cache, dropped on any parameter change) remembers data keys
-    already opened: a repeat read then runs every check KMS Decrypt would on this request
-    (authorization as the caller, key state) without opening the blob again."""
-    aad = value_aad(arn, version, param_type, key_id)
-    data_key = data_keys.get(cache_key) if data_keys is not None else None
+    already opened (as a ready AES-GCM context with the value's AAD): a repeat read then
+    runs every check KMS Decrypt would on this request (authorization as the caller, key
+    state) without opening the blob again."""
+    opened = data_keys.get(cache_key) if data_keys is not None else None
     if param_type == SECURE_STRING:
         request = {"CiphertextBlob": data_key_sealed, "EncryptionContext": encryption_context(arn)}
-        if data_key is None:
+        if opened is None:
             data_key = _kms_call(ctx, "Decrypt", crypto.decrypt, request)["Plaintext"]
         else:
-            _kms_call(ctx, "Decrypt", _repeat_decrypt, request)
-    elif data_key is None:
+            memo = getattr(ctx, "decrypt_allowed_keys", None)
+            _kms_call(ctx, "Decrypt", lambda kms_ctx, req: _repeat_decrypt(kms_ctx, req, memo), request)
+    elif opened is None:
         try:
-            data_key = ctx.kms.service_keys.owned_open(SSM_KEYS, ctx.account_id, ctx.region, data_key_sealed, aad)
+            data_key = ctx.kms.service_keys.owned_open(SSM_KEYS, ctx.account_id, ctx.region, data_key_sealed,
+                                                       value_aad(arn, version, param_type, key_id))
         except OwnedKeyError:
             raise _integrity_failure() from None
+    if opened is None:
+        opened = (GcmKey(data_key), value_aad(arn, version, param_type, key_id))
+    gcm_key, aad = opened
     try:
-        value = gcm_open(data_key, value_sealed, aad).decode("utf-8")
+        value = gcm_key.open(value_sealed, aad).decode("utf-8")
     except (DecryptionFailed, UnicodeDecodeError):
         raise _integrity_failure() from None
     if data_keys is not None:
-        data_keys[cache_key] = data_key
+        data_keys[cache_key] = opened
     return value
 
 
-def _repeat_decrypt(kms_ctx: RequestContext, request: dict) -> dict:
-    crypto.authorize_repeat_decrypt(kms_ctx, request["CiphertextBlob"], request["EncryptionContext"])
+def _repeat_decrypt(kms_ctx: RequestContext, request: dict, allowed_keys: set | None = None) -> dict:
+    crypto.authorize_repeat_decrypt(kms_ctx, request["CiphertextBlob"], request["EncryptionContext"], allowed_keys)
     return {}

@@ -186,3 +186,28 @@ def test_kms_permission_needed_per_tier(kms, user, app, tier, kms_action, allowe
         assert put()["Tier"] == tier
     else:
         expect_error(put, "AccessDeniedException")
+
+
+def test_listing_checks_each_values_encryption_context(ssm, kms, user, app):
+    """GetParametersByPath decides kms:Decrypt once per key only when the decision did not
+    read the encryption context; a policy pinned to one PARAMETER_ARN is applied per value."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
+    base = f"/app/prod/{app}/list"
+    for leaf in ("a", "b"):
+        ssm.put_parameter(Name=f"{base}/{leaf}", Value=leaf, Type="SecureString", KeyId=key_id)
+    lister, _ = user(policy(
+        allow(["ssm:GetParametersByPath", "ssm:GetParameter"], f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/app/*"),
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key,
+         "Condition": {"StringEquals": {
+             "kms:EncryptionContext:PARAMETER_ARN": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{base}/a"}}}))
+    for _ in range(2):  # the second round reads with the data keys cached
+        assert lister.get_parameter(Name=f"{base}/a", WithDecryption=True)["Parameter"]["Value"] == "a"
+        expect_error(lambda: lister.get_parameters_by_path(Path=base, WithDecryption=True), "AccessDeniedException")
+    assert sorted(p["Value"] for p in ssm.get_parameters_by_path(Path=base, WithDecryption=True)["Parameters"]) == \
+        ["a", "b"]
+    unpinned, _ = user(policy(
+        allow("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/app/*"),
+        allow("kms:Decrypt", key)))
+    assert sorted(p["Value"] for p in unpinned.get_parameters_by_path(Path=base, WithDecryption=True)["Parameters"]) \
+        == ["a", "b"]
