@@ -65,11 +65,6 @@ def cli(aws_env):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
 def base() -> str:
     return f"/t-{uuid.uuid4().hex[:10]}"
 

@@ -28,11 +28,6 @@ PROD_PARAMS = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/app/prod/*"
 
 
 @pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
 def user(server):  # type: ignore[no-untyped-def]
     """user(identity_policy) -> (ssm client, kms client) for a new IAM user."""
     iam = server.client("iam")

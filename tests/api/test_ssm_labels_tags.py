@@ -6,31 +6,10 @@ REF = /work/shared/reference/aws_api.md §5.1, §5.5, §5.6, §6.
 
 from __future__ import annotations
 
-import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from tests.helpers import expect_error
-
-
-@pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
-def raw(server):  # type: ignore[no-untyped-def]
-    return boto3.client("ssm", endpoint_url=server.url, region_name=REGION, aws_access_key_id=ACCESS_KEY_ID,
-                        aws_secret_access_key=SECRET_ACCESS_KEY,
-                        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
-
-
-@pytest.fixture
-def name() -> str:
-    return f"/t/{uuid.uuid4().hex[:10]}/p"
 
 
 @pytest.fixture

@@ -7,33 +7,13 @@ Every test works under its own unique path and filters on it: the store is share
 
 from __future__ import annotations
 
-import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
+from tests.conftest import ACCOUNT_ID, REGION
 from tests.helpers import expect_error
 
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT_ID}:root"
-
-
-@pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
-def raw(server):  # type: ignore[no-untyped-def]
-    return boto3.client("ssm", endpoint_url=server.url, region_name=REGION, aws_access_key_id=ACCESS_KEY_ID,
-                        aws_secret_access_key=SECRET_ACCESS_KEY,
-                        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
-
-
-@pytest.fixture
-def base() -> str:
-    return f"/t/{uuid.uuid4().hex[:10]}"
 
 
 def by_path(ssm, path: str, max_pages: int = 200, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]

@@ -14,11 +14,6 @@ from kms_core.service_keys import declare, key_set_for_alias
 from tests.helpers import expect_error, stored_data_key
 
 
-@pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
 def _managed_key(kms) -> dict:  # type: ignore[no-untyped-def]
     return kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
+from tests.conftest import ACCOUNT_ID, REGION
 from tests.helpers import expect_error
 
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT_ID}:root"
@@ -38,30 +36,6 @@ def parameter_arn(name: str) -> str:
 
 def version_not_found(name: str, version) -> str:  # type: ignore[no-untyped-def]
     return f"Systems Manager could not find version {version} of {name}. Verify the version and try again."
-
-
-@pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
-def raw(server):  # type: ignore[no-untyped-def]
-    """An SSM client without botocore's client-side checks, so the server's own validation is reached."""
-    return boto3.client("ssm", endpoint_url=server.url, region_name=REGION, aws_access_key_id=ACCESS_KEY_ID,
-                        aws_secret_access_key=SECRET_ACCESS_KEY,
-                        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
-
-
-@pytest.fixture
-def base() -> str:
-    """A unique hierarchy for one test (the store is shared by the whole session)."""
-    return f"/t/{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def name(base) -> str:  # type: ignore[no-untyped-def]
-    return f"{base}/p"
 
 
 def history(ssm, name: str, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]

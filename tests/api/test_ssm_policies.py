@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import datetime, timezone
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.helpers import expect_error
-
-
-@pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
-def name() -> str:
-    return f"/t/{uuid.uuid4().hex[:10]}/p"
 
 
 def iso(epoch: float) -> str:

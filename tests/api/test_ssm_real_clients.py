@@ -22,11 +22,6 @@ APPS = Path(__file__).resolve().parent.parent / "apps"
 
 
 @pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
 def base() -> str:
     return f"/rc-{uuid.uuid4().hex[:10]}"
 

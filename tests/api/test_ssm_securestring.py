@@ -17,16 +17,6 @@ from tests.helpers import expect_error, key_arn, stored_data_key
 
 
 @pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
-    return server.client("ssm")
-
-
-@pytest.fixture
-def base() -> str:
-    return f"/t/{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
 def name(base) -> str:  # type: ignore[no-untyped-def]
     return f"{base}/secret"
 

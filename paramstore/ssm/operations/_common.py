@@ -100,6 +100,27 @@ def parameter_shape(ctx: SsmContext, param: ParameterTable, row: ParameterVersio
     return shape
 
 
+def version_metadata(row) -> dict:  # type: ignore[no-untyped-def]
+    """The metadata fields ParameterMetadata (DescribeParameters) and ParameterHistory
+    share, from a parameter row or a version row; optional fields only when set."""
+    meta = {
+        "Type": row.type,
+        "LastModifiedDate": row.last_modified_date,
+        "LastModifiedUser": row.last_modified_user,
+        "Version": row.version,
+        "Tier": row.tier,
+        "Policies": inline_policies(row.policies),
+        "DataType": row.data_type,
+    }
+    if row.key_id is not None:
+        meta["KeyId"] = row.key_id
+    if row.description is not None:
+        meta["Description"] = row.description
+    if row.allowed_pattern is not None:
+        meta["AllowedPattern"] = row.allowed_pattern
+    return meta
+
+
 def inline_policies(policies: Optional[str]) -> list:
     return json.loads(policies) if policies else []
 

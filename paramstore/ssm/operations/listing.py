@@ -21,8 +21,8 @@ from paramstore.ssm.operations._common import (
     authorize_ssm,
     decode_token,
     encode_token,
-    inline_policies,
     parameter_shape,
+    version_metadata,
 )
 from paramstore.ssm.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
 
@@ -115,24 +115,7 @@ def describe_parameters(ctx: SsmContext, req: dict) -> dict:
 
 def _metadata(ctx: SsmContext, row: ParameterTable) -> dict:
     """The ParameterMetadata shape: everything but the value."""
-    meta = {
-        "Name": row.name,
-        "ARN": arn_of(ctx, row.canonical),
-        "Type": row.type,
-        "LastModifiedDate": row.last_modified_date,
-        "LastModifiedUser": row.last_modified_user,
-        "Version": row.version,
-        "Tier": row.tier,
-        "Policies": inline_policies(row.policies),
-        "DataType": row.data_type,
-    }
-    if row.key_id is not None:
-        meta["KeyId"] = row.key_id
-    if row.description is not None:
-        meta["Description"] = row.description
-    if row.allowed_pattern is not None:
-        meta["AllowedPattern"] = row.allowed_pattern
-    return meta
+    return {"Name": row.name, "ARN": arn_of(ctx, row.canonical), **version_metadata(row)}
 
 
 # --- shared query pieces -------------------------------------------------------------------

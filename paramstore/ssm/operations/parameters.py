@@ -42,6 +42,7 @@ from paramstore.ssm.operations._common import (
     require_parameter,
     selected_version,
     value_of,
+    version_metadata,
 )
 from paramstore.ssm.hotpath import INTEGRITY_ERRORS, ParamRow, VersionRow
 from paramstore.ssm.policies import parse_policies, rearm_no_change, schedule
@@ -283,25 +284,8 @@ def get_parameter_history(ctx: SsmContext, req: dict) -> dict:
 
 def _history_entry(ctx: SsmContext, param: ParameterTable, row: ParameterVersionTable, labels: list[str],
                    with_decryption: bool) -> dict:
-    entry = {
-        "Name": param.name,
-        "Type": row.type,
-        "LastModifiedDate": row.last_modified_date,
-        "LastModifiedUser": row.last_modified_user,
-        "Value": value_of(ctx, param, row, with_decryption),
-        "Version": row.version,
-        "Labels": labels,
-        "Tier": row.tier,
-        "Policies": inline_policies(row.policies),
-        "DataType": row.data_type,
-    }
-    if row.key_id is not None:
-        entry["KeyId"] = row.key_id
-    if row.description is not None:
-        entry["Description"] = row.description
-    if row.allowed_pattern is not None:
-        entry["AllowedPattern"] = row.allowed_pattern
-    return entry
+    return {"Name": param.name, "Value": value_of(ctx, param, row, with_decryption), "Labels": labels,
+            **version_metadata(row)}
 
 
 def delete_parameter(ctx: SsmContext, req: dict) -> dict:
