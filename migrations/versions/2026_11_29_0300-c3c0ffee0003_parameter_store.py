@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("no_change_notice_at", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_ssm_parameter"),
         sa.UniqueConstraint("account_id", "region", "canonical", name="uq_ssm_parameter_name"),
+        sqlite_autoincrement=True,  # ids are never reused after a delete
     )
     op.create_index("ix_ssm_parameter_parent", "ssm_parameter", ["account_id", "region", "parent", "canonical"])
     op.create_index("ix_ssm_parameter_expires_at", "ssm_parameter", ["expires_at"])

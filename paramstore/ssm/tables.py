@@ -31,6 +31,8 @@ class ParameterTable(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("account_id", "region", "canonical", name="uq_ssm_parameter_name"),
         Index("ix_ssm_parameter_parent", "account_id", "region", "parent", "canonical"),
+        # ids are never reused after a delete, so nothing keyed by one can outlive its parameter
+        {"sqlite_autoincrement": True},
     )
     id: Optional[int] = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     account_id: str = Field(max_length=12)
