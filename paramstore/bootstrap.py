@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,9 @@ from kms_core.storage import migrate
 from kms_core.storage.session import Database, ensure_epoch_row
 from kms_core.storage.tables import AccessKeyTable, KeyTable, MetaTable
 from paramstore.settings import Settings
+
+if TYPE_CHECKING:
+    from paramstore.ssm.store import ParameterStore
 
 log = logging.getLogger("paramstore")
 ROOT_CHECK = "root_key_check"
@@ -41,7 +44,7 @@ class Store:
     root: RootKey
     kms: KmsCore
     credentials_file: Optional[Path] = None
-    params: Optional["ParameterStore"] = None
+    params: Optional[ParameterStore] = None
 
     def sync(self) -> None:
         """Before every request: caches current, due lifecycle work done."""
