@@ -561,3 +561,12 @@ def test_invalid_next_token_uses_capital_message_field(ssm, name):
     _, _, body = raw_response(ssm, lambda: ssm.get_parameter_history(Name=name, NextToken="garbage"))
     assert body["__type"].split("#")[-1] == "InvalidNextToken"
     assert "Message" in body and "message" not in body, body
+
+
+def test_get_parameters_reports_unknown_versions_and_labels_as_invalid(ssm, name):
+    ssm.put_parameter(Name=name, Value="v1", Type="String")
+    ssm.label_parameter_version(Name=name, Labels=["live"])
+    out = ssm.get_parameters(Names=[name, f"{name}:9", f"{name}:nolabel", f"{name}:live"])
+    assert sorted(out["InvalidParameters"]) == sorted([f"{name}:9", f"{name}:nolabel"])
+    assert [(p["Name"], p.get("Selector")) for p in out["Parameters"]] in (
+        [(name, None), (name, ":live")], [(name, ":live"), (name, None)])

@@ -15,7 +15,9 @@ from paramstore.ssm.errors import (
     InvalidAllowedPatternException,
     ParameterAlreadyExists,
     ParameterMaxVersionLimitExceeded,
+    ParameterNotFound,
     ParameterPatternMismatchException,
+    ParameterVersionNotFound,
     TooManyTagsError,
     TooManyUpdates,
     ValidationException,
@@ -244,9 +246,7 @@ def get_parameters(ctx: SsmContext, req: dict) -> dict:
             continue
         try:
             row = selected_version(ctx, param, ref)
-        except Exception as error:  # ParameterVersionNotFound: reported, not raised
-            if getattr(error, "code", "") != "ParameterVersionNotFound":
-                raise
+        except (ParameterVersionNotFound, ParameterNotFound):  # a bad selector: reported, not raised
             invalid.append(text)
             continue
         found[text] = parameter_shape(ctx, param, row, with_decryption, ref.selector)
