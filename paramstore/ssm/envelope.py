@@ -25,6 +25,8 @@ import struct
 
 from kms_core.context import RequestContext
 from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey, gcm_seal
+from kms_core.domain.arn import KEY_ID_RE
+from kms_core.engine import ciphertext
 from kms_core.errors import AwsError
 from kms_core.operations import crypto
 from kms_core.service_keys import OwnedKeyError, declare
@@ -89,9 +91,6 @@ def _as_ssm_error(error: AwsError, ctx: RequestContext) -> AwsError:
 def _key_is_gone(ctx: RequestContext, blob: bytes | None) -> bool:
     """A data key whose KMS key was deleted: the caller's problem (InvalidKeyId), not a
     tampered row."""
-    from kms_core.domain.arn import KEY_ID_RE
-    from kms_core.engine import ciphertext
-
     if blob is None:
         return False
     try:

@@ -26,14 +26,6 @@ from kms_core.storage.session import PARAMS_EPOCH, Database
 #: a concurrent insert of the same row, from either driver (or through the ORM)
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError, IntegrityError)
 
-PARAM_COLUMNS = ("id", "account_id", "region", "canonical", "name", "parent", "version", "type", "tier",
-                 "data_type", "key_id", "description", "allowed_pattern", "policies", "last_modified_date",
-                 "last_modified_user", "expires_at", "expiration_notice_at", "no_change_notice_at")
-VERSION_COLUMNS = ("parameter_id", "version", "type", "tier", "data_type", "key_id", "description",
-                   "allowed_pattern", "policies", "value_sealed", "data_key_sealed", "last_modified_date",
-                   "last_modified_user")
-
-
 class ParamRow(NamedTuple):
     id: int
     account_id: str
@@ -70,6 +62,11 @@ class VersionRow(NamedTuple):
     data_key_sealed: bytes
     last_modified_date: float
     last_modified_user: str
+
+
+#: the tables' columns in row-tuple order (the SQL below is written from these)
+PARAM_COLUMNS = ParamRow._fields
+VERSION_COLUMNS = VersionRow._fields
 
 
 def as_param_row(row: Any) -> ParamRow:

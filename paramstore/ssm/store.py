@@ -23,6 +23,8 @@ from sqlmodel import Session, select
 
 from kms_core.storage.session import PARAMS_EPOCH
 from paramstore.ssm.hotpath import HotSql, ParamRow, VersionRow
+from paramstore.ssm.names import parameter_arn
+from paramstore.ssm.policies import fire_due, schedule
 from paramstore.ssm.tables import (
     ParameterLabelTable,
     ParameterTable,
@@ -205,9 +207,6 @@ class ParameterStore:
     def process_due(self) -> None:
         """Delete expired parameters; record due notifications (once, whichever process
         gets there first: the policy is marked Finished in the same transaction)."""
-        from paramstore.ssm.names import parameter_arn
-        from paramstore.ssm.policies import fire_due, schedule
-
         now = self.clock()
         events: list[PolicyEvent] = []
         with self.write() as session:

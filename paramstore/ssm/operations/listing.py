@@ -13,7 +13,13 @@ from sqlalchemy import and_, exists, func, or_
 from sqlmodel import select
 
 from paramstore.ssm.context import SsmContext
-from paramstore.ssm.errors import InvalidFilterKey, InvalidFilterOption, InvalidFilterValue, ValidationException
+from paramstore.ssm.errors import (
+    InvalidFilterKey,
+    InvalidFilterOption,
+    InvalidFilterValue,
+    InvalidNextToken,
+    ValidationException,
+)
 from paramstore.ssm.hotpath import as_param_row, as_version_row
 from paramstore.ssm.names import canonical_of, check_path, is_reserved, path_range
 from paramstore.ssm.operations._common import (
@@ -129,8 +135,6 @@ def _page(ctx: SsmContext, query: Any, state: Optional[dict], limit: int) -> lis
     if state is not None:
         after = state.get("a")
         if not isinstance(after, str):
-            from paramstore.ssm.errors import InvalidNextToken
-
             raise InvalidNextToken("The specified token isn't valid.")
         query = query.where(ParameterTable.canonical > after)
     with ctx.ssm.db.session() as session:

@@ -3,6 +3,7 @@ DeleteParameter, DeleteParameters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import regex
@@ -102,15 +103,20 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
     raise TooManyUpdates("There are concurrent updates for a resource that supports one update at a time.")
 
 
+@dataclass(slots=True)
 class _Plan:
     """The settled attributes of the version a put creates."""
 
-    __slots__ = ("version", "type", "key_id", "tier", "data_type", "description", "allowed_pattern",
-                 "policies", "due", "parameter_id")
-
-    def __init__(self, **fields: object) -> None:
-        for key, value in fields.items():
-            setattr(self, key, value)
+    version: int
+    type: str
+    key_id: Optional[str]
+    tier: str
+    data_type: str
+    description: Optional[str]
+    allowed_pattern: Optional[str]
+    policies: Optional[str]
+    due: tuple
+    parameter_id: Optional[int]
 
 
 def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value: str, policies) -> _Plan:  # type: ignore[no-untyped-def]
