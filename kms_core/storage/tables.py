@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 import kms_core.storage.metadata  # noqa: F401  (naming convention before any table)
@@ -166,13 +166,16 @@ class GrantTable(SQLModel, table=True):
 
 
 # --- audit trail -----------------------------------------------------------------------
+AUDIT_SEQ = BigInteger().with_variant(Integer, "sqlite")
+
 class AuditEventTable(SQLModel, table=True):
     """One row per request; `mac` chains each row to the previous one (kms_core/audit.py)."""
 
     __tablename__ = "audit_event"
     # No index but the primary key: every index is another page written per request, and
-    # seq order is time order, so operator queries scan by seq.
-    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # seq order is time order, so operator queries scan by seq.  On SQLite the key is an
+    # INTEGER (64-bit there) so it is the rowid itself: one B-tree per insert, not two.
+    seq: int = Field(sa_column=Column(AUDIT_SEQ, primary_key=True, autoincrement=False))
     event_time: float
     request_id: str = Field(max_length=64)
     event_source: str = Field(max_length=64)
