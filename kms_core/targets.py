@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from kms_core.context import RequestContext
 from kms_core.errors import KMSInternalException
-from kms_core.operations import aliases, crypto, grants, keys, policies, rotation, tags
+from kms_core.operations import aliases, asymmetric, crypto, grants, keys, policies, rotation, tags
 from kms_core.protocol.awsjson import ServiceSpec
 from kms_core.protocol.kms_model import OPERATIONS as KMS_SHAPES
 
@@ -30,6 +30,14 @@ HANDLERS: dict[str, Callable[[RequestContext, dict], dict]] = {
     "GenerateDataKey": crypto.generate_data_key,
     "GenerateDataKeyWithoutPlaintext": crypto.generate_data_key_without_plaintext,
     "GenerateRandom": crypto.generate_random,
+    "Sign": asymmetric.sign,
+    "Verify": asymmetric.verify,
+    "GetPublicKey": asymmetric.get_public_key,
+    "GenerateMac": asymmetric.generate_mac,
+    "VerifyMac": asymmetric.verify_mac,
+    "DeriveSharedSecret": asymmetric.derive_shared_secret,
+    "GenerateDataKeyPair": asymmetric.generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext": asymmetric.generate_data_key_pair_without_plaintext,
     "CreateAlias": aliases.create_alias,
     "UpdateAlias": aliases.update_alias,
     "DeleteAlias": aliases.delete_alias,

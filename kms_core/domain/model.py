@@ -24,6 +24,8 @@ class KeyUsage(StrEnum):
 
 
 class KeySpec(StrEnum):
+    """The default spec; the full table of specs is kms_core/domain/specs.py."""
+
     SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 
 
@@ -51,6 +53,8 @@ class KeyMaterial:
     created_at: float
     rotation_type: Optional[str]
     rotation_date: Optional[float]
+    #: the loaded private key object (asymmetric specs), made once per cache fill
+    private: object = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

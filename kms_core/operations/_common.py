@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from kms_core.context import RequestContext
 from kms_core.domain.limits import LIST_LIMITS
-from kms_core.domain.model import Key, KeyState, KeyUsage
+from kms_core.domain.model import Key, KeyState
+from kms_core.domain.specs import SPECS
 from kms_core.errors import DryRunOperationException, InvalidMarkerException, UnsupportedOperationException
 from kms_core.storage.tables import KeyTable
 
@@ -35,8 +36,9 @@ def key_metadata(key: Key) -> dict:
     }
     if key.state == KeyState.PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
-    if key.key_usage == KeyUsage.ENCRYPT_DECRYPT:
-        meta["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
+    spec = SPECS.get(key.key_spec)
+    if spec is not None:
+        meta.update(spec.algorithms(key.key_usage))
     if key.current_material_id:
         meta["CurrentKeyMaterialId"] = key.current_material_id
     return meta

@@ -1,8 +1,9 @@
-"""Symmetric cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
-GenerateDataKeyWithoutPlaintext, GenerateRandom.
+"""Encryption operations: Encrypt, Decrypt, ReEncrypt (symmetric, and RSA OAEP for RSA
+ENCRYPT_DECRYPT keys), GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom.
 
 This is the hot path: everything here is served from the in-memory key cache, with no
-database round trip.
+database round trip.  RSA ciphertexts are plain RSAES-OAEP (no header, no context), so
+decrypting one needs the KeyId and the algorithm, as in AWS.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Optional
 from kms_core.context import RequestContext
 from kms_core.domain.arn import KEY_ID_RE
 from kms_core.domain.key_states import require_state
-from kms_core.domain.model import KeySpec, KeyUsage, KeyWithMaterial
+from kms_core.crypto import asymmetric
+from kms_core.domain.model import KeyMaterial, KeySpec, KeyUsage, KeyWithMaterial
+from kms_core.domain.specs import SPECS, oaep_limit
 from kms_core.engine import ciphertext
 from kms_core.engine.encryption_context import EncryptionContextError, encode
 from kms_core.errors import (
@@ -21,6 +24,7 @@ from kms_core.errors import (
     IncorrectKeyException,
     InvalidCiphertextException,
     InvalidKeyUsageException,
+    KMSInvalidStateException,
     ValidationException,
 )
 from kms_core.operations._common import dry_run, no_recipient
@@ -36,12 +40,12 @@ _INCORRECT_KEY = "The key ID in the request does not identify a CMK that can per
 def encrypt(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html"""
     check_grant_tokens(ctx, req)
-    entry = _encrypting_key(ctx, req["KeyId"], "Encrypt", "kms:Encrypt", req.get("EncryptionAlgorithm"),
-                            req.get("EncryptionContext"))
+    algorithm = req.get("EncryptionAlgorithm") or SYMMETRIC_DEFAULT
+    entry = _encrypting_key(ctx, req["KeyId"], "Encrypt", "kms:Encrypt", algorithm, req.get("EncryptionContext"))
     context = _context_bytes(req.get("EncryptionContext"))
     dry_run(req)
-    return {"CiphertextBlob": _seal(entry, req["Plaintext"], context), "KeyId": entry.key.arn,
-            "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
+    return {"CiphertextBlob": _encrypt(entry, algorithm, req["Plaintext"], context), "KeyId": entry.key.arn,
+            "EncryptionAlgorithm": algorithm}
 
 
 def decrypt(ctx: RequestContext, req: dict) -> dict:
@@ -54,8 +58,8 @@ def decrypt(ctx: RequestContext, req: dict) -> dict:
     entry, plaintext, material_id = _open(ctx, req.get("CiphertextBlob"), req.get("KeyId"),
                                           req.get("EncryptionContext"), req.get("EncryptionAlgorithm"),
                                           "Decrypt", "kms:Decrypt", req)
-    return {"KeyId": entry.key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
-            "KeyMaterialId": material_id}
+    return {"KeyId": entry.key.arn, "Plaintext": plaintext,
+            "EncryptionAlgorithm": req.get("EncryptionAlgorithm") or SYMMETRIC_DEFAULT, "KeyMaterialId": material_id}
 
 
 def re_encrypt(ctx: RequestContext, req: dict) -> dict:
@@ -64,16 +68,17 @@ def re_encrypt(ctx: RequestContext, req: dict) -> dict:
     source, plaintext, source_material = _open(
         ctx, req.get("CiphertextBlob"), req.get("SourceKeyId"), req.get("SourceEncryptionContext"),
         req.get("SourceEncryptionAlgorithm"), "ReEncrypt", "kms:ReEncryptFrom", req)
+    dest_algorithm = req.get("DestinationEncryptionAlgorithm") or SYMMETRIC_DEFAULT
     dest = _encrypting_key(ctx, req["DestinationKeyId"], "ReEncrypt", "kms:ReEncryptTo",
-                           req.get("DestinationEncryptionAlgorithm"), req.get("DestinationEncryptionContext"))
+                           dest_algorithm, req.get("DestinationEncryptionContext"))
     context = _context_bytes(req.get("DestinationEncryptionContext"))
     dry_run(req)
     return {
-        "CiphertextBlob": _seal(dest, plaintext, context),
+        "CiphertextBlob": _encrypt(dest, dest_algorithm, plaintext, context),
         "SourceKeyId": source.key.arn,
         "KeyId": dest.key.arn,
-        "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
-        "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        "SourceEncryptionAlgorithm": req.get("SourceEncryptionAlgorithm") or SYMMETRIC_DEFAULT,
+        "DestinationEncryptionAlgorithm": dest_algorithm,
         "SourceKeyMaterialId": source_material,
         "DestinationKeyMaterialId": dest.key.current_material_id,
     }
@@ -110,26 +115,70 @@ def generate_random(ctx: RequestContext, req: dict) -> dict:
 
 # --- shared steps ----------------------------------------------------------------------
 def _data_key(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, bytes, bytes]:
-    entry = _encrypting_key(ctx, req["KeyId"], operation, "kms:" + operation, None, req.get("EncryptionContext"))
+    entry, context = data_key_operation_key(ctx, req, operation)
     spec, n = req.get("KeySpec"), req.get("NumberOfBytes")
     if (spec is None) == (n is None):
         raise ValidationException("Please specify either number of bytes or key spec.")
-    context = _context_bytes(req.get("EncryptionContext"))
     dry_run(req)
     plaintext = os.urandom(_DATA_KEY_BYTES[spec] if spec is not None else n)
     return entry, plaintext, _seal(entry, plaintext, context)
 
 
+def data_key_operation_key(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, bytes]:
+    """The symmetric key a GenerateDataKey* / GenerateDataKeyPair* request encrypts under,
+    authorized and checked, and the request's canonical encryption context."""
+    entry = resolve_key(ctx, req["KeyId"], allow_alias=True)
+    ctx.encryption_context = req.get("EncryptionContext")
+    ctx.condition_values["kms:encryptionalgorithm"] = SYMMETRIC_DEFAULT
+    authorize(ctx, "kms:" + operation, entry)
+    require_state(entry.key, operation)
+    _require_symmetric(entry, operation, None)
+    return entry, _context_bytes(req.get("EncryptionContext"))
+
+
+def seal_with_key(entry: KeyWithMaterial, plaintext: bytes, context: bytes) -> bytes:
+    """A symmetric ciphertext blob under the key's current material."""
+    return _seal(entry, plaintext, context)
+
+
 def _encrypting_key(ctx: RequestContext, key_id: str, operation: str, action: str,
-                    algorithm: Optional[str], context: Optional[dict]) -> KeyWithMaterial:
+                    algorithm: str, context: Optional[dict]) -> KeyWithMaterial:
     entry = resolve_key(ctx, key_id, allow_alias=True)
     key = entry.key
     ctx.encryption_context = context
-    ctx.condition_values["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
+    ctx.condition_values["kms:encryptionalgorithm"] = algorithm
     authorize(ctx, action, entry)
     require_state(key, operation)
-    _require_symmetric(entry, operation, algorithm)
+    _require_encryption(entry, operation, algorithm)
     return entry
+
+
+def _require_encryption(entry: KeyWithMaterial, operation: str, algorithm: str) -> None:
+    """Encrypt/Decrypt/ReEncrypt: an ENCRYPT_DECRYPT key and an algorithm of its spec."""
+    key = entry.key
+    if key.key_usage != KeyUsage.ENCRYPT_DECRYPT:
+        raise InvalidKeyUsageException(
+            f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.")
+    if algorithm not in SPECS[key.key_spec].encryption:
+        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
+
+
+def _encrypt(entry: KeyWithMaterial, algorithm: str, plaintext: bytes, context: bytes) -> bytes:
+    if algorithm == SYMMETRIC_DEFAULT:
+        return _seal(entry, plaintext, context)
+    spec = SPECS[entry.key.key_spec]
+    limit = oaep_limit(spec, algorithm)
+    if len(plaintext) > limit:
+        raise ValidationException(f"Plaintext is too long: {algorithm} with key spec {spec.name} encrypts at most "
+                                  f"{limit} bytes.")
+    return asymmetric.rsa_encrypt(_rsa_material(entry).private.public_key(), algorithm, plaintext)
+
+
+def _rsa_material(entry: KeyWithMaterial) -> KeyMaterial:
+    material = entry.materials.get(entry.key.current_material_id or "")
+    if material is None:
+        raise KMSInvalidStateException(f"{entry.key.arn} is pending import.")
+    return material
 
 
 def _require_symmetric(entry: KeyWithMaterial, operation: str, algorithm: Optional[str]) -> None:
@@ -165,6 +214,8 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
         raise ValidationException("1 validation error detected: Value null at 'ciphertextBlob' failed to "
                                   "satisfy constraint: Member must not be null")
     requested = resolve_key(ctx, key_id, allow_alias=True) if key_id is not None else None
+    if requested is not None and requested.key.key_spec != SYMMETRIC_DEFAULT:
+        return _open_rsa(ctx, requested, blob, algorithm or SYMMETRIC_DEFAULT, operation, action, req)
     try:
         parsed = ciphertext.parse(blob)
     except ciphertext.MalformedCiphertext:
@@ -177,6 +228,20 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
     except ciphertext.MalformedCiphertext:
         raise InvalidCiphertextException() from None
     return entry, plaintext, material.material_id
+
+
+def _open_rsa(ctx: RequestContext, entry: KeyWithMaterial, blob: bytes, algorithm: str, operation: str,
+              action: str, req: dict) -> tuple[KeyWithMaterial, bytes, str]:
+    ctx.condition_values["kms:encryptionalgorithm"] = algorithm
+    authorize(ctx, action, entry)
+    require_state(entry.key, operation)
+    _require_encryption(entry, operation, algorithm)
+    material = _rsa_material(entry)
+    dry_run(req)
+    try:
+        return entry, asymmetric.rsa_decrypt(material.private, algorithm, blob), material.material_id
+    except asymmetric.CryptoFailure:
+        raise InvalidCiphertextException() from None
 
 
 def authorize_repeat_decrypt(ctx: RequestContext, blob: bytes, context: Optional[dict],

@@ -11,6 +11,7 @@ from kms_core.domain import limits
 from kms_core.domain.arn import KEY_ID_RE, key_arn
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from kms_core.domain.specs import CHINA_ONLY, SPECS
 from kms_core.errors import (
     CustomKeyStoreNotFoundException,
     InvalidMarkerException,
@@ -35,7 +36,6 @@ from kms_core.protocol.shapes import validation_error
 from kms_core.storage import repository
 from kms_core.storage.tables import KeyTable
 
-_SUPPORTED_SPECS = {KeySpec.SYMMETRIC_DEFAULT}
 
 
 def create_key(ctx: RequestContext, req: dict) -> dict:
@@ -46,19 +46,24 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         raise ValidationException(
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
             "CustomerMasterKeySpec parameter is deprecated. Use KeySpec only.")
-    spec = req.get("KeySpec") or req.get("CustomerMasterKeySpec") or KeySpec.SYMMETRIC_DEFAULT
-    if spec == "SM2":
-        raise UnsupportedOperationException(f"KeySpec {spec} is not supported in this region.")
-    if spec not in _SUPPORTED_SPECS:
-        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this server yet.")
+    spec_name = req.get("KeySpec") or req.get("CustomerMasterKeySpec") or KeySpec.SYMMETRIC_DEFAULT
+    if spec_name in CHINA_ONLY:
+        raise UnsupportedOperationException(f"KeySpec {spec_name} is not supported in this Region")
+    if spec_name not in SPECS:
+        raise UnsupportedOperationException(f"KeySpec {spec_name} is not supported by this server.")
+    spec = SPECS[spec_name]
+    if "KeyUsage" not in req and spec_name != KeySpec.SYMMETRIC_DEFAULT:
+        raise ValidationException(
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
     usage = req.get("KeyUsage", KeyUsage.ENCRYPT_DECRYPT)
-    if usage != KeyUsage.ENCRYPT_DECRYPT:
-        raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
+    if usage not in spec.usages:
+        raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec_name}")
     origin = req.get("Origin", Origin.AWS_KMS)
     if "CustomKeyStoreId" in req:
         raise CustomKeyStoreNotFoundException(f"Custom key store '{req['CustomKeyStoreId']}' does not exist.")
-    if origin != Origin.AWS_KMS:
-        raise UnsupportedOperationException(f"Origin {origin} is not supported by this server yet.")
+    if origin not in (Origin.AWS_KMS, Origin.EXTERNAL):
+        raise UnsupportedOperationException(f"Origin {origin} requires a custom key store, which this server "
+                                            "does not offer.")
     if req.get("MultiRegion"):
         raise UnsupportedOperationException("Multi-Region keys are not supported by this server.")
     tags = req.get("Tags", [])
@@ -68,7 +73,7 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
     key_id = repository.new_key_id()
     policy = req.get("Policy")
     row = repository.new_key_row(key_id, ctx.account_id, ctx.region, now, description=req.get("Description", ""),
-                                 policy=policy, key_usage=usage, key_spec=spec, origin=origin)
+                                 policy=policy, key_usage=usage, key_spec=spec_name, origin=origin)
     if policy is not None:
         accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")))
     with write(ctx) as session:

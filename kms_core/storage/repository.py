@@ -9,9 +9,11 @@ from typing import Callable, Optional
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
+from kms_core.crypto import asymmetric as asymmetric_crypto
 from kms_core.crypto.root import RootKey
 from kms_core.domain.arn import key_arn
 from kms_core.domain.model import Key, KeyManager, KeyMaterial, KeySpec, KeyState, KeyUsage, KeyWithMaterial, Origin
+from kms_core.domain.specs import spec_of
 from kms_core.policy.document import default_key_policy
 from kms_core.storage.tables import (
     AliasTable,
@@ -46,9 +48,12 @@ def load_key(session: Session, root: RootKey, key_id: str,
     if row is None:
         return None
     materials: dict[str, KeyMaterial] = {}
+    asymmetric = spec_of(row.key_spec).asymmetric
     for m in session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key_id)):
         raw = root.unwrap(m.material_wrapped, material_row_identity(m.key_id, m.material_id))
-        materials[m.material_id] = KeyMaterial(m.material_id, raw, m.created_at, m.rotation_type, m.rotation_date)
+        private = asymmetric_crypto.load_private(raw) if asymmetric else None
+        materials[m.material_id] = KeyMaterial(m.material_id, raw, m.created_at, m.rotation_type, m.rotation_date,
+                                               private)
     tags = {t.tag_key: t.tag_value for t in session.exec(select(KeyTagTable).where(KeyTagTable.key_id == key_id))}
     aliases = tuple(a.alias_name for a in session.exec(select(AliasTable).where(AliasTable.target_key_id == key_id)))
     return KeyWithMaterial(to_key(row), materials, {bytes.fromhex(k): v for k, v in materials.items()},
@@ -61,10 +66,12 @@ def new_key_id() -> str:
 
 
 def add_material(session: Session, root: RootKey, key_id: str, now: float,
-                 rotation_type: Optional[str] = None) -> str:
-    """Create, wrap and store a fresh 256-bit backing key; returns its material id."""
-    material_id = os.urandom(32).hex()
-    material = os.urandom(MATERIAL_BYTES)
+                 rotation_type: Optional[str] = None, material: Optional[bytes] = None,
+                 material_id: Optional[str] = None) -> str:
+    """Wrap and store key material (default: a fresh 256-bit backing key); returns its
+    material id (default: random)."""
+    material_id = material_id or os.urandom(32).hex()
+    material = material if material is not None else os.urandom(MATERIAL_BYTES)
     session.add(KeyMaterialTable(
         key_id=key_id, material_id=material_id,
         material_wrapped=root.wrap(material, material_row_identity(key_id, material_id)),
@@ -81,16 +88,20 @@ def new_key_row(key_id: str, account_id: str, region: str, now: float, descripti
     return KeyTable(
         key_id=key_id, account_id=account_id, region=region, description=description,
         key_usage=key_usage, key_spec=key_spec, origin=origin,
-        key_manager=KeyManager.CUSTOMER, key_state=KeyState.ENABLED, creation_date=now,
+        key_manager=KeyManager.CUSTOMER,
+        key_state=KeyState.PENDING_IMPORT if origin == Origin.EXTERNAL else KeyState.ENABLED, creation_date=now,
         policy=policy if policy is not None else default_key_policy(account_id))
 
 
 def insert_key(session: Session, root: RootKey, row: KeyTable, now: float,
                tags: Optional[dict[str, str]] = None) -> KeyTable:
-    """Store a new key row with fresh key material and its tags (CreateKey, seed files)."""
+    """Store a new key row with fresh key material for its spec (none for Origin EXTERNAL:
+    the customer imports it) and its tags (CreateKey, seed files)."""
     session.add(row)
     session.flush()
-    row.current_material_id = add_material(session, root, row.key_id, now)
+    if row.origin != Origin.EXTERNAL:
+        row.current_material_id = add_material(session, root, row.key_id, now,
+                                               material=asymmetric_crypto.generate_material(spec_of(row.key_spec)))
     for tag_key, tag_value in (tags or {}).items():
         session.add(KeyTagTable(key_id=row.key_id, tag_key=tag_key, tag_value=tag_value))
     return row
