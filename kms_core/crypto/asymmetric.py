@@ -6,9 +6,11 @@ cache fill.  Signatures follow KMS exactly: ECDSA DER-encoded, RSA-PSS with MGF1
 salt as long as the hash, DIGEST messages signed without hashing again (Prehashed).
 
 Ed25519ph (RFC 8032 §5.1, phflag 1, empty context) is not in `cryptography`; it is
-computed here from the key's seed with the RFC's own arithmetic (`_ed25519ph_*`).  It is
-not constant-time; it is what ED25519_PH_SHA_512 (DIGEST messages) needs, and the pure
-ED25519_SHA_512 path stays on OpenSSL.
+computed here from the key's seed with the RFC's own arithmetic (`_ed25519ph_*`).  Secret
+scalars are multiplied in a fixed number of uniform steps, but Python integers are not
+constant-time, so this path is weaker against timing attacks than OpenSSL's: it is what
+ED25519_PH_SHA_512 (DIGEST messages) needs, and the pure ED25519_SHA_512 path stays on
+OpenSSL.
 """
 
 from __future__ import annotations
@@ -220,12 +222,24 @@ def _add(p: tuple, q: tuple) -> tuple:
 
 
 def _mul(s: int, p: tuple) -> tuple:
+    """s·p for public scalars (verification)."""
     q = (0, 1, 1, 0)
     while s > 0:
         if s & 1:
             q = _add(q, p)
         p = _add(p, p)
         s >>= 1
+    return q
+
+
+def _mul_secret(s: int, p: tuple) -> tuple:
+    """s·p for secret scalars: a fixed 256 steps, each doing the same additions whatever
+    the bit, so the step count and work don't follow the scalar's length or weight."""
+    q = (0, 1, 1, 0)
+    for i in range(256):
+        candidates = (q, _add(q, p))
+        q = candidates[(s >> i) & 1]
+        p = _add(p, p)
     return q
 
 
@@ -287,9 +301,9 @@ def _ed25519ph_sign(seed: bytes, digest: bytes) -> bytes:
     a = int.from_bytes(h[:32], "little")
     a &= (1 << 254) - 8
     a |= 1 << 254
-    public = _compress(_mul(a, _G))
+    public = _compress(_mul_secret(a, _G))
     r = _h(h[32:], digest) % _L
-    big_r = _compress(_mul(r, _G))
+    big_r = _compress(_mul_secret(r, _G))
     k = _h(big_r, public, digest) % _L
     s = (r + k * a) % _L
     return big_r + int.to_bytes(s, 32, "little")
