@@ -20,7 +20,7 @@ import hmac
 import os
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -197,7 +197,10 @@ def derive_shared_secret(spec: Spec, private: Any, peer_public_der: bytes) -> by
     """Raw ECDH (no KDF), as KMS returns it.  ValueError: not a public key on this curve."""
     try:
         peer = serialization.load_der_public_key(peer_public_der)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # UnsupportedAlgorithm is not a ValueError: a well-formed key on a curve OpenSSL lacks
+        # (brainpool, secp224k1), with explicit curve parameters, or with an unknown algorithm
+        # OID is the caller's bad input, not an internal error
         raise ValueError("not a DER SubjectPublicKeyInfo") from None
     if not isinstance(peer, ec.EllipticCurvePublicKey) or _CURVE_SPEC.get(peer.curve.name) != spec.name:
         raise ValueError("the public key is not on the key's curve")
