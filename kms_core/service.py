@@ -4,20 +4,23 @@ It owns the in-memory caches (unwrapped keys, alias targets, access keys) and ke
 honest: `sync()` runs at the start of every request and drops every cache as soon as the
 database reports a commit from anywhere (storage/session.py explains how that check stays
 cheap).  It also carries out time-driven transitions (deletion at the end of the waiting
-period, automatic rotation) the moment the clock passes their date, and a background task
-calls `sync()` periodically so they also happen on an idle server.
+period, automatic rotation, expiry of imported key material) the moment the clock passes
+their date, and a background task calls `sync()` periodically so they also happen on an
+idle server.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable, Optional
 
 from sqlmodel import select
 
+from kms_core.crypto.key_import import WrappingKeyCache
 from kms_core.crypto.root import RootKey
 from kms_core.domain import limits
-from kms_core.domain.model import KeyState, KeyWithMaterial, RotationType
+from kms_core.domain.model import KeyState, KeyWithMaterial, Origin, RotationType
 from kms_core.identity.store import IdentityStore
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
 from kms_core.policy.grants import grants_allow, load_grants
@@ -47,6 +50,8 @@ class KmsCore:
         self._next_due: Optional[float] = None  # None = unknown, recompute
         self._listeners: list[Callable[[], None]] = []
         self.service_keys = ServiceKeys(self)
+        #: RSA wrapping key pairs for GetParametersForImport (crypto/key_import.py says why)
+        self.wrapping_keys = WrappingKeyCache()
 
     # --- cache coherence ----------------------------------------------------------------
     def on_change(self, listener: Callable[[], None]) -> None:
@@ -94,15 +99,30 @@ class KmsCore:
         """The key with its unwrapped materials; misses are cached too (None), so blobs
         naming unknown keys can't make every request a database query."""
         try:
-            return self._keys[key_id]
+            entry = self._keys[key_id]
         except KeyError:
-            pass
-        with self.db.session() as session:
-            entry = repository.load_key(session, self.root, key_id, self._compile_key_policy, load_grants)
-        if len(self._keys) >= _MAX_CACHED_KEYS:
-            self._keys.clear()
-        self._keys[key_id] = entry
+            with self.db.session() as session:
+                entry = repository.load_key(session, self.root, key_id, self._compile_key_policy, load_grants)
+            if len(self._keys) >= _MAX_CACHED_KEYS:
+                self._keys.clear()
+            self._keys[key_id] = entry
+        if entry is not None and entry.key.origin == Origin.EXTERNAL:
+            return self._without_lapsed_material(entry)
         return entry
+
+    def _without_lapsed_material(self, entry: KeyWithMaterial) -> KeyWithMaterial:
+        """An imported key whose ValidTo has passed is served as PendingImport with no
+        material, even before process_due has deleted the material (AWS: expired key
+        material is unusable at once).  So is one whose material rows are gone while its
+        row says otherwise (e.g. a deletion cancelled after DeleteImportedKeyMaterial)."""
+        key = entry.key
+        lapsed = key.valid_to is not None and key.valid_to <= self.clock()
+        if not lapsed and (key.current_material_id in entry.materials or key.state == KeyState.PENDING_IMPORT):
+            return entry
+        state = KeyState.PENDING_DELETION if key.state == KeyState.PENDING_DELETION else KeyState.PENDING_IMPORT
+        return dataclasses.replace(
+            entry, key=dataclasses.replace(key, state=state, expiration_model=None, valid_to=None),
+            materials={}, materials_by_raw_id={})
 
     def alias_target(self, account_id: str, region: str, alias_name: str) -> Optional[str]:
         cache_key = (account_id, region, alias_name)
@@ -116,7 +136,8 @@ class KmsCore:
 
     # --- time-driven transitions -------------------------------------------------------
     def process_due(self) -> None:
-        """Delete keys whose waiting period ended; rotate keys whose rotation date came."""
+        """Delete keys whose waiting period ended; rotate keys whose rotation date came;
+        delete imported key material whose ValidTo passed (the key becomes PendingImport)."""
         now = self.clock()
         with self.db.write() as session:
             due_deletions = session.exec(
@@ -140,4 +161,9 @@ class KmsCore:
                 period = row.rotation_period_days or limits.DEFAULT_ROTATION_PERIOD_DAYS
                 row.next_rotation_date = now + period * limits.DAY_SECONDS
                 session.add(row)
+            expired = session.exec(select(KeyTable.key_id).where(KeyTable.valid_to <= now)).all()
+            for key_id in expired:
+                row = repository.lock_key_row(session, key_id)
+                if row is not None and row.valid_to is not None and row.valid_to <= now:
+                    repository.delete_imported_material(session, row)
         self.changed()

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from kms_core.context import RequestContext
 from kms_core.errors import KMSInternalException
-from kms_core.operations import aliases, asymmetric, crypto, grants, keys, policies, rotation, tags
+from kms_core.operations import aliases, asymmetric, crypto, grants, imports, keys, policies, rotation, tags
 from kms_core.protocol.awsjson import ServiceSpec
 from kms_core.protocol.kms_model import OPERATIONS as KMS_SHAPES
 
@@ -58,6 +58,9 @@ HANDLERS: dict[str, Callable[[RequestContext, dict], dict]] = {
     "ListRetirableGrants": grants.list_retirable_grants,
     "RetireGrant": grants.retire_grant,
     "RevokeGrant": grants.revoke_grant,
+    "GetParametersForImport": imports.get_parameters_for_import,
+    "ImportKeyMaterial": imports.import_key_material,
+    "DeleteImportedKeyMaterial": imports.delete_imported_key_material,
 }
 
 

@@ -39,6 +39,11 @@ class KeyManager(StrEnum):
     CUSTOMER = "CUSTOMER"
 
 
+class ExpirationModel(StrEnum):
+    KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
+    KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+
+
 class RotationType(StrEnum):
     AUTOMATIC = "AUTOMATIC"
     ON_DEMAND = "ON_DEMAND"
@@ -78,6 +83,9 @@ class Key:
     on_demand_rotations: int
     current_material_id: Optional[str]
     multi_region: bool
+    #: imported material (Origin EXTERNAL): how it expires, and when (None: it does not)
+    expiration_model: Optional[str] = None
+    valid_to: Optional[float] = None
 
     @property
     def enabled(self) -> bool:

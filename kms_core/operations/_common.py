@@ -41,6 +41,10 @@ def key_metadata(key: Key) -> dict:
         meta.update(spec.algorithms(key.key_usage))
     if key.current_material_id:
         meta["CurrentKeyMaterialId"] = key.current_material_id
+    if key.origin == "EXTERNAL" and key.expiration_model:  # while imported material is present
+        meta["ExpirationModel"] = key.expiration_model
+        if key.valid_to is not None:
+            meta["ValidTo"] = key.valid_to
     return meta
 
 

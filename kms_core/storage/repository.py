@@ -36,7 +36,7 @@ def to_key(row: KeyTable) -> Key:
         pending_window_days=row.pending_window_days, rotation_enabled=row.rotation_enabled,
         rotation_period_days=row.rotation_period_days, next_rotation_date=row.next_rotation_date,
         on_demand_rotations=row.on_demand_rotations, current_material_id=row.current_material_id,
-        multi_region=row.multi_region,
+        multi_region=row.multi_region, expiration_model=row.expiration_model, valid_to=row.valid_to,
     )
 
 
@@ -117,14 +117,28 @@ def delete_key_everywhere(session: Session, key_id: str) -> None:
 
 
 def next_due_time(session: Session) -> Optional[float]:
-    """The earliest pending deletion or automatic rotation, for the due-work trigger."""
+    """The earliest pending deletion, automatic rotation or expiry of imported key
+    material, for the due-work trigger."""
     deletion = session.exec(select(func.min(KeyTable.deletion_date))
                             .where(KeyTable.key_state == "PendingDeletion")).one()
     rotation = session.exec(select(func.min(KeyTable.next_rotation_date))
                             .where(KeyTable.rotation_enabled == True)  # noqa: E712
                             .where(KeyTable.key_state == "Enabled")).one()
-    times = [t for t in (deletion, rotation) if t is not None]
+    expiry = session.exec(select(func.min(KeyTable.valid_to))).one()
+    times = [t for t in (deletion, rotation, expiry) if t is not None]
     return min(times) if times else None
+
+
+def delete_imported_material(session: Session, row: KeyTable) -> None:
+    """DeleteImportedKeyMaterial, or the material's ValidTo passing: the material rows go,
+    the key waits for the same material again (PendingImport; PendingDeletion is kept).
+    `current_material_id` stays: it is what a re-import must match."""
+    session.exec(delete(KeyMaterialTable).where(KeyMaterialTable.key_id == row.key_id))  # type: ignore[call-overload]
+    row.expiration_model = None
+    row.valid_to = None
+    if row.key_state != KeyState.PENDING_DELETION:
+        row.key_state = KeyState.PENDING_IMPORT
+    session.add(row)
 
 
 def lock_key_row(session: Session, key_id: str) -> Optional[KeyTable]:

@@ -69,6 +69,9 @@ class KeyTable(SQLModel, table=True):
     current_material_id: Optional[str] = Field(default=None, max_length=64)
     multi_region: bool = False
     policy: str = Field(sa_column=Column(Text, nullable=False))
+    #: imported material (Origin EXTERNAL): ExpirationModel and ValidTo of the current import
+    expiration_model: Optional[str] = Field(default=None, max_length=32)
+    valid_to: Optional[float] = None
 
 
 class KeyMaterialTable(SQLModel, table=True):
