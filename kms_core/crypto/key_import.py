@@ -99,7 +99,7 @@ class ImportToken:
 
 # --- wrapping key pairs --------------------------------------------------------------------
 class WrappingKeyCache:
-    """One RSA wrapping key pair per (account, WrappingKeySpec), made on first use and
+    """One RSA wrapping key pair per (KMS key, WrappingKeySpec), made on first use and
     replaced once it is `max_age` seconds old.
 
     Why a cache: generating an RSA-3072/4096 key takes from a few hundred milliseconds to
@@ -108,11 +108,11 @@ class WrappingKeyCache:
     Each token carries its own private key, so replacing a pair never invalidates tokens
     already issued.
 
-    Why per account: two tokens issued from the same pair accept the same wrapped
-    material, so material wrapped for one key could be imported, with the other token,
-    into another key of the same spec.  Keeping pairs apart per account confines that to
-    principals already trusted with ImportKeyMaterial in the same account; the pair's short
-    life narrows it further.  Process-local on purpose: nothing here is stored."""
+    Why per KMS key: two tokens issued from the same pair accept the same wrapped
+    material.  Shared between keys, material wrapped for key A could be imported, with a
+    token for key B, into B — and whoever may use B (but not A) could then sign or MAC as
+    A.  Per key, a pair only ever unwraps material meant for that key, as AWS's
+    one-pair-per-call does.  Process-local on purpose: nothing here is stored."""
 
     def __init__(self, max_age: float = 600.0, max_entries: int = 256,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -122,9 +122,9 @@ class WrappingKeyCache:
         self._pairs: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def private_key(self, account_id: str, wrapping_key_spec: str) -> Any:
+    def private_key(self, key_id: str, wrapping_key_spec: str) -> Any:
         bits = WRAPPING_KEY_SPECS[wrapping_key_spec]
-        slot = (account_id, wrapping_key_spec)
+        slot = (key_id, wrapping_key_spec)
         now = self._clock()
         with self._lock:
             cached = self._pairs.get(slot)

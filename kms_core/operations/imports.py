@@ -63,7 +63,7 @@ def get_parameters_for_import(ctx: RequestContext, req: dict) -> dict:
     require_state(key, "GetParametersForImport")
     _check_wrapping(algorithm, wrapping_key_spec)
     valid_to = ctx.now() + IMPORT_PARAMETERS_VALID_SECONDS
-    private = ctx.kms.wrapping_keys.private_key(key.account_id, wrapping_key_spec)
+    private = ctx.kms.wrapping_keys.private_key(key.key_id, wrapping_key_spec)
     token = key_import.seal_token(ctx.kms.root.derive(key_import.TOKEN_KEY_LABEL), key.arn,
                                   key_import.ImportToken(key.key_id, algorithm, valid_to, private))
     return {"KeyId": key.arn, "ImportToken": token, "PublicKey": key_import.public_key_der(private),

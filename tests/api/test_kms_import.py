@@ -371,6 +371,21 @@ def test_import_token_of_other_key_invalid_import_token(kms):
     assert describe(kms, key_id)["KeyState"] == "PendingImport"
 
 
+def test_material_wrapped_for_one_key_does_not_import_into_another(kms):
+    """Wrapping keys are never shared between KMS keys: material wrapped for A, presented
+    with B's own valid token, must not become B's material (B's users could then sign or
+    MAC as A)."""
+    key_a, key_b = external_key(kms, "HMAC_256", "GENERATE_VERIFY_MAC"), external_key(kms, "HMAC_256",
+                                                                                    "GENERATE_VERIFY_MAC")
+    params_a, params_b = parameters(kms, key_a), parameters(kms, key_b)
+    assert params_a["PublicKey"] != params_b["PublicKey"]
+    wrapped_for_a = local_wrap(params_a["PublicKey"], os.urandom(32), OAEP_SHA256)
+    expect_error(lambda: kms.import_key_material(KeyId=key_b, ImportToken=params_b["ImportToken"],
+                                                 EncryptedKeyMaterial=wrapped_for_a, **NO_EXPIRY),
+                 "InvalidCiphertextException")
+    assert describe(kms, key_b)["KeyState"] == "PendingImport"
+
+
 @pytest.mark.parametrize("garble", ["flip-first", "flip-middle", "flip-last", "truncate", "random", "one-byte"])
 def test_import_garbled_token_invalid_import_token(kms, garble):
     key_id = external_key(kms)

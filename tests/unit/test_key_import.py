@@ -239,20 +239,23 @@ def test_wrapping_key_cache_reuses_then_replaces_after_max_age():
     assert _public_numbers(second) != _public_numbers(first)
 
 
-def test_wrapping_key_cache_separate_per_account_and_spec_and_bounded():
+KEY_A, KEY_B = "1234abcd-12ab-34cd-56ef-1234567890ab", "0987dcba-09ba-43dc-65fe-0987654321ba"
+
+
+def test_wrapping_key_cache_separate_per_kms_key_and_spec_and_bounded():
     clock = _Clock()
     cache = key_import.WrappingKeyCache(max_entries=2, clock=clock)
-    a = cache.private_key("111111111111", "RSA_2048")
+    a = cache.private_key(KEY_A, "RSA_2048")
     clock.now = 1
-    b = cache.private_key("222222222222", "RSA_2048")
+    b = cache.private_key(KEY_B, "RSA_2048")
     assert a is not b
-    assert cache.private_key("111111111111", "RSA_2048") is a
+    assert cache.private_key(KEY_A, "RSA_2048") is a
     clock.now = 2
-    c = cache.private_key("111111111111", "RSA_3072")
+    c = cache.private_key(KEY_A, "RSA_3072")
     assert c.key_size == 3072
-    assert cache.private_key("111111111111", "RSA_3072") is c
-    assert cache.private_key("222222222222", "RSA_2048") is b
-    assert cache.private_key("111111111111", "RSA_2048") is not a  # the oldest went
+    assert cache.private_key(KEY_A, "RSA_3072") is c
+    assert cache.private_key(KEY_B, "RSA_2048") is b
+    assert cache.private_key(KEY_A, "RSA_2048") is not a  # the oldest went
 
 
 # --- lapsed material is served as PendingImport ---------------------------------------------------
