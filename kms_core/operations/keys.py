@@ -183,7 +183,8 @@ def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
 def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_CancelKeyDeletion.html
 
-    AWS leaves the key Disabled, not Enabled."""
+    AWS leaves the key Disabled, not Enabled — or PendingImport for an EXTERNAL key whose
+    imported material is gone (deleted or expired while deletion was pending)."""
     entry = resolve_key_id_only(ctx, req["KeyId"])
     key = entry.key
     authorize(ctx, "kms:CancelKeyDeletion", entry)
@@ -191,7 +192,8 @@ def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
     with write(ctx) as session:
         row = locked_row(session, key)
         require_state(repository.to_key(row), "CancelKeyDeletion")
-        row.key_state = KeyState.DISABLED
+        missing_material = row.origin == Origin.EXTERNAL and not entry.materials
+        row.key_state = KeyState.PENDING_IMPORT if missing_material else KeyState.DISABLED
         row.deletion_date = None
         row.pending_window_days = None
         session.add(row)
