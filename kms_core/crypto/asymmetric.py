@@ -10,7 +10,10 @@ computed here from the key's seed with the RFC's own arithmetic (`_ed25519ph_*`)
 scalars are multiplied in a fixed number of uniform steps, but Python integers are not
 constant-time, so this path is weaker against timing attacks than OpenSSL's: it is what
 ED25519_PH_SHA_512 (DIGEST messages) needs, and the pure ED25519_SHA_512 path stays on
-OpenSSL.
+OpenSSL.  AWS signs the 64-byte DIGEST message M itself with Ed25519ph, so PH(M) =
+SHA-512(M) is taken here: "KMS still performs the SHA-512 prehash ... the input is hashed
+twice: once by you and once by KMS" (Sign API reference, MessageType).  A standard
+Ed25519ph verifier given M, the caller's digest, accepts the signature.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def sign(spec: Spec, private: Any, algorithm: str, message: bytes, message_type:
     """The KMS signature of `message` (RAW: hashed here; DIGEST: already hashed)."""
     if spec.family == "ed25519":
         if algorithm == "ED25519_PH_SHA_512":
-            return _ed25519ph_sign(_ed25519_seed(private), message)
+            return _ed25519ph_sign(_ed25519_seed(private), hashlib.sha512(message).digest())
         return private.sign(message)
     if spec.family == "mldsa":
         if message_type == "EXTERNAL_MU":
@@ -123,7 +126,7 @@ def verify(spec: Spec, public: Any, algorithm: str, message: bytes, message_type
         if spec.family == "ed25519":
             if algorithm == "ED25519_PH_SHA_512":
                 raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-                if not _ed25519ph_verify(raw, message, signature):
+                if not _ed25519ph_verify(raw, hashlib.sha512(message).digest(), signature):
                     raise InvalidSignature()
                 return
             public.verify(signature, message)
@@ -299,7 +302,7 @@ def _h(*parts: bytes) -> int:
 
 
 def _ed25519ph_sign(seed: bytes, digest: bytes) -> bytes:
-    """Ed25519ph over PH(M) = `digest` (the caller's SHA-512 of the message)."""
+    """Ed25519ph given PH(M) = `digest`, the SHA-512 of the message M that RFC 8032 signs."""
     h = hashlib.sha512(seed).digest()
     a = int.from_bytes(h[:32], "little")
     a &= (1 << 254) - 8

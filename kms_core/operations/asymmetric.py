@@ -157,11 +157,14 @@ def generate_data_key_pair_without_plaintext(ctx: RequestContext, req: dict) -> 
 # --- shared steps ----------------------------------------------------------------------------
 def _data_key_pair(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, bytes, bytes, bytes]:
     pair_spec = req["KeyPairSpec"]
+    # AWS condition key kms:DataKeyPairSpec (GenerateDataKeyPair*)
+    ctx.condition_values["kms:datakeypairspec"] = pair_spec
     entry, context = data_key_operation_key(ctx, req, operation)
     if pair_spec in CHINA_ONLY:
         raise UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported in this Region")
     if pair_spec not in KEY_PAIR_SPECS:
-        raise ValidationException(f"KeyPairSpec {pair_spec} is not supported.")
+        # a value of the model's enum (ML_KEM_*) that this server does not offer, as CreateKey says
+        raise UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by this server.")
     dry_run(req)
     private, public = asymmetric.generate_key_pair(SPECS[pair_spec])
     return entry, private, public, seal_with_key(entry, private, context)
@@ -186,22 +189,29 @@ def _check_algorithm(entry: KeyWithMaterial, algorithm: str, allowed: tuple[str,
 
 
 def _check_signing(entry: KeyWithMaterial, spec: Spec, algorithm: str, message_type: str, message: bytes) -> None:
+    """The algorithm must be one of the key spec's (InvalidKeyUsageException); the message
+    type must suit the algorithm and a digest its hash length (ValidationException: these
+    are request parameters, not properties of the key).
+
+    Wording: "Digest is invalid length for algorithm ECDSA_SHA_256." is what AWS answers
+    (quoted by users of aws-sdk-rust, awslabs/aws-sdk-rust discussion 571); the message
+    type errors follow an emulator that records them as AWS's (floci, Ed25519 and ML-DSA
+    tests): "Message type DIGEST is incompatible with algorithm ED25519_SHA_512." and
+    "Message type DIGEST is incompatible with key spec ML_DSA_44."."""
     _check_algorithm(entry, algorithm, spec.signing)
     if message_type == EXTERNAL_MU:
         if spec.family != "mldsa":
-            raise InvalidKeyUsageException(
-                f"MessageType {message_type} is incompatible with signing algorithm {algorithm}.")
+            raise ValidationException(f"Message type {message_type} is incompatible with key spec {spec.name}.")
         if len(message) != _MU_BYTES:
             raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
         return
     if spec.family == "ed25519":
+        # AWS: ED25519_SHA_512 requires MessageType RAW, ED25519_PH_SHA_512 requires DIGEST
         wanted = DIGEST if algorithm == "ED25519_PH_SHA_512" else RAW
         if message_type != wanted:
-            raise InvalidKeyUsageException(
-                f"MessageType {message_type} is incompatible with signing algorithm {algorithm}.")
+            raise ValidationException(f"Message type {message_type} is incompatible with algorithm {algorithm}.")
     if spec.family == "mldsa" and message_type == DIGEST:
-        raise InvalidKeyUsageException(
-            f"MessageType {message_type} is incompatible with signing algorithm {algorithm}.")
+        raise ValidationException(f"Message type {message_type} is incompatible with key spec {spec.name}.")
     if message_type == DIGEST and len(message) != SIGNING_HASH[algorithm][1]:
         raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
 

@@ -169,8 +169,9 @@ def _encrypt(entry: KeyWithMaterial, algorithm: str, plaintext: bytes, context: 
     spec = SPECS[entry.key.key_spec]
     limit = oaep_limit(spec, algorithm)
     if len(plaintext) > limit:
-        raise ValidationException(f"Plaintext is too long: {algorithm} with key spec {spec.name} encrypts at most "
-                                  f"{limit} bytes.")
+        # AWS wording, as AWS-validated emulators observe it (aws_api.md §4.14)
+        raise ValidationException(f"Algorithm {algorithm} and key spec {spec.name} cannot encrypt data larger "
+                                  f"than {limit} bytes.")
     return asymmetric.rsa_encrypt(_rsa_material(entry).private.public_key(), algorithm, plaintext)
 
 
