@@ -44,12 +44,7 @@ _MU_BYTES = 64
 
 def sign(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html"""
-    check_grant_tokens(ctx, req)
-    algorithm, message_type = req["SigningAlgorithm"], req.get("MessageType", RAW)
-    entry, spec = _usable_key(ctx, req["KeyId"], "Sign", SIGN_VERIFY, {
-        "kms:signingalgorithm": algorithm, "kms:messagetype": message_type})
-    _check_signing(entry, spec, algorithm, message_type, req["Message"])
-    dry_run(req)
+    entry, spec, algorithm, message_type = _signing_request(ctx, req, "Sign")
     signature = asymmetric.sign(spec, _material(entry).private, algorithm, req["Message"], message_type)
     return {"KeyId": entry.key.arn, "Signature": signature, "SigningAlgorithm": algorithm}
 
@@ -58,12 +53,7 @@ def verify(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html
 
     A signature that doesn't verify raises KMSInvalidSignatureException; never "false"."""
-    check_grant_tokens(ctx, req)
-    algorithm, message_type = req["SigningAlgorithm"], req.get("MessageType", RAW)
-    entry, spec = _usable_key(ctx, req["KeyId"], "Verify", SIGN_VERIFY, {
-        "kms:signingalgorithm": algorithm, "kms:messagetype": message_type})
-    _check_signing(entry, spec, algorithm, message_type, req["Message"])
-    dry_run(req)
+    entry, spec, algorithm, message_type = _signing_request(ctx, req, "Verify")
     try:
         asymmetric.verify(spec, _material(entry).private.public_key(), algorithm, req["Message"], message_type,
                           req["Signature"])
@@ -91,24 +81,14 @@ def get_public_key(ctx: RequestContext, req: dict) -> dict:
 
 def generate_mac(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateMac.html"""
-    check_grant_tokens(ctx, req)
-    algorithm = req["MacAlgorithm"]
-    entry, spec = _usable_key(ctx, req["KeyId"], "GenerateMac", GENERATE_VERIFY_MAC,
-                              {"kms:macalgorithm": algorithm})
-    _check_algorithm(entry, algorithm, spec.mac)
-    dry_run(req)
+    entry, algorithm = _mac_request(ctx, req, "GenerateMac")
     return {"Mac": asymmetric.mac(_material(entry).material, algorithm, req["Message"]),
             "MacAlgorithm": algorithm, "KeyId": entry.key.arn}
 
 
 def verify_mac(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_VerifyMac.html"""
-    check_grant_tokens(ctx, req)
-    algorithm = req["MacAlgorithm"]
-    entry, spec = _usable_key(ctx, req["KeyId"], "VerifyMac", GENERATE_VERIFY_MAC,
-                              {"kms:macalgorithm": algorithm})
-    _check_algorithm(entry, algorithm, spec.mac)
-    dry_run(req)
+    entry, algorithm = _mac_request(ctx, req, "VerifyMac")
     try:
         asymmetric.verify_mac(_material(entry).material, algorithm, req["Message"], req["Mac"])
     except asymmetric.CryptoFailure:
@@ -168,6 +148,27 @@ def _data_key_pair(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyW
     dry_run(req)
     private, public = asymmetric.generate_key_pair(SPECS[pair_spec])
     return entry, private, public, seal_with_key(entry, private, context)
+
+
+def _signing_request(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, Spec, str, str]:
+    """Sign/Verify up to the crypto: the key, its spec, the algorithm and message type."""
+    check_grant_tokens(ctx, req)
+    algorithm, message_type = req["SigningAlgorithm"], req.get("MessageType", RAW)
+    entry, spec = _usable_key(ctx, req["KeyId"], operation, SIGN_VERIFY, {
+        "kms:signingalgorithm": algorithm, "kms:messagetype": message_type})
+    _check_signing(entry, spec, algorithm, message_type, req["Message"])
+    dry_run(req)
+    return entry, spec, algorithm, message_type
+
+
+def _mac_request(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, str]:
+    """GenerateMac/VerifyMac up to the crypto: the key and the MAC algorithm."""
+    check_grant_tokens(ctx, req)
+    algorithm = req["MacAlgorithm"]
+    entry, spec = _usable_key(ctx, req["KeyId"], operation, GENERATE_VERIFY_MAC, {"kms:macalgorithm": algorithm})
+    _check_algorithm(entry, algorithm, spec.mac)
+    dry_run(req)
+    return entry, algorithm
 
 
 def _usable_key(ctx: RequestContext, key_id: str, operation: str, usage: str,
