@@ -144,14 +144,13 @@ def test_unknown_key(ssm, name, key):
     expect_error(lambda: ssm.get_parameter(Name=name), "ParameterNotFound")
 
 
-def test_asymmetric_key_rejected(ssm, kms, name):
-    try:
-        key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
-    except ClientError as e:
-        if e.response["Error"]["Code"] == "UnsupportedOperationException":
-            pytest.skip("this server's KMS has no RSA keys")
-        raise
+@pytest.mark.parametrize("spec, usage", [("RSA_2048", "ENCRYPT_DECRYPT"), ("ECC_NIST_P256", "SIGN_VERIFY"),
+                                         ("HMAC_256", "GENERATE_VERIFY_MAC")])
+def test_non_symmetric_key_rejected(ssm, kms, name, spec, usage):
+    """SecureString needs GenerateDataKey, which only symmetric keys do."""
+    key_id = kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]["KeyId"]
     expect_error(lambda: ssm.put_parameter(Name=name, Value="v", Type="SecureString", KeyId=key_id), "InvalidKeyId")
+    expect_error(lambda: ssm.get_parameter(Name=name), "ParameterNotFound")
 
 
 def test_disabled_key(ssm, kms, name):
