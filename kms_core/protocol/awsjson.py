@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from base64 import b64encode
 from dataclasses import dataclass, field
@@ -157,6 +158,19 @@ def access_key_of(headers: dict[str, str]) -> Optional[str]:
     return akid[:128] or None
 
 
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser reads them."""
+    raise ValueError(name)
+
+
+def _finite_float(text: str) -> float:
+    """A number literal too large for a double (1e400) would read as infinity: refuse it."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
 def _parse_body(body: bytes) -> Any:
     if not body:
         return {}
@@ -165,7 +179,7 @@ def _parse_body(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise SerializationException("The request body is not valid UTF-8.") from None
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         raise SerializationException("The request body is not valid JSON.") from None
     if not isinstance(parsed, dict):

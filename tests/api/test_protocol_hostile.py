@@ -194,6 +194,16 @@ def test_create_key_description_nul_does_not_500(server, still_up):
         assert_aws_error(response)
 
 
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400"])
+def test_non_finite_number_is_a_serialization_error(server, still_up, literal):
+    """NaN and Infinity aren't JSON, and 1e400 doesn't fit a double: refused at parse time,
+    before any member (a timestamp such as ValidTo) can carry them into the operation."""
+    body = b"{\"KeyId\": \"alias/x\", \"ValidTo\": " + literal + b"}"
+    response = post(server.url, body, "TrentService.ImportKeyMaterial")
+    assert_aws_error(response)
+    assert response.json()["__type"] == "SerializationException"
+
+
 @pytest.mark.parametrize("literal", [b"1" * 5000, b"1e400", b"-1e400", b"NaN", b"Infinity", b"1e300"],
                          ids=["5000-digits", "overflow", "neg-overflow", "nan", "infinity", "1e300"])
 def test_number_extreme_literal_returns_4xx(server, still_up, literal):
