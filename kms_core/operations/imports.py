@@ -15,6 +15,8 @@ on-demand rotation of imported symmetric keys) is not offered.
 
 from __future__ import annotations
 
+import math
+
 from kms_core.context import RequestContext
 from kms_core.crypto import key_import
 from kms_core.domain import limits
@@ -79,10 +81,15 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
     InvalidImportTokenException, ExpiredImportTokenException, InvalidCiphertextException
     (does not unwrap), IncorrectKeyMaterialException (wrong kind of material for the key,
     or not the material imported before)."""
+    valid_to = req.get("ValidTo")
+    if valid_to is not None and not math.isfinite(valid_to):
+        # The JSON parser reads NaN, Infinity and out-of-range literals such as 1e400
+        # (infinity): none is a date, int() of one raises, and NaN compares false with
+        # every bound in _check_expiration, so it must be refused here.
+        raise ValidationException("ValidTo must be a finite number of seconds since the epoch.")
     entry = resolve_key_id_only(ctx, req["KeyId"])
     key = entry.key
     model = req.get("ExpirationModel", ExpirationModel.KEY_MATERIAL_EXPIRES)
-    valid_to = req.get("ValidTo")
     ctx.condition_values["kms:expirationmodel"] = model
     if valid_to is not None:
         ctx.condition_values["kms:validto"] = int(valid_to)
