@@ -70,6 +70,8 @@ WRAPPING_ALGORITHMS: dict[str, tuple[type[hashes.HashAlgorithm], bool]] = {
 #: WrappingKeySpec -> RSA modulus bits
 WRAPPING_KEY_SPECS = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
 _EPHEMERAL_AES_KEY_BYTES = 32
+#: how far (bits) each RSA prime of imported material may be from half the modulus size
+_RSA_PRIME_BITS_SLACK = 8
 
 
 class InvalidToken(Exception):
@@ -215,7 +217,8 @@ def unwrap(private: Any, algorithm: str, encrypted: bytes) -> bytes:
 def check_material(spec: Spec, material: bytes) -> bytes:
     """The material as it is stored, if it suits a key of this spec: symmetric 32 bytes,
     HMAC within the spec's import lengths, asymmetric a PKCS#8 DER private key of exactly
-    this spec (re-encoded canonically, so the same key always gets the same material id).
+    this spec (RSA: with primes of about half the modulus size each, and consistent)
+    (re-encoded canonically, so the same key always gets the same material id).
     Raises IncorrectMaterial."""
     if spec.import_lengths is not None:
         low, high = spec.import_lengths
@@ -223,16 +226,32 @@ def check_material(spec: Spec, material: bytes) -> bytes:
             size = f"{low} bytes" if low == high else f"between {low} and {high} bytes"
             raise IncorrectMaterial(f"Key material for a {spec.name} key must be {size}.")
         return material
+    not_pkcs8 = f"Key material for a {spec.name} key must be a DER-encoded PKCS #8 private key."
     try:
-        private = asymmetric.load_private(material)
+        # First without OpenSSL's RSA key check: it tests the primes, on the event loop, and
+        # primes an attacker can write down for free (Mersenne primes) take it seconds — an
+        # 8676-bit key ~6 s, a 4096-bit one with a 3217-bit prime ~1.3 s.  So the kind and
+        # size come first, and only an RSA key of the key's spec with balanced primes (as
+        # every key generator makes them; then the check costs what a normal key's does)
+        # is checked.
+        private = serialization.load_der_private_key(material, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise IncorrectMaterial(
-            f"Key material for a {spec.name} key must be a DER-encoded PKCS #8 private key.") from None
+        raise IncorrectMaterial(not_pkcs8) from None
     actual = asymmetric.spec_of_private(private)
     if actual != spec.name:
         raise IncorrectMaterial(
             f"The private key is {'not of a supported kind' if actual is None else 'of key spec ' + actual}; "
             f"the KMS key's spec is {spec.name}.")
+    if isinstance(private, rsa.RSAPrivateKey):
+        numbers = private.private_numbers()
+        half = private.key_size // 2
+        if any(abs(prime.bit_length() - half) > _RSA_PRIME_BITS_SLACK for prime in (numbers.p, numbers.q)):
+            raise IncorrectMaterial("The RSA private key's two primes must each be about half the size of its "
+                                    "modulus.")
+        try:
+            private = asymmetric.load_private(material)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise IncorrectMaterial(not_pkcs8) from None
     return private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
 
