@@ -83,9 +83,9 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
     or not the material imported before)."""
     valid_to = req.get("ValidTo")
     if valid_to is not None and not math.isfinite(valid_to):
-        # The JSON parser reads NaN, Infinity and out-of-range literals such as 1e400
-        # (infinity): none is a date, int() of one raises, and NaN compares false with
-        # every bound in _check_expiration, so it must be refused here.
+        # NaN and infinities are no date: int() of one raises, and NaN compares false
+        # with every bound in _check_expiration.  The AWS JSON parser refuses them too
+        # (protocol/awsjson.py); this check does not depend on it.
         raise ValidationException("ValidTo must be a finite number of seconds since the epoch.")
     entry = resolve_key_id_only(ctx, req["KeyId"])
     key = entry.key
