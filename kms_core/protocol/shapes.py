@@ -78,7 +78,10 @@ def _compile(spec: dict) -> Checker:
         def check_ts(value: Any, path: str, errors: list) -> Any:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _type_error("timestamp (epoch seconds)", path)
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer literal beyond any double (10**400)
+                raise _type_error("timestamp (epoch seconds)", path) from None
         return check_ts
     if kind == "list":
         return _compile_list(spec)
