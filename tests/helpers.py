@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from tests.conftest import ACCOUNT_ID, REGION
 
@@ -56,3 +61,16 @@ def stored_data_key(value_b64: str) -> bytes:
     blob = base64.b64decode(value_b64)
     (length,) = struct.unpack(">H", blob[:2])
     return blob[2:2 + length]
+
+
+def wrap_key_material(public_der: bytes, material: bytes, algorithm: str) -> bytes:
+    """EncryptedKeyMaterial for ImportKeyMaterial, made with `cryptography`: RSAES-OAEP
+    (MGF1 on the same hash), or for RSA_AES_KEY_WRAP_* OAEP of a fresh AES-256 key followed
+    by the RFC 5649 key wrap of the material."""
+    public = serialization.load_der_public_key(public_der)
+    hash_cls = hashes.SHA1 if algorithm.endswith("SHA_1") else hashes.SHA256
+    oaep = padding.OAEP(mgf=padding.MGF1(hash_cls()), algorithm=hash_cls(), label=None)
+    if not algorithm.startswith("RSA_AES_KEY_WRAP"):
+        return public.encrypt(material, oaep)  # type: ignore[union-attr]
+    aes_key = os.urandom(32)
+    return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)  # type: ignore[union-attr]

@@ -49,6 +49,7 @@ from kms_core.domain.specs import SPECS
 from kms_core.protocol.kms_model import OPERATIONS as SHAPES
 from tests.api.test_protocol_hostile import TIMEOUT, signed_headers
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.helpers import wrap_key_material
 
 HAVE_MLDSA = "ML_DSA_44" in SPECS
 
@@ -395,14 +396,7 @@ class Fleet:
         return out
 
 
-def wrap(public_der: bytes, material: bytes, algorithm: str) -> bytes:
-    public = serialization.load_der_public_key(public_der)
-    hash_cls = hashes.SHA1 if algorithm.endswith("SHA_1") else hashes.SHA256
-    oaep = padding.OAEP(mgf=padding.MGF1(hash_cls()), algorithm=hash_cls(), label=None)
-    if not algorithm.startswith("RSA_AES_KEY_WRAP"):
-        return public.encrypt(material, oaep)  # type: ignore[union-attr]
-    aes_key = os.urandom(32)
-    return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)  # type: ignore[union-attr]
+wrap = wrap_key_material
 
 
 def import_parameters(wire: Wire, key_id: str, algorithm: str, spec: str = "RSA_2048") -> tuple[bytes, bytes]:

@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
 from tests.conftest import start_server
-from tests.helpers import expect_error, key_arn
+from tests.helpers import expect_error, key_arn, wrap_key_material
 
 DAY = 86_400
 OAEP_SHA256 = "RSAES_OAEP_SHA_256"
@@ -70,15 +69,8 @@ def openssl_wrap(tmp: Path, public_der: bytes, material: bytes, algorithm: str) 
     return openssl_oaep(tmp, public_der, aes_key, _md(algorithm)) + (tmp / "wrapped.bin").read_bytes()
 
 
-def local_wrap(public_der: bytes, material: bytes, algorithm: str) -> bytes:
-    """The same, with `cryptography` (for tests about something other than the recipe)."""
-    public = serialization.load_der_public_key(public_der)
-    hash_cls = hashes.SHA1 if algorithm.endswith("SHA_1") else hashes.SHA256
-    oaep = padding.OAEP(mgf=padding.MGF1(hash_cls()), algorithm=hash_cls(), label=None)
-    if not algorithm.startswith("RSA_AES_KEY_WRAP"):
-        return public.encrypt(material, oaep)  # type: ignore[union-attr]
-    aes_key = os.urandom(32)
-    return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)  # type: ignore[union-attr]
+#: the same, with `cryptography` (for tests about something other than the recipe)
+local_wrap = wrap_key_material
 
 
 def import_material(kms, key_id: str, material: bytes, algorithm: str = OAEP_SHA256,  # type: ignore[no-untyped-def]
