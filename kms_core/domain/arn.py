@@ -32,6 +32,7 @@ class KeyRef:
     value: str  # key id, or the alias name ("alias/...")
     region: Optional[str] = None
     account_id: Optional[str] = None
+    partition: Optional[str] = None
 
     @property
     def is_alias(self) -> bool:
@@ -44,10 +45,10 @@ def parse_key_ref(text: str) -> Optional[KeyRef]:
         m = _ARN_RE.match(text)
         if not m:
             return None
-        _, region, account, kind, rest = m.groups()
+        partition, region, account, kind, rest = m.groups()
         if kind == "key":
-            return KeyRef("key-arn", rest, region, account)
-        return KeyRef("alias-arn", "alias/" + rest, region, account)
+            return KeyRef("key-arn", rest, region, account, partition)
+        return KeyRef("alias-arn", "alias/" + rest, region, account, partition)
     if text.startswith("alias/"):
         return KeyRef("alias", text)
     return KeyRef("id", text)

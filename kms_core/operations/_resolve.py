@@ -7,7 +7,7 @@ DescribeKey take all four; management operations take only a key id or key ARN.
 from __future__ import annotations
 
 from kms_core.context import RequestContext
-from kms_core.domain.arn import KEY_ID_RE, alias_arn, key_arn, parse_key_ref
+from kms_core.domain.arn import KEY_ID_RE, PARTITION, alias_arn, key_arn, parse_key_ref
 from kms_core.domain.model import KeyWithMaterial
 from kms_core.errors import NotFoundException
 from kms_core.service_keys import key_set_for_alias
@@ -15,7 +15,8 @@ from kms_core.service_keys import key_set_for_alias
 
 def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWithMaterial:
     ref = parse_key_ref(key_id)
-    if ref is None:
+    if ref is None or (ref.partition is not None and ref.partition != PARTITION):
+        # every key here lives in the "aws" partition: an aws-cn/aws-us-gov ARN names none
         raise NotFoundException(f"Invalid keyId '{key_id}'")
     if ref.is_alias and not allow_alias:
         raise NotFoundException(f"Invalid keyId '{key_id}'")

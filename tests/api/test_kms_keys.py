@@ -8,6 +8,7 @@ import base64
 import re
 import uuid
 
+import pytest
 from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
@@ -162,6 +163,14 @@ def test_describe_key_unknown_key_arn_not_found(kms):
     missing = str(uuid.uuid4())
     expect_error(lambda: kms.describe_key(KeyId=key_arn(missing)), "NotFoundException",
                  f"Key 'arn:aws:kms:us-east-1:111122223333:key/{missing}' does not exist")
+
+
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
+def test_describe_key_arn_of_another_partition_not_found(kms, key_id, partition):
+    """Keys here live in the "aws" partition; the same id under another partition is no key."""
+    foreign = key_arn(key_id).replace("arn:aws:", f"arn:{partition}:", 1)
+    expect_error(lambda: kms.describe_key(KeyId=foreign), "NotFoundException", f"Invalid keyId '{foreign}'")
+    expect_error(lambda: kms.encrypt(KeyId=foreign, Plaintext=b"x"), "NotFoundException")
 
 
 def test_describe_key_malformed_id_not_found(kms):
