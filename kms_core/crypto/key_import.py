@@ -141,11 +141,6 @@ class WrappingKeyCache:
         return private
 
 
-def public_key_der(private: Any) -> bytes:
-    """DER SubjectPublicKeyInfo (what `openssl pkey -pubin -inform DER` reads)."""
-    return asymmetric.public_der(private)
-
-
 # --- import tokens -----------------------------------------------------------------------------
 def _aad(key_arn: str) -> bytes:
     return _TOKEN_AAD_PREFIX + TOKEN_VERSION + key_arn.encode()

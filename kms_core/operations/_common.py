@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from kms_core.context import RequestContext
 from kms_core.domain.limits import LIST_LIMITS
-from kms_core.domain.model import Key, KeyState
+from kms_core.domain.model import Key, KeyState, Origin
 from kms_core.domain.specs import SPECS
 from kms_core.errors import DryRunOperationException, InvalidMarkerException, UnsupportedOperationException
 from kms_core.storage.tables import KeyTable
@@ -41,7 +41,7 @@ def key_metadata(key: Key) -> dict:
         meta.update(spec.algorithms(key.key_usage))
     if key.current_material_id:
         meta["CurrentKeyMaterialId"] = key.current_material_id
-    if key.origin == "EXTERNAL" and key.expiration_model:  # while imported material is present
+    if key.origin == Origin.EXTERNAL and key.expiration_model:  # while imported material is present
         meta["ExpirationModel"] = key.expiration_model
         if key.valid_to is not None:
             meta["ValidTo"] = key.valid_to

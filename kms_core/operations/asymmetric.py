@@ -8,12 +8,10 @@ as AWS does.  Private keys are loaded once per cache fill (KeyMaterial.private).
 
 from __future__ import annotations
 
-from typing import Optional
-
 from kms_core.context import RequestContext
 from kms_core.crypto import asymmetric
 from kms_core.domain.key_states import require_state
-from kms_core.domain.model import KeyMaterial, KeyWithMaterial
+from kms_core.domain.model import KeyWithMaterial
 from kms_core.domain.specs import (
     CHINA_ONLY,
     GENERATE_VERIFY_MAC,
@@ -28,13 +26,12 @@ from kms_core.errors import (
     InvalidKeyUsageException,
     KMSInvalidMacException,
     KMSInvalidSignatureException,
-    KMSInvalidStateException,
     UnsupportedOperationException,
     ValidationException,
 )
 from kms_core.operations._common import dry_run, no_recipient
 from kms_core.operations._resolve import resolve_key
-from kms_core.operations.crypto import data_key_operation_key, seal_with_key
+from kms_core.operations.crypto import current_material, data_key_operation_key, require_usage, seal_with_key
 from kms_core.policy.authorize import authorize
 from kms_core.policy.grants import check_grant_tokens
 
@@ -45,7 +42,7 @@ _MU_BYTES = 64
 def sign(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html"""
     entry, spec, algorithm, message_type = _signing_request(ctx, req, "Sign")
-    signature = asymmetric.sign(spec, _material(entry).private, algorithm, req["Message"], message_type)
+    signature = asymmetric.sign(spec, current_material(entry).private, algorithm, req["Message"], message_type)
     return {"KeyId": entry.key.arn, "Signature": signature, "SigningAlgorithm": algorithm}
 
 
@@ -55,7 +52,7 @@ def verify(ctx: RequestContext, req: dict) -> dict:
     A signature that doesn't verify raises KMSInvalidSignatureException; never "false"."""
     entry, spec, algorithm, message_type = _signing_request(ctx, req, "Verify")
     try:
-        asymmetric.verify(spec, _material(entry).private.public_key(), algorithm, req["Message"], message_type,
+        asymmetric.verify(spec, current_material(entry).private.public_key(), algorithm, req["Message"], message_type,
                           req["Signature"])
     except asymmetric.CryptoFailure:
         raise KMSInvalidSignatureException("") from None
@@ -73,7 +70,7 @@ def get_public_key(ctx: RequestContext, req: dict) -> dict:
     if not spec.asymmetric:
         raise UnsupportedOperationException(
             f"{key.arn} key spec is {key.key_spec} which is not valid for GetPublicKey.")
-    answer = {"KeyId": key.arn, "PublicKey": asymmetric.public_der(_material(entry).private),
+    answer = {"KeyId": key.arn, "PublicKey": asymmetric.public_der(current_material(entry).private),
               "CustomerMasterKeySpec": key.key_spec, "KeySpec": key.key_spec, "KeyUsage": key.key_usage}
     answer.update(spec.algorithms(key.key_usage))
     return answer
@@ -82,7 +79,7 @@ def get_public_key(ctx: RequestContext, req: dict) -> dict:
 def generate_mac(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateMac.html"""
     entry, algorithm = _mac_request(ctx, req, "GenerateMac")
-    return {"Mac": asymmetric.mac(_material(entry).material, algorithm, req["Message"]),
+    return {"Mac": asymmetric.mac(current_material(entry).material, algorithm, req["Message"]),
             "MacAlgorithm": algorithm, "KeyId": entry.key.arn}
 
 
@@ -90,7 +87,7 @@ def verify_mac(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_VerifyMac.html"""
     entry, algorithm = _mac_request(ctx, req, "VerifyMac")
     try:
-        asymmetric.verify_mac(_material(entry).material, algorithm, req["Message"], req["Mac"])
+        asymmetric.verify_mac(current_material(entry).material, algorithm, req["Message"], req["Mac"])
     except asymmetric.CryptoFailure:
         raise KMSInvalidMacException("") from None
     return {"KeyId": entry.key.arn, "MacValid": True, "MacAlgorithm": algorithm}
@@ -108,7 +105,7 @@ def derive_shared_secret(ctx: RequestContext, req: dict) -> dict:
     _check_algorithm(entry, algorithm, spec.agreement)
     dry_run(req)
     try:
-        secret = asymmetric.derive_shared_secret(spec, _material(entry).private, req["PublicKey"])
+        secret = asymmetric.derive_shared_secret(spec, current_material(entry).private, req["PublicKey"])
     except ValueError:
         raise ValidationException(
             f"The PublicKey must be a DER-encoded X.509 public key on the curve of {entry.key.key_spec}.") from None
@@ -178,8 +175,7 @@ def _usable_key(ctx: RequestContext, key_id: str, operation: str, usage: str,
     ctx.condition_values.update(conditions)
     authorize(ctx, "kms:" + operation, entry)
     require_state(key, operation)
-    if key.key_usage != usage:
-        raise InvalidKeyUsageException(f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.")
+    require_usage(entry, usage, operation)
     return entry, SPECS[key.key_spec]
 
 
@@ -216,10 +212,3 @@ def _check_signing(entry: KeyWithMaterial, spec: Spec, algorithm: str, message_t
     if message_type == DIGEST and len(message) != SIGNING_HASH[algorithm][1]:
         raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
 
-
-def _material(entry: KeyWithMaterial) -> KeyMaterial:
-    """The key's current material; a key whose imported material is gone is PendingImport."""
-    material: Optional[KeyMaterial] = entry.materials.get(entry.key.current_material_id or "")
-    if material is None:
-        raise KMSInvalidStateException(f"{entry.key.arn} is pending import.")
-    return material

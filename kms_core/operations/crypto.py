@@ -121,7 +121,7 @@ def _data_key(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMa
         raise ValidationException("Please specify either number of bytes or key spec.")
     dry_run(req)
     plaintext = os.urandom(_DATA_KEY_BYTES[spec] if spec is not None else n)
-    return entry, plaintext, _seal(entry, plaintext, context)
+    return entry, plaintext, seal_with_key(entry, plaintext, context)
 
 
 def data_key_operation_key(ctx: RequestContext, req: dict, operation: str) -> tuple[KeyWithMaterial, bytes]:
@@ -134,11 +134,6 @@ def data_key_operation_key(ctx: RequestContext, req: dict, operation: str) -> tu
     require_state(entry.key, operation)
     _require_symmetric(entry, operation, None)
     return entry, _context_bytes(req.get("EncryptionContext"))
-
-
-def seal_with_key(entry: KeyWithMaterial, plaintext: bytes, context: bytes) -> bytes:
-    """A symmetric ciphertext blob under the key's current material."""
-    return _seal(entry, plaintext, context)
 
 
 def _encrypting_key(ctx: RequestContext, key_id: str, operation: str, action: str,
@@ -156,37 +151,41 @@ def _encrypting_key(ctx: RequestContext, key_id: str, operation: str, action: st
 def _require_encryption(entry: KeyWithMaterial, operation: str, algorithm: str) -> None:
     """Encrypt/Decrypt/ReEncrypt: an ENCRYPT_DECRYPT key and an algorithm of its spec."""
     key = entry.key
-    if key.key_usage != KeyUsage.ENCRYPT_DECRYPT:
-        raise InvalidKeyUsageException(
-            f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.")
+    require_usage(entry, KeyUsage.ENCRYPT_DECRYPT, operation)
     if algorithm not in SPECS[key.key_spec].encryption:
         raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
 
 
 def _encrypt(entry: KeyWithMaterial, algorithm: str, plaintext: bytes, context: bytes) -> bytes:
     if algorithm == SYMMETRIC_DEFAULT:
-        return _seal(entry, plaintext, context)
+        return seal_with_key(entry, plaintext, context)
     spec = SPECS[entry.key.key_spec]
     limit = oaep_limit(spec, algorithm)
     if len(plaintext) > limit:
         # AWS wording, as AWS-validated emulators observe it (aws_api.md §4.14)
         raise ValidationException(f"Algorithm {algorithm} and key spec {spec.name} cannot encrypt data larger "
                                   f"than {limit} bytes.")
-    return asymmetric.rsa_encrypt(_rsa_material(entry).private.public_key(), algorithm, plaintext)
+    return asymmetric.rsa_encrypt(current_material(entry).private.public_key(), algorithm, plaintext)
 
 
-def _rsa_material(entry: KeyWithMaterial) -> KeyMaterial:
+def current_material(entry: KeyWithMaterial) -> KeyMaterial:
+    """The key's current material; a key whose imported material is gone is PendingImport."""
     material = entry.materials.get(entry.key.current_material_id or "")
     if material is None:
         raise KMSInvalidStateException(f"{entry.key.arn} is pending import.")
     return material
 
 
+def require_usage(entry: KeyWithMaterial, usage: str, operation: str) -> None:
+    """The key's KeyUsage must be the operation's (InvalidKeyUsageException, AWS's wording)."""
+    key = entry.key
+    if key.key_usage != usage:
+        raise InvalidKeyUsageException(f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.")
+
+
 def _require_symmetric(entry: KeyWithMaterial, operation: str, algorithm: Optional[str]) -> None:
     key = entry.key
-    if key.key_usage != KeyUsage.ENCRYPT_DECRYPT:
-        raise InvalidKeyUsageException(
-            f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.")
+    require_usage(entry, KeyUsage.ENCRYPT_DECRYPT, operation)
     if key.key_spec != KeySpec.SYMMETRIC_DEFAULT:
         raise InvalidKeyUsageException(
             f"{key.arn} key spec is {key.key_spec} which is not valid for {operation}.")
@@ -195,7 +194,8 @@ def _require_symmetric(entry: KeyWithMaterial, operation: str, algorithm: Option
             f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
 
 
-def _seal(entry: KeyWithMaterial, plaintext: bytes, context: bytes) -> bytes:
+def seal_with_key(entry: KeyWithMaterial, plaintext: bytes, context: bytes) -> bytes:
+    """A symmetric ciphertext blob under the key's current material."""
     current = entry.current
     return ciphertext.seal(entry.key.key_id, bytes.fromhex(current.material_id), current.material,
                            plaintext, context)
@@ -237,7 +237,7 @@ def _open_rsa(ctx: RequestContext, entry: KeyWithMaterial, blob: bytes, algorith
     authorize(ctx, action, entry)
     require_state(entry.key, operation)
     _require_encryption(entry, operation, algorithm)
-    material = _rsa_material(entry)
+    material = current_material(entry)
     dry_run(req)
     try:
         return entry, asymmetric.rsa_decrypt(material.private, algorithm, blob), material.material_id

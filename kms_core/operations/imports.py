@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from kms_core.context import RequestContext
-from kms_core.crypto import key_import
+from kms_core.crypto import asymmetric, key_import
 from kms_core.domain import limits
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import ExpirationModel, Key, KeyState, Origin
@@ -68,7 +68,7 @@ def get_parameters_for_import(ctx: RequestContext, req: dict) -> dict:
     private = ctx.kms.wrapping_keys.private_key(key.key_id, wrapping_key_spec)
     token = key_import.seal_token(ctx.kms.root.derive(key_import.TOKEN_KEY_LABEL), key.arn,
                                   key_import.ImportToken(key.key_id, algorithm, valid_to, private))
-    return {"KeyId": key.arn, "ImportToken": token, "PublicKey": key_import.public_key_der(private),
+    return {"KeyId": key.arn, "ImportToken": token, "PublicKey": asymmetric.public_der(private),
             "ParametersValidTo": valid_to}
 
 
