@@ -95,7 +95,7 @@ from kms_core.storage.tables import (
 )
 
 DEFAULT_REGION = "us-east-1"
-ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+ACCOUNT_ID_RE = re.compile(r"^\d{12}\Z", re.ASCII)
 ACCESS_KEY_ID_RE = re.compile(r"^[A-Z0-9]{16,128}$")
 REGION_RE = re.compile(r"^[a-z0-9-]{1,32}$")
 MAX_DESCRIPTION = 8192

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 PARTITION = "aws"
-KEY_ID_RE = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
-ALIAS_NAME_RE = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
-_ARN_RE = re.compile(r"^arn:(aws[a-zA-Z-]*):kms:([a-z0-9-]*):(\d{12}):(key|alias)/(.+)$")
+KEY_ID_RE = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})\Z")
+ALIAS_NAME_RE = re.compile(r"^alias/[a-zA-Z0-9/_-]+\Z")
+_ARN_RE = re.compile(r"^arn:(aws[a-zA-Z-]*):kms:([a-z0-9-]*):(\d{12}):(key|alias)/(.+)\Z", re.ASCII | re.S)
 
 
 def key_arn(region: str, account_id: str, key_id: str) -> str:

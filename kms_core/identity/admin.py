@@ -37,9 +37,9 @@ from kms_core.storage.tables import (
 
 USER, ROLE = "user", "role"
 
-NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
-POLICY_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
-PATH_RE = re.compile(r"^(/|/[\x21-\x7e]+/)$")
+NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z", re.ASCII)
+POLICY_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}\Z", re.ASCII)
+PATH_RE = re.compile(r"^(/|/[\x21-\x7e]+/)\Z")
 #: tag keys and values: letters, digits, spaces and _ . : / = + - @ (no control characters)
 _TAG_RE = re.compile(r"[\w .:/=+\-@]+")
 #: role descriptions: printable Latin-1 plus tab and newlines

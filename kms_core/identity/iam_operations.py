@@ -168,10 +168,24 @@ def _caller_user(ctx: RequestContext, params: dict) -> Optional[str]:
     raise ValidationError("Must specify userName when calling with non-User credentials")
 
 
-def _user_resource(ctx: RequestContext, name: Optional[str]) -> str:
+def _entity_arn(session: Any, ctx: RequestContext, kind: str, name: Optional[str]) -> str:
+    """The ARN IAM authorizes on: the stored user's or role's, path included (a user
+    under /admins/ is `user/admins/NAME`, never `user/NAME`).  An entity that does not
+    exist is named with the root path; the operation then answers NoSuchEntity.
+    `name` None is the account root (its own access keys)."""
     if name is None:
         return f"arn:aws:iam::{ctx.account_id}:root"
-    return user_arn(ctx.account_id, name)
+    table, arn = (IamUserTable, user_arn) if kind == admin.USER else (IamRoleTable, role_arn)
+    row = session.get(table, (ctx.account_id, name))
+    return arn(ctx.account_id, name, row.path if row is not None else "/")
+
+
+def _authorize_entity(session: Any, ctx: RequestContext, action: str, kind: str, name: Optional[str]) -> str:
+    """Authorize `action` on the entity as stored, in the transaction that acts on it,
+    so the path can't change between the check and the change."""
+    resource = _entity_arn(session, ctx, kind, name)
+    authorize(ctx, action, resource)
+    return resource
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -199,9 +213,9 @@ def get_user(ctx: RequestContext, params: dict) -> Result:
             raise ValidationError("Must specify userName when calling with non-User credentials")
         name = ctx.principal.name
     admin.check_name(name, "userName")
-    authorize(ctx, "iam:GetUser", user_arn(ctx.account_id, name))
 
     def work(s: Any) -> dict:
+        _authorize_entity(s, ctx, "iam:GetUser", admin.USER, name)
         row = admin.get_user(s, ctx.account_id, name)
         return _user_shape(row, admin.tags_of(s, ctx.account_id, admin.USER, name))
 
@@ -221,9 +235,13 @@ def list_users(ctx: RequestContext, params: dict) -> Result:
 
 def delete_user(ctx: RequestContext, params: dict) -> Result:
     name = admin.check_name(required(params, "UserName"), "userName")
-    authorize(ctx, "iam:DeleteUser", user_arn(ctx.account_id, name))
-    row = _write(ctx, lambda s: admin.delete_user(s, ctx.account_id, name))
-    ctx.resources.append(user_arn(ctx.account_id, name, row.path))
+
+    def work(s: Any) -> str:
+        resource = _authorize_entity(s, ctx, "iam:DeleteUser", admin.USER, name)
+        admin.delete_user(s, ctx.account_id, name)
+        return resource
+
+    ctx.resources.append(_write(ctx, work))
     return None
 
 
@@ -244,9 +262,9 @@ def create_role(ctx: RequestContext, params: dict) -> Result:
 
 def get_role(ctx: RequestContext, params: dict) -> Result:
     name = admin.check_name(required(params, "RoleName"), "roleName")
-    authorize(ctx, "iam:GetRole", role_arn(ctx.account_id, name))
 
     def work(s: Any) -> dict:
+        _authorize_entity(s, ctx, "iam:GetRole", admin.ROLE, name)
         row = admin.get_role(s, ctx.account_id, name)
         return _role_shape(row, admin.tags_of(s, ctx.account_id, admin.ROLE, name))
 
@@ -266,18 +284,26 @@ def list_roles(ctx: RequestContext, params: dict) -> Result:
 
 def delete_role(ctx: RequestContext, params: dict) -> Result:
     name = admin.check_name(required(params, "RoleName"), "roleName")
-    authorize(ctx, "iam:DeleteRole", role_arn(ctx.account_id, name))
-    row = _write(ctx, lambda s: admin.delete_role(s, ctx.account_id, name))
-    ctx.resources.append(role_arn(ctx.account_id, name, row.path))
+
+    def work(s: Any) -> str:
+        resource = _authorize_entity(s, ctx, "iam:DeleteRole", admin.ROLE, name)
+        admin.delete_role(s, ctx.account_id, name)
+        return resource
+
+    ctx.resources.append(_write(ctx, work))
     return None
 
 
 def update_assume_role_policy(ctx: RequestContext, params: dict) -> Result:
     name = admin.check_name(required(params, "RoleName"), "roleName")
     document = required(params, "PolicyDocument")
-    authorize(ctx, "iam:UpdateAssumeRolePolicy", role_arn(ctx.account_id, name))
-    row = _write(ctx, lambda s: admin.update_trust_policy(s, ctx.account_id, name, document))
-    ctx.resources.append(role_arn(ctx.account_id, name, row.path))
+
+    def work(s: Any) -> str:
+        resource = _authorize_entity(s, ctx, "iam:UpdateAssumeRolePolicy", admin.ROLE, name)
+        admin.update_trust_policy(s, ctx.account_id, name, document)
+        return resource
+
+    ctx.resources.append(_write(ctx, work))
     return None
 
 
@@ -292,10 +318,13 @@ def _key_metadata(row: Any) -> dict:
 
 def create_access_key(ctx: RequestContext, params: dict) -> Result:
     name = _caller_user(ctx, params)
-    authorize(ctx, "iam:CreateAccessKey", _user_resource(ctx, name))
-    row, secret = _write(ctx, lambda s: admin.create_access_key(ctx.kms.identities, s, ctx.account_id, name,
-                                                                ctx.now()))
-    ctx.resources.append(_user_resource(ctx, name))
+
+    def work(s: Any) -> tuple:
+        resource = _authorize_entity(s, ctx, "iam:CreateAccessKey", admin.USER, name)
+        return resource, *admin.create_access_key(ctx.kms.identities, s, ctx.account_id, name, ctx.now())
+
+    resource, row, secret = _write(ctx, work)
+    ctx.resources.append(resource)
     key = {"UserName": name or "", "AccessKeyId": row.access_key_id, "Status": row.status,
            "SecretAccessKey": secret, "CreateDate": timestamp(row.created_at)}
     return {"AccessKey": key}
@@ -303,9 +332,9 @@ def create_access_key(ctx: RequestContext, params: dict) -> Result:
 
 def list_access_keys(ctx: RequestContext, params: dict) -> Result:
     name = _caller_user(ctx, params)
-    authorize(ctx, "iam:ListAccessKeys", _user_resource(ctx, name))
 
     def work(s: Any) -> list:
+        _authorize_entity(s, ctx, "iam:ListAccessKeys", admin.USER, name)
         if name is not None:
             admin.get_user(s, ctx.account_id, name)
         return admin.access_keys_of(s, ctx.account_id, name)
@@ -319,18 +348,26 @@ def update_access_key(ctx: RequestContext, params: dict) -> Result:
     name = _caller_user(ctx, params)
     akid = required(params, "AccessKeyId")
     status = required(params, "Status")
-    authorize(ctx, "iam:UpdateAccessKey", _user_resource(ctx, name))
-    _write(ctx, lambda s: admin.update_access_key(s, ctx.account_id, name, akid, status))
-    ctx.resources.append(_user_resource(ctx, name))
+
+    def work(s: Any) -> str:
+        resource = _authorize_entity(s, ctx, "iam:UpdateAccessKey", admin.USER, name)
+        admin.update_access_key(s, ctx.account_id, name, akid, status)
+        return resource
+
+    ctx.resources.append(_write(ctx, work))
     return None
 
 
 def delete_access_key(ctx: RequestContext, params: dict) -> Result:
     name = _caller_user(ctx, params)
     akid = required(params, "AccessKeyId")
-    authorize(ctx, "iam:DeleteAccessKey", _user_resource(ctx, name))
-    _write(ctx, lambda s: admin.delete_access_key(s, ctx.account_id, name, akid))
-    ctx.resources.append(_user_resource(ctx, name))
+
+    def work(s: Any) -> str:
+        resource = _authorize_entity(s, ctx, "iam:DeleteAccessKey", admin.USER, name)
+        admin.delete_access_key(s, ctx.account_id, name, akid)
+        return resource
+
+    ctx.resources.append(_write(ctx, work))
     return None
 
 
@@ -338,42 +375,55 @@ def delete_access_key(ctx: RequestContext, params: dict) -> Result:
 def _policy_ops(kind: str) -> dict[str, Callable[[RequestContext, dict], Result]]:
     title = "User" if kind == admin.USER else "Role"
     member = "UserName" if kind == admin.USER else "RoleName"
-    arn = user_arn if kind == admin.USER else role_arn
 
-    def owner(ctx: RequestContext, params: dict) -> tuple[str, str]:
-        name = admin.check_name(required(params, member), member[0].lower() + member[1:])
-        return name, arn(ctx.account_id, name)
+    def owner(params: dict) -> str:
+        return admin.check_name(required(params, member), member[0].lower() + member[1:])
 
     def put(ctx: RequestContext, params: dict) -> Result:
-        name, resource = owner(ctx, params)
+        name = owner(params)
         policy_name = admin.check_policy_name(required(params, "PolicyName"))
         document = required(params, "PolicyDocument")
-        authorize(ctx, f"iam:Put{title}Policy", resource)
-        _write(ctx, lambda s: admin.put_inline_policy(s, ctx.account_id, kind, name, policy_name, document))
-        ctx.resources.append(resource)
+
+        def work(s: Any) -> str:
+            resource = _authorize_entity(s, ctx, f"iam:Put{title}Policy", kind, name)
+            admin.put_inline_policy(s, ctx.account_id, kind, name, policy_name, document)
+            return resource
+
+        ctx.resources.append(_write(ctx, work))
         return None
 
     def get(ctx: RequestContext, params: dict) -> Result:
-        name, resource = owner(ctx, params)
+        name = owner(params)
         policy_name = admin.check_policy_name(required(params, "PolicyName"))
-        authorize(ctx, f"iam:Get{title}Policy", resource)
-        row = _read(ctx, lambda s: admin.get_inline_policy(s, ctx.account_id, kind, name, policy_name))
+
+        def work(s: Any) -> tuple:
+            resource = _authorize_entity(s, ctx, f"iam:Get{title}Policy", kind, name)
+            return resource, admin.get_inline_policy(s, ctx.account_id, kind, name, policy_name)
+
+        resource, row = _read(ctx, work)
         ctx.resources.append(resource)
         return {member: name, "PolicyName": policy_name, "PolicyDocument": quote_policy(row.document)}
 
     def list_(ctx: RequestContext, params: dict) -> Result:
-        name, resource = owner(ctx, params)
-        authorize(ctx, f"iam:List{title}Policies", resource)
-        names = _read(ctx, lambda s: admin.list_inline_policies(s, ctx.account_id, kind, name))
-        page, extra = _paginate(params, names, lambda n: n)
+        name = owner(params)
+
+        def work(s: Any) -> list:
+            _authorize_entity(s, ctx, f"iam:List{title}Policies", kind, name)
+            return admin.list_inline_policies(s, ctx.account_id, kind, name)
+
+        page, extra = _paginate(params, _read(ctx, work), lambda n: n)
         return {"PolicyNames": page, **extra}
 
     def delete(ctx: RequestContext, params: dict) -> Result:
-        name, resource = owner(ctx, params)
+        name = owner(params)
         policy_name = admin.check_policy_name(required(params, "PolicyName"))
-        authorize(ctx, f"iam:Delete{title}Policy", resource)
-        _write(ctx, lambda s: admin.delete_inline_policy(s, ctx.account_id, kind, name, policy_name))
-        ctx.resources.append(resource)
+
+        def work(s: Any) -> str:
+            resource = _authorize_entity(s, ctx, f"iam:Delete{title}Policy", kind, name)
+            admin.delete_inline_policy(s, ctx.account_id, kind, name, policy_name)
+            return resource
+
+        ctx.resources.append(_write(ctx, work))
         return None
 
     return {f"Put{title}Policy": put, f"Get{title}Policy": get, f"List{title}Policies": list_,

@@ -27,6 +27,8 @@ class Principal:
     #: aws:PrincipalTag/<key> values
     tags: dict = field(default_factory=dict)
     session_expires: Optional[float] = None
+    #: aws:TokenIssueTime for requests made with session credentials (None otherwise)
+    token_issued: Optional[float] = None
 
     @property
     def is_account_root(self) -> bool:

@@ -36,6 +36,8 @@ class Session:
     role_id: str
     session_name: str
     expires: float
+    #: when the token was issued (aws:TokenIssueTime); 0 in tokens from before it was recorded
+    issued: float = 0.0
 
 
 class SessionTokens:
@@ -43,12 +45,12 @@ class SessionTokens:
         self._key = root.derive(b"sts-session-token-v1")
 
     def issue(self, account_id: str, role_name: str, role_id: str, session_name: str,
-              expires: float) -> tuple[Session, str]:
+              expires: float, issued: float = 0.0) -> tuple[Session, str]:
         session = Session(
             access_key_id="ASIA" + "".join(secrets.choice(_AKID_ALPHABET) for _ in range(16)),
             secret_access_key=base64.b64encode(secrets.token_bytes(30)).decode(),
             account_id=account_id, role_name=role_name, role_id=role_id, session_name=session_name,
-            expires=expires)
+            expires=expires, issued=issued)
         sealed = gcm_seal(self._key, json.dumps(asdict(session)).encode(), _AAD)
         return session, PREFIX + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 

@@ -68,12 +68,14 @@ class IdentityStore:
         self.sessions = SessionTokens(root)
         self._by_key: dict[str, tuple[str, Principal]] = {}
         self._policies: dict[tuple[str, str, str], list[Any]] = {}
+        self._roles: dict[tuple[str, str], Optional[tuple[str, str, dict]]] = {}
         #: compile(document_text) -> compiled policy; set by the policy engine (avoids a cycle)
         self.compile_policy: Callable[[str], Any] = lambda text: text
 
     def clear_cache(self) -> None:
         self._by_key.clear()
         self._policies.clear()
+        self._roles.clear()
 
     # --- authentication -----------------------------------------------------------------
     def lookup(self, access_key_id: str, session_token: Optional[str] = None) -> Optional[tuple[str, Principal]]:
@@ -110,15 +112,31 @@ class IdentityStore:
             raise UnrecognizedClientException(_INVALID_TOKEN)
         if found.expires <= self._wall_clock():
             raise ExpiredTokenException("The security token included in the request is expired")
-        with self._db.session() as session:
-            role = session.get(IamRoleTable, (found.account_id, found.role_name))
-            tags = self._tags(session, found.account_id, "role", found.role_name) if role else {}
-        source = role_arn(found.account_id, found.role_name, role.path if role else "/")
+        role = self._role(found.account_id, found.role_name)
+        # A session belongs to the role it was issued for (its unique id, AROA...), not to
+        # whatever role now has the name: a deleted and re-created role has a new id, and its
+        # rights must not flow to sessions of the old one.
+        if role is None or role[0] != found.role_id:
+            raise UnrecognizedClientException(_INVALID_TOKEN)
+        _, path, tags = role
         principal = Principal(found.account_id, assumed_role_arn(found.account_id, found.role_name, found.session_name),
                               ASSUMED_ROLE, access_key_id, name=found.role_name,
-                              user_id=f"{found.role_id}:{found.session_name}", source_arn=source, tags=tags,
-                              session_expires=found.expires)
+                              user_id=f"{found.role_id}:{found.session_name}",
+                              source_arn=role_arn(found.account_id, found.role_name, path), tags=tags,
+                              session_expires=found.expires, token_issued=found.issued or None)
         return found.secret_access_key, principal
+
+    def _role(self, account_id: str, role_name: str) -> Optional[tuple[str, str, dict]]:
+        """(role id, path, tags) of a role, cached until the store changes."""
+        cache_key = (account_id, role_name)
+        if cache_key in self._roles:
+            return self._roles[cache_key]
+        with self._db.session() as session:
+            row = session.get(IamRoleTable, cache_key)
+            found = None if row is None else (
+                row.role_id, row.path, self._tags(session, account_id, "role", role_name))
+        self._roles[cache_key] = found
+        return found
 
     @staticmethod
     def _tags(session: Session, account_id: str, kind: str, name: str) -> dict:

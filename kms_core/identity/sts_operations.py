@@ -23,8 +23,8 @@ from kms_core.policy.authorize import Facts
 from kms_core.policy.evaluate import decide
 from kms_core.storage.tables import IamRoleTable
 
-ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role(/|/[\x21-\x7e]*/)([\w+=,.@-]{1,64})$")
-SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role(/|/[\x21-\x7e]*/)([\w+=,.@-]{1,64})\Z", re.ASCII)
+SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}\Z", re.ASCII)
 MIN_DURATION = 900
 DEFAULT_DURATION = 3600
 #: AWS caps role chaining (a role session assuming a role) at one hour
@@ -85,9 +85,10 @@ def assume_role(ctx: RequestContext, params: dict) -> Result:
                               "by role chaining.")
 
     # Session expiry is judged against the real clock (the one SigV4 request dates use).
-    expires = float(int(ctx.kms.runtime.wall_clock()) + duration)
+    issued = float(int(ctx.kms.runtime.wall_clock()))
+    expires = issued + duration
     sealed, token = ctx.kms.identities.sessions.issue(role_account, role.role_name, role.role_id, session_name,
-                                                       expires)
+                                                       expires, issued)
     return {
         "Credentials": {"AccessKeyId": sealed.access_key_id, "SecretAccessKey": sealed.secret_access_key,
                         "SessionToken": token, "Expiration": timestamp(expires)},

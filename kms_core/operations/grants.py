@@ -67,7 +67,7 @@ _AGREEMENT_OPS = _MANAGEMENT_OPS | {"DeriveSharedSecret", "GetPublicKey"}
 # federated user (AWS: "IAM ARNs").
 _PRINCIPAL_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:(?:iam::\d{12}:(?:root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)"
-    r"|sts::\d{12}:(?:assumed-role/[\w+=,.@-]+/[\w+=,.@-]+|federated-user/[\w+=,.@-]+))$")
+    r"|sts::\d{12}:(?:assumed-role/[\w+=,.@-]+/[\w+=,.@-]+|federated-user/[\w+=,.@-]+))\Z", re.ASCII)
 
 
 # --- validation helpers -------------------------------------------------------------------

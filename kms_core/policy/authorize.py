@@ -62,6 +62,10 @@ class Facts:
         return simple(self) if simple is not None else None
 
 
+def _iso(epoch: Optional[float]) -> Optional[str]:
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _key_attr(attr: str):  # type: ignore[no-untyped-def]
     return lambda f: getattr(f.entry.key, attr) if f.entry is not None else None
 
@@ -73,10 +77,11 @@ _SIMPLE = {
     "aws:username": lambda f: f.ctx.principal.name if f.ctx.principal.principal_type == USER else None,
     "aws:userid": lambda f: f.ctx.principal.user_id,
     "aws:sourceip": lambda f: f.ctx.source_ip,
-    "aws:currenttime": lambda f: datetime.fromtimestamp(f.ctx.now(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "aws:currenttime": lambda f: _iso(f.ctx.now()),
     "aws:epochtime": lambda f: str(int(f.ctx.now())),
     "aws:securetransport": lambda f: "true" if f.ctx.secure_transport else "false",
     "aws:requestedregion": lambda f: f.ctx.region,
+    "aws:tokenissuetime": lambda f: _iso(f.ctx.principal.token_issued),
     "kms:calleraccount": lambda f: f.ctx.principal.account_id,
     "kms:viaservice": lambda f: f.ctx.via_service,
     "kms:requestalias": lambda f: f.ctx.request_alias,

@@ -64,8 +64,8 @@ SOURCE_ARN = "SourceArn"
 #: grants_allow (for the no-escalation rule); not an AWS condition key
 REQUESTED_GRANT = "paramstore:requestedgrant"
 
-GRANT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
-_ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root$")
+GRANT_ID_RE = re.compile(r"^[0-9a-f]{64}\Z")
+_ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root\Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

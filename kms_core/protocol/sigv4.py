@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +32,12 @@ _MISMATCH = ("The request signature we calculated does not match the signature y
              "Check your AWS Secret Access Key and signing method. "
              "Consult the service documentation for details.")
 _INVALID_TOKEN = "The security token included in the request is invalid."
+#: AWS region names (us-east-1, us-gov-west-1, eu-isoe-west-1, ...).  The scope's region ends
+#: up in every ARN the request creates, so nothing else may pass ("*", "us-east-1:1234...").
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+){1,3}-\d{1,2}\Z", re.ASCII)
+#: Headers that must be covered by the signature whenever the request carries them: an
+#: unsigned X-Amz-Target would let a captured GetParameter be replayed as DeleteParameter.
+MUST_SIGN = ("x-amz-date", "x-amz-target", "x-amz-security-token", "x-amz-content-sha256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +124,15 @@ class SigV4Verifier:
         if auth.service != expected_service:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{expected_service}'. ")
+        if not REGION_NAME.match(auth.region):
+            raise InvalidSignatureException(
+                f"Credential should be scoped to a valid region, not '{auth.region[:64]}'. ")
         if "host" not in auth.signed_headers:
             raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+        for name in MUST_SIGN:
+            if name in headers and name not in auth.signed_headers:
+                raise InvalidSignatureException(
+                    f"'{_title(name)}' must be a 'SignedHeader' in the AWS Authorization.")
         self._check_skew(signed_at, amz_date)
 
         found = self._lookup(auth.access_key_id, headers.get("x-amz-security-token"))
@@ -217,6 +231,11 @@ def _parse_amz_date(value: str) -> float:
         raise IncompleteSignatureException(
             f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601"
         ) from None
+
+
+def _title(header: str) -> str:
+    """x-amz-target -> X-Amz-Target, as AWS spells header names in its messages."""
+    return "-".join(part.capitalize() for part in header.split("-"))
 
 
 def _fmt(epoch: float) -> str:

@@ -50,7 +50,7 @@ def create_account(
 
     The output is AWS shared-credentials format, a profile named after the account, ready to
     append to ~/.aws/credentials.  An existing account is an error (exit 1)."""
-    if not re.fullmatch(r"\d{12}", account_id):
+    if not re.fullmatch(r"\d{12}", account_id, re.ASCII):
         typer.echo(f"paramstore: an account id is 12 digits, not {account_id!r}", err=True)
         raise typer.Exit(1)
     store = _open(data_dir, database_url)
