@@ -12,6 +12,7 @@ Values never have to appear on a command line (where `ps` and shell history woul
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import re
@@ -28,6 +29,33 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 ENDPOINT_ENV_FALLBACKS = ("AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL")
 DELETE_BATCH = 10  # DeleteParameters takes at most 10 names
 SHORTEST_REDACTED_ANYWHERE = 4
+
+#: Variables that `params exec` will not set from a parameter unless named by --allow-env
+#: (shell-style patterns, matched against the upper-cased variable name).  They decide which
+#: program runs, what code it loads, which certificates it trusts, where it finds credentials
+#: or sends its requests -- not the application's own settings.  Whoever may write one
+#: parameter under the path could otherwise run code as whoever runs `exec`, or redirect its
+#: traffic and secrets (/app/prod/ld-preload becomes LD_PRELOAD).
+EXEC_REFUSED_VARIABLES = (
+    # program lookup, the user's files, temporary files
+    "PATH", "HOME", "SHELL", "TMPDIR", "TMP", "TEMP", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR",
+    # dynamic loader, C library, character-set modules, resolver
+    "LD_*", "DYLD_*", "GLIBC_TUNABLES", "MALLOC_*", "GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES",
+    "RES_OPTIONS", "LOCALDOMAIN",
+    # shells run by or as the program
+    "BASH_ENV", "ENV", "BASH_FUNC_*", "SHELLOPTS", "BASHOPTS", "PS4", "IFS", "CDPATH", "GLOBIGNORE",
+    "PROMPT_COMMAND", "ZDOTDIR",
+    # interpreters and runtimes: start-up files, module paths, extra options
+    "PYTHON*", "NODE_OPTIONS", "NODE_PATH", "PERL5LIB", "PERL5OPT", "PERLLIB", "PERL5DB", "RUBYOPT", "RUBYLIB",
+    "GEM_PATH", "GEM_HOME", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
+    # git, which runs the programs these name
+    "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EXEC_PATH", "GIT_CONFIG*",
+    # TLS trust and proxies
+    "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY",
+    # AWS and paramstore credentials, profiles, endpoints, CA bundles
+    "AWS_*", "PARAMSTORE_*",
+)
 
 params_app = typer.Typer(help="SSM parameters: put, get, list, history, labels, export/import, exec.",
                          no_args_is_help=True)
@@ -546,19 +574,52 @@ def _parse_import(text: str, fmt: Format, file: Path) -> dict[str, str]:
         _fail(f"{file}: {exc}", 2)
 
 
-@params_app.command("exec")
+def refused_variable(variable: str, allowed: set[str]) -> bool:
+    """Whether `exec` refuses to set `variable` (EXEC_REFUSED_VARIABLES, less the --allow-env names)."""
+    upper = variable.upper()
+    return upper not in allowed and any(fnmatch.fnmatchcase(upper, pattern) for pattern in EXEC_REFUSED_VARIABLES)
+
+
+# one line per paragraph: this typer keeps a docstring's line breaks in --help
+_EXEC_HELP = "\n\n".join((
+    "Run a program with the parameters under PATH as environment variables (decrypted).",
+    "/myapp/prod/db-password becomes DB_PASSWORD, overriding any variable of that name, so an application "
+    "gets its configuration at startup without a line of SSM code: "
+    "`paramstore params exec /myapp/prod -- python app.py`.",
+    "Variables that change how a program runs rather than configure it are refused: PATH, HOME, SHELL, "
+    "TMPDIR, LD_*, DYLD_*, PYTHON*, NODE_OPTIONS, JAVA_TOOL_OPTIONS, BASH_ENV, IFS, PS4, CA bundles "
+    "(SSL_CERT_FILE, REQUESTS_CA_BUNDLE, ...), proxies, AWS_* and PARAMSTORE_* among others.  A parameter "
+    "that would set one stops the command (exit 2) before the program starts; name the variable with "
+    "--allow-env to let it through.",
+    "When no parameter is under PATH (a typo, or one level too high without --recursive) the program is "
+    "not run and the exit code is 1, unless --allow-empty is given.",
+))
+
+
+@params_app.command("exec", help=_EXEC_HELP)
 def exec_(
     ctx: typer.Context,
     path: str,
     command: list[str] = typer.Argument(..., help="The program and its arguments (after --)."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Include every level below PATH."),
+    allow_env: Optional[list[str]] = typer.Option(
+        None, "--allow-env", metavar="NAME",
+        help="Let a parameter set this variable although it changes how programs run, e.g. PATH (repeatable)."),
+    allow_empty: bool = typer.Option(False, "--allow-empty",
+                                     help="Run the program even when no parameter is under PATH."),
 ) -> None:
-    """Run a program with the parameters under PATH as environment variables (decrypted).
-
-    /myapp/prod/db-password becomes DB_PASSWORD, overriding any variable of that name, so an
-    application gets its configuration at startup without a line of SSM code:
-    `paramstore params exec /myapp/prod -- python app.py`."""
-    values = _by_env_name(_parameters_under(_ssm(ctx), path, recursive, decrypt=True))
+    """Run a program with the parameters under PATH as environment variables (help: _EXEC_HELP)."""
+    found = _parameters_under(_ssm(ctx), path, recursive, decrypt=True)
+    if not found and not allow_empty:
+        hint = "" if recursive else "; deeper levels need --recursive"
+        _fail(f"no parameters under {path} (nothing run{hint}; --allow-empty runs it anyway)", 1)
+    allowed = {name.upper() for name in allow_env or []}
+    refused = [f"{env_name(p['Name'])} (from {p['Name']})" for p in found
+               if refused_variable(env_name(p["Name"]), allowed)]
+    if refused:
+        _fail(f"refusing to set {', '.join(refused)}: a variable that changes how a program runs is taken from "
+              "a parameter only when allowed with --allow-env NAME; nothing run", 2)
+    values = _by_env_name(found)
     env = {**os.environ, **values}
     sys.stdout.flush()
     sys.stderr.flush()

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from paramstore.cli import app
-from paramstore.cli.params import dotenv_quote, env_name, parse_dotenv
+from paramstore.cli.params import dotenv_quote, env_name, parse_dotenv, refused_variable
 from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, free_port
 
 runner = CliRunner()
@@ -457,15 +457,108 @@ def test_exec_puts_parameters_in_the_environment(server, ssm, base):
     env = _subprocess_env(server) | {"LOG_LEVEL": "info-from-parent", "KEPT": "kept"}
     names = ["DB_PASSWORD", "LOG_LEVEL", "HOME", "NOT_INCLUDED", "KEPT"]
 
-    proc = _paramstore("exec", base, "--", sys.executable, str(APPS / "print_env.py"), *names, env=env)
+    proc = _paramstore("exec", "--allow-env", "HOME", base, "--", sys.executable, str(APPS / "print_env.py"),
+                       *names, env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"DB_PASSWORD": TRICKY["quotes"] + "\n" + TRICKY["unicode"],
                                        "LOG_LEVEL": "debug", "HOME": "/srv/app", "NOT_INCLUDED": None,
                                        "KEPT": "kept"}
 
-    proc = _paramstore("exec", "--recursive", base, "--", sys.executable, str(APPS / "print_env.py"), *names,
-                       env=env)
+    proc = _paramstore("exec", "--recursive", "--allow-env", "HOME", base, "--", sys.executable,
+                       str(APPS / "print_env.py"), *names, env=env)
     assert json.loads(proc.stdout)["NOT_INCLUDED"] == "x"
+
+
+def _touch(marker: Path) -> list[str]:
+    """A child that leaves `marker` behind if it is ever started."""
+    return [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+
+
+def test_exec_refuses_variables_that_change_how_programs_run(server, ssm, base, tmp_path):
+    ssm.put_parameter(Name=f"{base}/ld-preload", Value="/nonexistent/preload-secret.so", Type="SecureString")
+    ssm.put_parameter(Name=f"{base}/path", Value=str(tmp_path), Type="String")
+    ssm.put_parameter(Name=f"{base}/db-password", Value="s3cret-value", Type="SecureString")
+    env = _subprocess_env(server)
+    marker = tmp_path / "started"
+
+    proc = _paramstore("exec", base, "--", *_touch(marker), env=env)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("paramstore: refusing to set "), proc.stderr
+    assert f"LD_PRELOAD (from {base}/ld-preload)" in lines[0] and f"PATH (from {base}/path)" in lines[0]
+    assert "--allow-env" in lines[0] and "DB_PASSWORD" not in lines[0]
+    assert "preload-secret" not in proc.stderr and str(tmp_path) not in proc.stderr
+    assert not marker.exists()
+
+    # one allowed, the other still refused; names are matched whatever their case
+    proc = _paramstore("exec", "--allow-env", "ld_preload", base, "--", *_touch(marker), env=env)
+    assert proc.returncode == 2 and "PATH (from " in proc.stderr and "LD_PRELOAD" not in proc.stderr
+    assert not marker.exists()
+
+    names = ["LD_PRELOAD", "PATH", "DB_PASSWORD"]
+    proc = _paramstore("exec", "--allow-env", "LD_PRELOAD", "--allow-env", "path", base, "--", sys.executable,
+                       str(APPS / "print_env.py"), *names, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"LD_PRELOAD": "/nonexistent/preload-secret.so", "PATH": str(tmp_path),
+                                       "DB_PASSWORD": "s3cret-value"}
+
+
+def test_exec_refuses_interpreter_and_aws_variables(server, ssm, base, tmp_path):
+    ssm.put_parameter(Name=f"{base}/PYTHONSTARTUP", Value=str(tmp_path / "evil.py"), Type="String")
+    ssm.put_parameter(Name=f"{base}/deeper/aws.endpoint-url", Value="http://203.0.113.1", Type="String")
+    env = _subprocess_env(server)
+    marker = tmp_path / "started"
+
+    proc = _paramstore("exec", "--recursive", base, "--", *_touch(marker), env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert f"PYTHONSTARTUP (from {base}/PYTHONSTARTUP)" in proc.stderr
+    assert f"AWS_ENDPOINT_URL (from {base}/deeper/aws.endpoint-url)" in proc.stderr
+    assert not marker.exists()
+
+
+def test_exec_with_no_parameters_runs_nothing(server, ssm, base, tmp_path):
+    env = _subprocess_env(server)
+    marker = tmp_path / "started"
+
+    proc = _paramstore("exec", f"{base}/typo", "--", *_touch(marker), env=env)
+    assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+    assert proc.stderr.startswith(f"paramstore: no parameters under {base}/typo ")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "--allow-empty" in proc.stderr
+    assert not marker.exists()
+
+    # only deeper levels: empty without --recursive, with a hint
+    ssm.put_parameter(Name=f"{base}/deeper/level", Value="x", Type="String")
+    proc = _paramstore("exec", base, "--", *_touch(marker), env=env)
+    assert proc.returncode == 1 and "--recursive" in proc.stderr, proc.stderr
+    assert not marker.exists()
+    proc = _paramstore("exec", "--recursive", base, "--", *_touch(marker), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert marker.exists()
+
+    marker.unlink()
+    proc = _paramstore("exec", "--allow-empty", f"{base}/typo", "--", *_touch(marker), env=env)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("variable", [
+    "PATH", "path", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", "PYTHONPATH",
+    "PYTHONSTARTUP", "PYTHONHOME", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS", "CDPATH",
+    "GLOBIGNORE", "NODE_OPTIONS", "NODE_PATH", "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYOPT", "RUBYLIB", "GEM_PATH",
+    "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "GCONV_PATH", "HOME", "SHELL", "TMPDIR",
+    "MALLOC_CHECK_", "GLIBC_TUNABLES", "OPENSSL_CONF", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+    "AWS_CA_BUNDLE", "AWS_PROFILE", "PARAMSTORE_ENDPOINT_URL", "HTTPS_PROXY", "GIT_SSH_COMMAND",
+])
+def test_refused_variables(variable):
+    assert refused_variable(variable, set())
+    assert not refused_variable(variable, {variable.upper()})
+
+
+@pytest.mark.parametrize("variable", ["DB_PASSWORD", "LOG_LEVEL", "API_KEY", "PATHNAME", "MY_PATH", "HOMEPAGE",
+                                      "ENVIRONMENT", "APP_ENV", "SHELL_COLOR", "DATABASE_URL", "TMP_BUCKET"])
+def test_ordinary_variables_pass(variable):
+    assert not refused_variable(variable, set())
 
 
 def test_exec_passes_the_exit_code_and_reports_failures(server, ssm, base):
