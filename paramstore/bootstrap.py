@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -19,11 +20,11 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from kms_core.crypto.root import RootKey, RootKeyError, load_root_key
+from kms_core.crypto.root import ROOT_KEY_FILE, RootKey, RootKeyError, load_root_key
 from kms_core.runtime import Runtime
 from kms_core.service import KmsCore
 from kms_core.storage import migrate
-from kms_core.storage.session import Database, ensure_epoch_row
+from kms_core.storage.session import SQLITE_SIDE_FILES, Database, ensure_epoch_row
 from kms_core.storage.tables import AccessKeyTable, KeyTable, MetaTable
 from paramstore.settings import Settings
 
@@ -55,7 +56,7 @@ class Store:
 
 def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
     runtime = runtime or Runtime()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.create_data_dir()
     db = Database(settings.resolved_database_url())
     try:
         if settings.migrate:
@@ -81,9 +82,28 @@ def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
 
     kms = KmsCore(db, root, runtime)
     store = Store(db, root, kms, credentials_file, ParameterStore(kms))
+    warn_if_others_can_read(settings, db)
     if settings.seed_file is not None:
         apply_seed_file(store, settings.seed_file)
     return store
+
+
+def warn_if_others_can_read(settings: Settings, db: Database) -> None:
+    """A WARNING for the data directory, or a file the server keeps (root.key, credentials,
+    the SQLite database and its -wal/-shm/-journal), that group or other users can reach.
+    New ones are made 0700/0600; older ones are reported, not changed."""
+    checks = [(settings.data_dir, "data directory", "chmod 700")]
+    files = [settings.data_dir / ROOT_KEY_FILE, settings.data_dir / "credentials"]
+    if db.sqlite_path is not None:
+        files += [db.sqlite_path] + [Path(f"{db.sqlite_path}{suffix}") for suffix in SQLITE_SIDE_FILES]
+    checks += [(path, "file", "chmod 600") for path in files]
+    for path, kind, fix in checks:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:  # not there (no SQLite, the root key from the environment, ...)
+            continue
+        if mode & 0o077:
+            log.warning("%s %s is mode %04o: group or other users can reach it (%s it)", kind, path, mode, fix)
 
 
 def apply_seed_file(store: Store, path: Path) -> None:
@@ -146,6 +166,7 @@ def _any(table):  # type: ignore[no-untyped-def]
 def write_credentials_file(path: Path, access_key_id: str, secret: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # before the secret goes in, should an older file be there
     with os.fdopen(fd, "w") as fh:
         fh.write(f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n")
     os.chmod(path, 0o600)

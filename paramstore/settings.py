@@ -10,6 +10,8 @@ from typing import Optional
 DEFAULT_DATA_DIR = "paramstore-data"
 DEFAULT_ACCOUNT_ID = "111122223333"
 MAX_BODY_BYTES = 1024 * 1024
+#: the data directory holds the root key, the generated credentials and the SQLite database
+DATA_DIR_MODE = 0o700
 
 
 @dataclass
@@ -35,6 +37,23 @@ class Settings:
         else None)
     log_level: str = "info"
     access_log: bool = False
+
+    def create_data_dir(self) -> bool:
+        """Make the data directory, mode 0700 whatever the umask (missing parents as the umask
+        gives), unless it exists; True if this call made it.  An existing directory's mode is
+        left alone (paramstore.bootstrap warns when others can reach it)."""
+        path = Path(self.data_dir)
+        if path.is_dir():
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=DATA_DIR_MODE)
+        except FileExistsError:  # another process was first (or a file is in the way)
+            if not path.is_dir():
+                raise
+            return False
+        os.chmod(path, DATA_DIR_MODE)
+        return True
 
     def resolved_database_url(self) -> str:
         from kms_core.storage.session import sqlite_url

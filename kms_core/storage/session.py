@@ -17,10 +17,11 @@ token is the tuple of all of them:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import psycopg
 from psycopg.pq import ExecStatus
@@ -46,6 +47,38 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'paramstore.db'}"
 
 
+#: The SQLite database and the files SQLite keeps beside it (policies, names, the audit trail).
+SQLITE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Optional[Path]:
+    """The database file of a SQLite URL (None for another database, :memory: or a file: URI)."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_sqlite_file(path: Path) -> bool:
+    """Create an empty database file, mode 0600 whatever the umask, unless one is there; True
+    if this call made it.  SQLite gives the -wal, -shm and -journal files it creates later the
+    main file's permissions, so they are 0600 too.  A missing directory is left for SQLite to
+    report."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except (FileExistsError, FileNotFoundError):
+        return False
+    try:
+        os.fchmod(fd, SQLITE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return True
+
+
 class Database:
     """`hide_parameters`: SQL errors in the log never carry bound values (wrapped secrets,
     descriptions, anything a caller sent)."""
@@ -53,6 +86,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        #: the SQLite database file, if that is what this is
+        self.sqlite_path = sqlite_path(self.url)
+        if self.sqlite_path is not None:
+            create_sqlite_file(self.sqlite_path)
         if self.is_sqlite:
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30},
                                         hide_parameters=True)
