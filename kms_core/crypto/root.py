@@ -79,7 +79,7 @@ def load_root_key(data_dir: Path, environ: dict[str, str] | None = None) -> Root
         return RootKey(key, f"${ROOT_KEY_ENV}")
     path = Path(data_dir) / ROOT_KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(base64.b64encode(os.urandom(ROOT_KEY_BYTES)) + b"\n")

@@ -57,7 +57,7 @@ def _db(data_dir: Optional[Path], database_url: Optional[str]):  # type: ignore[
         settings.data_dir = data_dir
     if database_url is not None:
         settings.database_url = database_url
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.create_data_dir()
     return Database(settings.resolved_database_url())
 
 
