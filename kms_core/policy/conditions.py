@@ -20,22 +20,13 @@ import base64
 import ipaddress
 import re
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Callable, Optional
 
 from kms_core.errors import MalformedPolicyDocumentException
+from kms_core.policy.glob import Glob, compile_glob, compile_template
 
 Check = Callable[[Any], bool]
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
-
-
-@lru_cache(maxsize=4096)
-def glob_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
-    """IAM wildcards: `*` any run of characters, `?` one character; nothing else is special."""
-    parts = []
-    for ch in pattern:
-        parts.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-    return re.compile("".join(parts), re.S | (re.I if ignore_case else 0))
 
 
 def _variable_value(spec: str, facts: Any) -> str:
@@ -59,18 +50,13 @@ def substitute(value: str, facts: Any) -> str:
     return _VARIABLE.sub(lambda m: _variable_value(m.group(1), facts), value)
 
 
-def pattern_regex(pattern: str, facts: Any) -> re.Pattern:
+def pattern_glob(pattern: str, facts: Any) -> Glob:
     """A glob (`*`, `?`) after substituting policy variables; substituted text is literal,
     so `${*}` and `${?}` match a literal asterisk / question mark."""
     if "${" not in pattern:
-        return glob_regex(pattern)
-    parts, pos = [], 0
-    for m in _VARIABLE.finditer(pattern):
-        parts.append(glob_regex(pattern[pos:m.start()]).pattern)
-        parts.append(re.escape(_variable_value(m.group(1), facts)))
-        pos = m.end()
-    parts.append(glob_regex(pattern[pos:]).pattern)
-    return re.compile("".join(parts), re.S)
+        return compile_glob(pattern)
+    template = compile_template(pattern)
+    return template.bind(tuple(_variable_value(spec, facts) for spec in template.specs))
 
 
 def _as_str(v: Any) -> str:
@@ -89,7 +75,7 @@ def _string_equals_ic(a: str, b: str, facts: Any) -> bool:
 
 
 def _string_like(a: str, b: str, facts: Any) -> bool:
-    return pattern_regex(b, facts).fullmatch(a) is not None
+    return pattern_glob(b, facts).fullmatch(a)
 
 
 def _arn_like(a: str, b: str, facts: Any) -> bool:
@@ -97,7 +83,7 @@ def _arn_like(a: str, b: str, facts: Any) -> bool:
     pa, pb = a.split(":", 5), b.split(":", 5)
     if len(pa) != 6 or len(pb) != 6:
         return False
-    return all(glob_regex(y).fullmatch(x) is not None for x, y in zip(pa, pb))
+    return all(compile_glob(y).fullmatch(x) for x, y in zip(pa, pb))
 
 
 def _number(v: str) -> float:

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable, Optional
 
 from kms_core.errors import MalformedPolicyDocumentException
 from kms_core.identity.principal import Principal
-from kms_core.policy.conditions import Check, compile_condition_block, glob_regex, pattern_regex
+from kms_core.policy.conditions import Check, compile_condition_block, pattern_glob
+from kms_core.policy.glob import compile_glob
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root$")
@@ -86,7 +87,7 @@ class Statement:
     sid: Optional[str]
     effect: Effect
     principal: Optional[PrincipalMatcher]   # None in identity policies
-    actions: tuple                          # compiled case-insensitive regexes
+    actions: tuple                          # compiled case-insensitive globs
     not_action: bool
     resources: tuple                        # raw patterns (may hold policy variables)
     not_resource: bool
@@ -116,7 +117,7 @@ class Statement:
 def _resource_match(pattern: str, resource: str, facts: Any) -> bool:
     if pattern == "*":
         return True
-    return pattern_regex(pattern, facts).fullmatch(resource) is not None
+    return pattern_glob(pattern, facts).fullmatch(resource)
 
 
 _MEMO_LIMIT = 4096
@@ -230,7 +231,7 @@ def _compile_statement(st: Any, i: int, resource_policy: bool, literal: bool = F
     conditions = tuple(compile_condition_block(condition, where)) if "Condition" in st else ()
     return Statement(
         sid=st.get("Sid"), effect=Effect(effect), principal=principal,
-        actions=tuple(glob_regex(a, True) for a in action_patterns), not_action=not_action,
+        actions=tuple(compile_glob(a, True) for a in action_patterns), not_action=not_action,
         resources=tuple(resources), not_resource=not_resource, conditions=conditions)
 
 
