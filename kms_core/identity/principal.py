@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 ROOT = "Account"
 USER = "User"
@@ -29,6 +29,11 @@ class Principal:
     session_expires: Optional[float] = None
     #: aws:TokenIssueTime for requests made with session credentials (None otherwise)
     token_issued: Optional[float] = None
+    #: role sessions: the session tags that pass on to a chained session, the source
+    #: identity, and the compiled session policy that narrows what the session may do
+    transitive_tag_keys: frozenset = frozenset()
+    source_identity: Optional[str] = None
+    session_policy: Optional[Any] = None
 
     @property
     def is_account_root(self) -> bool:

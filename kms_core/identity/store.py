@@ -69,6 +69,7 @@ class IdentityStore:
         self._by_key: dict[str, tuple[str, Principal]] = {}
         self._policies: dict[tuple[str, str, str], list[Any]] = {}
         self._roles: dict[tuple[str, str], Optional[tuple[str, str, dict]]] = {}
+        self._compiled_session_policies: dict[str, Any] = {}
         #: compile(document_text) -> compiled policy; set by the policy engine (avoids a cycle)
         self.compile_policy: Callable[[str], Any] = lambda text: text
 
@@ -118,13 +119,33 @@ class IdentityStore:
         # rights must not flow to sessions of the old one.
         if role is None or role[0] != found.role_id:
             raise UnrecognizedClientException(_INVALID_TOKEN)
-        _, path, tags = role
+        _, path, role_tags = role
+        # session tags win over the role's tags of the same key (keys compare case-blind)
+        overridden = {k.lower() for k in found.tags}
+        tags = {**{k: v for k, v in role_tags.items() if k.lower() not in overridden}, **found.tags}
         principal = Principal(found.account_id, assumed_role_arn(found.account_id, found.role_name, found.session_name),
                               ASSUMED_ROLE, access_key_id, name=found.role_name,
                               user_id=f"{found.role_id}:{found.session_name}",
                               source_arn=role_arn(found.account_id, found.role_name, path), tags=tags,
-                              session_expires=found.expires, token_issued=found.issued or None)
+                              session_expires=found.expires, token_issued=found.issued or None,
+                              transitive_tag_keys=frozenset(found.transitive), source_identity=found.source_identity,
+                              session_policy=self._session_policy(found.policy))
         return found.secret_access_key, principal
+
+    def _session_policy(self, text: Optional[str]) -> Any:
+        if text is None:
+            return None
+        compiled = self._compiled_session_policies.get(text)
+        if compiled is None:
+            if len(self._compiled_session_policies) >= 1024:
+                self._compiled_session_policies.clear()
+            compiled = self._compiled_session_policies[text] = self.compile_policy(text)
+        return compiled
+
+    def role_tags(self, account_id: str, role_name: str) -> dict:
+        """A role's tags ({} for no such role), as aws:ResourceTag of sts:AssumeRole."""
+        found = self._role(account_id, role_name)
+        return found[2] if found is not None else {}
 
     def _role(self, account_id: str, role_name: str) -> Optional[tuple[str, str, dict]]:
         """(role id, path, tags) of a role, cached until the store changes."""

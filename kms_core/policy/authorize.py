@@ -11,7 +11,7 @@ decision costs no database round trip.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from kms_core.context import RequestContext
 from kms_core.domain.model import KeyWithMaterial
@@ -27,12 +27,16 @@ class Facts:
     `used_context` records whether a decision read the encryption context, so a service
     decrypting many values for one request may reuse a decision that did not."""
 
-    __slots__ = ("ctx", "entry", "used_context")
+    __slots__ = ("ctx", "entry", "used_context", "resource_tags")
 
-    def __init__(self, ctx: RequestContext, entry: Optional[KeyWithMaterial]) -> None:
+    def __init__(self, ctx: RequestContext, entry: Optional[KeyWithMaterial],
+                 resource_tags: Optional[Callable[[], Mapping[str, str]]] = None) -> None:
         self.ctx = ctx
         self.entry = entry
         self.used_context = False
+        #: the tags of a resource that is not a KMS key (an SSM parameter), loaded only if a
+        #: condition asks for aws:ResourceTag/...
+        self.resource_tags = resource_tags
 
     def get(self, name: str) -> Any:
         name = name.lower()
@@ -53,13 +57,21 @@ class Facts:
         if name.startswith("aws:principaltag/"):
             wanted = name[len("aws:principaltag/"):]
             return next((v for k, v in p.tags.items() if k.lower() == wanted), None)
-        if name.startswith("aws:resourcetag/"):
-            if self.entry is None:
+        if name.startswith(_RESOURCE_TAG_KEYS):
+            if self.entry is not None and name.startswith("aws:"):
+                tags: Mapping[str, str] = self.entry.tags
+            elif self.resource_tags is not None:  # ssm:resourceTag/..., iam:ResourceTag/...
+                tags = self.resource_tags()
+            else:
                 return None
-            wanted = name[len("aws:resourcetag/"):]
-            return next((v for k, v in self.entry.tags.items() if k.lower() == wanted), None)
+            wanted = name[name.index("/") + 1:]
+            return next((v for k, v in tags.items() if k.lower() == wanted), None)
         simple = _SIMPLE.get(name)
         return simple(self) if simple is not None else None
+
+
+#: a resource's tags: aws:ResourceTag/<key>, and the SSM and IAM spellings of the same
+_RESOURCE_TAG_KEYS = ("aws:resourcetag/", "ssm:resourcetag/", "iam:resourcetag/")
 
 
 def _iso(epoch: Optional[float]) -> Optional[str]:
@@ -82,6 +94,7 @@ _SIMPLE = {
     "aws:securetransport": lambda f: "true" if f.ctx.secure_transport else "false",
     "aws:requestedregion": lambda f: f.ctx.region,
     "aws:tokenissuetime": lambda f: _iso(f.ctx.principal.token_issued),
+    "aws:sourceidentity": lambda f: f.ctx.principal.source_identity,
     "kms:calleraccount": lambda f: f.ctx.principal.account_id,
     "kms:viaservice": lambda f: f.ctx.via_service,
     "kms:requestalias": lambda f: f.ctx.request_alias,
@@ -113,14 +126,29 @@ def authorize(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> bool:
     return facts.used_context
 
 
-def authorize_account(ctx: RequestContext, action: str, resource: str = "*") -> None:
+def authorize_account(ctx: RequestContext, action: str, resource: str = "*",
+                      resource_tags: Optional[Callable[[], Mapping[str, str]]] = None) -> None:
     """IAM-only actions (KMS CreateKey, ListKeys, ...; every ssm:* action on a parameter
-    ARN): identity policies decide (the root may do anything in its account)."""
+    ARN): identity policies decide (the root may do anything in its account).
+    `resource_tags` loads the resource's tags for aws:ResourceTag conditions."""
     principal = ctx.principal
     identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
-    decision = decide(principal, action, resource, None, None, identity, Facts(ctx, None))
+    decision = decide(principal, action, resource, None, None, identity, Facts(ctx, None, resource_tags))
     if not decision.allowed:
         raise denied(ctx, action, resource, decision)
+
+
+def set_request_tags(ctx: RequestContext, tags: Optional[Mapping[str, str]],
+                     keys: Optional[Iterable[str]] = None) -> None:
+    """aws:RequestTag/<key> for each tag a request sets and aws:TagKeys for the keys it
+    names (set or removed), so tag-based (ABAC) policies can limit who retags what."""
+    names = list(keys if keys is not None else (tags or {}))
+    if not names:  # a request that names no tag has no aws:TagKeys (Null: true)
+        return
+    values = ctx.condition_values
+    for key, value in (tags or {}).items():
+        values["aws:requesttag/" + key.lower()] = value
+    values["aws:tagkeys"] = names
 
 
 def would_allow(ctx: RequestContext, action: str, entry: KeyWithMaterial, policy: Any) -> bool:

@@ -79,11 +79,28 @@ def _string_like(a: str, b: str, facts: Any) -> bool:
 
 
 def _arn_like(a: str, b: str, facts: Any) -> bool:
-    b = substitute(b, facts)
-    pa, pb = a.split(":", 5), b.split(":", 5)
+    """ArnLike compares the six colon-separated parts.  The pattern is split before its
+    policy variables are substituted, and substituted text is literal: a tag value of `*`
+    (a caller can choose session tags) must not become a wildcard."""
+    pa, pb = a.split(":", 5), _split_arn_pattern(b)
     if len(pa) != 6 or len(pb) != 6:
         return False
-    return all(compile_glob(y).fullmatch(x) for x, y in zip(pa, pb))
+    return all(pattern_glob(y, facts).fullmatch(x) for x, y in zip(pa, pb))
+
+
+def _split_arn_pattern(pattern: str) -> list[str]:
+    """Split at the first five colons outside `${...}` (variable names hold colons)."""
+    parts, start, depth = [], 0, 0
+    for i, ch in enumerate(pattern):
+        if ch == "{" and i > 0 and pattern[i - 1] == "$":
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        elif ch == ":" and not depth and len(parts) < 5:
+            parts.append(pattern[start:i])
+            start = i + 1
+    parts.append(pattern[start:])
+    return parts
 
 
 def _number(v: str) -> float:

@@ -26,8 +26,8 @@ from kms_core.identity.principal import Principal
 from kms_core.policy.conditions import Check, compile_condition_block, pattern_glob
 from kms_core.policy.glob import compile_glob
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root$")
+_ACCOUNT_ID = re.compile(r"^\d{12}\Z", re.ASCII)
+_ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root\Z", re.ASCII)
 
 
 class Effect(Enum):
@@ -258,7 +258,7 @@ def _compile_principal(value: Any, negate: bool) -> PrincipalMatcher:
             elif (m := _ROOT_ARN.match(e)):
                 accounts.add(m.group(1))
             elif re.match(r"^arn:aws[a-zA-Z-]*:(iam::\d{12}:(user|role)/.+"
-                          r"|sts::\d{12}:(assumed-role/[^/]+/.+|federated-user/.+))$", e):
+                          r"|sts::\d{12}:(assumed-role/[^/]+/.+|federated-user/.+))\Z", e, re.ASCII | re.S):
                 arns.add(e)
             else:
                 raise invalid
@@ -291,6 +291,15 @@ def decide(principal: Principal, action: str, resource: str, resource_account: O
         identity = evaluate_identity(identity_policies, action, resource, facts)
     if identity is Effect.DENY:
         return Decision.EXPLICIT_DENY_IDENTITY
+    if principal.session_policy is not None:
+        # A session policy only narrows: what it does not allow, no other policy or grant
+        # gives the session (AWS lets a resource policy naming the session ARN itself
+        # through; this server does not, which can only refuse more).
+        narrowed = evaluate_identity((principal.session_policy,), action, resource, facts)
+        if narrowed is Effect.DENY:
+            return Decision.EXPLICIT_DENY_IDENTITY
+        if narrowed is not Effect.ALLOW:
+            return Decision.NO_IDENTITY_ALLOW
     if key_policy is None:
         return Decision.ALLOW if identity is Effect.ALLOW else Decision.NO_IDENTITY_ALLOW
 

@@ -969,3 +969,25 @@ ACCEPTED: list[tuple[str, Any, bool]] = [
 @pytest.mark.parametrize("doc,document,resource_policy", ACCEPTED, ids=[a[0] for a in ACCEPTED])
 def test_valid_policy_compiles(doc: str, document: Any, resource_policy: bool) -> None:
     compile_policy(document, resource_policy=resource_policy)
+
+
+# --- ArnLike: substituted values are literal, also when they hold `*` or `:` ----------------
+def test_arn_like_substitutes_variables_as_literal_text():
+    from kms_core.policy.conditions import compile_condition
+
+    class Facts:
+        def __init__(self, values: dict) -> None:
+            self.values = values
+
+        def get(self, name: str):  # type: ignore[no-untyped-def]
+            return self.values.get(name.lower())
+
+    check = compile_condition("ArnLike", "aws:SourceArn",
+                              "arn:aws:kms:*:111122223333:key/${aws:PrincipalTag/team}", "Statement 1")
+    arn = "arn:aws:kms:us-east-1:111122223333:key/red"
+    assert check(Facts({"aws:sourcearn": arn, "aws:principaltag/team": "red"}))
+    assert not check(Facts({"aws:sourcearn": arn, "aws:principaltag/team": "*"}))
+    assert not check(Facts({"aws:sourcearn": arn, "aws:principaltag/team": "r?d"}))
+    check = compile_condition("ArnLike", "aws:SourceArn", "arn:aws:kms:${aws:RequestedRegion}:*:key/*", "Statement 1")
+    assert check(Facts({"aws:sourcearn": arn, "aws:requestedregion": "us-east-1"}))
+    assert not check(Facts({"aws:sourcearn": arn, "aws:requestedregion": "*"}))
