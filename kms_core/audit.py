@@ -1,22 +1,46 @@
 """The audit trail: one structured event per request, in an append-only, hash-chained table.
 
 Every row carries `mac = HMAC-SHA256(K, prev_mac || canonical(row))` where `K` is derived
-from the root key (`root.derive(b"audit-chain-v1")`) and `prev_mac` is the previous row's
-mac (the genesis value is 64 zeros).  Someone with write access to the database but not
-the root key can neither edit, delete nor reorder rows without `verify()` noticing, and
-can't forge new macs.  `audit_head` (one row) holds the last seq and mac; every append
-locks it in the same transaction that inserts, so several server processes sharing one
-database extend a single chain.  On SQLite (where BEGIN IMMEDIATE already serialises
-writers) the head is a checkpoint moved every CHECKPOINT_EVERY events, to save a page
-write per commit; `verify()` treats it as a lower bound: every event up to it must be
-there, unchanged.  Deleting events after the last checkpoint together with rolling the
-head back can only be caught by comparing with an earlier copy of the head (as with any
-hash chain that is not anchored outside the database).
+from the root key (`root.derive(b"audit-chain-v2")`; rows written before the head was
+authenticated used `b"audit-chain-v1"`, see below) and `prev_mac` is the previous row's mac
+(the genesis value is 64 zeros).  Someone with write access to the database but not the
+root key can neither edit, delete nor reorder rows without `verify()` noticing, and can't
+forge new macs.
+
+The authenticated head.  A chain alone can't show that its newest events are gone: the
+rows left over are still a valid chain.  So `audit_head` (one row) holds the last event's
+seq and mac plus `head_mac = HMAC-SHA256(K_head, "audit-head-v1|<seq>|<mac>")`, with `K_head
+= root.derive(b"audit-head-v1")`.  Every append moves the head in the same transaction that
+inserts the events (SQLite: BEGIN IMMEDIATE, INSERT, UPDATE, COMMIT; PostgreSQL: one
+statement whose conditional UPDATE of the head feeds the INSERT), and the head's row lock
+(PostgreSQL) or the database write lock (SQLite) makes several server processes sharing one
+database extend a single chain.  `verify()` reads the head and the highest stored seq in
+one snapshot and requires the head's tag to be valid and the head to be exactly the last
+event: deleting any suffix (the last event, the last N, everything) is reported, and so is
+rewriting the head without the root key (it can't make a valid tag for the seq it would
+need to point at) or nulling its tag once any event was written under `audit-chain-v2`.
+
+What this does NOT defend against: someone with write access to the database who deletes
+the newest events AND writes back an older copy of the whole head row (from a backup, a
+replica or an earlier read; a rollback) leaves a trail that is indistinguishable from the
+one that existed back then.  The same goes for rolling the whole database back, and for
+wiping every event together with the head's tag (which looks like a fresh install, or, if
+only `audit-chain-v1` rows remain, like a store never written by this version).  Only a
+copy of the head kept outside the database (shipped to a log service, a WORM bucket, a
+ticket) catches those: compare it with `SELECT last_seq, last_mac FROM audit_head`.
+Anyone holding the root key can of course forge anything.
+
+Upgrading.  A head written by an earlier version has no tag (NULL): until this version
+writes its first event (which seals the head), `verify()` checks such a trail the old way
+(the head as a lower bound: every event up to it must be there, unchanged) and says that
+the tail is not covered.  Events written under `audit-chain-v2` can't be passed off as
+old ones (their macs only verify under the v2 key), so once any exists a NULL tag is a
+failure.  Stop servers of the earlier version before upgrading: they don't move the tag.
 
 Writes go on a dedicated connection (not `db.write()`: that would bump `ps_epoch` and drop
-every cache on every request).  On SQLite each event is one autocommit INSERT written
-inline (chained onto the tail this process last wrote; a seq taken by another process
-means re-read and retry).  On PostgreSQL writes are group-committed: `append()` queues the
+every cache on every request).  On SQLite each event is one short transaction written
+inline (the INSERT, chained onto the tail this process last wrote, and the head's UPDATE;
+a seq taken by another process means re-read and retry).  On PostgreSQL writes are group-committed: `append()` queues the
 event and one flush per event-loop turn writes everything queued in ONE statement on a
 writer thread.
 
@@ -24,8 +48,9 @@ writer thread.
   `PRAGMA data_version` it watches, so audit writes don't invalidate the caches), with
   `PRAGMA synchronous=NORMAL` (WAL mode).
   A committed audit event survives a crash of the server process; after a power loss or OS
-  crash the last few audit commits (those not yet followed by a checkpoint or by a
-  `synchronous=FULL` commit of the key store, which syncs the whole WAL) may be lost.  This
+  crash the last few audit commits (those not yet followed by a WAL checkpoint or by a
+  `synchronous=FULL` commit of the key store, which syncs the whole WAL) may be lost,
+  together with the head moves that came with them (the trail stays verifiable).  This
   keeps the fsync (~0.35 ms here) off every request; the chain stays consistent either way.
 * PostgreSQL: a dedicated psycopg connection, one round trip and one durable autocommit
   statement per batch (a conditional UPDATE of the head, which locks it, feeding the
@@ -49,10 +74,13 @@ from typing import Any, Iterator, Optional
 log = logging.getLogger("paramstore.audit")
 
 GENESIS_MAC = "0" * 64
-CHAIN_LABEL = b"audit-chain-v1"
+#: the chain key of events written by this version (their macs mark them as such)
+CHAIN_LABEL = b"audit-chain-v2"
+#: the chain key of events written before the head was authenticated (verify() only)
+LEGACY_CHAIN_LABEL = b"audit-chain-v1"
+#: the key of the head's tag
+HEAD_LABEL = b"audit-head-v1"
 MAX_USER_AGENT = 512
-#: SQLite: events between head checkpoints (PostgreSQL moves the head with every batch)
-CHECKPOINT_EVERY = 64
 
 #: column order for inserts, the canonical form and query results
 COLUMNS = ("seq", "event_time", "request_id", "event_source", "event_name", "region", "account_id",
@@ -63,6 +91,7 @@ _INSERT_SQLITE = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES (
                   + ", ".join("?" * len(COLUMNS)) + ")")
 _INSERT_PG = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES ("
               + ", ".join(["%s"] * len(COLUMNS)) + ")")
+_HEAD_SQLITE = "UPDATE audit_head SET last_seq = ?, last_mac = ?, head_mac = ? WHERE id = 1"
 
 _PG_CASTS = ("bigint", "float8") + ("text",) * 15
 _PG_ROW = "(" + ", ".join(f"%s::{t}" for t in _PG_CASTS) + ")"
@@ -72,7 +101,7 @@ _pg_sql_cache: dict[int, str] = {}
 def _pg_append_sql(n: int) -> str:
     sql = _pg_sql_cache.get(n)
     if sql is None:
-        sql = ("WITH h AS (UPDATE audit_head SET last_seq = %s, last_mac = %s "
+        sql = ("WITH h AS (UPDATE audit_head SET last_seq = %s, last_mac = %s, head_mac = %s "
                "WHERE id = 1 AND last_seq = %s AND last_mac = %s RETURNING id) "
                "INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") "
                "SELECT v.* FROM (VALUES " + ", ".join([_PG_ROW] * n) + ") AS v(" + ", ".join(COLUMNS) + ") "
@@ -158,23 +187,27 @@ def compute_mac(key: bytes, prev_mac: str, seq: int, values: Any) -> str:
     return hmac.digest(key, prev_mac.encode("ascii") + b"|" + _canonical(seq, values), "sha256").hex()
 
 
+def head_tag(head_key: bytes, seq: int, mac: str) -> str:
+    """The head's tag: binds the last seq to the last event's mac under a key of its own, so
+    the tag can't be copied from (or computed out of) any event row."""
+    return hmac.digest(head_key, b"audit-head-v1|%d|%s" % (seq, mac.encode("ascii")), "sha256").hex()
+
+
 # --- the writer ------------------------------------------------------------------------
 class AuditLog:
     """`await append(event)` returns once the event is committed (or, failing open, logged as lost)."""
 
-    def __init__(self, db, root, clock, fail_closed: bool = True,  # type: ignore[no-untyped-def]
-                 checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+    def __init__(self, db, root, clock, fail_closed: bool = True) -> None:  # type: ignore[no-untyped-def]
         self.db, self.root, self.clock, self.fail_closed = db, root, clock, fail_closed
-        self._checkpoint_every = checkpoint_every
         self._key = root.derive(CHAIN_LABEL)
+        self._head_key = root.derive(HEAD_LABEL)
         self._pending: list[tuple[list, Optional[asyncio.Future]]] = []
         self._scheduled = False
         self._conn: Any = None
         self._head: Optional[tuple[int, str]] = None  # PostgreSQL: the head as last written/seen
         self._inflight = False  # PostgreSQL: a batch is being written on the writer thread
         self._executor: Any = None
-        self._checkpoint_seq = -checkpoint_every  # SQLite: the first batch writes a checkpoint
-        self._last: Optional[tuple[int, str]] = None  # SQLite: the chain's tail as last written
+        self._last: Optional[tuple[int, str]] = None  # the chain's tail as last written/seen
 
     async def append(self, event: AuditEvent) -> None:
         values = _fields(event)
@@ -284,25 +317,23 @@ class AuditLog:
                 last = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
                 self._last = (int(last[0]), last[1]) if last else (0, GENESIS_MAC)
             rows, last_seq, last_mac = self._chain(self._last[0], self._last[1], batch)
-            checkpoint = last_seq >= self._checkpoint_seq + self._checkpoint_every
             try:
-                if len(rows) == 1 and not checkpoint:
-                    # One statement, its own transaction: the cheapest durable append.
-                    conn.execute(_INSERT_SQLITE, rows[0])
-                else:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
+                # The events and the head move together: the head always names the last event.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if len(rows) == 1:
+                        conn.execute(_INSERT_SQLITE, rows[0])
+                    else:
                         conn.executemany(_INSERT_SQLITE, rows)
-                        if checkpoint:
-                            # The head is a checkpoint, not updated per event: one B-tree page
-                            # less per commit.  verify() requires every event up to it.
-                            conn.execute("UPDATE audit_head SET last_seq = ?, last_mac = ? WHERE id = 1",
-                                         (last_seq, last_mac))
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
-                        raise
+                    moved = conn.execute(_HEAD_SQLITE, (last_seq, last_mac,
+                                                        head_tag(self._head_key, last_seq, last_mac))).rowcount
+                    if moved != 1:
+                        raise RuntimeError("audit_head row is missing")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
             except sqlite3.IntegrityError:
                 # Another process extended the chain since we last looked (its seq is taken):
                 # re-read the tail and chain onto it.
@@ -312,8 +343,6 @@ class AuditLog:
                 self._last = None
                 raise
             self._last = (last_seq, last_mac)
-            if checkpoint:
-                self._checkpoint_seq = last_seq
             return
         raise RuntimeError("audit chain kept moving; gave up")
 
@@ -322,7 +351,9 @@ class AuditLog:
         its row lock, like SELECT ... FOR UPDATE) feeding the INSERT.  The macs are computed
         from the head as last seen; if another process moved it, the UPDATE matches no row
         (PostgreSQL re-checks the condition after waiting for the lock), nothing is inserted,
-        and we re-read the head and try again."""
+        and we re-read the head and try again.  (The chain continues from the last stored
+        event, read with the head: normally the head itself, but a head written by an
+        earlier version may lag behind it.)"""
         conn = self._conn
         if conn is None:
             import psycopg
@@ -336,19 +367,22 @@ class AuditLog:
         with conn.cursor() as cur:
             for _ in range(50):
                 if self._head is None:
-                    cur.execute("SELECT last_seq, last_mac FROM audit_head WHERE id = 1")
+                    cur.execute("SELECT h.last_seq, h.last_mac, t.seq, t.mac FROM audit_head h LEFT JOIN "
+                                "(SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1) t ON true "
+                                "WHERE h.id = 1")
                     head = cur.fetchone()
                     if head is None:
                         raise RuntimeError("audit_head row is missing")
                     self._head = (int(head[0]), head[1])
+                    self._last = (int(head[2]), head[3]) if head[2] is not None else (0, GENESIS_MAC)
                 seq, mac = self._head
-                rows, last_seq, last_mac = self._chain(seq, mac, batch)
-                params: list = [last_seq, last_mac, seq, mac]
+                rows, last_seq, last_mac = self._chain(*(self._last or self._head), batch)
+                params: list = [last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac), seq, mac]
                 for row in rows:
                     params.extend(row)
                 cur.execute(sql, params, prepare=True)
                 if cur.rowcount == len(batch):
-                    self._head = (last_seq, last_mac)
+                    self._head = self._last = (last_seq, last_mac)
                     return
                 self._head = None  # another writer extended the chain: re-read and retry
         raise RuntimeError("audit head kept moving; gave up")
@@ -375,10 +409,12 @@ class VerifyResult:
     count: int
     first_broken_seq: Optional[int] = None
     reason: Optional[str] = None
+    #: on success: what the check could not cover (a head written by an earlier version)
+    note: Optional[str] = None
 
     def __str__(self) -> str:
         if self.ok:
-            return f"audit trail intact: {self.count} events"
+            return f"audit trail intact: {self.count} events" + (f" ({self.note})" if self.note else "")
         return f"audit trail BROKEN at seq {self.first_broken_seq}: {self.reason}"
 
 
@@ -401,18 +437,36 @@ def _iter_rows(db, upto: int, page: int = 5000) -> Iterator[tuple]:  # type: ign
             after = rows[-1][0]
 
 
+def _events(count: int) -> str:
+    return "1 event" if count == 1 else f"{count} events"
+
+
 def verify(db, root) -> VerifyResult:  # type: ignore[no-untyped-def]
-    """Walk the chain by seq; name the first broken link and why."""
+    """Walk the chain by seq; name the first broken link and why.  Then hold the last event
+    against the authenticated head (see the module docstring)."""
     from sqlalchemy import text
 
-    key = root.derive(CHAIN_LABEL)
+    key, legacy_key = root.derive(CHAIN_LABEL), root.derive(LEGACY_CHAIN_LABEL)
+    head_key = root.derive(HEAD_LABEL)
+    # One statement, one snapshot: the head and the highest seq as committed together (an
+    # append running meanwhile is either wholly in it or wholly out of it).
     with _raw_connection(db) as conn:
-        head = conn.execute(text("SELECT last_seq, last_mac FROM audit_head WHERE id = 1")).first()
+        head = conn.execute(text("SELECT last_seq, last_mac, head_mac, (SELECT MAX(seq) FROM audit_event) "
+                                 "FROM audit_head WHERE id = 1")).first()
     if head is None:
         return VerifyResult(False, 0, 0, "the audit_head row is missing")
-    head_seq, head_mac = int(head[0]), head[1]
+    head_seq, head_mac, tag = int(head[0]), head[1], head[2]
+    stored_max = int(head[3]) if head[3] is not None else 0
+    sealed = tag is not None
+    forged = sealed and not hmac.compare_digest(head_tag(head_key, head_seq, head_mac), tag)
+    # A sealed head is the last event: an event beyond it in this snapshot was not written
+    # with it.  (Later appends are beyond the snapshot and not walked.)  A forged head says
+    # nothing: walk everything, and report it if the chain itself is intact.
+    sealed = sealed and not forged
+    upto = max(head_seq, min(stored_max, head_seq + 1)) if sealed else max(head_seq, stored_max)
     expected_seq, expected_prev, count = 1, GENESIS_MAC, 0
-    for row in _iter_rows(db, 1 << 62):
+    v2 = False  # an event under the current chain key seen: no older one may follow
+    for row in _iter_rows(db, upto):
         seq, values, prev_mac, mac = int(row[0]), list(row[1:15]), row[15], row[16]
         values[0] = float(values[0])
         if seq != expected_seq:
@@ -420,20 +474,43 @@ def verify(db, root) -> VerifyResult:  # type: ignore[no-untyped-def]
                        else f"seqs {expected_seq}..{seq - 1}")
             return VerifyResult(False, count, expected_seq,
                                 f"{missing} missing (deleted); the next stored event is seq {seq}")
-        if not hmac.compare_digest(compute_mac(key, prev_mac, seq, values), mac):
+        if not v2 and hmac.compare_digest(compute_mac(legacy_key, prev_mac, seq, values), mac):
+            pass  # written by an earlier version
+        elif hmac.compare_digest(compute_mac(key, prev_mac, seq, values), mac):
+            v2 = True
+        else:
             return VerifyResult(False, count, seq, "the event's contents or seq were altered (mac mismatch)")
         if prev_mac != expected_prev:
             return VerifyResult(False, count, seq, f"prev_mac does not match the mac of seq {seq - 1} "
                                 "(an event was replaced, reordered or deleted)")
-        if seq == head_seq and not hmac.compare_digest(mac, head_mac):
-            return VerifyResult(False, count, seq, "the event at the head checkpoint is not the one the head "
+        if seq == head_seq and not forged and not hmac.compare_digest(mac, head_mac):
+            return VerifyResult(False, count, seq, "the event at the head is not the one the head "
                                 "recorded (the chain was rewritten from here)")
+        if sealed and seq > head_seq:
+            return VerifyResult(False, count, seq, f"events after seq {head_seq} are not covered by the "
+                                "authenticated head (an older copy of the head was written back, or a "
+                                "server that does not move the head wrote them)")
         count += 1
         expected_seq, expected_prev = seq + 1, mac
+    if forged:
+        return VerifyResult(False, count, head_seq, "the audit head was altered: its tag does not match the seq "
+                            "and mac it records (the head was rewritten without the root key)")
     if count < head_seq:
+        gone = head_seq - count
         return VerifyResult(False, count, expected_seq,
-                            f"the head checkpoint records {head_seq} events but the trail ends at seq "
-                            f"{expected_seq - 1} (events deleted from the tail)")
+                            f"{_events(gone)} deleted from the tail: the {'authenticated ' if sealed else ''}"
+                            f"head records {_events(head_seq)} but the trail ends at seq {expected_seq - 1}")
+    if not sealed and v2:
+        return VerifyResult(False, count, expected_seq,
+                            "the audit head is not authenticated although the trail holds events written "
+                            "with an authenticated head (the head's tag was removed; events after seq "
+                            f"{head_seq} may have been deleted)")
+    if not sealed:
+        if count == 0:
+            return VerifyResult(True, 0, note="the head is not authenticated yet: no event recorded")
+        return VerifyResult(True, count, note=f"the head is not authenticated yet (written by an earlier "
+                            f"version): removal of events after seq {head_seq} would go unnoticed until the "
+                            "server records its next event")
     return VerifyResult(True, count)
 
 
@@ -451,14 +528,36 @@ def _decode(row: Any) -> dict:
     return out
 
 
+def resource_needle(resource: str) -> str:
+    """What `resources` (a JSON list) must contain for an event to touch `resource`: an ARN
+    is matched exactly (the quoted list element); anything else is an SSM parameter name
+    ("/myapp/prod/db-password" or "myapp/prod/db-password"), matched as any parameter ARN
+    of that name in any region and account (`...:parameter/myapp/prod/db-password`)."""
+    if resource.startswith("arn:"):
+        return _json(resource)
+    canonical = resource[1:] if resource.startswith("/") else resource
+    # Names can't hold ':' or '"', so ':parameter/<name>"' only ends that parameter's ARN.
+    return _json(":parameter/" + canonical)[1:]
+
+
+def split_event_name(event_name: str) -> tuple[Optional[str], str]:
+    """"kms:Decrypt" -> ("kms", "Decrypt") (as `paramstore audit ls` shows events);
+    "Decrypt" -> (None, "Decrypt")."""
+    service, sep, name = event_name.partition(":")
+    if sep and name and service and all(c.isalnum() or c in "-." for c in service):
+        return service, name
+    return None, event_name
+
+
 def query(db, since: Optional[float] = None, until: Optional[float] = None,  # type: ignore[no-untyped-def]
           principal: Optional[str] = None, key: Optional[str] = None, event_name: Optional[str] = None,
-          limit: Optional[int] = None) -> list[dict]:
+          limit: Optional[int] = None, resource: Optional[str] = None) -> list[dict]:
     """Matching events, oldest first; with `limit`, the most recent `limit` of them.
 
     `key`: a key ARN (matched exactly among the resources) or a key id (any key ARN ending
-    in `:key/<id>`)."""
-    from sqlalchemy import and_, column, select, table
+    in `:key/<id>`).  `resource`: an ARN or an SSM parameter name (`resource_needle`).
+    `event_name`: "Decrypt", or "kms:Decrypt" for that event of that service only."""
+    from sqlalchemy import and_, column, or_, select, table
 
     t = table("audit_event", *[column(c) for c in COLUMNS])
     conds = []
@@ -469,7 +568,15 @@ def query(db, since: Optional[float] = None, until: Optional[float] = None,  # t
     if principal:
         conds.append(t.c.principal_arn == principal)
     if event_name:
-        conds.append(t.c.event_name == event_name)
+        service, name = split_event_name(event_name)
+        conds.append(t.c.event_name == name)
+        if service is not None:
+            # "kms" is kms.amazonaws.com; events of no known service have event_source "paramstore"
+            service = service.lower()
+            source = service if "." in service else service + ".amazonaws.com"
+            conds.append(or_(t.c.event_source == source, t.c.event_source == service))
+    if resource:
+        conds.append(t.c.resources.contains(resource_needle(resource), autoescape=True))
     if key:
         needle = _json(key) if key.startswith("arn:") else _json(":key/" + key)[1:]
         conds.append(t.c.resources.contains(needle, autoescape=True))

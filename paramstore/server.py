@@ -20,10 +20,15 @@ from fastapi import FastAPI
 
 from kms_core.context import RequestContext
 from kms_core.identity.principal import Principal
-from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, error_body, new_request_id
+from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, access_key_of, error_body, new_request_id
 from kms_core.audit import AuditEvent, AuditLog, AuditUnavailable
 from kms_core.errors import KMSInternalException
-from kms_core.protocol.errors import InternalFailure, RequestEntityTooLargeException, SerializationException
+from kms_core.protocol.errors import (
+    AwsError,
+    InternalFailure,
+    RequestEntityTooLargeException,
+    SerializationException,
+)
 from kms_core.protocol.query import FORM_CONTENT_TYPE, AwsQueryProtocol, QueryService
 from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
@@ -35,6 +40,28 @@ from paramstore.ssm.context import SsmContext
 from paramstore.ssm.targets import ssm_service
 
 log = logging.getLogger("paramstore")
+
+#: Request header limits, checked before anything else reads a request (uvicorn's httptools
+#: parser has none of its own: it hands over megabytes of headers).  An SDK request, even
+#: SigV4-signed with a session token, is a dozen headers and a few KiB.
+MAX_HEADER_COUNT = 100
+#: the request target (path and query string) plus every header line (name, value, ": " and CRLF)
+MAX_HEADER_BYTES = 16 * 1024
+
+#: where a refused request's event goes when its target is known (as the protocols record them)
+_TARGET_SOURCES = {"TrentService": "kms.amazonaws.com", "AmazonSSM": "ssm.amazonaws.com"}
+#: ... or, failing that, the service its credential scope names
+_SIGNING_SOURCES = {"kms": "kms.amazonaws.com", "ssm": "ssm.amazonaws.com", "iam": "iam.amazonaws.com",
+                    "sts": "sts.amazonaws.com"}
+#: the headers a refused request's event is made from (ASGI names are lower-case)
+_REFUSAL_HEADERS = frozenset({b"user-agent", b"authorization", b"x-amz-target"})
+
+
+class RequestHeaderSectionTooLarge(AwsError):
+    """Over MAX_HEADER_COUNT headers or MAX_HEADER_BYTES (S3's code for this; HTTP 431, RFC 6585)."""
+
+    code = "RequestHeaderSectionTooLarge"
+    http_status = 431
 
 
 def build_verifier(store: Store) -> SigV4Verifier:
@@ -102,14 +129,21 @@ class AwsJsonMiddleware:
         self.clock = clock
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
-            await self.app(scope, receive, _with_request_id(send) if scope["type"] == "http" else send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_headers = scope["headers"]
+        if len(raw_headers) > MAX_HEADER_COUNT or _header_bytes(scope) > MAX_HEADER_BYTES:
+            await self._headers_too_large(scope, send)
+            return
+        if scope["method"] != "POST" or scope["path"] != "/":
+            await self.app(scope, receive, _with_request_id(send))
             return
         headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:  # ASGI servers give lower-case names
+        for raw_name, raw_value in raw_headers:  # ASGI servers give lower-case names
             name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             headers[name] = headers[name] + "," + value if name in headers else value
-        body = await self._read_body(headers, receive, send)
+        body = await self._read_body(scope, headers, receive, send)
         if body is None:
             return
         client = scope.get("client")
@@ -136,22 +170,25 @@ class AwsJsonMiddleware:
 
     def _event(self, outcome: Any, source_ip: Optional[str], headers: dict[str, str]) -> AuditEvent:
         principal = outcome.principal
+        region = outcome.region
+        if region is None and outcome.error_code is not None:  # refused before the signature checked out
+            region = _credential_scope(headers)[1]
         return AuditEvent(
             event_time=self.clock(), request_id=outcome.request_id,
             event_source=outcome.event_source or "paramstore", event_name=outcome.event_name[:128],
-            region=outcome.region, account_id=principal.account_id if principal else None,
+            region=region, account_id=principal.account_id if principal else None,
             principal_arn=principal.arn if principal else None, access_key_id=outcome.access_key_id,
             source_ip=source_ip, user_agent=headers.get("user-agent"), resources=outcome.resources,
             encryption_context=outcome.encryption_context, error_code=outcome.error_code)
 
-    async def _read_body(self, headers: dict[str, str], receive: Any, send: Any) -> Optional[bytes]:
+    async def _read_body(self, scope: dict, headers: dict[str, str], receive: Any, send: Any) -> Optional[bytes]:
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _respond(send, 400, error_body(SerializationException("Invalid Content-Length.")), close=True)
+                await self._refuse(scope, headers, send, SerializationException("Invalid Content-Length."))
                 return None
             if int(declared) > self.max_body:
-                await self._too_large(send)
+                await self._too_large(scope, headers, send)
                 return None
         chunks: list[bytes] = []
         size = 0
@@ -162,15 +199,87 @@ class AwsJsonMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                await self._too_large(send)
+                await self._too_large(scope, headers, send)
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _too_large(self, send: Any) -> None:
+    async def _too_large(self, scope: dict, headers: dict[str, str], send: Any) -> None:
         error = RequestEntityTooLargeException(f"Request body is larger than {self.max_body} bytes.")
-        await _respond(send, error.http_status, error_body(error), close=True)
+        await self._refuse(scope, headers, send, error)
+
+    async def _headers_too_large(self, scope: dict, send: Any) -> None:
+        count = len(scope["headers"])
+        error = RequestHeaderSectionTooLarge(
+            f"Request headers exceed the limit of {MAX_HEADER_COUNT} headers and {MAX_HEADER_BYTES} bytes.")
+        # Only the few headers the event names, each cut short: nothing else is decoded.
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            if raw_name in _REFUSAL_HEADERS:
+                name = raw_name.decode("latin-1")
+                if name not in headers:
+                    headers[name] = raw_value[:2048].decode("latin-1")
+        await self._refuse(scope, headers, send, error, {"headerCount": count, "headerBytes": _header_bytes(scope)})
+
+    async def _refuse(self, scope: dict, headers: dict[str, str], send: Any, error: AwsError,
+                      detail: Optional[dict] = None) -> None:
+        """Answer a request refused before it reaches a service, after recording it like any
+        other (CloudTrail records refused calls too): the error code, source IP, user agent,
+        and the access key id, region and operation the request claims.  Never the body, the
+        signature or a session token."""
+        request_id = new_request_id()
+        target = headers.get("x-amz-target", "")
+        prefix, _, operation = target.partition(".")
+        service, region = _credential_scope(headers)
+        if target:  # as the protocol would have recorded it
+            source = _TARGET_SOURCES.get(prefix, "paramstore")
+        else:
+            source = _SIGNING_SOURCES.get(service or "", "paramstore")
+        client = scope.get("client")
+        event = AuditEvent(
+            event_time=self.clock(), request_id=request_id, event_source=source,
+            event_name=(operation or target or _query_action(scope) or "(none)")[:128], region=region,
+            access_key_id=access_key_of(headers), source_ip=client[0] if client else None,
+            user_agent=headers.get("user-agent"), error_code=error.code,
+            detail={"errorMessage": error.message, **(detail or {})})
+        try:
+            await self.audit.append(event)
+        except AuditUnavailable:
+            # Failing closed changes nothing here: the answer is a refusal that carries no data.
+            log.error("could not record refused request %s (%s) in the audit trail", request_id, error.code)
+        await _respond(send, error.http_status, error_body(error), request_id, close=True)
+
+
+def _header_bytes(scope: dict) -> int:
+    """The request target plus every header line, as MAX_HEADER_BYTES counts them."""
+    headers = scope["headers"]
+    return (len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 4 * len(headers)
+            + sum([len(name) + len(value) for name, value in headers]))
+
+
+def _credential_scope(headers: dict[str, str]) -> tuple[Optional[str], Optional[str]]:
+    """(service, region) from the SigV4 credential scope the request claims, if any."""
+    auth = headers.get("authorization", "")
+    start = auth.find("Credential=")
+    if start < 0:
+        return None, None
+    parts = auth[start + 11:start + 11 + 512].split(",", 1)[0].split("/")
+    if len(parts) < 4:
+        return None, None
+    return parts[3].strip() or None, parts[2].strip() or None
+
+
+def _query_action(scope: dict) -> Optional[str]:
+    """The Action of a query-protocol request (IAM, STS) when it is in the URL; the body, where
+    it usually is, is not read for a refused request."""
+    query = scope.get("query_string") or b""
+    if b"Action=" not in query:
+        return None
+    from urllib.parse import parse_qs
+
+    action = parse_qs(query.decode("latin-1")).get("Action", [""])[0]
+    return action if action.isalnum() else None
 
 
 async def append_policy_events(audit: AuditLog, store: Store) -> None:

@@ -198,12 +198,14 @@ class AuditEventTable(SQLModel, table=True):
 
 
 class AuditHeadTable(SQLModel, table=True):
-    """The chain's head: locked by every append so concurrent writers extend one chain."""
+    """The chain's head: locked by every append so concurrent writers extend one chain;
+    `head_mac` authenticates it (kms_core/audit.py), NULL until first written after upgrade."""
 
     __tablename__ = "audit_head"
     id: int = Field(primary_key=True)
     last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     last_mac: str = Field(max_length=64)
+    head_mac: Optional[str] = Field(default=None, max_length=64)
 
 
 # --- service key sets (kms_core/service_keys.py) ---------------------------------------

@@ -66,7 +66,12 @@ def audit_ls(
     until: Optional[str] = typer.Option(None, help="Only events at or before this time (ISO 8601 or epoch)."),
     principal: Optional[str] = typer.Option(None, help="Only events by this principal ARN."),
     key: Optional[str] = typer.Option(None, help="Only events touching this key (key id or key ARN)."),
-    event: Optional[str] = typer.Option(None, help="Only this event name, e.g. Encrypt."),
+    resource: Optional[str] = typer.Option(
+        None, metavar="NAME-or-ARN",
+        help="Only events touching this resource: an ARN (exact), or an SSM parameter name such as "
+             "/myapp/prod/db-password (its parameter ARN in any region and account)."),
+    event: Optional[str] = typer.Option(
+        None, help="Only this event, e.g. Decrypt, or kms:Decrypt / ssm:GetParameter for one service's."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most the N most recent matching events."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
@@ -78,7 +83,7 @@ def audit_ls(
     db = _open_db(_settings(data_dir, database_url))
     try:
         events = query(db, since=parse_time(since), until=parse_time(until), principal=principal, key=key,
-                       event_name=event, limit=limit)
+                       event_name=event, limit=limit, resource=resource)
     finally:
         db.dispose()
     if as_json:
@@ -127,6 +132,13 @@ def audit_verify(
         raise typer.Exit(2) from None
     db = _open_db(settings)
     try:
+        from kms_core.storage import migrate
+
+        try:
+            migrate.require_current(db)
+        except migrate.SchemaOutdated as exc:
+            typer.echo(f"paramstore: {exc}", err=True)
+            raise typer.Exit(2) from None
         if not _root_matches(db, root):
             typer.echo(f"paramstore: the root key from {root.source} is not this store's root key", err=True)
             raise typer.Exit(2)

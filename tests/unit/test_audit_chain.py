@@ -63,7 +63,7 @@ def sql(db: Database, statement: str, *params) -> list:  # type: ignore[no-untyp
 @pytest.fixture
 def trail(db, root):  # type: ignore[no-untyped-def]
     """Ten events, written one flush at a time."""
-    log = AuditLog(db, root, clock=lambda: 0.0, checkpoint_every=1)
+    log = AuditLog(db, root, clock=lambda: 0.0)
     for i in range(1, 11):
         append_all(log, [event(i)])
     log.close()
@@ -246,16 +246,12 @@ def test_audit_writes_do_not_invalidate_caches(db, root) -> None:  # type: ignor
     assert verify(db, root).count == 3
 
 
-def test_sqlite_head_is_a_checkpoint_every_n_events(db, root) -> None:  # type: ignore[no-untyped-def]
-    """On SQLite the head moves every `checkpoint_every` events; truncation below the last
-    checkpoint is caught, events after it are still chained and verified."""
-    if not db.is_sqlite:
-        pytest.skip("PostgreSQL moves the head with every batch")
-    log = AuditLog(db, root, clock=lambda: 0.0, checkpoint_every=4)
+def test_head_moves_with_every_event(db, root) -> None:  # type: ignore[no-untyped-def]
+    """The head is the last event after every append (tail deletion: tests/unit/test_audit_tail.py)."""
+    log = AuditLog(db, root, clock=lambda: 0.0)
     for i in range(1, 11):
         append_all(log, [event(i)])
-    head = sql(db, "SELECT last_seq FROM audit_head")[0][0]
-    assert head == 9  # checkpoints at 1, 5, 9
+        assert sql(db, "SELECT last_seq FROM audit_head")[0][0] == i
     assert verify(db, root).ok
     sql(db, "DELETE FROM audit_event WHERE seq >= 8")
     result = verify(db, root)
