@@ -24,6 +24,7 @@ from kms_core.domain.model import KeyState, KeyWithMaterial, Origin, RotationTyp
 from kms_core.identity.store import IdentityStore
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
 from kms_core.policy.grants import grants_allow, load_grants
+from kms_core.protocol.page_tokens import PageTokens
 from kms_core.runtime import Runtime
 from kms_core.service_keys import ServiceKeys
 from kms_core.storage import repository
@@ -42,6 +43,8 @@ class KmsCore:
         self.clock: Callable[[], float] = runtime.clock
         self.identities = IdentityStore(db, root, runtime.wall_clock)
         self.identities.compile_policy = lambda text: compile_policy(text, resource_policy=False)
+        #: seals the Marker / NextToken of every listing (protocol/page_tokens.py)
+        self.page_tokens = PageTokens(root)
         self._keys: dict[str, Optional[KeyWithMaterial]] = {}
         self._aliases: dict[tuple[str, str, str], Optional[str]] = {}
         self._token: object = object()
