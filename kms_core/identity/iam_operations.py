@@ -20,8 +20,9 @@ from kms_core.identity import admin
 from kms_core.identity.errors import AccessDenied, EntityAlreadyExists, ValidationError
 from kms_core.identity.principal import USER
 from kms_core.identity.store import role_arn, user_arn
-from kms_core.policy.authorize import Facts
+from kms_core.policy.authorize import Facts, set_request_tags
 from kms_core.policy.evaluate import Decision, decide
+from kms_core.protocol.page_tokens import open_page_token, seal_page_token
 from kms_core.storage.tables import AccountTable, IamRoleTable, IamUserTable
 
 Result = Optional[dict]
@@ -74,13 +75,15 @@ def as_int(value: Any, member: str) -> Optional[int]:
                               "constraint: Member must be a number") from None
 
 
-def authorize(ctx: RequestContext, action: str, resource: str) -> None:
-    """`action` ("iam:CreateUser") on `resource` in the caller's account, or AccessDenied."""
+def authorize(ctx: RequestContext, action: str, resource: str,
+              resource_tags: Optional[Callable[[], dict]] = None) -> None:
+    """`action` ("iam:CreateUser") on `resource` in the caller's account, or AccessDenied.
+    `resource_tags` loads the user's or role's tags for aws:ResourceTag conditions."""
     principal = ctx.principal
     if principal.is_account_root:
         return
     identity = ctx.kms.identities.identity_policies(principal)
-    decision = decide(principal, action, resource, None, None, identity, Facts(ctx, None))
+    decision = decide(principal, action, resource, None, None, identity, Facts(ctx, None, resource_tags))
     if not decision.allowed:
         raise access_denied(ctx, action, resource, decision)
 
@@ -116,7 +119,11 @@ def _tag_list(tags: dict[str, str]) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def _paginate(params: dict, items: list, name_of: Callable[[Any], str]) -> tuple[list, dict]:
+def _paginate(ctx: RequestContext, params: dict, operation: str, bound: Any, items: list,
+              name_of: Callable[[Any], str]) -> tuple[list, dict]:
+    """A MaxItems page of `items` (sorted by `name_of`).  The Marker is sealed for this
+    account, Region, operation and `bound` (the request's filter); anything else that
+    comes back as a Marker is a ValidationError."""
     max_items = as_int(optional(params, "MaxItems"), "maxItems")
     if max_items is None:
         max_items = 100
@@ -124,12 +131,15 @@ def _paginate(params: dict, items: list, name_of: Callable[[Any], str]) -> tuple
         raise ValidationError(f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to "
                               "satisfy constraint: Member must have value between 1 and 1000")
     marker = optional(params, "Marker")
-    if marker:
-        items = [i for i in items if name_of(i) > marker]
+    if marker is not None:
+        after = open_page_token(ctx, "iam:" + operation, bound, marker)
+        if after is None:
+            raise ValidationError("Invalid Marker.")
+        items = [i for i in items if name_of(i) > after]
     page = items[:max_items]
     extra: dict = {"IsTruncated": len(items) > max_items}
     if len(items) > max_items:
-        extra["Marker"] = name_of(page[-1])
+        extra["Marker"] = seal_page_token(ctx, "iam:" + operation, bound, name_of(page[-1]))
     return page, extra
 
 
@@ -184,7 +194,10 @@ def _authorize_entity(session: Any, ctx: RequestContext, action: str, kind: str,
     """Authorize `action` on the entity as stored, in the transaction that acts on it,
     so the path can't change between the check and the change."""
     resource = _entity_arn(session, ctx, kind, name)
-    authorize(ctx, action, resource)
+    if name is None:
+        authorize(ctx, action, resource)
+    else:
+        authorize(ctx, action, resource, lambda: admin.tags_of(session, ctx.account_id, kind, name))
     return resource
 
 
@@ -193,7 +206,10 @@ def create_user(ctx: RequestContext, params: dict) -> Result:
     name = admin.check_name(required(params, "UserName"), "userName")
     path = admin.check_path(optional(params, "Path"))
     tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
+    set_request_tags(ctx, tags)
     authorize(ctx, "iam:CreateUser", user_arn(ctx.account_id, name, path))
+    if tags:  # tagging at creation needs iam:TagUser too (IAM API reference, CreateUser)
+        authorize(ctx, "iam:TagUser", user_arn(ctx.account_id, name, path))
     row = _write(ctx, lambda s: admin.create_user(s, ctx.account_id, name, ctx.now(), path, tags),
                  f"User with name {name} already exists.")
     ctx.resources.append(user_arn(ctx.account_id, name, path))
@@ -226,10 +242,10 @@ def get_user(ctx: RequestContext, params: dict) -> Result:
 
 def list_users(ctx: RequestContext, params: dict) -> Result:
     prefix = optional(params, "PathPrefix") or "/"
-    authorize(ctx, "iam:ListUsers", f"arn:aws:iam::{ctx.account_id}:user/")
+    authorize(ctx, "iam:ListUsers", "*")
     rows = _read(ctx, lambda s: list(s.exec(select(IamUserTable).where(IamUserTable.account_id == ctx.account_id))))
     rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.user_name)
-    page, extra = _paginate(params, rows, lambda r: r.user_name)
+    page, extra = _paginate(ctx, params, "ListUsers", prefix, rows, lambda r: r.user_name)
     return {"Users": [_user_shape(r) for r in page], **extra}
 
 
@@ -252,7 +268,10 @@ def create_role(ctx: RequestContext, params: dict) -> Result:
     document = required(params, "AssumeRolePolicyDocument")
     tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
     duration = as_int(optional(params, "MaxSessionDuration"), "maxSessionDuration")
+    set_request_tags(ctx, tags)
     authorize(ctx, "iam:CreateRole", role_arn(ctx.account_id, name, path))
+    if tags:  # tagging at creation needs iam:TagRole too (IAM API reference, CreateRole)
+        authorize(ctx, "iam:TagRole", role_arn(ctx.account_id, name, path))
     row = _write(ctx, lambda s: admin.create_role(s, ctx.account_id, name, document, ctx.now(), path,
                                                   optional(params, "Description") or "", duration, tags),
                  f"Role with name {name} already exists.")
@@ -275,10 +294,10 @@ def get_role(ctx: RequestContext, params: dict) -> Result:
 
 def list_roles(ctx: RequestContext, params: dict) -> Result:
     prefix = optional(params, "PathPrefix") or "/"
-    authorize(ctx, "iam:ListRoles", f"arn:aws:iam::{ctx.account_id}:role/")
+    authorize(ctx, "iam:ListRoles", "*")
     rows = _read(ctx, lambda s: list(s.exec(select(IamRoleTable).where(IamRoleTable.account_id == ctx.account_id))))
     rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.role_name)
-    page, extra = _paginate(params, rows, lambda r: r.role_name)
+    page, extra = _paginate(ctx, params, "ListRoles", prefix, rows, lambda r: r.role_name)
     return {"Roles": [_role_shape(r, full=False) for r in page], **extra}
 
 
@@ -340,7 +359,7 @@ def list_access_keys(ctx: RequestContext, params: dict) -> Result:
         return admin.access_keys_of(s, ctx.account_id, name)
 
     rows = _read(ctx, work)
-    page, extra = _paginate(params, rows, lambda r: r.access_key_id)
+    page, extra = _paginate(ctx, params, "ListAccessKeys", name, rows, lambda r: r.access_key_id)
     return {"AccessKeyMetadata": [_key_metadata(r) for r in page], **extra}
 
 
@@ -411,7 +430,7 @@ def _policy_ops(kind: str) -> dict[str, Callable[[RequestContext, dict], Result]
             _authorize_entity(s, ctx, f"iam:List{title}Policies", kind, name)
             return admin.list_inline_policies(s, ctx.account_id, kind, name)
 
-        page, extra = _paginate(params, _read(ctx, work), lambda n: n)
+        page, extra = _paginate(ctx, params, f"List{title}Policies", name, _read(ctx, work), lambda n: n)
         return {"PolicyNames": page, **extra}
 
     def delete(ctx: RequestContext, params: dict) -> Result:

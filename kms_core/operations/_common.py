@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from sqlmodel import Session
 
@@ -14,6 +12,7 @@ from kms_core.domain.limits import LIST_LIMITS
 from kms_core.domain.model import Key, KeyState, Origin
 from kms_core.domain.specs import SPECS
 from kms_core.errors import DryRunOperationException, InvalidMarkerException, UnsupportedOperationException
+from kms_core.protocol.page_tokens import open_page_token, seal_page_token
 from kms_core.storage.tables import KeyTable
 
 
@@ -73,23 +72,34 @@ def page_limit(operation: str, requested: Optional[int]) -> int:
     return default if requested is None else min(requested, maximum)
 
 
-def encode_marker(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
+#: AWS's description of InvalidMarkerException
+INVALID_MARKER = "The request was rejected because the marker that specifies where pagination should next begin " \
+    "is not valid."
 
 
-def decode_marker(marker: Optional[str]) -> Optional[str]:
+def encode_marker(ctx: RequestContext, operation: str, bound: Any, position: str) -> str:
+    """The NextMarker after `position`, sealed for this listing (protocol/page_tokens.py):
+    `operation` and `bound` (the request's filters) as `decode_marker` will be given them."""
+    return seal_page_token(ctx, "kms:" + operation, bound, position)
+
+
+def decode_marker(ctx: RequestContext, req: dict, operation: str, bound: Any = None) -> Optional[str]:
+    """The position the request's Marker carries, if this server issued it for this account,
+    Region, operation and `bound`; else InvalidMarkerException."""
+    marker = req.get("Marker")
     if marker is None:
         return None
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidMarkerException("Invalid marker") from None
+    position = open_page_token(ctx, "kms:" + operation, bound, marker)
+    if position is None:
+        raise InvalidMarkerException(INVALID_MARKER)
+    return position
 
 
-def paged(items: list, limit: int, marker_of) -> dict:  # type: ignore[no-untyped-def]
+def paged(ctx: RequestContext, operation: str, bound: Any, items: list, limit: int,
+          marker_of: Callable[[Any], str]) -> dict:
     """Given limit+1 rows, return the page fields Truncated/NextMarker."""
     if len(items) > limit:
-        return {"Truncated": True, "NextMarker": encode_marker(marker_of(items[limit - 1]))}
+        return {"Truncated": True, "NextMarker": encode_marker(ctx, operation, bound, marker_of(items[limit - 1]))}
     return {"Truncated": False}
 
 

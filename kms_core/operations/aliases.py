@@ -7,13 +7,12 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from kms_core.context import RequestContext
-from kms_core.domain.arn import ALIAS_NAME_RE, alias_arn, parse_key_ref
+from kms_core.domain.arn import alias_arn, parse_key_ref
 from kms_core.domain.key_states import require_state
 from kms_core.domain.limits import MAX_ALIASES_PER_KEY
 from kms_core.domain.model import Key
 from kms_core.errors import (
     AlreadyExistsException,
-    InvalidMarkerException,
     LimitExceededException,
     NotAuthorizedException,
     NotFoundException,
@@ -53,6 +52,19 @@ def _target_key(ctx: RequestContext, target: str, operation: str) -> Key:
     return key
 
 
+def _authorize_alias(ctx: RequestContext, action: str, name: str) -> None:
+    """The alias is a resource of its own: IAM policies must allow `action` on the alias
+    ARN as well as on each key involved (an alias has no resource policy), so a right over
+    alias/dev-* never reaches alias/prod-db."""
+    authorize_account(ctx, action, alias_arn(ctx.region, ctx.account_id, name))
+
+
+def _authorize_current_target(ctx: RequestContext, action: str, target_id: str) -> None:
+    target = ctx.kms.key(target_id)
+    if target is not None:
+        authorize(ctx, action, target)
+
+
 def _alias_not_found(ctx: RequestContext, name: str) -> NotFoundException:
     return NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
 
@@ -66,6 +78,7 @@ def create_alias(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html"""
     name = req["AliasName"]
     _check_alias_name(name)
+    _authorize_alias(ctx, "kms:CreateAlias", name)
     key = _target_key(ctx, req["TargetKeyId"], "CreateAlias")
     now = ctx.now()
     with write(ctx) as session:
@@ -86,6 +99,7 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
     same key usage as the old one."""
     name = req["AliasName"]
     _check_alias_name(name)
+    _authorize_alias(ctx, "kms:UpdateAlias", name)
     new_key = _target_key(ctx, req["TargetKeyId"], "UpdateAlias")
     old_target = ctx.kms.alias_target(ctx.account_id, ctx.region, name)
     if old_target is None:
@@ -101,6 +115,8 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
             raise _alias_not_found(ctx, name)
+        if row.target_key_id != old_target:  # repointed since the check: check the key it has now
+            _authorize_current_target(ctx, "kms:UpdateAlias", row.target_key_id)
         if row.target_key_id != new_key.key_id and _aliases_of(session, new_key.key_id) >= MAX_ALIASES_PER_KEY:
             raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
         row.target_key_id = new_key.key_id
@@ -116,16 +132,17 @@ def delete_alias(ctx: RequestContext, req: dict) -> dict:
         raise ValidationException("Invalid identifier")
     if name.startswith(RESERVED_PREFIX):
         raise NotAuthorizedException(f"{name} is reserved for AWS managed keys.")
+    _authorize_alias(ctx, "kms:DeleteAlias", name)
     target_id = ctx.kms.alias_target(ctx.account_id, ctx.region, name)
     if target_id is None:
         raise _alias_not_found(ctx, name)
-    target = ctx.kms.key(target_id)
-    if target is not None:
-        authorize(ctx, "kms:DeleteAlias", target)
+    _authorize_current_target(ctx, "kms:DeleteAlias", target_id)
     with write(ctx) as session:
         row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
         if row is None:
             raise _alias_not_found(ctx, name)
+        if row.target_key_id != target_id:
+            _authorize_current_target(ctx, "kms:DeleteAlias", row.target_key_id)
         session.delete(row)
     return {}
 
@@ -133,16 +150,12 @@ def delete_alias(ctx: RequestContext, req: dict) -> dict:
 def list_aliases(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html"""
     limit = page_limit("ListAliases", req.get("Limit"))
-    after = decode_marker(req.get("Marker"))
-    if after is not None and not ALIAS_NAME_RE.match(after):  # not a marker this server issued
-        raise InvalidMarkerException("Invalid marker")
     key_filter = None
+    # IAM policy on "*" with or without KeyId (API reference: "kms:ListAliases (IAM policy)")
+    authorize_account(ctx, "kms:ListAliases")
     if "KeyId" in req:
-        entry = resolve_key_id_only(ctx, req["KeyId"])
-        authorize(ctx, "kms:ListAliases", entry)
-        key_filter = entry.key.key_id
-    else:
-        authorize_account(ctx, "kms:ListAliases")
+        key_filter = resolve_key_id_only(ctx, req["KeyId"]).key.key_id
+    after = decode_marker(ctx, req, "ListAliases", key_filter)
     with ctx.kms.db.session() as session:
         query = (select(AliasTable).where(AliasTable.account_id == ctx.account_id)
                  .where(AliasTable.region == ctx.region))
@@ -158,5 +171,5 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
         "CreationDate": r.creation_date,
         "LastUpdatedDate": r.last_updated_date,
     } for r in rows[:limit]]}
-    page.update(paged(rows, limit, lambda r: r.alias_name))
+    page.update(paged(ctx, "ListAliases", key_filter, rows, limit, lambda r: r.alias_name))
     return page

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import select
@@ -30,9 +30,18 @@ from kms_core.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from kms_core.operations._common import decode_marker, dry_run, encode_marker, locked_row, page_limit, write
+from kms_core.operations._common import (
+    INVALID_MARKER,
+    decode_marker,
+    dry_run,
+    encode_marker,
+    locked_row,
+    page_limit,
+    write,
+)
 from kms_core.operations._resolve import resolve_key_id_only
-from kms_core.policy.authorize import authorize, authorize_account
+from kms_core.policy.authorize import Facts, authorize, authorize_account
+from kms_core.policy.evaluate import Effect, evaluate_identity
 from kms_core.policy.grants import (
     EQUALS,
     GRANT_ID_RE,
@@ -162,22 +171,21 @@ def _entry(grant: Grant, key_account: str, key_region: str) -> dict:
     return out
 
 
-def _marker_of(grant: Grant) -> str:
-    return encode_marker(f"{grant.creation_date!r}|{grant.grant_id}")
+def _marker_of(ctx: RequestContext, operation: str, bound: Any, grant: Grant) -> str:
+    return encode_marker(ctx, operation, bound, f"{grant.creation_date!r}|{grant.grant_id}")
 
 
-def _parse_marker(marker: Optional[str]) -> Optional[tuple[float, str]]:
-    text = decode_marker(marker)
+def _parse_marker(ctx: RequestContext, req: dict, operation: str, bound: Any) -> Optional[tuple[float, str]]:
+    """(creation date, grant id) after which the page starts; the marker is sealed, so its
+    text is one `_marker_of` wrote."""
+    text = decode_marker(ctx, req, operation, bound)
     if text is None:
         return None
     created, _, grant_id = text.partition("|")
     try:
-        position = (float(created), grant_id)
+        return float(created), grant_id
     except ValueError:
-        raise InvalidMarkerException("Invalid marker") from None
-    if not GRANT_ID_RE.fullmatch(grant_id):
-        raise InvalidMarkerException("Invalid marker")
-    return position
+        raise InvalidMarkerException(INVALID_MARKER) from None
 
 
 # --- operations ---------------------------------------------------------------------------
@@ -210,6 +218,9 @@ def create_grant(ctx: RequestContext, req: dict) -> dict:
     kind = next((k for k in (EQUALS, SUBSET) if constraints and k in constraints), None)
     if kind is not None:
         facts["kms:grantconstrainttype"] = kind
+        # kms:EncryptionContext:* and kms:EncryptionContextKeys describe the grant's
+        # constraint here (developer guide, "kms:EncryptionContext:context-key")
+        ctx.encryption_context = dict(constraints[kind])
     facts["kms:grantisforawsresource"] = "false"
     facts[REQUESTED_GRANT] = {"operations": operations, "constraints": constraints}
     authorize(ctx, "kms:CreateGrant", entry)
@@ -253,7 +264,9 @@ def list_grants(ctx: RequestContext, req: dict) -> dict:
     if grantee is not None:
         _check_principal(grantee, "GranteePrincipal")
     limit = page_limit("ListGrants", req.get("Limit"))
-    after = _parse_marker(req.get("Marker"))
+    bound = [key.key_id, grant_id, grantee]
+    after = _parse_marker(ctx, req, "ListGrants", bound)
+    ctx.condition_values["kms:grantisforawsresource"] = "false"
     authorize(ctx, "kms:ListGrants", entry)
     require_state(key, "ListGrants")
     grants = [g for g in entry.grants
@@ -263,7 +276,7 @@ def list_grants(ctx: RequestContext, req: dict) -> dict:
     page = grants[:limit]
     out: dict = {"Grants": [_entry(g, key.account_id, key.region) for g in page]}
     if len(grants) > limit:
-        out.update({"Truncated": True, "NextMarker": _marker_of(page[-1])})
+        out.update({"Truncated": True, "NextMarker": _marker_of(ctx, "ListGrants", bound, page[-1])})
     else:
         out["Truncated"] = False
     return out
@@ -279,8 +292,14 @@ def list_retirable_grants(ctx: RequestContext, req: dict) -> dict:
                                 "Member must not be null"])
     retiring = _check_principal(req["RetiringPrincipal"], "RetiringPrincipal")
     limit = page_limit("ListRetirableGrants", req.get("Limit"))
-    after = _parse_marker(req.get("Marker"))
+    after = _parse_marker(ctx, req, "ListRetirableGrants", retiring)
     authorize_account(ctx, "kms:ListRetirableGrants")
+    if retiring.split(":")[4] != ctx.account_id:
+        # Only a principal of the caller's own account: naming another account's principal
+        # would list that account's grants (API reference, "Cross-account use").
+        raise AccessDeniedException(
+            f"User: {ctx.principal.arn} is not authorized to perform: kms:ListRetirableGrants for retiring "
+            f"principal {retiring}: the retiring principal must be in account {ctx.account_id}")
     with ctx.kms.db.session() as session:
         query = (select(GrantTable, KeyTable.account_id, KeyTable.region)
                  .join(KeyTable, KeyTable.key_id == GrantTable.key_id)
@@ -294,7 +313,8 @@ def list_retirable_grants(ctx: RequestContext, req: dict) -> dict:
         found = [(grant_from_row(g), account, region) for g, account, region in rows]
     out: dict = {"Grants": [_entry(g, account, region) for g, account, region in found[:limit]]}
     if len(found) > limit:
-        out.update({"Truncated": True, "NextMarker": _marker_of(found[limit - 1][0])})
+        out.update({"Truncated": True,
+                    "NextMarker": _marker_of(ctx, "ListRetirableGrants", retiring, found[limit - 1][0])})
     else:
         out["Truncated"] = False
     return out
@@ -332,6 +352,7 @@ def revoke_grant(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_RevokeGrant.html"""
     entry = resolve_key_id_only(ctx, req["KeyId"])
     grant_id = _check_grant_id(req["GrantId"])
+    ctx.condition_values["kms:grantisforawsresource"] = "false"
     authorize(ctx, "kms:RevokeGrant", entry)
     require_state(entry.key, "RevokeGrant")
     _find_grant(entry, grant_id)
@@ -360,7 +381,12 @@ def _find_grant(entry: KeyWithMaterial, grant_id: str) -> Grant:
 
 
 def _authorize_retire(ctx: RequestContext, entry: KeyWithMaterial, grant: Grant) -> None:
+    """The grant decides who may retire it (its retiring principal, its grantee if it lists
+    RetireGrant, the account that issued it), but an IAM policy that explicitly denies
+    kms:RetireGrant on the key still refuses (developer guide, "Retiring and revoking
+    grants")."""
     principal = ctx.principal
+    _refuse_explicit_identity_deny(ctx, "kms:RetireGrant", entry)
     if principal.is_account_root and principal.account_id == grant.issuing_account:
         return
     if grant.retiring_principal is not None and grantee_matches(grant.retiring_principal, principal) == "direct":
@@ -375,6 +401,16 @@ def _authorize_retire(ctx: RequestContext, entry: KeyWithMaterial, grant: Grant)
             f"User: {principal.arn} is not authorized to perform: kms:RetireGrant on resource: "
             f"{entry.key.arn} because it is not the retiring principal or grantee of grant "
             f"{grant.grant_id}") from None
+
+
+def _refuse_explicit_identity_deny(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> None:
+    if ctx.principal.is_account_root:
+        return
+    policies = ctx.kms.identities.identity_policies(ctx.principal)
+    if evaluate_identity(policies, action, entry.key.arn, Facts(ctx, entry)) is Effect.DENY:
+        raise AccessDeniedException(
+            f"User: {ctx.principal.arn} is not authorized to perform: {action} on resource: {entry.key.arn} "
+            "with an explicit deny in an identity-based policy")
 
 
 def _delete_grant(ctx: RequestContext, entry: KeyWithMaterial, grant_id: str) -> None:

@@ -8,13 +8,12 @@ from sqlmodel import select
 
 from kms_core.context import RequestContext
 from kms_core.domain import limits
-from kms_core.domain.arn import KEY_ID_RE, key_arn
+from kms_core.domain.arn import key_arn
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import KeyManager, KeySpec, KeyState, KeyUsage, Origin
 from kms_core.domain.specs import CHINA_ONLY, SPECS
 from kms_core.errors import (
     CustomKeyStoreNotFoundException,
-    InvalidMarkerException,
     LimitExceededException,
     UnsupportedOperationException,
     ValidationException,
@@ -29,7 +28,7 @@ from kms_core.operations._common import (
 )
 from kms_core.operations._resolve import resolve_key, resolve_key_id_only
 from kms_core.operations.tags import check_new_tags
-from kms_core.policy.authorize import authorize, authorize_account
+from kms_core.policy.authorize import authorize, authorize_account, set_request_tags
 from kms_core.policy.grants import check_grant_tokens
 from kms_core.policy.key_policy import accept_key_policy
 from kms_core.protocol.shapes import validation_error
@@ -41,7 +40,18 @@ from kms_core.storage.tables import KeyTable
 def create_key(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html"""
     ctx.condition_values["kms:bypasspolicylockoutsafetycheck"] = bool(req.get("BypassPolicyLockoutSafetyCheck"))
+    tags = req.get("Tags", [])
+    if tags:
+        set_request_tags(ctx, {t["TagKey"]: t["TagValue"] for t in tags})
+    # the key-to-be's attributes, as the request (or its defaults) gives them
+    ctx.condition_values.update({
+        "kms:keyspec": req.get("KeySpec") or req.get("CustomerMasterKeySpec") or KeySpec.SYMMETRIC_DEFAULT,
+        "kms:keyusage": req.get("KeyUsage", KeyUsage.ENCRYPT_DECRYPT),
+        "kms:keyorigin": req.get("Origin", Origin.AWS_KMS),
+        "kms:multiregion": bool(req.get("MultiRegion", False))})
     authorize_account(ctx, "kms:CreateKey")
+    if tags:  # tagging at creation needs the right to tag (CreateKey API reference)
+        authorize_account(ctx, "kms:TagResource")
     if "KeySpec" in req and "CustomerMasterKeySpec" in req:
         raise ValidationException(
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
@@ -66,7 +76,6 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
                                             "does not offer.")
     if req.get("MultiRegion"):
         raise UnsupportedOperationException("Multi-Region keys are not supported by this server.")
-    tags = req.get("Tags", [])
     check_new_tags({}, tags)
 
     now = ctx.now()
@@ -103,9 +112,7 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html"""
     authorize_account(ctx, "kms:ListKeys")
     limit = page_limit("ListKeys", req.get("Limit"))
-    after = decode_marker(req.get("Marker"))
-    if after is not None and not KEY_ID_RE.match(after):  # not a marker this server issued
-        raise InvalidMarkerException("Invalid marker")
+    after = decode_marker(ctx, req, "ListKeys")
     with ctx.kms.db.session() as session:
         query = (select(KeyTable.key_id).where(KeyTable.account_id == ctx.account_id)
                  .where(KeyTable.region == ctx.region))
@@ -113,7 +120,7 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
             query = query.where(KeyTable.key_id > after)
         ids = list(session.exec(query.order_by(KeyTable.key_id).limit(limit + 1)))
     page = {"Keys": [{"KeyId": k, "KeyArn": key_arn(ctx.region, ctx.account_id, k)} for k in ids[:limit]]}
-    page.update(paged(ids, limit, lambda k: k))
+    page.update(paged(ctx, "ListKeys", None, ids, limit, lambda k: k))
     return page
 
 
@@ -166,6 +173,7 @@ def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
     if window > limits.MAX_PENDING_WINDOW_DAYS:
         raise validation_error([f"Value '{window}' at 'pendingWindowInDays' failed to satisfy constraint: "
                                 f"Member must have value less than or equal to {limits.MAX_PENDING_WINDOW_DAYS}"])
+    ctx.condition_values["kms:schedulekeydeletionpendingwindowindays"] = window
     authorize(ctx, "kms:ScheduleKeyDeletion", entry)
     require_state(key, "ScheduleKeyDeletion")
     deletion_date = ctx.now() + window * limits.DAY_SECONDS

@@ -6,7 +6,7 @@ from __future__ import annotations
 from kms_core.context import RequestContext
 from kms_core.domain.key_states import require_state
 from kms_core.errors import NotFoundException, UnsupportedOperationException
-from kms_core.operations._common import locked_row, write
+from kms_core.operations._common import decode_marker, locked_row, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize
 from kms_core.policy.key_policy import accept_key_policy
@@ -57,4 +57,5 @@ def list_key_policies(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyPolicies.html"""
     entry = resolve_key_id_only(ctx, req["KeyId"])
     authorize(ctx, "kms:ListKeyPolicies", entry)
+    decode_marker(ctx, req, "ListKeyPolicies", entry.key.key_id)  # one page: no Marker was ever issued
     return {"PolicyNames": [POLICY_NAME], "Truncated": False}

@@ -14,7 +14,7 @@ from kms_core.domain import limits
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import Key, KeySpec, KeyState, Origin, RotationType
 from kms_core.errors import InvalidMarkerException, LimitExceededException, UnsupportedOperationException
-from kms_core.operations._common import decode_marker, locked_row, page_limit, paged, write
+from kms_core.operations._common import INVALID_MARKER, decode_marker, locked_row, page_limit, paged, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize
 from kms_core.storage import repository
@@ -37,11 +37,12 @@ def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html"""
     entry = resolve_key_id_only(ctx, req["KeyId"])
     key = entry.key
+    period = req.get("RotationPeriodInDays", limits.DEFAULT_ROTATION_PERIOD_DAYS)
+    ctx.condition_values["kms:rotationperiodindays"] = period
     authorize(ctx, "kms:EnableKeyRotation", entry)
     require_state(key, "EnableKeyRotation")
     _require_rotatable(key)
     _require_customer_managed(key)
-    period = req.get("RotationPeriodInDays", limits.DEFAULT_ROTATION_PERIOD_DAYS)
     with write(ctx) as session:
         row = locked_row(session, key)
         row.rotation_enabled = True
@@ -114,7 +115,7 @@ def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
     _require_rotatable(key)
     include_all = req.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
     limit = page_limit("ListKeyRotations", req.get("Limit"))
-    after = decode_marker(req.get("Marker"))
+    after = decode_marker(ctx, req, "ListKeyRotations", [key.key_id, include_all])
     with ctx.kms.db.session() as session:
         rows = list(session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key.key_id)))
     # The original material first, then rotations in the order they happened.
@@ -122,8 +123,8 @@ def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
     if not include_all:
         rows = [r for r in rows if r.rotation_type is not None]
     order = [f"{r.created_at!r}|{r.material_id}" for r in rows]
-    if after is not None and after not in order:
-        raise InvalidMarkerException("Invalid marker")
+    if after is not None and after not in order:  # no longer in this listing
+        raise InvalidMarkerException(INVALID_MARKER)
     start = order.index(after) + 1 if after is not None else 0
     rows, order = rows[start:start + limit + 1], order[start:start + limit + 1]
     entries = []
@@ -135,5 +136,5 @@ def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
             entry["RotationType"] = r.rotation_type
         entries.append(entry)
     page = {"Rotations": entries}
-    page.update(paged(order, limit, lambda m: m))
+    page.update(paged(ctx, "ListKeyRotations", [key.key_id, include_all], order, limit, lambda m: m))
     return page

@@ -11,7 +11,7 @@ from kms_core.domain.limits import MAX_TAGS_PER_KEY
 from kms_core.errors import LimitExceededException, TagException
 from kms_core.operations._common import decode_marker, page_limit, paged, write
 from kms_core.operations._resolve import resolve_key_id_only
-from kms_core.policy.authorize import authorize
+from kms_core.policy.authorize import authorize, set_request_tags
 from kms_core.storage.tables import KeyTagTable
 
 
@@ -36,6 +36,7 @@ def tag_resource(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_TagResource.html"""
     entry = resolve_key_id_only(ctx, req["KeyId"])
     key = entry.key
+    set_request_tags(ctx, {t["TagKey"]: t["TagValue"] for t in req["Tags"]})
     authorize(ctx, "kms:TagResource", entry)
     require_state(key, "TagResource")
     with write(ctx) as session:
@@ -55,6 +56,7 @@ def untag_resource(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_UntagResource.html"""
     entry = resolve_key_id_only(ctx, req["KeyId"])
     key = entry.key
+    set_request_tags(ctx, None, req["TagKeys"])
     authorize(ctx, "kms:UntagResource", entry)
     require_state(key, "UntagResource")
     with write(ctx) as session:
@@ -69,12 +71,12 @@ def list_resource_tags(ctx: RequestContext, req: dict) -> dict:
     key = entry.key
     authorize(ctx, "kms:ListResourceTags", entry)
     limit = page_limit("ListResourceTags", req.get("Limit"))
-    after = decode_marker(req.get("Marker"))
+    after = decode_marker(ctx, req, "ListResourceTags", key.key_id)
     with ctx.kms.db.session() as session:
         query = select(KeyTagTable).where(KeyTagTable.key_id == key.key_id)
         if after is not None:
             query = query.where(KeyTagTable.tag_key > after)
         rows = list(session.exec(query.order_by(KeyTagTable.tag_key).limit(limit + 1)))
     page = {"Tags": [{"TagKey": r.tag_key, "TagValue": r.tag_value} for r in rows[:limit]]}
-    page.update(paged(rows, limit, lambda r: r.tag_key))
+    page.update(paged(ctx, "ListResourceTags", key.key_id, rows, limit, lambda r: r.tag_key))
     return page

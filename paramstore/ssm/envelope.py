@@ -3,18 +3,21 @@
 Every version gets a fresh 256-bit data key; the value is sealed locally with AES-256-GCM
 under it, and only the data key goes to the KMS core:
 
-- **SecureString**: GenerateDataKey / Decrypt on the parameter's key, *as the caller*,
-  through the service (`kms:ViaService = ssm.<region>.amazonaws.com`), with encryption
+- **SecureString**: a data key from the parameter's KMS key, *as the caller*, through
+  the service (`kms:ViaService = ssm.<region>.amazonaws.com`), with encryption
   context `{"PARAMETER_ARN": <arn>}`.  The key policy, IAM policies and grants of the
-  caller decide, exactly as for a direct KMS call, and the key's state applies.
+  caller decide, exactly as for a direct KMS call, and the key's state applies.  As on
+  AWS, a Standard-tier value needs kms:Encrypt (the data key is made here and encrypted
+  with KMS Encrypt) and an Advanced-tier value kms:GenerateDataKey, so key policies
+  written for AWS grant exactly what they grant there; reads need kms:Decrypt.
 - **String / StringList**: the data key is sealed under the account's service-owned
   `aws/ssm` key, which customers can't see or use (kms_core/service_keys.py).
 
 The value's AAD binds it to the parameter's ARN, the version number, the type and the
 KeyId as stored, so a row copied to another parameter or version, or edited, fails to
 open instead of returning a wrong value.  (AWS encrypts Standard-tier values with a direct
-KMS Encrypt; one envelope scheme for every tier keeps a single code path and lets values
-go up to 8 KB under the same context.)
+KMS Encrypt of the value; encrypting a data key instead keeps one storage format for every
+tier while asking for the same permission.)
 """
 
 from __future__ import annotations
@@ -105,15 +108,23 @@ def _integrity_failure() -> AwsError:
     return InternalServerError("The parameter value failed its integrity check and was not returned.")
 
 
+ADVANCED_TIER = "Advanced"
+
+
 def seal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id: str | None,
-         value: str) -> tuple[bytes, bytes]:
+         value: str, tier: str) -> tuple[bytes, bytes]:
     """(sealed value, sealed data key) for one new version."""
     aad = value_aad(arn, version, param_type, key_id)
-    if param_type == SECURE_STRING:
+    if param_type == SECURE_STRING and tier == ADVANCED_TIER:
         result = _kms_call(ctx, "GenerateDataKey", crypto.generate_data_key,
                            {"KeyId": key_id or DEFAULT_KEY_ID, "KeySpec": "AES_256",
                             "EncryptionContext": encryption_context(arn)})
         data_key, sealed_key = result["Plaintext"], result["CiphertextBlob"]
+    elif param_type == SECURE_STRING:
+        data_key = os.urandom(32)
+        sealed_key = _kms_call(ctx, "Encrypt", crypto.encrypt,
+                               {"KeyId": key_id or DEFAULT_KEY_ID, "Plaintext": data_key,
+                                "EncryptionContext": encryption_context(arn)})["CiphertextBlob"]
     else:
         data_key = os.urandom(32)
         sealed_key = ctx.kms.service_keys.owned_seal(SSM_KEYS, ctx.account_id, ctx.region, data_key, aad)

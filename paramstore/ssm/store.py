@@ -61,6 +61,7 @@ class ParameterStore:
         self._params: dict[tuple[str, str, str], Optional[ParameterTable]] = {}
         self._versions: dict[tuple[int, int], Optional[ParameterVersionTable]] = {}
         self._labels: dict[int, dict[str, int]] = {}
+        self._tags: dict[tuple[str, str, str], dict[str, str]] = {}
         self._settings: dict[tuple[str, str, str], Optional[ServiceSettingTable]] = {}
         #: listing pages (rows, not values) by query: repeated GetParametersByPath calls
         #: at startup of many app instances cost no SQL until something changes
@@ -90,6 +91,7 @@ class ParameterStore:
         self._params.clear()
         self._versions.clear()
         self._labels.clear()
+        self._tags.clear()
         self._settings.clear()
         self._pages.clear()
         self._data_keys.clear()
@@ -110,6 +112,7 @@ class ParameterStore:
                    if t is not None]
             self._next_due = min([self._next_due, *due])
         self._remember(self._params, (param.account_id, param.region, param.canonical), param)
+        self._tags.pop((param.account_id, param.region, param.canonical), None)  # created with tags
         self._remember(self._versions, (param.id, version.version), version)
         if dropped > 0:
             self._versions.pop((param.id, dropped), None)
@@ -154,6 +157,22 @@ class ParameterStore:
                 select(ParameterLabelTable).where(ParameterLabelTable.parameter_id == param.id))}
         self._remember(self._labels, param.id, labels)
         return labels
+
+    def tags(self, account_id: str, region: str, canonical: str) -> dict[str, str]:
+        """A live parameter's tags ({} when it does not exist), for aws:ResourceTag."""
+        key = (account_id, region, canonical)
+        try:
+            return self._tags[key]
+        except KeyError:
+            pass
+        param = self.parameter(account_id, region, canonical)
+        tags: dict[str, str] = {}
+        if param is not None:
+            with self.db.session() as session:
+                tags = {r.tag_key: r.tag_value for r in session.exec(
+                    select(ParameterTagTable).where(ParameterTagTable.parameter_id == param.id))}
+        self._remember(self._tags, key, tags)
+        return tags
 
     def setting_row(self, account_id: str, region: str, setting_id: str) -> Optional[ServiceSettingTable]:
         key = (account_id, region, setting_id)

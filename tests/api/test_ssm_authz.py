@@ -164,14 +164,14 @@ def test_encryption_context_condition_pins_one_parameter(ssm, kms, user, app):
 
 
 @pytest.mark.parametrize("tier, kms_action, allowed", [
-    ("Standard", "kms:GenerateDataKey", True),
-    ("Standard", "kms:Encrypt", False),
+    ("Standard", "kms:GenerateDataKey", False),
+    ("Standard", "kms:Encrypt", True),
     ("Advanced", "kms:GenerateDataKey", True),
     ("Advanced", "kms:Encrypt", False),
 ])
 def test_kms_permission_needed_per_tier(kms, user, app, tier, kms_action, allowed):
-    """Every SecureString version is envelope-encrypted with a GenerateDataKey as the
-    caller, in both tiers (this server's design; AWS's Standard tier uses Encrypt)."""
+    """As on AWS: a Standard-tier SecureString needs kms:Encrypt, an Advanced-tier one
+    kms:GenerateDataKey (KMS developer guide, "How Parameter Store uses AWS KMS")."""
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
     writer, _ = user(policy(allow("ssm:PutParameter", PROD_PARAMS), allow(kms_action, key_arn)))

@@ -112,7 +112,7 @@ def test_customer_key_forms(ssm, kms, name, form):
 
 
 def test_stored_data_key_is_kms_ciphertext_bound_to_the_parameter_arn(ssm, kms, name):
-    """The value is sealed under a data key from GenerateDataKey; that data key is a KMS
+    """The value is sealed under a data key (KMS Encrypt or GenerateDataKey); that data key is a KMS
     ciphertext under the parameter's key with the PARAMETER_ARN encryption context."""
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     ssm.put_parameter(Name=name, Value="bound", Type="SecureString", KeyId=key_id)
@@ -147,7 +147,7 @@ def test_unknown_key(ssm, name, key):
 @pytest.mark.parametrize("spec, usage", [("RSA_2048", "ENCRYPT_DECRYPT"), ("ECC_NIST_P256", "SIGN_VERIFY"),
                                          ("HMAC_256", "GENERATE_VERIFY_MAC")])
 def test_non_symmetric_key_rejected(ssm, kms, name, spec, usage):
-    """SecureString needs GenerateDataKey, which only symmetric keys do."""
+    """SecureString needs a symmetric encryption key (Encrypt / GenerateDataKey with SYMMETRIC_DEFAULT)."""
     key_id = kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]["KeyId"]
     expect_error(lambda: ssm.put_parameter(Name=name, Value="v", Type="SecureString", KeyId=key_id), "InvalidKeyId")
     expect_error(lambda: ssm.get_parameter(Name=name), "ParameterNotFound")

@@ -4,23 +4,34 @@ response shapes, page tokens, authorization."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import struct
-from typing import Optional
+from typing import Any, Optional
 
 from kms_core.policy.authorize import authorize_account
+from kms_core.protocol.page_tokens import open_page_token, seal_page_token
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.envelope import SECURE_STRING, unseal
 from paramstore.ssm.errors import InvalidNextToken, ParameterNotFound, ParameterVersionNotFound, ValidationException
-from paramstore.ssm.names import INVALID_NAME, BadReference, Reference, parameter_arn, parse_reference
+from paramstore.ssm.names import INVALID_NAME, BadReference, Reference, arn_prefix, parameter_arn, parse_reference
 from paramstore.ssm.tables import ParameterTable, ParameterVersionTable
 
 
 def authorize_ssm(ctx: SsmContext, action: str, resource: str) -> None:
     """ssm:* actions are decided by identity policies alone (parameters have no resource
-    policy), on the parameter's ARN, so `parameter/app/prod/*` scopes a whole path."""
-    authorize_account(ctx, action, resource)
+    policy), on the parameter's ARN, so `parameter/app/prod/*` scopes a whole path.
+
+    A parameter's tags are its aws:ResourceTag/<key> values (read only if a policy asks),
+    and every parameter a request names is one of its audited resources, allowed or not."""
+    prefix = arn_prefix(ctx.region, ctx.account_id)
+    if not resource.startswith(prefix):
+        authorize_account(ctx, action, resource)
+        return
+    if resource not in ctx.resources:
+        ctx.resources.append(resource)
+    canonical = resource[len(prefix):]
+    authorize_account(ctx, action, resource,
+                      lambda: ctx.ssm.tags(ctx.account_id, ctx.region, canonical))
 
 
 def arn_of(ctx: SsmContext, canonical: str) -> str:
@@ -126,18 +137,19 @@ def inline_policies(policies: Optional[str]) -> list:
 
 
 # --- page tokens -------------------------------------------------------------------------
-def encode_token(state: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+def encode_token(ctx: SsmContext, operation: str, bound: Any, position: str) -> str:
+    """The NextToken after `position`, sealed for this account, Region, operation and
+    `bound` (the request's path and filters; kms_core/protocol/page_tokens.py)."""
+    return seal_page_token(ctx, "ssm:" + operation, bound, position)
 
 
-def decode_token(token: Optional[str], kind: str) -> Optional[dict]:
-    """A NextToken this server issued for this kind of listing, or InvalidNextToken."""
+def decode_token(ctx: SsmContext, req: dict, operation: str, bound: Any) -> Optional[str]:
+    """The position the request's NextToken carries, if this server issued it for exactly
+    this listing; else InvalidNextToken."""
+    token = req.get("NextToken")
     if token is None:
         return None
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidNextToken("The specified token isn't valid.") from None
-    if not isinstance(state, dict) or state.get("k") != kind:
+    position = open_page_token(ctx, "ssm:" + operation, bound, token)
+    if position is None:
         raise InvalidNextToken("The specified token isn't valid.")
-    return state
+    return position

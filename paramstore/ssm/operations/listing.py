@@ -17,7 +17,6 @@ from paramstore.ssm.errors import (
     InvalidFilterKey,
     InvalidFilterOption,
     InvalidFilterValue,
-    InvalidNextToken,
     ValidationException,
 )
 from paramstore.ssm.hotpath import as_param_row, as_version_row
@@ -52,25 +51,27 @@ _LEGACY_FILTERS = ("Name", "Type", "KeyId")
 def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParametersByPath.html"""
     path = check_path(req["Path"])
+    ctx.condition_values["ssm:recursive"] = bool(req.get("Recursive"))
     authorize_ssm(ctx, "ssm:GetParametersByPath", arn_of(ctx, canonical_of(path)))
     filters = _checked_filters(req.get("ParameterFilters") or [], _BY_PATH_FILTERS, allow_tags=False,
                                listed=_LISTED_KEYS["by-path"])
     limit = req.get("MaxResults") or 10
-    state = decode_token(req.get("NextToken"), "path")
+    recursive = bool(req.get("Recursive"))
+    bound = [path, recursive, filters]
+    after = decode_token(ctx, req, "GetParametersByPath", bound)
     if is_reserved(path) and path != "/":
         return {"Parameters": []}  # AWS's public parameters are not served here
-    recursive = bool(req.get("Recursive"))
-    cache_key = ("path", ctx.account_id, ctx.region, path, recursive, repr(filters),
-                 state.get("a") if state else None, limit)
+    cache_key = ("path", ctx.account_id, ctx.region, path, recursive, repr(filters), after, limit)
     found = ctx.ssm.page(cache_key, lambda: [(as_param_row(p), as_version_row(v)) for p, v in _page(
-        ctx, _by_path_query(ctx, path, recursive, filters), state, limit)])
+        ctx, _by_path_query(ctx, path, recursive, filters), after, limit)])
     now = ctx.now()
     shown = [(p, v) for p, v in found[:limit] if p.expires_at is None or p.expires_at > now]
     with_decryption = bool(req.get("WithDecryption"))
+    ctx.resources.extend(arn_of(ctx, p.canonical) for p, _ in shown)  # every value returned is audited
     ctx.ssm.remember_rows([p for p, _ in shown], [v for _, v in shown])
     result: dict = {"Parameters": [parameter_shape(ctx, p, v, with_decryption) for p, v in shown]}
     if len(found) > limit:
-        result["NextToken"] = encode_token({"k": "path", "a": found[limit - 1][0].canonical})
+        result["NextToken"] = encode_token(ctx, "GetParametersByPath", bound, found[limit - 1][0].canonical)
     return result
 
 
@@ -108,14 +109,14 @@ def describe_parameters(ctx: SsmContext, req: dict) -> dict:
     filters = _legacy_filters(req["Filters"]) if req.get("Filters") else _checked_filters(
         req.get("ParameterFilters") or [], _DESCRIBE_FILTERS, allow_tags=True, listed=_LISTED_KEYS["describe"])
     limit = req.get("MaxResults") or 50
-    state = decode_token(req.get("NextToken"), "describe")
+    after = decode_token(ctx, req, "DescribeParameters", filters)
     query = _scoped(ctx, select(ParameterTable))
     for f in filters:
         query = query.where(_condition(ctx, f["Key"], f.get("Option") or _default_option(f["Key"]), f.get("Values")))
-    rows = _page(ctx, query, state, limit)
+    rows = _page(ctx, query, after, limit)
     result: dict = {"Parameters": [_metadata(ctx, row) for row in rows[:limit]]}
     if len(rows) > limit:
-        result["NextToken"] = encode_token({"k": "describe", "a": rows[limit - 1].canonical})
+        result["NextToken"] = encode_token(ctx, "DescribeParameters", filters, rows[limit - 1].canonical)
     return result
 
 
@@ -131,11 +132,9 @@ def _scoped(ctx: SsmContext, query: Any) -> Any:
             .where(or_(ParameterTable.expires_at == None, ParameterTable.expires_at > ctx.now())))  # noqa: E711
 
 
-def _page(ctx: SsmContext, query: Any, state: Optional[dict], limit: int) -> list:
-    if state is not None:
-        after = state.get("a")
-        if not isinstance(after, str):
-            raise InvalidNextToken("The specified token isn't valid.")
+def _page(ctx: SsmContext, query: Any, after: Optional[str], limit: int) -> list:
+    """The next limit+1 rows after the canonical name `after` (from a sealed NextToken)."""
+    if after is not None:
         query = query.where(ParameterTable.canonical > after)
     with ctx.ssm.db.session() as session:
         return list(session.exec(query.order_by(ParameterTable.canonical).limit(limit + 1)))

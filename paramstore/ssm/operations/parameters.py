@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 import regex
+
+from kms_core.policy.authorize import set_request_tags
 from sqlmodel import select
 
 from paramstore.ssm import tiers
@@ -65,7 +67,14 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
     name = check_name_for_write(req["Name"], ctx.region, ctx.account_id)
     canonical = canonical_of(name)
     arn = arn_of(ctx, canonical)
+    if req.get("Tags"):
+        set_request_tags(ctx, {tag["Key"]: tag["Value"] for tag in req["Tags"]})
+    ctx.condition_values["ssm:overwrite"] = bool(req.get("Overwrite", False))
+    if "Policies" in req:
+        ctx.condition_values["ssm:policies"] = req["Policies"]
     authorize_ssm(ctx, "ssm:PutParameter", arn)
+    if req.get("Tags"):  # creating with tags needs the right to tag (PutParameter API reference)
+        authorize_ssm(ctx, "ssm:AddTagsToResource", arn)
     overwrite = bool(req.get("Overwrite", False))
     if req.get("Tags") and overwrite:
         raise ValidationException(
@@ -94,7 +103,7 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
     if previous is not None and not overwrite:
         raise _already_exists()
     plan = _plan(ctx, req, previous, value, policies)
-    sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value)
+    sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value, plan.tier)
     for _ in range(_PUT_ATTEMPTS):
         try:
             return _store(ctx, req, name, canonical, arn, value, policies, plan, sealed, overwrite)
@@ -169,7 +178,7 @@ def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, valu
         if (row.id if row is not None else None) != plan.parameter_id or (
                 row is not None and row.version + 1 != plan.version):
             plan = _plan(ctx, req, row, value, policies)
-            sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value)
+            sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value, plan.tier)
         if row is None or row.tier != plan.tier:
             tiers.check_quota(tx.count_tier(ctx.account_id, ctx.region, plan.tier), plan.tier)
         updated = ParamRow(
@@ -269,8 +278,8 @@ def get_parameter_history(ctx: SsmContext, req: dict) -> dict:
     authorize_ssm(ctx, "ssm:GetParameterHistory", arn_of(ctx, ref.canonical))
     param = require_parameter(ctx, ref)
     limit = req.get("MaxResults") or 50
-    state = decode_token(req.get("NextToken"), "history")
-    after = int(state.get("v", 0)) if state else 0
+    position = decode_token(ctx, req, "GetParameterHistory", param.canonical)
+    after = int(position) if position is not None else 0
     with ctx.ssm.db.session() as session:
         rows = list(session.exec(select(ParameterVersionTable)
                                  .where(ParameterVersionTable.parameter_id == param.id)
@@ -284,7 +293,7 @@ def get_parameter_history(ctx: SsmContext, req: dict) -> dict:
             for row in rows[:limit]]
     result: dict = {"Parameters": page}
     if len(rows) > limit:
-        result["NextToken"] = encode_token({"k": "history", "v": rows[limit - 1].version})
+        result["NextToken"] = encode_token(ctx, "GetParameterHistory", param.canonical, str(rows[limit - 1].version))
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from kms_core.policy.authorize import set_request_tags
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import InvalidResourceId, InvalidResourceType, TooManyTagsError
 from paramstore.ssm.names import canonical_of
@@ -16,6 +17,7 @@ MAX_TAGS = 50
 
 def add_tags_to_resource(ctx: SsmContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_AddTagsToResource.html"""
+    set_request_tags(ctx, {tag["Key"]: tag["Value"] for tag in req["Tags"]})
     canonical = _resource(ctx, req, "ssm:AddTagsToResource")
     with ctx.ssm.write() as session:
         param_id = _live_id(session, ctx, canonical)
@@ -33,6 +35,7 @@ def add_tags_to_resource(ctx: SsmContext, req: dict) -> dict:
 
 def remove_tags_from_resource(ctx: SsmContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_RemoveTagsFromResource.html"""
+    set_request_tags(ctx, None, req["TagKeys"])
     canonical = _resource(ctx, req, "ssm:RemoveTagsFromResource")
     with ctx.ssm.write() as session:
         param_id = _live_id(session, ctx, canonical)
