@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -74,3 +76,19 @@ def wrap_key_material(public_der: bytes, material: bytes, algorithm: str) -> byt
         return public.encrypt(material, oaep)  # type: ignore[union-attr]
     aes_key = os.urandom(32)
     return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)  # type: ignore[union-attr]
+
+
+def raw_request(url: str, head_lines: list[str], body: bytes = b"", target: str = "/") -> bytes:
+    """Send a hand-made HTTP/1.1 request; return what the server answers before closing."""
+    host = urlsplit(url)
+    request = ("\r\n".join([f"POST {target} HTTP/1.1", f"Host: {host.netloc}", *head_lines])
+               + "\r\n\r\n").encode() + body
+    with socket.create_connection((host.hostname, host.port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+    return data

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from kms_core.errors import MalformedPolicyDocumentException
 from kms_core.identity.principal import Principal
-from kms_core.policy.conditions import Check, compile_condition_block, pattern_glob
+from kms_core.policy.conditions import compile_condition_block, pattern_glob
 from kms_core.policy.glob import compile_glob
 
 _ACCOUNT_ID = re.compile(r"^\d{12}\Z", re.ASCII)

@@ -14,23 +14,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Iterator, Optional
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
 from sqlalchemy import text
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
+from tests.helpers import raw_request
 
 REPO = Path(__file__).resolve().parents[2]
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -83,22 +81,6 @@ def signed_headers(url: str, body: bytes, target: Optional[str], access_key_id: 
 
 def signature_of(headers: dict[str, str]) -> str:
     return headers["Authorization"].rsplit("Signature=", 1)[1]
-
-
-def raw_request(url: str, head_lines: list[str], body: bytes = b"", target: str = "/") -> bytes:
-    """Send a hand-made HTTP/1.1 request; return what the server answers before closing."""
-    host = urlsplit(url)
-    request = ("\r\n".join([f"POST {target} HTTP/1.1", f"Host: {host.netloc}", *head_lines])
-               + "\r\n\r\n").encode() + body
-    with socket.create_connection((host.hostname, host.port), timeout=10) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = sock.recv(65536)
-            if not part:
-                break
-            data += part
-    return data
 
 
 def response_request_id(data: bytes) -> str:

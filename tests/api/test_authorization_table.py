@@ -17,7 +17,6 @@ served.  Runs against the live server on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -126,8 +125,8 @@ SIBLINGS: dict[str, Callable[[], str]] = {
     "alias": lambda: alias_arn("alias/sibling-" + uid()),
     "parameter": lambda: parameter_arn("/sibling/" + uid()),
     "parameter (path)": lambda: parameter_arn("/sibling/" + uid()),
-    "user": lambda: user_arn("sibling-" + uid(), "/team/"),
-    "role": lambda: role_arn("sibling-" + uid(), "/team/"),
+    "user": lambda: user_arn("sibling-" + uid(), "/authz-team/"),
+    "role": lambda: role_arn("sibling-" + uid(), "/authz-team/"),
     "servicesetting": lambda: f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:servicesetting/ssm/sibling-{uid()}",
 }
 
@@ -154,13 +153,13 @@ class World:
         self.resources[token] = parameter_arn(name)
         return name
 
-    def user(self, path: str = "/team/") -> str:
+    def user(self, path: str = "/authz-team/") -> str:
         name = "target-" + uid()
         self.iam.create_user(UserName=name, Path=path)
         self.resources["user"] = user_arn(name, path)
         return name
 
-    def role(self, path: str = "/team/") -> str:
+    def role(self, path: str = "/authz-team/") -> str:
         name = "target-" + uid()
         trust = json.dumps({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
@@ -438,19 +437,19 @@ def _key_policy_identity() -> str:
 
 def s_create_user(w: World) -> Call:
     name = "new-" + uid()
-    w.resources["user"] = user_arn(name, "/team/")
-    return lambda c: c.create_user(UserName=name, Path="/team/")
+    w.resources["user"] = user_arn(name, "/authz-team/")
+    return lambda c: c.create_user(UserName=name, Path="/authz-team/")
 
 
 def s_create_role(w: World) -> Call:
     name = "new-" + uid()
-    w.resources["role"] = role_arn(name, "/team/")
-    return lambda c: c.create_role(RoleName=name, Path="/team/", AssumeRolePolicyDocument=_trust())
+    w.resources["role"] = role_arn(name, "/authz-team/")
+    return lambda c: c.create_role(RoleName=name, Path="/authz-team/", AssumeRolePolicyDocument=_trust())
 
 
 def s_assume_role(w: World) -> Call:
     name = w.role()
-    arn = role_arn(name, "/team/")
+    arn = role_arn(name, "/authz-team/")
     return lambda c: c.assume_role(RoleArn=arn, RoleSessionName="session")
 
 
@@ -592,24 +591,24 @@ def s_put_tagged(w: World) -> Call:
 
 def s_create_user_tagged(w: World) -> Call:
     name = "new-" + uid()
-    w.resources["user"] = user_arn(name, "/team/")
-    return lambda c: c.create_user(UserName=name, Path="/team/", Tags=[{"Key": "team", "Value": "a"}])
+    w.resources["user"] = user_arn(name, "/authz-team/")
+    return lambda c: c.create_user(UserName=name, Path="/authz-team/", Tags=[{"Key": "team", "Value": "a"}])
 
 
 def s_create_role_tagged(w: World) -> Call:
     name = "new-" + uid()
-    w.resources["role"] = role_arn(name, "/team/")
-    return lambda c: c.create_role(RoleName=name, Path="/team/", AssumeRolePolicyDocument=_trust(),
+    w.resources["role"] = role_arn(name, "/authz-team/")
+    return lambda c: c.create_role(RoleName=name, Path="/authz-team/", AssumeRolePolicyDocument=_trust(),
                                    Tags=[{"Key": "team", "Value": "a"}])
 
 
 def s_assume_role_tagged(w: World) -> Call:
-    arn = role_arn(w.role(), "/team/")
+    arn = role_arn(w.role(), "/authz-team/")
     return lambda c: c.assume_role(RoleArn=arn, RoleSessionName="session", Tags=[{"Key": "team", "Value": "a"}])
 
 
 def s_assume_role_source_identity(w: World) -> Call:
-    arn = role_arn(w.role(), "/team/")
+    arn = role_arn(w.role(), "/authz-team/")
     return lambda c: c.assume_role(RoleArn=arn, RoleSessionName="session", SourceIdentity="alice")
 
 

@@ -62,14 +62,15 @@ def test_create_get_list_delete_user(iam):
 
     got = iam.get_user(UserName=name)["User"]
     assert got["UserId"] == created["UserId"] and got["Tags"] == [{"Key": "dept", "Value": "ops"}]
-    listed = [u for u in iam.list_users(PathPrefix="/team/")["Users"] if u["UserName"] == name]
+    team = [u for page in iam.get_paginator("list_users").paginate(PathPrefix="/team/") for u in page["Users"]]
+    listed = [u for u in team if u["UserName"] == name]
     assert listed and listed[0]["Arn"] == created["Arn"]
     assert all(u["Path"].startswith("/team/") for u in iam.list_users(PathPrefix="/team/")["Users"])
 
     iam.delete_user(UserName=name)
     expect_error(lambda: iam.get_user(UserName=name), "NoSuchEntity",
                  f"The user with name {name} cannot be found.")
-    assert name not in [u["UserName"] for u in iam.list_users()["Users"]]
+    assert name not in [u["UserName"] for p in iam.get_paginator("list_users").paginate() for u in p["Users"]]
 
 
 def test_create_user_duplicate_is_entity_already_exists(iam):
@@ -145,7 +146,7 @@ def test_create_get_list_delete_role(iam):
     got = iam.get_role(RoleName=name)["Role"]
     assert got["RoleId"] == created["RoleId"] and got["Tags"] == [{"Key": "k", "Value": "v"}]
     assert got["AssumeRolePolicyDocument"] == TRUST_ACCOUNT
-    assert name in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert name in [r["RoleName"] for p in iam.get_paginator("list_roles").paginate() for r in p["Roles"]]
     iam.delete_role(RoleName=name)
     expect_error(lambda: iam.get_role(RoleName=name), "NoSuchEntity",
                  f"The role with name {name} cannot be found.")
@@ -360,7 +361,8 @@ def test_user_needs_identity_policy_for_iam_actions(server, iam):
     iam.put_user_policy(UserName=name, PolicyName="admin", PolicyDocument=allow("iam:CreateUser", "iam:ListUsers"))
     target = unique()
     client.create_user(UserName=target)
-    assert target in [u["UserName"] for u in client.list_users()["Users"]]
+    listed = [u["UserName"] for page in client.get_paginator("list_users").paginate() for u in page["Users"]]
+    assert target in listed
     expect_error(lambda: client.delete_user(UserName=target), "AccessDenied")
     # resource-scoped: only users under /ops/
     iam.put_user_policy(UserName=name, PolicyName="admin",

@@ -22,6 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from tests.helpers import raw_request
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TIMEOUT = httpx.Timeout(15.0)
@@ -255,18 +256,9 @@ def test_body_declared_huge_length_returns_413_without_waiting(server, still_up)
     # Declares 10 MiB but sends nothing: the answer must come from the header alone.
     body = b"{}"
     headers = signed_headers(server.url, body, "TrentService.Encrypt")
-    host = urlsplit(server.url)
-    lines = [f"POST / HTTP/1.1", f"Host: {host.netloc}", f"Content-Length: {10 * 1024 * 1024}"]
+    lines = [f"Content-Length: {10 * 1024 * 1024}"]
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("content-length", "host")]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    with socket.create_connection((host.hostname, host.port), timeout=5) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = sock.recv(65536)
-            if not part:
-                break
-            data += part
+    data = raw_request(server.url, lines)
     status_line = data.split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 413"), data[:300]
     assert b"x-amzn-requestid" in data.lower()

@@ -6,7 +6,6 @@ Each test names the finding it closes; each failed on the build before the fix."
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -19,7 +18,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.api.test_authorization import OTHER_ACCOUNT, Identities, other_account  # noqa: F401
+from tests.api.test_authorization import other_account  # noqa: F401  (the second-account fixture)
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
 
 
@@ -405,7 +404,7 @@ def test_iam_names_must_be_ascii(server, name):
     assert code_of(iam_raw.create_role, RoleName=name, AssumeRolePolicyDocument=doc(
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"})) \
         == "ValidationError"
-    names = [u["UserName"] for u in iam.list_users()["Users"]]
+    names = [u["UserName"] for p in iam.get_paginator("list_users").paginate() for u in p["Users"]]
     assert name not in names
 
 
