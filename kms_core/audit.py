@@ -11,7 +11,8 @@ The authenticated head.  A chain alone can't show that its newest events are gon
 rows left over are still a valid chain.  So `audit_head` (one row) holds the last event's
 seq and mac plus `head_mac = HMAC-SHA256(K_head, "audit-head-v1|<seq>|<mac>")`, with `K_head
 = root.derive(b"audit-head-v1")`.  Every append moves the head in the same transaction that
-inserts the events (SQLite: BEGIN IMMEDIATE, INSERT, UPDATE, COMMIT; PostgreSQL: one
+inserts the events (SQLite: a trigger of the writer's connection moves it within each event's
+INSERT; PostgreSQL: one
 statement whose conditional UPDATE of the head feeds the INSERT), and the head's row lock
 (PostgreSQL) or the database write lock (SQLite) makes several server processes sharing one
 database extend a single chain.  `verify()` reads the head and the highest stored seq in
@@ -39,7 +40,7 @@ failure.  Stop servers of the earlier version before upgrading: they don't move 
 
 Writes go on a dedicated connection (not `db.write()`: that would bump `ps_epoch` and drop
 every cache on every request).  On SQLite each event is one short transaction written
-inline (the INSERT, chained onto the tail this process last wrote, and the head's UPDATE;
+inline (the INSERT, chained onto the tail this process last wrote, whose trigger moves the head;
 a seq taken by another process means re-read and retry).  On PostgreSQL writes are group-committed: `append()` queues the
 event and one flush per event-loop turn writes everything queued in ONE statement on a
 writer thread.
@@ -91,7 +92,13 @@ _INSERT_SQLITE = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES (
                   + ", ".join("?" * len(COLUMNS)) + ")")
 _INSERT_PG = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES ("
               + ", ".join(["%s"] * len(COLUMNS)) + ")")
-_HEAD_SQLITE = "UPDATE audit_head SET last_seq = ?, last_mac = ?, head_mac = ? WHERE id = 1"
+#: SQLite: the head moves inside each event's INSERT (a TEMP trigger: it lives on the audit
+#: writer's connection, where the tag function is registered, and nowhere else).  A missing
+#: head row (the migration makes it; nothing deletes it) is what verify() reports.
+_HEAD_TRIGGER_SQLITE = (
+    "CREATE TEMP TRIGGER IF NOT EXISTS paramstore_audit_head_follows AFTER INSERT ON main.audit_event BEGIN "
+    "UPDATE audit_head SET last_seq = NEW.seq, last_mac = NEW.mac, "
+    "head_mac = paramstore_audit_head_tag(NEW.seq, NEW.mac) WHERE id = 1; END")
 
 _PG_CASTS = ("bigint", "float8") + ("text",) * 15
 _PG_ROW = "(" + ", ".join(f"%s::{t}" for t in _PG_CASTS) + ")"
@@ -311,6 +318,13 @@ class AuditLog:
         if conn is not self._conn:
             conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
             conn.execute("PRAGMA busy_timeout=30000")
+            # The head follows every insert in the same statement (a trigger of this
+            # connection, with the tag computed here): one autocommit INSERT per event, as
+            # cheap as the INSERT alone was, and the head can't lag behind the events.
+            head_key = self._head_key
+            conn.create_function("paramstore_audit_head_tag", 2,
+                                 lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
+            conn.execute(_HEAD_TRIGGER_SQLITE)
             self._conn = conn
         for _ in range(50):
             if self._last is None:
@@ -318,22 +332,17 @@ class AuditLog:
                 self._last = (int(last[0]), last[1]) if last else (0, GENESIS_MAC)
             rows, last_seq, last_mac = self._chain(self._last[0], self._last[1], batch)
             try:
-                # The events and the head move together: the head always names the last event.
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if len(rows) == 1:
-                        conn.execute(_INSERT_SQLITE, rows[0])
-                    else:
+                if len(rows) == 1:
+                    conn.execute(_INSERT_SQLITE, rows[0])
+                else:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
                         conn.executemany(_INSERT_SQLITE, rows)
-                    moved = conn.execute(_HEAD_SQLITE, (last_seq, last_mac,
-                                                        head_tag(self._head_key, last_seq, last_mac))).rowcount
-                    if moved != 1:
-                        raise RuntimeError("audit_head row is missing")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
             except sqlite3.IntegrityError:
                 # Another process extended the chain since we last looked (its seq is taken):
                 # re-read the tail and chain onto it.

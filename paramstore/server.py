@@ -133,16 +133,25 @@ class AwsJsonMiddleware:
             await self.app(scope, receive, send)
             return
         raw_headers = scope["headers"]
-        if len(raw_headers) > MAX_HEADER_COUNT or _header_bytes(scope) > MAX_HEADER_BYTES:
+        if len(raw_headers) > MAX_HEADER_COUNT:
             await self._headers_too_large(scope, send)
             return
         if scope["method"] != "POST" or scope["path"] != "/":
+            if _header_bytes(scope) > MAX_HEADER_BYTES:
+                await self._headers_too_large(scope, send)
+                return
             await self.app(scope, receive, _with_request_id(send))
             return
         headers: dict[str, str] = {}
+        # the size check rides on the one pass that decodes the headers (the hot path)
+        size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         for raw_name, raw_value in raw_headers:  # ASGI servers give lower-case names
+            size += len(raw_name) + len(raw_value) + 4
             name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             headers[name] = headers[name] + "," + value if name in headers else value
+        if size > MAX_HEADER_BYTES:
+            await self._headers_too_large(scope, send)
+            return
         body = await self._read_body(scope, headers, receive, send)
         if body is None:
             return

@@ -8,6 +8,9 @@
 # Needs the shared bench directory (BENCH_DIR, default ../shared/bench) and a venv with
 # this project installed (VENV, default .venv).  ROUNDS, DURATION, SCENARIOS are tunable;
 # KMSBENCH=tools/kmsbench_authz.py gives the benchmark key a 10-statement policy and 10 grants.
+# A/B: BASE_VENV=/path/to/venv (a venv with the build before the change installed) runs that
+# build too, as "base", in the same interleaved rounds; the table then gains base's figures
+# and the ours/base ratios.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$HERE/../shared/bench}"
@@ -26,11 +29,21 @@ DB_ARGS=(); [ -n "${DATABASE_URL:-}" ] && DB_ARGS=(--database-url "$DATABASE_URL
 PARAMSTORE_ADMIN_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
     "$VENV/bin/paramstore" serve --port 5101 --data-dir "$DATA" "${DB_ARGS[@]}" >"$OUT/server.log" 2>&1 &
 PIDS+=($!); OURS_PID=$!
-for port in 5110 5101; do
+ENDPOINTS=(-e floor=http://127.0.0.1:5110 -e ours=http://127.0.0.1:5101)
+PIDARGS=(--server-pid "floor=$FLOOR_PID" --server-pid "ours=$OURS_PID")
+PORTS=(5110 5101)
+if [ -n "${BASE_VENV:-}" ]; then
+  mkdir -p "$OUT/base-data"
+  PARAMSTORE_ADMIN_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+      "$BASE_VENV/bin/paramstore" serve --port 5102 --data-dir "$OUT/base-data" >"$OUT/base.log" 2>&1 &
+  PIDS+=($!)
+  ENDPOINTS+=(-e base=http://127.0.0.1:5102); PIDARGS+=(--server-pid "base=$!"); PORTS+=(5102)
+fi
+for port in "${PORTS[@]}"; do
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
 done
-BENCH_DIR="$BENCH_DIR" "$VENV/bin/python" "${KMSBENCH:-$BENCH_DIR/kmsbench.py}" -e floor=http://127.0.0.1:5110 -e ours=http://127.0.0.1:5101 \
-    --server-pid "floor=$FLOOR_PID" --server-pid "ours=$OURS_PID" -s "noop,$SCENARIOS" -c 1,4 \
+BENCH_DIR="$BENCH_DIR" "$VENV/bin/python" "${KMSBENCH:-$BENCH_DIR/kmsbench.py}" "${ENDPOINTS[@]}" \
+    "${PIDARGS[@]}" -s "noop,$SCENARIOS" -c 1,4 \
     -d "$DURATION" -w 1 -r "$ROUNDS" >"$OUT/runs.jsonl" 2>"$OUT/kmsbench.err" || true  # the floor "fails" our scenarios
-"$VENV/bin/python" "$HERE/tools/bench_ratio.py" "$OUT/runs.jsonl"
+"$VENV/bin/python" "$HERE/tools/bench_ratio.py" "$OUT/runs.jsonl" ${BASE_VENV:+--base base}
 echo "raw results: $OUT/runs.jsonl" >&2

@@ -9,6 +9,7 @@ internals, while the traceback goes to the log.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -87,10 +88,25 @@ def _dumps(obj: Any) -> bytes:
     return _ENCODER.encode(obj).encode()
 
 
-def new_request_id() -> str:
-    """A random UUID-shaped id (cheaper than uuid.uuid4(), same format)."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+class _RequestIds:
+    """UUID-shaped request ids, unique without a getrandom per request: a random 64-bit
+    prefix per process (drawn again in a forked child) and a counter.  They identify
+    requests in the audit trail; they are not secrets."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        h = self._prefix + format(next(self._counter) & 0xFFFFFFFFFFFFFFFF, "016x")
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+
+
+new_request_id = _RequestIds()
 
 
 def error_body(error: AwsError) -> bytes:
