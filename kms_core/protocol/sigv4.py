@@ -61,7 +61,24 @@ class _Authorization:
     signature: str
 
 
+#: the exact form botocore and the other SDKs send, parsed by one match (the general parser
+#: below gives the same result, and AWS's messages for anything malformed)
+_SDK_FORM = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/,\s=]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request, "
+                       r"SignedHeaders=([a-z0-9-]+(?:;[a-z0-9-]+)*), Signature=([0-9a-f]{64})\Z", re.ASCII)
+#: SignedHeaders text -> tuple: each client sends the same few lists
+_signed_lists: dict[str, tuple[str, ...]] = {}
+
+
 def parse_authorization(value: str) -> _Authorization:
+    fast = _SDK_FORM.match(value)
+    if fast is not None:
+        akid, date, region, service, signed_text, signature = fast.groups()
+        signed = _signed_lists.get(signed_text)
+        if signed is None:
+            if len(_signed_lists) > 256:
+                _signed_lists.clear()
+            signed = _signed_lists[signed_text] = tuple(signed_text.split(";"))
+        return _Authorization(akid, date, region, service, signed, signature)
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise IncompleteSignatureException(
@@ -124,7 +141,7 @@ class SigV4Verifier:
         if auth.service != expected_service:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{expected_service}'. ")
-        if not REGION_NAME.match(auth.region):
+        if auth.region not in _valid_regions and not _remember_region(auth.region):
             raise InvalidSignatureException(
                 f"Credential should be scoped to a valid region, not '{auth.region[:64]}'. ")
         if "host" not in auth.signed_headers:
@@ -216,8 +233,21 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
+_last_date: tuple[str, float] = ("", 0.0)
+
+
 def _parse_amz_date(value: str) -> float:
-    # Hand-parsed: strptime costs more than the rest of the signature check.
+    # Hand-parsed: strptime costs more than the rest of the signature check; and requests
+    # arrive many to a second, so the last one parsed is kept.
+    global _last_date
+    if value == _last_date[0]:
+        return _last_date[1]
+    epoch = _parse_amz_date_uncached(value)
+    _last_date = (value, epoch)
+    return epoch
+
+
+def _parse_amz_date_uncached(value: str) -> float:
     try:
         if len(value) != 16 or value[8] != "T" or value[15] != "Z":
             raise ValueError(value)
@@ -231,6 +261,18 @@ def _parse_amz_date(value: str) -> float:
         raise IncompleteSignatureException(
             f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601"
         ) from None
+
+
+_valid_regions: set[str] = set()
+
+
+def _remember_region(region: str) -> bool:
+    """Whether `region` is a region name (remembered, so the pattern runs once per region)."""
+    if not REGION_NAME.match(region):
+        return False
+    if len(_valid_regions) < 1024:
+        _valid_regions.add(region)
+    return True
 
 
 def _title(header: str) -> str:

@@ -397,3 +397,16 @@ def test_x_amz_date_changed_within_window_breaks_signature(monkeypatch):
     with pytest.raises(InvalidSignatureException) as e:
         verify(verifier(), headers)
     assert e.value.message.startswith("The request signature we calculated does not match")
+
+
+def test_sdk_form_fast_path_parses_as_the_general_parser_does():
+    """The one-regex parse of the SDKs' exact form gives what the general parser gives (a
+    trailing space takes the general path)."""
+    from kms_core.protocol.sigv4 import parse_authorization
+
+    for signed in ("host", "content-type;host;x-amz-date;x-amz-target",
+                   "host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-amz-target"):
+        for region in ("us-east-1", "eu-west-3", "us-gov-west-1"):
+            value = (f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261202/{region}/kms/aws4_request, "
+                     f"SignedHeaders={signed}, Signature={'ab' * 32}")
+            assert parse_authorization(value) == parse_authorization(value + " ")
