@@ -370,7 +370,8 @@ def test_security_token_and_content_hash_must_be_signed_when_present(server):
 
 
 @pytest.mark.parametrize("region", ["*", "us-east-1:123456789012", "x" * 200, "US-EAST-1", "us_east_1",
-                                    "us-east-1/../", "ab-cd-1x"])
+                                    "us-east-1/../", "ab-cd-1x",
+                                    "us-" + "a" * 40 + "-1"])
 def test_credential_scope_region_must_be_a_region_name(server, region):
     response = _signed(server, "TrentService.CreateKey", {}, service="kms", region=region)
     assert response.status_code in (400, 403), response.text
