@@ -256,3 +256,16 @@ def test_head_moves_with_every_event(db, root) -> None:  # type: ignore[no-untyp
     sql(db, "DELETE FROM audit_event WHERE seq >= 8")
     result = verify(db, root)
     assert not result.ok and result.first_broken_seq == 8 and "tail" in result.reason
+
+
+# --- the resources column's JSON: the shortcut gives the encoder's text -------------------
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=5))
+def test_resources_json_matches_the_encoder(items):  # type: ignore[no-untyped-def]
+    from kms_core.audit import _json, _resources_json
+
+    assert _resources_json(items) == _json(list(items))
+    arns = [f"arn:aws:ssm:us-east-1:111122223333:parameter/{i.encode('ascii', 'ignore').decode()}" for i in items]
+    assert _resources_json(arns) == _json(arns)
