@@ -77,17 +77,15 @@ log = logging.getLogger("paramstore.audit")
 GENESIS_MAC = "0" * 64
 
 
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    return hmac.digest(key, message, "sha256")
-
-
 try:  # OpenSSL's one-shot HMAC without hmac.digest's dispatch (the same function underneath)
-    from _hashlib import hmac_digest as _openssl_hmac
-
-    def _hmac_sha256(key: bytes, message: bytes) -> bytes:  # noqa: F811
-        return _openssl_hmac(key, message, "sha256")
+    from _hashlib import hmac_digest as _hmac_digest
 except ImportError:  # pragma: no cover - CPython without OpenSSL
-    pass
+    _hmac_digest = hmac.digest
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return _hmac_digest(key, message, "sha256")
+
 #: the chain key of events written by this version (their macs mark them as such)
 CHAIN_LABEL = b"audit-chain-v2"
 #: the chain key of events written before the head was authenticated (verify() only)

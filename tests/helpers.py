@@ -92,3 +92,19 @@ def raw_request(url: str, head_lines: list[str], body: bytes = b"", target: str 
                 break
             data += part
     return data
+
+
+def second_account_key(server, account_id: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A root access key of another account, made by the operator path (the account is
+    created on first use)."""
+    import time
+
+    store = server.app.state.store
+    with store.db.write() as session:
+        identities = store.kms.identities
+        if not identities.account_exists(session, account_id):
+            identities.create_account(session, account_id, time.time())
+            session.flush()
+        akid, secret = identities.add_access_key(session, account_id, time.time())
+    store.kms.changed()
+    return akid, secret

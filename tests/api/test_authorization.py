@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 
 from tests.conftest import ACCOUNT_ID, REGION
-from tests.helpers import error_of
+from tests.helpers import error_of, second_account_key
 
 OTHER_ACCOUNT = "444455556666"
 
@@ -72,15 +72,7 @@ def ids(server):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def other_account(server):  # type: ignore[no-untyped-def]
     """A second account with its own root credentials (made by the operator path)."""
-    store = server.app.state.store
-    with store.db.write() as session:
-        identities = store.kms.identities
-        if not identities.account_exists(session, OTHER_ACCOUNT):
-            identities.create_account(session, OTHER_ACCOUNT, time.time())
-            session.flush()
-        akid, secret = identities.add_access_key(session, OTHER_ACCOUNT, time.time())
-    store.kms.changed()
-    return akid, secret
+    return second_account_key(server, OTHER_ACCOUNT)
 
 
 def denied(call, **kwargs) -> str:  # type: ignore[no-untyped-def]

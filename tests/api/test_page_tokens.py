@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -23,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
+from tests.helpers import second_account_key
 
 OTHER_ACCOUNT = "777788889999"
 OTHER_REGION = "eu-west-1"
@@ -361,15 +361,7 @@ def test_token_refused_by_every_other_operation(listings, home, name):
 @pytest.fixture(scope="module")
 def other_account(server) -> SimpleNamespace:  # type: ignore[no-untyped-def]
     """Root credentials of a second account (made by the operator path)."""
-    store = server.app.state.store
-    with store.db.write() as session:
-        identities = store.kms.identities
-        if not identities.account_exists(session, OTHER_ACCOUNT):
-            identities.create_account(session, OTHER_ACCOUNT, time.time())
-            session.flush()
-        akid, secret = identities.add_access_key(session, OTHER_ACCOUNT, time.time())
-    store.kms.changed()
-    return clients(server, creds=(akid, secret))
+    return clients(server, creds=second_account_key(server, OTHER_ACCOUNT))
 
 
 #: listings another account can ask for too (not those naming a key, or a retiring principal,
