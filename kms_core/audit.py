@@ -72,19 +72,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
+from kms_core.crypto.keyed_hash import HmacSha256Key
+
 log = logging.getLogger("paramstore.audit")
 
 GENESIS_MAC = "0" * 64
 
 
-try:  # OpenSSL's one-shot HMAC without hmac.digest's dispatch (the same function underneath)
-    from _hashlib import hmac_digest as _hmac_digest
-except ImportError:  # pragma: no cover - CPython without OpenSSL
-    _hmac_digest = hmac.digest
-
-
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    return _hmac_digest(key, message, "sha256")
+def _prepared(key: "bytes | HmacSha256Key") -> HmacSha256Key:
+    """The writer prepares its keys once; verify() and tests may pass raw bytes."""
+    return key if type(key) is HmacSha256Key else HmacSha256Key(key)  # type: ignore[arg-type]
 
 #: the chain key of events written by this version (their macs mark them as such)
 CHAIN_LABEL = b"audit-chain-v2"
@@ -93,6 +90,10 @@ LEGACY_CHAIN_LABEL = b"audit-chain-v1"
 #: the key of the head's tag
 HEAD_LABEL = b"audit-head-v1"
 MAX_USER_AGENT = 512
+#: SQLite: the audit writer commits once per request, two WAL frames each (the event's page
+#: and the head's).  Checkpointing every 4096 frames (16 MiB of WAL) rather than SQLite's
+#: 1000 means a quarter of the checkpoints, each an fsync of the WAL and the database file.
+WAL_CHECKPOINT_PAGES = 4096
 
 #: column order for inserts, the canonical form and query results
 COLUMNS = ("seq", "event_time", "request_id", "event_source", "event_name", "region", "account_id",
@@ -211,14 +212,14 @@ def _canonical(seq: int, values: Any) -> bytes:
     return "|".join(parts).encode("utf-8", "surrogatepass")
 
 
-def compute_mac(key: bytes, prev_mac: str, seq: int, values: Any) -> str:
-    return _hmac_sha256(key, prev_mac.encode("ascii") + b"|" + _canonical(seq, values)).hex()
+def compute_mac(key: "bytes | HmacSha256Key", prev_mac: str, seq: int, values: Any) -> str:
+    return _prepared(key).digest(prev_mac.encode("ascii") + b"|" + _canonical(seq, values)).hex()
 
 
-def head_tag(head_key: bytes, seq: int, mac: str) -> str:
+def head_tag(head_key: "bytes | HmacSha256Key", seq: int, mac: str) -> str:
     """The head's tag: binds the last seq to the last event's mac under a key of its own, so
     the tag can't be copied from (or computed out of) any event row."""
-    return _hmac_sha256(head_key, b"audit-head-v1|%d|%s" % (seq, mac.encode("ascii"))).hex()
+    return _prepared(head_key).digest(b"audit-head-v1|%d|%s" % (seq, mac.encode("ascii"))).hex()
 
 
 # --- the writer ------------------------------------------------------------------------
@@ -227,8 +228,8 @@ class AuditLog:
 
     def __init__(self, db, root, clock, fail_closed: bool = True) -> None:  # type: ignore[no-untyped-def]
         self.db, self.root, self.clock, self.fail_closed = db, root, clock, fail_closed
-        self._key = root.derive(CHAIN_LABEL)
-        self._head_key = root.derive(HEAD_LABEL)
+        self._key = HmacSha256Key(root.derive(CHAIN_LABEL))
+        self._head_key = HmacSha256Key(root.derive(HEAD_LABEL))
         self._pending: list[tuple[list, Optional[asyncio.Future]]] = []
         self._scheduled = False
         self._conn: Any = None
@@ -339,6 +340,7 @@ class AuditLog:
         if conn is not self._conn:
             conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             # The head follows every insert in the same statement (a trigger of this
             # connection, with the tag computed here): one autocommit INSERT per event, as
             # cheap as the INSERT alone was, and the head can't lag behind the events.
@@ -476,8 +478,8 @@ def verify(db, root) -> VerifyResult:  # type: ignore[no-untyped-def]
     against the authenticated head (see the module docstring)."""
     from sqlalchemy import text
 
-    key, legacy_key = root.derive(CHAIN_LABEL), root.derive(LEGACY_CHAIN_LABEL)
-    head_key = root.derive(HEAD_LABEL)
+    key, legacy_key = HmacSha256Key(root.derive(CHAIN_LABEL)), HmacSha256Key(root.derive(LEGACY_CHAIN_LABEL))
+    head_key = HmacSha256Key(root.derive(HEAD_LABEL))
     # One statement, one snapshot: the head and the highest seq as committed together (an
     # append running meanwhile is either wholly in it or wholly out of it).
     with _raw_connection(db) as conn:

@@ -60,6 +60,8 @@ class KeyMaterial:
     rotation_date: Optional[float]
     #: the loaded private key object (asymmetric specs), made once per cache fill
     private: object = field(default=None, repr=False)
+    #: the per-message KDF's prepared HMAC key (symmetric specs), made once per cache fill
+    kdf: object = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from kms_core.crypto import DecryptionFailed, derive_message_key, random_bytes
 from kms_core.crypto.aes_gcm import IV_BYTES, TAG_BYTES, gcm_open_with_iv, gcm_seal_with_iv
+from kms_core.crypto.keyed_hash import HmacSha256Key
 
 VERSION = 1
 MATERIAL_ID_BYTES = 32
@@ -52,7 +53,7 @@ class BlobHeader:
     iv: bytes
 
 
-def seal(key_id: str, material_id: bytes, material: bytes, plaintext: bytes, context_bytes: bytes,
+def seal(key_id: str, material_id: bytes, material: "bytes | HmacSha256Key", plaintext: bytes, context_bytes: bytes,
          nonce: bytes | None = None, iv: bytes | None = None) -> bytes:
     """Encrypt `plaintext`.  `nonce`/`iv` are for test vectors only; leave them None."""
     kid = key_id.encode("ascii")
@@ -90,7 +91,7 @@ def parse(blob: bytes) -> BlobHeader:
     return BlobHeader(key_id, material_id, blob[:header_len], blob[header_len:], nonce, iv)
 
 
-def open_blob(parsed: BlobHeader, material: bytes, context_bytes: bytes) -> bytes:
+def open_blob(parsed: BlobHeader, material: "bytes | HmacSha256Key", context_bytes: bytes) -> bytes:
     """Authenticate and decrypt; any failure is MalformedCiphertext."""
     message_key = derive_message_key(material, KDF_LABEL, parsed.nonce)
     try:

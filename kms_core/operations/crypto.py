@@ -197,7 +197,7 @@ def _require_symmetric(entry: KeyWithMaterial, operation: str, algorithm: Option
 def seal_with_key(entry: KeyWithMaterial, plaintext: bytes, context: bytes) -> bytes:
     """A symmetric ciphertext blob under the key's current material."""
     current = entry.current
-    return ciphertext.seal(entry.key.key_id, bytes.fromhex(current.material_id), current.material,
+    return ciphertext.seal(entry.key.key_id, bytes.fromhex(current.material_id), current.kdf or current.material,
                            plaintext, context)
 
 
@@ -225,7 +225,7 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
     context_bytes = _context_bytes(context)
     dry_run(req)
     try:
-        plaintext = ciphertext.open_blob(parsed, material.material, context_bytes)
+        plaintext = ciphertext.open_blob(parsed, material.kdf or material.material, context_bytes)
     except ciphertext.MalformedCiphertext:
         raise InvalidCiphertextException() from None
     return entry, plaintext, material.material_id

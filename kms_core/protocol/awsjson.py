@@ -98,12 +98,13 @@ class _RequestIds:
         os.register_at_fork(after_in_child=self.reseed)
 
     def reseed(self) -> None:
-        self._prefix = os.urandom(8).hex()
+        p = os.urandom(8).hex()  # the first three groups (version nibble 4), fixed per process
+        self._prefix = f"{p[:8]}-{p[8:12]}-4{p[13:16]}-"
         self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
     def __call__(self) -> str:
-        h = self._prefix + format(next(self._counter) & 0xFFFFFFFFFFFFFFFF, "016x")
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+        n = next(self._counter) & 0xFFFFFFFFFFFFFFFF
+        return f"{self._prefix}{n >> 48:04x}-{n & 0xFFFFFFFFFFFF:012x}"
 
 
 new_request_id = _RequestIds()
@@ -187,6 +188,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: built once (json.loads with options builds a decoder per call)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def _parse_body(body: bytes) -> Any:
     if not body:
         return {}
@@ -195,7 +200,7 @@ def _parse_body(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise SerializationException("The request body is not valid UTF-8.") from None
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        parsed = _DECODER.decode(text)
     except (ValueError, RecursionError):
         raise SerializationException("The request body is not valid JSON.") from None
     if not isinstance(parsed, dict):

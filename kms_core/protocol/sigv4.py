@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote
 
+from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.protocol.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -120,7 +121,7 @@ class SigV4Verifier:
     def __init__(self, lookup: CredentialLookup, wall_clock: Callable[[], float] = time.time) -> None:
         self._lookup = lookup
         self._wall_clock = wall_clock
-        self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
+        self._signing_keys: dict[tuple[str, str, str, str], HmacSha256Key] = {}
 
     def verify(self, method: str, raw_path: str, query: str, headers: dict[str, str],
                body: bytes, expected_service: str) -> SignedRequest:
@@ -162,7 +163,7 @@ class SigV4Verifier:
         string_to_sign = "\n".join(
             (ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()))
         key = self._signing_key(secret, auth.date, auth.region, auth.service)
-        expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+        expected = key.digest(string_to_sign.encode()).hex()
         # Constant-time comparison: a byte-by-byte early exit would leak the signature.
         if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
             raise InvalidSignatureException(_MISMATCH)
@@ -179,13 +180,13 @@ class SigV4Verifier:
                 f"Signature not yet current: {amz_date} is still later than {_fmt(now + MAX_SKEW_SECONDS)} "
                 f"({_fmt(now)} + 5 min.)")
 
-    def _signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
+    def _signing_key(self, secret: str, date: str, region: str, service: str) -> HmacSha256Key:
         cache_key = (secret, date, region, service)
         key = self._signing_keys.get(cache_key)
         if key is None:
             if len(self._signing_keys) > 4096:
                 self._signing_keys.clear()
-            key = derive_signing_key(secret, date, region, service)
+            key = HmacSha256Key(derive_signing_key(secret, date, region, service))
             self._signing_keys[cache_key] = key
         return key
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from kms_core.crypto import asymmetric as asymmetric_crypto
+from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.crypto.root import RootKey
 from kms_core.domain.arn import key_arn
 from kms_core.domain.model import Key, KeyManager, KeyMaterial, KeySpec, KeyState, KeyUsage, KeyWithMaterial, Origin
@@ -52,8 +53,9 @@ def load_key(session: Session, root: RootKey, key_id: str,
     for m in session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key_id)):
         raw = root.unwrap(m.material_wrapped, material_row_identity(m.key_id, m.material_id))
         private = asymmetric_crypto.load_private(raw) if asymmetric else None
+        kdf = None if asymmetric else HmacSha256Key(raw)
         materials[m.material_id] = KeyMaterial(m.material_id, raw, m.created_at, m.rotation_type, m.rotation_date,
-                                               private)
+                                               private, kdf)
     tags = {t.tag_key: t.tag_value for t in session.exec(select(KeyTagTable).where(KeyTagTable.key_id == key_id))}
     aliases = tuple(a.alias_name for a in session.exec(select(AliasTable).where(AliasTable.target_key_id == key_id)))
     return KeyWithMaterial(to_key(row), materials, {bytes.fromhex(k): v for k, v in materials.items()},
