@@ -339,7 +339,7 @@ class AuditLog:
             conn = self.db._monitor_conn
         if conn is not self._conn:
             conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={max(1, int(self.db.timeout * 1000))}")
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             # The head follows every insert in the same statement (a trigger of this
             # connection, with the tag computed here): one autocommit INSERT per event, as
@@ -390,9 +390,9 @@ class AuditLog:
         if conn is None:
             import psycopg
 
-            from kms_core.storage.session import _psycopg_dsn
+            from kms_core.storage.session import _psycopg_dsn, postgres_connect_args
 
-            conn = psycopg.connect(_psycopg_dsn(self.db.url), autocommit=True)
+            conn = psycopg.connect(_psycopg_dsn(self.db.url), autocommit=True, **postgres_connect_args(self.db.timeout))
             self._conn = conn
             self._head = None
         sql = _pg_append_sql(len(batch))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -21,6 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from kms_core.crypto.root import ROOT_KEY_FILE, RootKey, RootKeyError, load_root_key
+from paramstore import preflight
+from paramstore.preflight import ROOT_CHECK, STORE_CREATED, STORE_ID, StartupError
 from kms_core.runtime import Runtime
 from kms_core.service import KmsCore
 from kms_core.storage import migrate
@@ -32,11 +35,8 @@ if TYPE_CHECKING:
     from paramstore.ssm.store import ParameterStore
 
 log = logging.getLogger("paramstore")
-ROOT_CHECK = "root_key_check"
 
 
-class StartupError(Exception):
-    """The server can't start safely; the message says why and what to do."""
 
 
 @dataclass
@@ -55,9 +55,33 @@ class Store:
 
 
 def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
+    """Open the store, or raise StartupError with a one-line reason (the cause chained, for
+    --debug); a refused start leaves the data directory as it found it."""
     runtime = runtime or Runtime()
+    url = settings.resolved_database_url()
+    try:
+        return _open_store(settings, runtime, url)
+    except Exception as exc:
+        reason = preflight.describe(exc, url, settings.data_dir)
+        if reason is None:
+            raise
+        raise StartupError(reason) from exc
+
+
+def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
+    preflight.check_url(url)
+    preflight.check_writable(settings.data_dir)
+    marker = preflight.read_marker(settings.data_dir)
+    facts = preflight.inspect_database(url)
+    new_store = preflight.refuse_damaged_store(settings.data_dir, url, facts, marker)
+    store_id = (marker or {}).get("store_id") or facts.store_id
     settings.create_data_dir()
-    db = Database(settings.resolved_database_url())
+    if new_store and marker is None:
+        # The marker goes first (marked "creating"): a start that dies before the store is
+        # complete resumes it, and a lost database is never mistaken for a new place.
+        store_id = str(uuid.uuid4())
+        preflight.write_marker(settings.data_dir, store_id, runtime.wall_clock(), url, creating=True)
+    db = Database(url, timeout=settings.db_timeout_seconds)
     try:
         if settings.migrate:
             migrate.upgrade(db)
@@ -66,18 +90,21 @@ def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
     except migrate.SchemaOutdated as exc:
         raise StartupError(str(exc)) from None
     try:
-        root = load_root_key(settings.data_dir)
+        root = load_root_key(settings.data_dir, create=new_store)
     except RootKeyError as exc:
         raise StartupError(str(exc)) from None
     for attempt in range(3):
         try:
-            credentials_file = _check_root_and_bootstrap(db, root, settings, runtime)
+            credentials_file, store_id, created_at = _check_root_and_bootstrap(
+                db, root, settings, runtime, store_id or str(uuid.uuid4()))
             break
         except IntegrityError:
             # Several servers started at once on an empty database: another one won the
             # bootstrap; try again, and this time find its rows.
             if attempt == 2:
                 raise
+    if marker is None or marker.get("creating") or marker.get("store_id") != store_id:
+        preflight.write_marker(settings.data_dir, store_id, created_at, url)
     from paramstore.ssm.store import ParameterStore
 
     kms = KmsCore(db, root, runtime)
@@ -117,7 +144,11 @@ def apply_seed_file(store: Store, path: Path) -> None:
     log.info("applied seed file %s: %s", path, report.summary())
 
 
-def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, runtime: Runtime) -> Optional[Path]:
+def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, runtime: Runtime,
+                              new_store_id: str) -> tuple[Optional[Path], str, float]:
+    """Check the root key against the store's, and make what a store needs on first start:
+    its id and creation time (also for a store made before they were recorded), the first
+    account and its access key.  Returns (credentials file written, store id, created at)."""
     from kms_core.identity.store import IdentityStore
 
     identities = IdentityStore(db, root)
@@ -138,6 +169,13 @@ def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, r
                 f"the root key from {root.source} is not the key this store was created with; "
                 "refusing to start (restore the original root key file or PARAMSTORE_ROOT_KEY)")
         now = runtime.clock()
+        store_id, created_at = session.get(MetaTable, STORE_ID), session.get(MetaTable, STORE_CREATED)
+        if store_id is None:
+            store_id = MetaTable(name=STORE_ID, value=new_store_id)
+            session.add(store_id)
+        if created_at is None:
+            created_at = MetaTable(name=STORE_CREATED, value=repr(runtime.wall_clock()))
+            session.add(created_at)
         account = settings.account_id
         if not identities.account_exists(session, account):
             identities.create_account(session, account, now)
@@ -154,7 +192,7 @@ def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, r
                                       settings.admin_secret_access_key)
     if written:
         log.warning("created account %s; its root access key is in %s", settings.account_id, written)
-    return written
+    return written, store_id.value, float(created_at.value)
 
 
 def _any(table):  # type: ignore[no-untyped-def]

@@ -37,6 +37,9 @@ class Settings:
         else None)
     log_level: str = "info"
     access_log: bool = False
+    #: how long one database statement may wait (locks, a busy SQLite, a stalled PostgreSQL)
+    #: before its request fails with a retryable error (kms_core/storage/session.py)
+    db_timeout_seconds: float = field(default_factory=lambda: float(os.environ.get("PARAMSTORE_DB_TIMEOUT", "5")))
 
     def create_data_dir(self) -> bool:
         """Make the data directory, mode 0700 whatever the umask (missing parents as the umask

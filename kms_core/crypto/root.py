@@ -5,8 +5,8 @@ so a wrapped value copied onto another row fails to unwrap (Vault's barrier does
 same with the storage path).  The store keeps a check value (an HMAC of a fixed label),
 so a wrong root key is detected at start-up instead of silently failing later.
 
-Providers: a key file in the data directory (made on first start, mode 0600; the
-default) or the `PARAMSTORE_ROOT_KEY` environment variable (base64 of 32 bytes).
+Providers: a key file in the data directory (made when a new store is created, mode 0600;
+the default) or the `PARAMSTORE_ROOT_KEY` environment variable (base64 of 32 bytes).
 """
 
 from __future__ import annotations
@@ -67,8 +67,10 @@ def _aad(row_identity: str) -> bytes:
     return b"paramstore-root-wrap-v1|" + row_identity.encode()
 
 
-def load_root_key(data_dir: Path, environ: dict[str, str] | None = None) -> RootKey:
-    """Env var if set, else the key file (created, mode 0600, if the data dir has none)."""
+def load_root_key(data_dir: Path, environ: dict[str, str] | None = None, create: bool = False) -> RootKey:
+    """Env var if set, else the key file.  `create`: make the file (mode 0600) if the data
+    dir has none; only for a new store (paramstore/preflight.py decides), never to replace
+    a key that went missing."""
     env = os.environ if environ is None else environ
     encoded = env.get(ROOT_KEY_ENV)
     if encoded:
@@ -79,6 +81,8 @@ def load_root_key(data_dir: Path, environ: dict[str, str] | None = None) -> Root
         return RootKey(key, f"${ROOT_KEY_ENV}")
     path = Path(data_dir) / ROOT_KEY_FILE
     if not path.exists():
+        if not create:
+            raise RootKeyError(f"root key file {path} is missing (restore it from your backup, or set {ROOT_KEY_ENV})")
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:

@@ -31,6 +31,11 @@ from sqlmodel import Session, create_engine
 
 from kms_core.storage.tables import EpochTable
 
+#: How long one statement may wait (a lock, a busy SQLite, a slow PostgreSQL) before the
+#: request fails with a retryable error: SQLite's busy_timeout, PostgreSQL's
+#: statement_timeout and lock_timeout.  Settings.db_timeout_seconds overrides it.
+DEFAULT_DB_TIMEOUT = 5.0
+
 KMS_EPOCH = 1
 PARAMS_EPOCH = 2
 EPOCHS = (KMS_EPOCH, PARAMS_EPOCH)
@@ -83,25 +88,26 @@ class Database:
     """`hide_parameters`: SQL errors in the log never carry bound values (wrapped secrets,
     descriptions, anything a caller sent)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = DEFAULT_DB_TIMEOUT) -> None:
         self.url = normalize_url(url)
+        self.timeout = timeout
         self.is_sqlite = self.url.startswith("sqlite")
         #: the SQLite database file, if that is what this is
         self.sqlite_path = sqlite_path(self.url)
         if self.sqlite_path is not None:
             create_sqlite_file(self.sqlite_path)
         if self.is_sqlite:
-            self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30},
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": timeout},
                                         hide_parameters=True)
-            _configure_sqlite(self.engine, writer=True)
+            _configure_sqlite(self.engine, writer=True, timeout=timeout)
             # Reads get their own engine with deferred transactions: in WAL mode they never
             # wait for a writer, even one held open by this very process.
-            self.read_engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30},
+            self.read_engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": timeout},
                                              hide_parameters=True)
-            _configure_sqlite(self.read_engine, writer=False)
+            _configure_sqlite(self.read_engine, writer=False, timeout=timeout)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                                        hide_parameters=True)
+                                        hide_parameters=True, connect_args=postgres_connect_args(timeout))
             self.read_engine = self.engine
         self._monitor_conn = None
         self._data_version: object = None
@@ -133,7 +139,8 @@ class Database:
         if self.is_sqlite:
             if self._monitor_conn is None:
                 path = make_url(self.url).database
-                self._monitor_conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._monitor_conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                                     timeout=self.timeout)
                 self._data_version = None
             conn = self._monitor_conn
             version = conn.execute("PRAGMA data_version").fetchone()[0]
@@ -153,7 +160,7 @@ class Database:
     def _postgres_epoch(self) -> int:
         # libpq-level prepared statement: a third of the CPU of a psycopg cursor round trip.
         if self._monitor_conn is None or self._monitor_conn.closed:
-            conn = psycopg.connect(_psycopg_dsn(self.url), autocommit=True)
+            conn = psycopg.connect(_psycopg_dsn(self.url), autocommit=True, **postgres_connect_args(self.timeout))
             conn.pgconn.prepare(b"ps_epoch", b"SELECT id, value FROM ps_epoch")
             self._monitor_conn = conn
         result = self._monitor_conn.pgconn.exec_prepared(b"ps_epoch", None)
@@ -195,7 +202,16 @@ def _psycopg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _configure_sqlite(engine: Engine, writer: bool) -> None:
+def postgres_connect_args(timeout: float) -> dict:
+    """Every PostgreSQL connection: a statement, or a wait for a lock, ends after `timeout`
+    (SQLSTATE 57014 / 55P03, which the protocol answers as a retryable error); a server that
+    doesn't answer the connect in `timeout` (at least 2 s, libpq's floor) is unreachable."""
+    ms = max(1, int(timeout * 1000))
+    return {"options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+            "connect_timeout": max(2, int(timeout + 0.999))}
+
+
+def _configure_sqlite(engine: Engine, writer: bool, timeout: float = DEFAULT_DB_TIMEOUT) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a write transaction takes
@@ -207,7 +223,7 @@ def _configure_sqlite(engine: Engine, writer: bool) -> None:
         # made under that key would be lost with it.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={max(1, int(timeout * 1000))}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -30,6 +30,10 @@ def serve(
     access_log: bool = typer.Option(False, help="Log every HTTP request."),
     seed: Optional[Path] = typer.Option(None, envvar="PARAMSTORE_SEED_FILE",
                                         help="YAML seed file applied at start (accounts, users, keys, ...)."),
+    debug: bool = typer.Option(False, help="On a refused start, print the traceback under the one-line reason."),
+    db_timeout: Optional[float] = typer.Option(
+        None, envvar="PARAMSTORE_DB_TIMEOUT", min=0.1,
+        help="Seconds a database statement may wait (locks, a stalled database) before a retryable error."),
 ) -> None:
     """Run the server."""
     from paramstore.bootstrap import StartupError
@@ -42,9 +46,15 @@ def serve(
         settings.database_url = database_url
     if seed is not None:
         settings.seed_file = seed
+    if db_timeout is not None:
+        settings.db_timeout_seconds = db_timeout
     try:
         run(settings)
     except StartupError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exception(exc)
         typer.echo(f"paramstore: cannot start: {exc}", err=True)
         raise typer.Exit(2) from None
 

@@ -99,7 +99,7 @@ def test_wrong_key_length(n):
 
 def test_load_creates_file_with_mode_0600_and_reuses_it(tmp_path):
     data_dir = tmp_path / "data" / "nested"
-    first = load_root_key(data_dir, environ={})
+    first = load_root_key(data_dir, environ={}, create=True)
     path = data_dir / ROOT_KEY_FILE
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -114,16 +114,22 @@ def test_load_creates_file_with_mode_0600_and_reuses_it(tmp_path):
 def test_load_creates_0600_even_with_permissive_umask(tmp_path):
     old = os.umask(0)
     try:
-        load_root_key(tmp_path, environ={})
+        load_root_key(tmp_path, environ={}, create=True)
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / ROOT_KEY_FILE).stat().st_mode) == 0o600
 
 
 def test_two_data_dirs_get_different_keys(tmp_path):
-    a = load_root_key(tmp_path / "a", environ={})
-    b = load_root_key(tmp_path / "b", environ={})
+    a = load_root_key(tmp_path / "a", environ={}, create=True)
+    b = load_root_key(tmp_path / "b", environ={}, create=True)
     assert a.check_value() != b.check_value()
+
+
+def test_missing_file_is_never_made_unless_asked(tmp_path):
+    with pytest.raises(RootKeyError, match="missing"):
+        load_root_key(tmp_path, environ={})
+    assert not (tmp_path / ROOT_KEY_FILE).exists()
 
 
 def test_existing_file_is_used(tmp_path):
