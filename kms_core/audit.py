@@ -237,9 +237,16 @@ class AuditLog:
         self._inflight = False  # PostgreSQL: a batch is being written on the writer thread
         self._executor: Any = None
         self._last: Optional[tuple[int, str]] = None  # the chain's tail as last written/seen
+        self._last_time = 0.0  # the latest event time appended by this process
 
     async def append(self, event: AuditEvent) -> None:
         values = _fields(event)
+        # Event times never go backwards within a process, even when the wall clock steps
+        # back (NTP, a VM resumed): the trail's order and its times agree.
+        if values[0] < self._last_time:
+            values[0] = self._last_time
+        else:
+            self._last_time = values[0]
         if self.db.is_sqlite:
             # SQLite: write now, inline.  Batching across requests measured ~1.3 events per
             # commit even at 4 concurrent clients (handlers run to completion one at a time),

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from typing import Any, Optional
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from kms_core.context import RequestContext
 from kms_core.identity.principal import Principal
@@ -35,6 +37,7 @@ from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
 from paramstore import __version__
 from paramstore.bootstrap import Store, open_store
+from paramstore.health import Readiness
 from paramstore.settings import Settings
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.targets import ssm_service
@@ -360,7 +363,20 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
 
     @app.get("/health")
     def health() -> dict:
+        """Liveness: the process answers (it never touches the database)."""
         return {"status": "ok", "version": __version__}
+
+    readiness = Readiness(store)
+
+    @app.get("/health/ready")
+    def ready() -> JSONResponse:
+        """Readiness: the database answers, its schema is this release's, and the root key
+        loaded is the store's.  A plain `def`: FastAPI runs it on its thread pool, so a
+        stalled database delays this probe (up to the database timeout), not the server."""
+        reason = readiness.problem()
+        if reason is not None:
+            return JSONResponse({"status": "unavailable", "reason": reason, "version": __version__}, status_code=503)
+        return JSONResponse({"status": "ready", "version": __version__})
 
     app.state.store = store
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
@@ -389,6 +405,11 @@ def run(settings: Settings) -> None:
     app = create_app(settings)
     log.info("paramstore %s listening on http://%s:%d (database: %s)", __version__, settings.host,
              settings.port, "sqlite" if app.state.store.db.is_sqlite else "postgresql")
+    # SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to the grace
+    # period, then exit 0 (uvicorn's graceful shutdown).  uvicorn re-raises the signal it
+    # caught once it is done, to the handler it found: this one makes that a plain return,
+    # so a drained SIGTERM exits 0 rather than by the signal.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
                 access_log=settings.access_log, log_level=settings.log_level, server_header=False,
-                proxy_headers=False)
+                proxy_headers=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds)

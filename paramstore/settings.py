@@ -40,6 +40,9 @@ class Settings:
     #: how long one database statement may wait (locks, a busy SQLite, a stalled PostgreSQL)
     #: before its request fails with a retryable error (kms_core/storage/session.py)
     db_timeout_seconds: float = field(default_factory=lambda: float(os.environ.get("PARAMSTORE_DB_TIMEOUT", "5")))
+    #: on SIGTERM, how long in-flight requests may take to finish before the server exits
+    shutdown_grace_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("PARAMSTORE_SHUTDOWN_GRACE", "30")))
 
     def create_data_dir(self) -> bool:
         """Make the data directory, mode 0700 whatever the umask (missing parents as the umask

@@ -34,6 +34,9 @@ def serve(
     db_timeout: Optional[float] = typer.Option(
         None, envvar="PARAMSTORE_DB_TIMEOUT", min=0.1,
         help="Seconds a database statement may wait (locks, a stalled database) before a retryable error."),
+    shutdown_grace: Optional[float] = typer.Option(
+        None, envvar="PARAMSTORE_SHUTDOWN_GRACE", min=0,
+        help="On SIGTERM, seconds in-flight requests get to finish before the server exits (default 30)."),
 ) -> None:
     """Run the server."""
     from paramstore.bootstrap import StartupError
@@ -48,6 +51,8 @@ def serve(
         settings.seed_file = seed
     if db_timeout is not None:
         settings.db_timeout_seconds = db_timeout
+    if shutdown_grace is not None:
+        settings.shutdown_grace_seconds = shutdown_grace
     try:
         run(settings)
     except StartupError as exc:

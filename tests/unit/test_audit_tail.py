@@ -7,6 +7,7 @@ a trail written before the head was authenticated still verifies after the upgra
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from pathlib import Path
 
@@ -286,3 +287,18 @@ def test_legacy_event_after_a_current_one_is_refused(old_db, root) -> None:  # t
         + ", ".join(":" + c for c in columns) + ")", **dict(zip(columns, [5, *values, prev, mac])))
     result = verify(old_db, root)
     assert not result.ok and result.first_broken_seq == 5, str(result)
+
+
+def test_event_times_never_go_backwards_when_the_wall_clock_steps_back(db, root) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(db, root, clock=lambda: 0.0)
+    times = [1_700_000_100.0, 1_700_000_101.5, 1_700_000_050.0, 1_700_000_099.0, 1_700_000_102.0]
+
+    async def go() -> None:
+        for i, t in enumerate(times):
+            await log.append(dataclasses.replace(event(i), event_time=t))
+
+    asyncio.run(go())
+    log.close()
+    stored = [row[0] for row in sql(db, "SELECT event_time FROM audit_event ORDER BY seq")]
+    assert stored == [1_700_000_100.0, 1_700_000_101.5, 1_700_000_101.5, 1_700_000_101.5, 1_700_000_102.0]
+    assert verify(db, root).ok

@@ -1,0 +1,46 @@
+"""Readiness (`GET /health/ready`): whether this process can serve requests now.
+
+Liveness (`GET /health`) only says the process answers.  Readiness also asks the database,
+with a connection of its own and the database timeout: it is reachable, its schema is at
+this release's migration head, and the root key this process holds is the store's (its
+check value matches the one recorded at creation).  An orchestrator takes a not-ready
+server out of rotation instead of restarting it; outages recover without a restart."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy import text
+
+from kms_core.storage import migrate
+from paramstore.preflight import ROOT_CHECK, masked
+
+if TYPE_CHECKING:
+    from paramstore.bootstrap import Store
+
+
+class Readiness:
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+        self._head = migrate.head_revision(store.db)  # parsing the migration scripts: once
+
+    def problem(self) -> Optional[str]:
+        """None when ready, else a one-line reason (never a secret: the URL is masked)."""
+        store = self.store
+        if store.root is None:
+            return "the root key is not loaded"
+        where = "SQLite database" if store.db.is_sqlite else f"database at {masked(store.db.url)}"
+        try:
+            with store.db.read_engine.connect() as conn:
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                check = conn.execute(text("SELECT value FROM ps_meta WHERE name = :n"), {"n": ROOT_CHECK}).scalar()
+        except Exception as exc:  # noqa: BLE001 - any failure to ask is "not ready"
+            cause = getattr(exc, "orig", None) or exc
+            first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+            return f"the {where} can't be reached: {first}"
+        if revision != self._head:
+            return f"the database schema is at {revision or 'no revision'}, this release needs {self._head} " \
+                   "(run `paramstore db upgrade`)"
+        if check is None or not store.root.matches(check):
+            return "the root key loaded is not this store's"
+        return None
