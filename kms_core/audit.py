@@ -66,11 +66,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import sqlite3
 import json
 import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from kms_core.crypto.keyed_hash import HmacSha256Key
 
@@ -220,6 +222,70 @@ def head_tag(head_key: "bytes | HmacSha256Key", seq: int, mac: str) -> str:
     """The head's tag: binds the last seq to the last event's mac under a key of its own, so
     the tag can't be copied from (or computed out of) any event row."""
     return _prepared(head_key).digest(b"audit-head-v1|%d|%s" % (seq, mac.encode("ascii"))).hex()
+
+
+# --- events written inside the change's own transaction ---------------------------------
+class _Pending(threading.local):
+    """The request running on this thread whose event is still to be written (a change
+    commits it in its own transaction), and whether that happened."""
+
+    log: "Optional[AuditLog]" = None
+    make_event: "Optional[Callable[[], AuditEvent]]" = None
+    written = False
+    #: set while a request makes something on the side (a service key on first use)
+    side_change: Optional[dict] = None
+
+
+_pending = _Pending()
+
+
+def begin_request(log: "AuditLog", make_event: Callable[[], AuditEvent]) -> None:
+    """Before a request's handler runs on this thread: any write transaction it commits
+    carries the request's event (`make_event()`, built at commit time)."""
+    _pending.log, _pending.make_event, _pending.written = log, make_event, False
+
+
+def end_request() -> bool:
+    """After the handler: whether a committed transaction carried the request's event (then
+    the caller appends it again only if the request ended in an error)."""
+    written = _pending.written
+    _pending.log = _pending.make_event = None
+    return written
+
+
+@contextmanager
+def side_change(what: dict) -> Iterator[None]:
+    """Write transactions inside this block make something the request needs on the way
+    (an AWS-managed or service-owned key on first use): their record is the request's
+    event with `detail.sideChange` and `detail.partOfRequest`, and the request's own event
+    still goes with its own change."""
+    outer, _pending.side_change = _pending.side_change, what
+    try:
+        yield
+    finally:
+        _pending.side_change = outer
+
+
+def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool) -> None:
+    """Called by every write transaction just before its COMMIT, with `run(sql, params)`
+    executing on that transaction (driver placeholders: `?` SQLite, `%s` PostgreSQL).
+    Inside a request, the request's event goes into the same transaction: the change and
+    its record commit together or not at all (an audit insert refused rolls the change
+    back).  The first transaction of a request carries its event; later ones in the same
+    request carry it again with `detail.partOfRequest` (and `detail.sideChange` for what
+    `side_change` marks), so each committed change has a record of its own."""
+    log, make_event = _pending.log, _pending.make_event
+    if log is None or make_event is None:
+        return
+    event = make_event()
+    side = _pending.side_change
+    if side is not None:
+        event.detail = {**(event.detail or {}), "sideChange": side, "partOfRequest": event.request_id}
+    elif _pending.written:
+        event.detail = {**(event.detail or {}), "partOfRequest": event.request_id}
+    log.write_in_transaction(run, postgres, _fields(event))
+    if side is None:
+        _pending.written = True
 
 
 # --- the writer ------------------------------------------------------------------------
@@ -425,6 +491,30 @@ class AuditLog:
                     return
                 self._head = None  # another writer extended the chain: re-read and retry
         raise RuntimeError("audit head kept moving; gave up")
+
+    def write_in_transaction(self, run: Callable[[str, tuple], Any], postgres: bool, values: list) -> None:
+        """Append one event inside a transaction someone else commits (see
+        record_in_transaction).  It holds the write lock (SQLite) or takes the head's row
+        lock (PostgreSQL) until then, so the tail read here is the tail it extends."""
+        if values[0] < self._last_time:
+            values[0] = self._last_time
+        else:
+            self._last_time = values[0]
+        if postgres:
+            head = run("SELECT last_seq, last_mac FROM audit_head WHERE id = 1 FOR UPDATE", ()).fetchone()
+            if head is None:
+                raise RuntimeError("audit_head row is missing")
+        # PostgreSQL: a statement of its own, after the lock, sees the latest committed tail.
+        tail = run("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1", ()).fetchone()
+        last = (int(tail[0]), tail[1]) if tail else (0, GENESIS_MAC)
+        rows, last_seq, last_mac = self._chain(last[0], last[1], [values])
+        placeholder = "%s" if postgres else "?"
+        insert = _INSERT_PG if postgres else _INSERT_SQLITE
+        run(insert, rows[0])
+        run(f"UPDATE audit_head SET last_seq = {placeholder}, last_mac = {placeholder}, head_mac = {placeholder} "
+            "WHERE id = 1", (last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac)))
+        # This process's writer still holds the old tail; its next append finds the seq
+        # taken (SQLite) or the head moved (PostgreSQL), re-reads, and chains on.
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None

@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from kms_core.audit import record_in_transaction, side_change
 from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
 from kms_core.domain import limits
 from kms_core.domain.model import KeyManager
 from kms_core.storage import repository
+from kms_core.storage.session import session_runner
 from kms_core.storage.tables import AliasTable, ServiceOwnedKeyTable, owned_key_row_identity
 
 if TYPE_CHECKING:
@@ -126,7 +128,7 @@ class ServiceKeys:
             if existing is not None:
                 return existing
             try:
-                with kms.db.write() as session:
+                with side_change({"created": key_set.alias_name}), kms.db.write() as session:
                     row = session.get(AliasTable, (account_id, region, key_set.alias_name))
                     if row is not None:
                         key_id = row.target_key_id
@@ -211,6 +213,8 @@ class ServiceKeys:
                         material_wrapped=kms.root.wrap(material, owned_key_row_identity(
                             key_set.service, account_id, region, 1)),
                         created_at=kms.clock()))
+                    with side_change({"created": f"aws/{key_set.service} service-owned key"}):
+                        record_in_transaction(session_runner(session), not kms.db.is_sqlite)
                     session.commit()
             except IntegrityError:  # another process made it: read theirs
                 continue

@@ -120,7 +120,7 @@ def warn_if_others_can_read(settings: Settings, db: Database) -> None:
     the SQLite database and its -wal/-shm/-journal), that group or other users can reach.
     New ones are made 0700/0600; older ones are reported, not changed."""
     checks = [(settings.data_dir, "data directory", "chmod 700")]
-    files = [settings.data_dir / ROOT_KEY_FILE, settings.data_dir / "credentials"]
+    files = [settings.data_dir / name for name in (ROOT_KEY_FILE, "credentials", preflight.MARKER_FILE)]
     if db.sqlite_path is not None:
         files += [db.sqlite_path] + [Path(f"{db.sqlite_path}{suffix}") for suffix in SQLITE_SIDE_FILES]
     checks += [(path, "file", "chmod 600") for path in files]

@@ -130,6 +130,9 @@ class AwsJsonMiddleware:
         self.max_body = max_body_bytes
         self.audit = audit
         self.clock = clock
+        for each in (protocol, query_protocol):  # their write transactions carry the request's event
+            if each is not None:
+                each.audit_log, each.event_of = audit, self._event
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -169,11 +172,17 @@ class AwsJsonMiddleware:
                                        scope.get("query_string", b"").decode("latin-1"), headers, body,
                                        source_ip=source_ip, secure=scope.get("scheme") == "https")
         try:
-            await self.audit.append(self._event(outcome, source_ip, headers))
+            if not outcome.audited or outcome.error_code is not None:  # else committed with its change
+                await self.audit.append(self._event(outcome, source_ip, headers))
         except AuditUnavailable:
             # Fail closed: no answer (no plaintext, no ciphertext) leaves unaudited.
+            message = "The request could not be written to the audit trail."
+            if protocol is self.query_protocol:
+                await _respond(send, 500, protocol.internal_error_body(outcome, message), outcome.request_id,
+                               content_type=content_type)
+                return
             internal = KMSInternalException if outcome.event_source == "kms.amazonaws.com" else InternalFailure
-            error = internal("The request could not be written to the audit trail.")
+            error = internal(message)
             await _respond(send, error.http_status, error_body(error), outcome.request_id)
             return
         if self.store is not None and self.store.params is not None and self.store.params.events:

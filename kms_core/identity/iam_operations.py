@@ -194,6 +194,8 @@ def _authorize_entity(session: Any, ctx: RequestContext, action: str, kind: str,
     """Authorize `action` on the entity as stored, in the transaction that acts on it,
     so the path can't change between the check and the change."""
     resource = _entity_arn(session, ctx, kind, name)
+    if resource not in ctx.resources:  # recorded now: a write's event commits with the write
+        ctx.resources.append(resource)
     if name is None:
         authorize(ctx, action, resource)
     else:
@@ -210,9 +212,9 @@ def create_user(ctx: RequestContext, params: dict) -> Result:
     authorize(ctx, "iam:CreateUser", user_arn(ctx.account_id, name, path))
     if tags:  # tagging at creation needs iam:TagUser too (IAM API reference, CreateUser)
         authorize(ctx, "iam:TagUser", user_arn(ctx.account_id, name, path))
+    ctx.resources.append(user_arn(ctx.account_id, name, path))
     row = _write(ctx, lambda s: admin.create_user(s, ctx.account_id, name, ctx.now(), path, tags),
                  f"User with name {name} already exists.")
-    ctx.resources.append(user_arn(ctx.account_id, name, path))
     return {"User": _user_shape(row, tags)}
 
 
@@ -236,7 +238,6 @@ def get_user(ctx: RequestContext, params: dict) -> Result:
         return _user_shape(row, admin.tags_of(s, ctx.account_id, admin.USER, name))
 
     shape = _read(ctx, work)
-    ctx.resources.append(shape["Arn"])
     return {"User": shape}
 
 
@@ -257,7 +258,7 @@ def delete_user(ctx: RequestContext, params: dict) -> Result:
         admin.delete_user(s, ctx.account_id, name)
         return resource
 
-    ctx.resources.append(_write(ctx, work))
+    _write(ctx, work)
     return None
 
 
@@ -272,10 +273,10 @@ def create_role(ctx: RequestContext, params: dict) -> Result:
     authorize(ctx, "iam:CreateRole", role_arn(ctx.account_id, name, path))
     if tags:  # tagging at creation needs iam:TagRole too (IAM API reference, CreateRole)
         authorize(ctx, "iam:TagRole", role_arn(ctx.account_id, name, path))
+    ctx.resources.append(role_arn(ctx.account_id, name, path))
     row = _write(ctx, lambda s: admin.create_role(s, ctx.account_id, name, document, ctx.now(), path,
                                                   optional(params, "Description") or "", duration, tags),
                  f"Role with name {name} already exists.")
-    ctx.resources.append(role_arn(ctx.account_id, name, path))
     return {"Role": _role_shape(row, tags, full=False)}
 
 
@@ -288,7 +289,6 @@ def get_role(ctx: RequestContext, params: dict) -> Result:
         return _role_shape(row, admin.tags_of(s, ctx.account_id, admin.ROLE, name))
 
     shape = _read(ctx, work)
-    ctx.resources.append(shape["Arn"])
     return {"Role": shape}
 
 
@@ -309,7 +309,7 @@ def delete_role(ctx: RequestContext, params: dict) -> Result:
         admin.delete_role(s, ctx.account_id, name)
         return resource
 
-    ctx.resources.append(_write(ctx, work))
+    _write(ctx, work)
     return None
 
 
@@ -322,7 +322,7 @@ def update_assume_role_policy(ctx: RequestContext, params: dict) -> Result:
         admin.update_trust_policy(s, ctx.account_id, name, document)
         return resource
 
-    ctx.resources.append(_write(ctx, work))
+    _write(ctx, work)
     return None
 
 
@@ -342,8 +342,7 @@ def create_access_key(ctx: RequestContext, params: dict) -> Result:
         resource = _authorize_entity(s, ctx, "iam:CreateAccessKey", admin.USER, name)
         return resource, *admin.create_access_key(ctx.kms.identities, s, ctx.account_id, name, ctx.now())
 
-    resource, row, secret = _write(ctx, work)
-    ctx.resources.append(resource)
+    _, row, secret = _write(ctx, work)
     key = {"UserName": name or "", "AccessKeyId": row.access_key_id, "Status": row.status,
            "SecretAccessKey": secret, "CreateDate": timestamp(row.created_at)}
     return {"AccessKey": key}
@@ -373,7 +372,7 @@ def update_access_key(ctx: RequestContext, params: dict) -> Result:
         admin.update_access_key(s, ctx.account_id, name, akid, status)
         return resource
 
-    ctx.resources.append(_write(ctx, work))
+    _write(ctx, work)
     return None
 
 
@@ -386,7 +385,7 @@ def delete_access_key(ctx: RequestContext, params: dict) -> Result:
         admin.delete_access_key(s, ctx.account_id, name, akid)
         return resource
 
-    ctx.resources.append(_write(ctx, work))
+    _write(ctx, work)
     return None
 
 
@@ -408,7 +407,7 @@ def _policy_ops(kind: str) -> dict[str, Callable[[RequestContext, dict], Result]
             admin.put_inline_policy(s, ctx.account_id, kind, name, policy_name, document)
             return resource
 
-        ctx.resources.append(_write(ctx, work))
+        _write(ctx, work)
         return None
 
     def get(ctx: RequestContext, params: dict) -> Result:
@@ -419,8 +418,7 @@ def _policy_ops(kind: str) -> dict[str, Callable[[RequestContext, dict], Result]
             resource = _authorize_entity(s, ctx, f"iam:Get{title}Policy", kind, name)
             return resource, admin.get_inline_policy(s, ctx.account_id, kind, name, policy_name)
 
-        resource, row = _read(ctx, work)
-        ctx.resources.append(resource)
+        _, row = _read(ctx, work)
         return {member: name, "PolicyName": policy_name, "PolicyDocument": quote_policy(row.document)}
 
     def list_(ctx: RequestContext, params: dict) -> Result:
@@ -442,7 +440,7 @@ def _policy_ops(kind: str) -> dict[str, Callable[[RequestContext, dict], Result]
             admin.delete_inline_policy(s, ctx.account_id, kind, name, policy_name)
             return resource
 
-        ctx.resources.append(_write(ctx, work))
+        _write(ctx, work)
         return None
 
     return {f"Put{title}Policy": put, f"Get{title}Policy": get, f"List{title}Policies": list_,

@@ -85,6 +85,7 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
                                  policy=policy, key_usage=usage, key_spec=spec_name, origin=origin)
     if policy is not None:
         accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")))
+    ctx.resources.append(repository.to_key(row).arn)  # before the write: its event names the key
     with write(ctx) as session:
         count = session.exec(select(func.count()).select_from(KeyTable)
                              .where(KeyTable.account_id == ctx.account_id)
@@ -95,7 +96,6 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         repository.insert_key(session, ctx.kms.root, row, now,
                               {tag["TagKey"]: tag["TagValue"] for tag in tags})
         key = repository.to_key(row)
-    ctx.resources.append(key.arn)
     return {"KeyMetadata": key_metadata(key)}
 
 

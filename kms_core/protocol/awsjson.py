@@ -18,6 +18,7 @@ from base64 import b64encode
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from kms_core.audit import begin_request, end_request
 from kms_core.identity.principal import Principal
 from kms_core.protocol.errors import (
     AwsError,
@@ -73,6 +74,33 @@ class Outcome:
     region: Optional[str] = None
     resources: list = field(default_factory=list)           # ARNs the request touched
     encryption_context: Optional[dict] = None               # as sent (AWS logs it in the clear)
+    #: the request's event was committed with its change (kms_core/audit.py, begin_request)
+    audited: bool = False
+
+
+class RecordsChanges:
+    """A protocol whose handlers' write transactions carry the request's audit event.  The
+    HTTP layer sets `audit_log` and `event_of(outcome, source_ip, headers)`."""
+
+    audit_log: Any = None
+    event_of: Any = None
+
+    def run_handler(self, handler: Handler, ctx: Any, params: dict, out: "Outcome", headers: dict[str, str],
+                    source_ip: Optional[str]) -> Any:
+        log = self.audit_log
+        if log is None:
+            return handler(ctx, params)
+
+        def make_event() -> Any:
+            out.resources = getattr(ctx, "resources", [])
+            out.access_key_id = access_key_of(headers)
+            return self.event_of(out, source_ip, headers)
+
+        begin_request(log, make_event)
+        try:
+            return handler(ctx, params)
+        finally:
+            out.audited = end_request()
 
 
 def _json_default(value: Any) -> Any:
@@ -114,7 +142,7 @@ def error_body(error: AwsError) -> bytes:
     return _dumps({"__type": error.code, error.message_field: error.message})
 
 
-class AwsJsonProtocol:
+class AwsJsonProtocol(RecordsChanges):
     def __init__(self, services: list[ServiceSpec], verifier: SigV4Verifier,
                  before_request: Callable[[], None]) -> None:
         self._services = {s.target_prefix: s for s in services}
@@ -141,7 +169,7 @@ class AwsJsonProtocol:
             request = operation.validate(_parse_body(body))
             out.encryption_context = _audited_context(request)
             ctx = service.make_context(signed.identity, signed.region, request_id, op_name, source_ip, secure)
-            result = operation.handler(ctx, request)
+            result = self.run_handler(operation.handler, ctx, request, out, headers, source_ip)
             out.status, out.body = 200, _dumps(result)
         except AwsError as error:
             out.status, out.body, out.error_code = error.http_status, error_body(error), error.code

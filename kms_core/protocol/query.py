@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from kms_core.identity.principal import Principal
-from kms_core.protocol.awsjson import Outcome, access_key_of, new_request_id
+from kms_core.protocol.awsjson import Outcome, RecordsChanges, access_key_of, new_request_id
 from kms_core.protocol.errors import AwsError
 from kms_core.protocol.sigv4 import SigV4Verifier, parse_authorization
 
@@ -162,7 +162,7 @@ def error_body(xmlns: str, code: str, status: int, message: str, request_id: str
 
 
 # --- the protocol ----------------------------------------------------------------------------
-class AwsQueryProtocol:
+class AwsQueryProtocol(RecordsChanges):
     content_type = CONTENT_TYPE
 
     def __init__(self, services: list[QueryService], verifier: SigV4Verifier,
@@ -170,6 +170,13 @@ class AwsQueryProtocol:
         self._services = {s.signing_name: s for s in services}
         self._verifier = verifier
         self._before_request = before_request
+
+    def internal_error_body(self, outcome: Outcome, message: str) -> bytes:
+        """A 500 in this protocol's XML, for a request the HTTP layer refuses after the fact
+        (its audit event couldn't be written)."""
+        service = next((s for s in self._services.values() if s.event_source == outcome.event_source),
+                       next(iter(self._services.values())))
+        return error_body(service.xmlns, service.internal_error_code, 500, message, outcome.request_id)
 
     def _service_for(self, headers: dict[str, str], action: str) -> QueryService:
         """The service named in the credential scope; else the one that has the action."""
@@ -213,7 +220,7 @@ class AwsQueryProtocol:
                                     f"{'2011-06-15' if service.signing_name == 'sts' else '2010-05-08'}")
             principal: Principal = signed.identity
             ctx = service.make_context(principal, signed.region, request_id, action, source_ip, secure)
-            result = handler(ctx, params)
+            result = self.run_handler(handler, ctx, params, out, headers, source_ip)
             out.status, out.body = 200, result_body(action, service.xmlns, result, request_id)
         except AwsError as error:
             code, status = query_error(error)

@@ -21,7 +21,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import psycopg
 from psycopg.pq import ExecStatus
@@ -29,6 +29,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+from kms_core.audit import record_in_transaction
 from kms_core.storage.tables import EpochTable
 
 #: How long one statement may wait (a lock, a busy SQLite, a slow PostgreSQL) before the
@@ -128,6 +129,7 @@ class Database:
             try:
                 yield session
                 bump_epoch(session, epoch)
+                record_in_transaction(session_runner(session), not self.is_sqlite)
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -186,6 +188,11 @@ def _token(rows: list) -> tuple:
     """(KMS epoch, parameters epoch) from the ps_epoch rows."""
     values = dict(rows)
     return tuple(values.get(epoch, 0) for epoch in EPOCHS)
+
+
+def session_runner(session: Session) -> Callable[[str, tuple], Any]:
+    """`run(sql, params)` on a session's transaction, in the driver's own placeholders."""
+    return lambda sql, params: session.connection().exec_driver_sql(sql, params)
 
 
 def bump_epoch(session: Session, epoch: int = KMS_EPOCH) -> None:

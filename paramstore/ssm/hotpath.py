@@ -21,6 +21,7 @@ from typing import Any, Iterator, NamedTuple, Optional
 import psycopg
 from sqlalchemy.exc import IntegrityError
 
+from kms_core.audit import record_in_transaction
 from kms_core.storage.session import PARAMS_EPOCH, Database
 
 #: a concurrent insert of the same row, from either driver (or through the ORM)
@@ -200,6 +201,7 @@ class HotSql:
                     cursor.execute(_BUMP_EPOCH)
                     cursor.execute(_READ_EPOCH)
                 tx.epoch = cursor.fetchone()[0]
+                record_in_transaction(lambda sql, params: _executed(cursor, sql, params), self.pg)
                 cursor.execute("COMMIT")
             except BaseException as error:
                 try:
@@ -214,6 +216,11 @@ class HotSql:
                     cursor.close()
                 except Exception:
                     pass
+
+
+def _executed(cursor: Any, sql: str, params: tuple) -> Any:
+    cursor.execute(sql, params)
+    return cursor
 
 
 def _is_connection_error(error: BaseException) -> bool:

@@ -81,8 +81,9 @@ def test_fresh_store_on_postgres_keeps_the_key_and_credentials_private(tmp_path,
         store = _open(data_dir, fresh_postgres_url)
     try:
         assert _mode(data_dir) == 0o700
-        assert sorted(p.name for p in data_dir.iterdir()) == ["credentials", "root.key"]
-        assert _mode(data_dir / "root.key") == _mode(data_dir / "credentials") == 0o600
+        assert sorted(p.name for p in data_dir.iterdir()) == ["credentials", "root.key", "store.json"]
+        assert _mode(data_dir / "root.key") == _mode(data_dir / "credentials") == _mode(data_dir / "store.json") \
+            == 0o600
     finally:
         store.db.dispose()
 

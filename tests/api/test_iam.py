@@ -437,24 +437,21 @@ def test_query_missing_required_parameter_is_validation_error(server):
     assert response.status_code == 400 and "<Code>ValidationError</Code>" in response.text
 
 
-def test_query_requests_are_audited(server, iam, monkeypatch):
-    events = []
+def test_query_requests_are_audited(server, iam):
+    from tests.api.test_audit import event_for, request_id_of
 
-    class Recorder:
-        async def append(self, event):  # type: ignore[no-untyped-def]
-            events.append(event)
-
-    monkeypatch.setattr(server.app, "audit", Recorder())
     name = unique()
-    iam.create_user(UserName=name)
-    expect_error(lambda: iam.get_user(UserName=unique()), "NoSuchEntity")
-    server.client("sts").get_caller_identity()
-    create, missing, whoami = events[-3:]
-    assert (create.event_source, create.event_name, create.error_code) == ("iam.amazonaws.com", "CreateUser", None)
-    assert create.principal_arn == f"arn:aws:iam::{ACCOUNT_ID}:root" and create.access_key_id == ACCESS_KEY_ID
-    assert create.resources == [f"arn:aws:iam::{ACCOUNT_ID}:user/{name}"]
-    assert (missing.event_name, missing.error_code) == ("GetUser", "NoSuchEntity")
-    assert (whoami.event_source, whoami.event_name) == ("sts.amazonaws.com", "GetCallerIdentity")
+    create = event_for(server, request_id_of(iam.create_user(UserName=name)))
+    with pytest.raises(ClientError) as missing_error:
+        iam.get_user(UserName=unique())
+    missing = event_for(server, request_id_of(missing_error.value))
+    whoami = event_for(server, request_id_of(server.client("sts").get_caller_identity()))
+    assert (create["event_source"], create["event_name"], create["error_code"]) == \
+        ("iam.amazonaws.com", "CreateUser", None)
+    assert create["principal_arn"] == f"arn:aws:iam::{ACCOUNT_ID}:root" and create["access_key_id"] == ACCESS_KEY_ID
+    assert create["resources"] == [f"arn:aws:iam::{ACCOUNT_ID}:user/{name}"]
+    assert (missing["event_name"], missing["error_code"]) == ("GetUser", "NoSuchEntity")
+    assert (whoami["event_source"], whoami["event_name"]) == ("sts.amazonaws.com", "GetCallerIdentity")
 
 
 def test_kms_json_requests_still_work_alongside_query(kms, iam):
