@@ -304,8 +304,13 @@ class AuditLog:
         self._executor: Any = None
         self._last: Optional[tuple[int, str]] = None  # the chain's tail as last written/seen
         self._last_time = 0.0  # the latest event time appended by this process
+        #: runs blocking work off the event loop (SQLite appends that must wait for the lock)
+        self.worker: Any = None
+        self._waiting_conn: Any = None
 
-    async def append(self, event: AuditEvent) -> None:
+    async def append(self, event: AuditEvent, wait: bool = True) -> None:
+        """`wait=False`: don't wait for SQLite's write lock (the request already failed on
+        a stalled database; waiting again would only double its time)."""
         values = _fields(event)
         # Event times never go backwards within a process, even when the wall clock steps
         # back (NTP, a VM resumed): the trail's order and its times agree.
@@ -317,8 +322,15 @@ class AuditLog:
             # SQLite: write now, inline.  Batching across requests measured ~1.3 events per
             # commit even at 4 concurrent clients (handlers run to completion one at a time),
             # which doesn't pay for a future and an extra event-loop turn per request.
+            # If the write lock is taken (a change in progress, another process), the
+            # database worker waits for it instead of the event loop.
             try:
-                self.write_batch([values])
+                try:
+                    self._write_sqlite([values])
+                except sqlite3.OperationalError as exc:
+                    if self.worker is None or not wait or not _busy(exc):
+                        raise
+                    await self.worker.run(self._write_sqlite, [values], True)
             except Exception as exc:
                 self._settle([(values, None)], exc)
                 if self.fail_closed:
@@ -402,31 +414,48 @@ class AuditLog:
             last_mac = mac
         return rows, last_seq, last_mac
 
-    def _write_sqlite(self, batch: list[list]) -> None:
-        # The connection that watches `PRAGMA data_version` for the caches: its own commits
-        # don't change the value it reads, so an audit write doesn't drop every cache (any
-        # other connection's commit would, on every request).
+    def _sqlite_connection(self, waiting: bool) -> Any:
+        """The connection an append goes on.  Normally the one that watches `PRAGMA
+        data_version` for the caches (its own commits don't change the value it reads, so
+        an audit write doesn't drop every cache), on the event loop, never waiting for the
+        write lock when a database worker can wait instead.  `waiting`: a connection of the
+        worker's own that waits up to the database timeout."""
+        if waiting:
+            conn = self._waiting_conn
+            if conn is None:
+                conn = sqlite3.connect(str(self.db.sqlite_path), isolation_level=None, check_same_thread=False)
+                self._prepare_sqlite(conn, self.db.timeout)
+                self._waiting_conn = conn
+            return conn
         conn = self.db._monitor_conn
         if conn is None:
             self.db.change_token()
             conn = self.db._monitor_conn
         if conn is not self._conn:
-            conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
-            conn.execute(f"PRAGMA busy_timeout={max(1, int(self.db.timeout * 1000))}")
-            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-            # The head follows every insert in the same statement (a trigger of this
-            # connection, with the tag computed here): one autocommit INSERT per event, as
-            # cheap as the INSERT alone was, and the head can't lag behind the events.
-            head_key = self._head_key
-            conn.create_function("paramstore_audit_head_tag", 2,
-                                 lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
-            conn.execute(_HEAD_TRIGGER_SQLITE)
+            self._prepare_sqlite(conn, 0.0 if self.worker is not None else self.db.timeout)
             self._conn = conn
+        return conn
+
+    def _prepare_sqlite(self, conn: Any, busy_timeout: float) -> None:
+        conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+        # The head follows every insert in the same statement (a trigger of this
+        # connection, with the tag computed here): one autocommit INSERT per event, as
+        # cheap as the INSERT alone was, and the head can't lag behind the events.
+        head_key = self._head_key
+        conn.create_function("paramstore_audit_head_tag", 2,
+                             lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
+        conn.execute(_HEAD_TRIGGER_SQLITE)
+
+    def _write_sqlite(self, batch: list[list], waiting: bool = False) -> None:
+        conn = self._sqlite_connection(waiting)
         for _ in range(50):
-            if self._last is None:
-                last = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
-                self._last = (int(last[0]), last[1]) if last else (0, GENESIS_MAC)
-            rows, last_seq, last_mac = self._chain(self._last[0], self._last[1], batch)
+            last = self._last  # a local: the loop and the worker may both append
+            if last is None:
+                row = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
+                last = (int(row[0]), row[1]) if row else (0, GENESIS_MAC)
+            rows, last_seq, last_mac = self._chain(last[0], last[1], batch)
             try:
                 if len(rows) == 1:
                     conn.execute(_INSERT_SQLITE, rows[0])
@@ -440,8 +469,8 @@ class AuditLog:
                             conn.execute("ROLLBACK")
                         raise
             except sqlite3.IntegrityError:
-                # Another process extended the chain since we last looked (its seq is taken):
-                # re-read the tail and chain onto it.
+                # Another writer (process, thread, or a change's own transaction) extended
+                # the chain since we last looked (its seq is taken): re-read the tail.
                 self._last = None
                 continue
             except BaseException:
@@ -529,6 +558,14 @@ class AuditLog:
             self._executor.shutdown(wait=True)
             self._executor = None
         self._close()
+        conn, self._waiting_conn = self._waiting_conn, None
+        if conn is not None:
+            conn.close()
+
+
+def _busy(exc: BaseException) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 # --- verification ------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class KmsCore:
     def sync(self) -> None:
         self.last_token = token = self.db.change_token()
         if token[0] != self._token:
+            self.db.off_loop()  # caches are dropped and refilled on the database worker only
             self._drop_caches()
             self._token = token[0]
         if self._next_due is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from kms_core.context import RequestContext
-from kms_core.errors import KMSInternalException
+from kms_core.errors import DependencyTimeoutException, KMSInternalException
 from kms_core.operations import aliases, asymmetric, crypto, grants, imports, keys, policies, rotation, tags
 from kms_core.protocol.awsjson import ServiceSpec
 from kms_core.protocol.kms_model import OPERATIONS as KMS_SHAPES
@@ -64,8 +64,17 @@ HANDLERS: dict[str, Callable[[RequestContext, dict], dict]] = {
 }
 
 
+#: answered from the key cache once it is warm (the rest read or write the database)
+INLINE_OPERATIONS = frozenset({
+    "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "Sign", "Verify",
+    "GetPublicKey", "DescribeKey", "GenerateRandom",
+})
+
+
 def kms_service(make_context: Callable[..., Any]) -> ServiceSpec:
-    spec = ServiceSpec(TARGET_PREFIX, "kms", "kms.amazonaws.com", KMSInternalException, make_context)
+    spec = ServiceSpec(TARGET_PREFIX, "kms", "kms.amazonaws.com", KMSInternalException, make_context,
+                       timeout_error=DependencyTimeoutException, inline_operations=INLINE_OPERATIONS)
     for name, handler in HANDLERS.items():
         spec.add(name, handler, KMS_SHAPES[name])
     return spec

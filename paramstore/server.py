@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from typing import Any, Optional
 
 from fastapi import FastAPI
@@ -36,7 +37,9 @@ from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
 from paramstore import __version__
+from kms_core.storage.session import NeedsDatabase
 from paramstore.bootstrap import Store, open_store
+from paramstore.db_worker import DatabaseWorker
 from paramstore.health import Readiness
 from paramstore.settings import Settings
 from paramstore.ssm.context import SsmContext
@@ -122,7 +125,7 @@ class AwsJsonMiddleware:
 
     def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int, audit: AuditLog,
                  clock: Any, query_protocol: Optional[AwsQueryProtocol] = None,
-                 store: Optional[Store] = None) -> None:
+                 store: Optional[Store] = None, db_worker: Optional["DatabaseWorker"] = None) -> None:
         self.app = app
         self.store = store
         self.protocol = protocol
@@ -130,6 +133,7 @@ class AwsJsonMiddleware:
         self.max_body = max_body_bytes
         self.audit = audit
         self.clock = clock
+        self.db_worker = db_worker or DatabaseWorker()
         for each in (protocol, query_protocol):  # their write transactions carry the request's event
             if each is not None:
                 each.audit_log, each.event_of = audit, self._event
@@ -168,13 +172,29 @@ class AwsJsonMiddleware:
         if ("x-amz-target" not in headers and self.query_protocol is not None
                 and headers.get("content-type", "").startswith(FORM_CONTENT_TYPE)):
             protocol, content_type = self.query_protocol, self.query_protocol.content_type
-        outcome = protocol.handle("POST", scope.get("raw_path", b"/").decode("latin-1").split("?")[0],
-                                       scope.get("query_string", b"").decode("latin-1"), headers, body,
-                                       source_ip=source_ip, secure=scope.get("scheme") == "https")
+        args = ("POST", scope.get("raw_path", b"/").decode("latin-1").split("?")[0],
+                scope.get("query_string", b"").decode("latin-1"), headers, body, source_ip,
+                scope.get("scheme") == "https")
+        outcome = None
+        if protocol.inline_first(headers):
+            try:  # answered from memory, on the loop (nothing here waits on the database)
+                outcome = protocol.handle(*args)
+            except NeedsDatabase:
+                pass
+        if outcome is None:  # the database worker: a stalled query waits there, not here
+            outcome = await self.db_worker.run(protocol.handle, *args)
         try:
             if not outcome.audited or outcome.error_code is not None:  # else committed with its change
-                await self.audit.append(self._event(outcome, source_ip, headers))
+                await self.audit.append(self._event(outcome, source_ip, headers),
+                                        wait=not outcome.database_unavailable)
         except AuditUnavailable:
+            if outcome.database_unavailable:
+                # The answer is already a retryable error that carries nothing and changed
+                # nothing; the database that stalled the request also refused its record.
+                log.error("could not record request %s (%s) in the audit trail", outcome.request_id,
+                          outcome.error_code)
+                await _respond(send, outcome.status, outcome.body, outcome.request_id, content_type=content_type)
+                return
             # Fail closed: no answer (no plaintext, no ciphertext) leaves unaudited.
             message = "The request could not be written to the audit trail."
             if protocol is self.query_protocol:
@@ -352,16 +372,22 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     query_protocol = build_query_protocol(store, verifier)
 
     audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
+    worker = DatabaseWorker()
+    audit.worker = worker
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
-        task = asyncio.create_task(_sweeper(store, audit, settings.sweep_interval_seconds))
+        # From here on, database work on this (the event loop's) thread raises NeedsDatabase.
+        store.db.loop_thread = threading.get_ident()
+        task = asyncio.create_task(_sweeper(store, audit, worker, settings.sweep_interval_seconds))
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            worker.close()
+            store.db.loop_thread = None
             audit.close()
             if store.params is not None:
                 store.params.sql.dispose()
@@ -389,18 +415,18 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
 
     app.state.store = store
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
-                                store)
+                                store, worker)
     wrapped.state = app.state  # type: ignore[attr-defined]
     return wrapped
 
 
-async def _sweeper(store: Store, audit: AuditLog, interval: float) -> None:
+async def _sweeper(store: Store, audit: AuditLog, worker: DatabaseWorker, interval: float) -> None:
     """Due key deletions and rotations, and parameter expirations and notifications,
     happen on time even when no request comes in."""
     while True:
         await asyncio.sleep(interval)
         try:
-            store.sync()
+            await worker.run(store.sync)
             if store.params is not None and store.params.events:
                 await append_policy_events(audit, store)
         except Exception:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 
 from kms_core.audit import begin_request, end_request
 from kms_core.identity.principal import Principal
+from kms_core.storage.session import is_unavailable
 from kms_core.protocol.errors import (
     AwsError,
     SerializationException,
@@ -52,6 +53,11 @@ class ServiceSpec:
     #: make_context(principal, region, request_id, operation, source_ip, secure_transport)
     make_context: Callable[..., Any]
     operations: dict[str, Operation] = field(default_factory=dict)
+    #: the retryable error for a database that timed out or went away (else internal_error)
+    timeout_error: Optional[type[AwsError]] = None
+    #: operations usually answered from memory: tried on the event loop first (a cache miss
+    #: moves them to the database worker); all others go to the worker directly
+    inline_operations: frozenset = frozenset()
 
     def add(self, name: str, handler: Handler, input_shape: dict) -> None:
         self.operations[name] = Operation(name, handler, compile_operation(input_shape))
@@ -76,6 +82,8 @@ class Outcome:
     encryption_context: Optional[dict] = None               # as sent (AWS logs it in the clear)
     #: the request's event was committed with its change (kms_core/audit.py, begin_request)
     audited: bool = False
+    #: the request failed because the database timed out or went away
+    database_unavailable: bool = False
 
 
 class RecordsChanges:
@@ -142,12 +150,21 @@ def error_body(error: AwsError) -> bytes:
     return _dumps({"__type": error.code, error.message_field: error.message})
 
 
+_DATABASE_UNAVAILABLE = "The service could not reach its database in time. The request can be retried."
+
+
 class AwsJsonProtocol(RecordsChanges):
     def __init__(self, services: list[ServiceSpec], verifier: SigV4Verifier,
                  before_request: Callable[[], None]) -> None:
         self._services = {s.target_prefix: s for s in services}
         self._verifier = verifier
         self._before_request = before_request
+
+    def inline_first(self, headers: dict[str, str]) -> bool:
+        """Whether to try this request on the event loop (see ServiceSpec.inline_operations)."""
+        prefix, _, op_name = headers.get("x-amz-target", "").partition(".")
+        service = self._services.get(prefix)
+        return service is not None and op_name in service.inline_operations
 
     def handle(self, method: str, raw_path: str, query: str, headers: dict[str, str],
                body: bytes, source_ip: Optional[str] = None, secure: bool = False) -> Outcome:
@@ -173,10 +190,16 @@ class AwsJsonProtocol(RecordsChanges):
             out.status, out.body = 200, _dumps(result)
         except AwsError as error:
             out.status, out.body, out.error_code = error.http_status, error_body(error), error.code
-        except Exception:  # a bug: answer 500 without internals, keep the traceback in the log
-            log.exception("internal error handling %s (request %s)", target, request_id)
-            internal = (service.internal_error if service else AwsError)("An internal error occurred.")
-            out.status, out.body, out.error_code = 500, error_body(internal), internal.code
+        except Exception as exc:
+            if service is not None and is_unavailable(exc):  # retryable: the database timed out or went away
+                log.warning("database unavailable handling %s (request %s): %s", target, request_id,
+                            type(getattr(exc, "orig", None) or exc).__name__)
+                error = (service.timeout_error or service.internal_error)(_DATABASE_UNAVAILABLE)
+                out.database_unavailable = True
+            else:  # a bug: answer 500 without internals, keep the traceback in the log
+                log.exception("internal error handling %s (request %s)", target, request_id)
+                error = (service.internal_error if service else AwsError)("An internal error occurred.")
+            out.status, out.body, out.error_code = error.http_status, error_body(error), error.code
         out.access_key_id = access_key_of(headers)
         if ctx is not None:
             out.resources = getattr(ctx, "resources", [])

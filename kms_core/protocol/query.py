@@ -171,6 +171,10 @@ class AwsQueryProtocol(RecordsChanges):
         self._verifier = verifier
         self._before_request = before_request
 
+    def inline_first(self, headers: dict[str, str]) -> bool:
+        """IAM and STS requests read or write the database: always on the worker."""
+        return False
+
     def internal_error_body(self, outcome: Outcome, message: str) -> bytes:
         """A 500 in this protocol's XML, for a request the HTTP layer refuses after the fact
         (its audit event couldn't be written)."""

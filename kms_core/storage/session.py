@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -36,6 +37,41 @@ from kms_core.storage.tables import EpochTable
 #: request fails with a retryable error: SQLite's busy_timeout, PostgreSQL's
 #: statement_timeout and lock_timeout.  Settings.db_timeout_seconds overrides it.
 DEFAULT_DB_TIMEOUT = 5.0
+
+class NeedsDatabase(BaseException):
+    """Raised on the event loop's thread where a request would wait on the database: the
+    server runs the request again on its database worker thread (paramstore/server.py),
+    so one stalled query never holds up requests answered from memory.  A BaseException,
+    so that no handler's `except Exception` can swallow it."""
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A statement gave up waiting (a lock, statement_timeout, a busy SQLite): trying it
+    again at once would only wait again."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, sqlite3.OperationalError):
+        return "locked" in str(cause) or "busy" in str(cause)
+    return isinstance(cause, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database timed out, was locked past the timeout, or went away: a retryable
+    condition for the caller, not a bug."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, sqlite3.OperationalError):
+            text_ = str(exc)
+            return "locked" in text_ or "busy" in text_ or "disk I/O" in text_ or "unable to open" in text_
+        if isinstance(exc, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
+                            psycopg.OperationalError, psycopg.InterfaceError)):
+            return True
+        if type(exc).__name__ in ("TimeoutError", "DisconnectionError") and type(exc).__module__.startswith(
+                "sqlalchemy"):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__  # type: ignore[assignment]
+        seen += 1
+    return False
+
 
 KMS_EPOCH = 1
 PARAMS_EPOCH = 2
@@ -113,13 +149,23 @@ class Database:
         self._monitor_conn = None
         self._data_version: object = None
         self._epoch: object = None
+        #: the event loop's thread once the server runs: database work there raises
+        #: NeedsDatabase (the monitor and audit connections excepted: they never wait long)
+        self.loop_thread: Optional[int] = None
+
+    def off_loop(self) -> None:
+        """Refuse to touch the database on the event loop's thread (see NeedsDatabase)."""
+        if self.loop_thread is not None and threading.get_ident() == self.loop_thread:
+            raise NeedsDatabase()
 
     # --- transactions -------------------------------------------------------------------
     def session(self) -> Session:
         """A session for reads (SQLite: never blocks on, nor blocks, a writer)."""
+        self.off_loop()
         return Session(self.read_engine, expire_on_commit=False)
 
     def write_session(self) -> Session:
+        self.off_loop()
         return Session(self.engine, expire_on_commit=False)
 
     @contextmanager

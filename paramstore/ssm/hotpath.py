@@ -22,7 +22,7 @@ import psycopg
 from sqlalchemy.exc import IntegrityError
 
 from kms_core.audit import record_in_transaction
-from kms_core.storage.session import PARAMS_EPOCH, Database
+from kms_core.storage.session import PARAMS_EPOCH, Database, is_timeout
 
 #: a concurrent insert of the same row, from either driver (or through the ORM)
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError, IntegrityError)
@@ -112,7 +112,7 @@ class HotSql:
         self.pg = not db.is_sqlite
         self._reader: Any = None
         self._writer: Any = None
-        self._lock = threading.Lock()  # the sweeper thread-safety net; requests are on one thread
+        self._lock = threading.Lock()  # a thread-safety net: database work runs on one worker thread
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.pg else statement
@@ -125,6 +125,7 @@ class HotSql:
         return raw
 
     def _read(self, statement: str, params: tuple) -> list:
+        self.db.off_loop()
         for attempt in (0, 1):
             if self._reader is None:
                 self._reader = self._connect(self.db.read_engine)
@@ -135,7 +136,9 @@ class HotSql:
                     return cursor.fetchall()
                 finally:
                     cursor.close()
-            except Exception:
+            except Exception as exc:
+                if is_timeout(exc):  # the connection is fine; waiting again would double the wait
+                    raise
                 self._close("_reader")
                 if attempt:
                     raise
@@ -183,6 +186,7 @@ class HotSql:
     def transaction(self) -> Iterator["PutTransaction"]:
         """One write transaction; yields a PutTransaction, commits on success.  The new
         parameters epoch is in `tx.epoch` afterwards."""
+        self.db.off_loop()
         with self._lock:
             if self._writer is None:
                 self._writer = self._connect(self.db.engine)

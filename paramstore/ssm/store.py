@@ -76,6 +76,7 @@ class ParameterStore:
         """After kms.sync(): drop the caches if the parameters' epoch moved; run due policies."""
         token = self.kms.last_token[1] if len(self.kms.last_token) > 1 else None
         if token != self._token:
+            self.db.off_loop()  # caches are dropped and refilled on the database worker only
             self._drop()
             self._token = token
         if self._next_due is None:

@@ -33,7 +33,10 @@ HANDLERS: dict[str, Callable[[SsmContext, dict], dict]] = {
 
 
 def ssm_service(make_context: Callable[..., Any]) -> ServiceSpec:
-    spec = ServiceSpec(TARGET_PREFIX, "ssm", "ssm.amazonaws.com", InternalServerError, make_context)
+    # InternalServerError (500) is what the SDKs retry for SSM; it has no timeout error of its own
+    spec = ServiceSpec(TARGET_PREFIX, "ssm", "ssm.amazonaws.com", InternalServerError, make_context,
+                       timeout_error=InternalServerError,
+                       inline_operations=frozenset({"GetParameter", "GetParameters"}))
     for name, handler in HANDLERS.items():
         spec.add(name, handler, SSM_SHAPES[name])
     return spec

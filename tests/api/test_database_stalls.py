@@ -1,0 +1,153 @@
+"""A request waiting on the database doesn't hold up the others, and gets a clean, retryable
+error once the database timeout passes.
+
+Another connection locks a table (PostgreSQL) or holds the write lock (SQLite, which has no
+table locks).  While a write waits on it, requests answered from memory, `/health` and
+`/health/ready` answer at once; the write gets its service's retryable error within the
+timeout plus a second, and holds no connection afterwards.
+
+SQLite keeps the audit trail in the same database, and nothing is answered unaudited: while
+another program holds SQLite's write lock, a cached Encrypt waits for its audit record like
+any write (see README, "Database stalls").  PostgreSQL writes the audit trail on its own
+connection, so there the cached Encrypt answers at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.process_helpers import ServerProcess
+
+TIMEOUT = 2.0
+
+
+def hold_lock(url, data_dir, table: str) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    """A process that takes the lock and keeps it until its stdin closes."""
+    if url is None:
+        code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.read(); c.execute('ROLLBACK')")
+        target = str(data_dir / "paramstore.db")
+    else:
+        from kms_core.storage.session import _psycopg_dsn
+
+        code = ("import psycopg, sys; c = psycopg.connect(sys.argv[1]); "
+                f"c.execute('LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE'); print('locked', flush=True); "
+                "sys.stdin.read(); c.rollback()")
+        target = _psycopg_dsn(url)
+    holder = subprocess.Popen([sys.executable, "-c", code, target], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def release(holder: subprocess.Popen) -> None:
+    holder.stdin.close()
+    holder.wait(timeout=30)
+
+
+def timed(call):  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    result = call()
+    return result, time.monotonic() - start
+
+
+def waiting_in_background(call) -> dict:  # type: ignore[no-untyped-def]
+    """Start `call` on a thread; the dict gets its error code and how long it took."""
+    outcome: dict = {}
+
+    def run() -> None:
+        start = time.monotonic()
+        try:
+            call()
+            outcome["code"] = None
+        except ClientError as exc:
+            outcome["code"] = exc.response["Error"]["Code"]
+            outcome["status"] = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+        outcome["seconds"] = time.monotonic() - start
+
+    outcome["thread"] = threading.Thread(target=run)
+    outcome["thread"].start()
+    return outcome
+
+
+@pytest.fixture
+def live(tmp_path, fresh_database):  # type: ignore[no-untyped-def]
+    _, url = fresh_database
+    server = ServerProcess(tmp_path, url, extra_args=("--db-timeout", str(TIMEOUT))).wait_ready()
+    yield server, url, tmp_path
+    server.stop()
+
+
+@pytest.mark.parametrize("table, write, expected", [
+    ("ssm_parameter", lambda s: s.client("ssm").put_parameter(Name="/stall/new", Value="v", Type="String"),
+     "InternalServerError"),
+    ("kms_key", lambda s: s.client("kms").create_key(Description="stalled"), "DependencyTimeoutException"),
+])
+def test_a_write_waiting_on_a_lock_holds_up_nothing_else(live, table, write, expected):
+    server, url, data_dir = live
+    kms, ssm = server.client("kms"), server.client("ssm")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.encrypt(KeyId=key_id, Plaintext=b"warm")  # the key is cached
+    ssm.put_parameter(Name="/stall/cached", Value="v", Type="String")
+    ssm.get_parameter(Name="/stall/cached")
+    holder = hold_lock(url, data_dir, table)
+    try:
+        waiting = waiting_in_background(lambda: write(server))
+        time.sleep(0.3)  # the write is waiting on the lock now
+        health, seconds = timed(lambda: httpx.get(server.url + "/health", timeout=10))
+        assert health.status_code == 200 and seconds < 0.1, seconds
+        ready, seconds = timed(lambda: httpx.get(server.url + "/health/ready", timeout=10))
+        assert seconds < 0.5, seconds
+        if url is not None:  # PostgreSQL: cached requests answer at once, audited on their own connection
+            _, seconds = timed(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"during"))
+            assert seconds < 0.1, seconds
+            _, seconds = timed(lambda: ssm.get_parameter(Name="/stall/cached"))
+            assert seconds < 0.1, seconds
+        waiting["thread"].join(timeout=30)
+        assert waiting["code"] == expected, waiting
+        assert waiting["status"] >= 500
+        assert TIMEOUT * 0.8 <= waiting["seconds"] <= TIMEOUT + 1.0, waiting
+    finally:
+        release(holder)
+    # afterwards all is well: the write goes through, and no connection was left behind
+    write(server)
+    if url is not None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        from kms_core.storage.session import _psycopg_dsn
+
+        with psycopg.connect(_psycopg_dsn(url), autocommit=True) as conn:
+            stuck = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+                                 "(state LIKE 'idle in transaction%%' OR wait_event_type = 'Lock')",
+                                 (make_url(url).database,)).fetchone()[0]
+        assert stuck == 0
+
+
+def test_sqlite_cached_encrypt_waits_for_its_audit_then_fails_cleanly(tmp_path):
+    """SQLite: the audit trail shares the write lock; a cached Encrypt is not answered
+    unaudited, and gets a clean 5xx (not a hang) if the lock outlives the timeout."""
+    server = ServerProcess(tmp_path, None, extra_args=("--db-timeout", str(TIMEOUT))).wait_ready()
+    try:
+        kms = server.client("kms")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.encrypt(KeyId=key_id, Plaintext=b"warm")
+        holder = hold_lock(None, tmp_path, "")
+        try:
+            waiting = waiting_in_background(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"during"))
+            time.sleep(0.3)
+            health, seconds = timed(lambda: httpx.get(server.url + "/health", timeout=10))
+            assert health.status_code == 200 and seconds < 0.1
+            waiting["thread"].join(timeout=30)
+            assert waiting["status"] >= 500 and waiting["seconds"] <= TIMEOUT + 1.0, waiting
+        finally:
+            release(holder)
+        assert kms.encrypt(KeyId=key_id, Plaintext=b"after")["KeyId"].endswith(key_id)
+    finally:
+        server.stop()
