@@ -266,15 +266,26 @@ def side_change(what: dict) -> Iterator[None]:
         _pending.side_change = outer
 
 
-def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool) -> None:
+def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool, service_events: Any = (),
+                          service_log: "Optional[AuditLog]" = None) -> None:
     """Called by every write transaction just before its COMMIT, with `run(sql, params)`
     executing on that transaction (driver placeholders: `?` SQLite, `%s` PostgreSQL).
     Inside a request, the request's event goes into the same transaction: the change and
     its record commit together or not at all (an audit insert refused rolls the change
     back).  The first transaction of a request carries its event; later ones in the same
     request carry it again with `detail.partOfRequest` (and `detail.sideChange` for what
-    `side_change` marks), so each committed change has a record of its own."""
+    `side_change` marks), so each committed change has a record of its own.
+
+    `service_events`: what the service itself did in this transaction (a key deleted at the
+    end of its waiting period, an automatic rotation, a parameter expired), written by
+    `service_log` (the request's log if there is one)."""
     log, make_event = _pending.log, _pending.make_event
+    if service_events:
+        writer = log or service_log
+        if writer is None:
+            raise RuntimeError("a service change has no audit trail to go to")
+        for service_event in service_events:
+            writer.write_in_transaction(run, postgres, _fields(service_event))
     if log is None or make_event is None:
         return
     event = make_event()

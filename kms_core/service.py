@@ -17,13 +17,16 @@ from typing import Callable, Optional
 
 from sqlmodel import select
 
+from kms_core.audit import AuditEvent
 from kms_core.crypto.key_import import WrappingKeyCache
 from kms_core.crypto.root import RootKey
 from kms_core.domain import limits
+from kms_core.domain.arn import key_arn
 from kms_core.domain.model import KeyState, KeyWithMaterial, Origin, RotationType
 from kms_core.identity.store import IdentityStore
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
 from kms_core.policy.grants import grants_allow, load_grants
+from kms_core.protocol.awsjson import new_request_id
 from kms_core.protocol.page_tokens import PageTokens
 from kms_core.runtime import Runtime
 from kms_core.service_keys import ServiceKeys
@@ -143,13 +146,15 @@ class KmsCore:
         """Delete keys whose waiting period ended; rotate keys whose rotation date came;
         delete imported key material whose ValidTo passed (the key becomes PendingImport)."""
         now = self.clock()
-        with self.db.write() as session:
+        events: list[AuditEvent] = []
+        with self.db.write(service_events=events) as session:
             due_deletions = session.exec(
                 select(KeyTable.key_id).where(KeyTable.key_state == KeyState.PENDING_DELETION)
                 .where(KeyTable.deletion_date <= now)).all()
             for key_id in due_deletions:
                 row = repository.lock_key_row(session, key_id)
                 if row is not None and row.key_state == KeyState.PENDING_DELETION and row.deletion_date <= now:
+                    events.append(_service_event(row, "DeleteKey", now))
                     repository.delete_key_everywhere(session, key_id)
             due_rotations = session.exec(
                 select(KeyTable.key_id).where(KeyTable.rotation_enabled == True)  # noqa: E712
@@ -162,6 +167,7 @@ class KmsCore:
                     continue
                 row.current_material_id = repository.add_material(
                     session, self.root, key_id, now, RotationType.AUTOMATIC)
+                events.append(_service_event(row, "RotateKey", now, {"rotationType": RotationType.AUTOMATIC}))
                 period = row.rotation_period_days or limits.DEFAULT_ROTATION_PERIOD_DAYS
                 row.next_rotation_date = now + period * limits.DAY_SECONDS
                 session.add(row)
@@ -169,5 +175,14 @@ class KmsCore:
             for key_id in expired:
                 row = repository.lock_key_row(session, key_id)
                 if row is not None and row.valid_to is not None and row.valid_to <= now:
+                    events.append(_service_event(row, "DeleteExpiredKeyMaterial", now))
                     repository.delete_imported_material(session, row)
         self.changed()
+
+
+def _service_event(row: KeyTable, name: str, now: float, detail: Optional[dict] = None) -> AuditEvent:
+    """What KMS did by itself to a key (as CloudTrail records it: by the service)."""
+    return AuditEvent(event_time=now, request_id=new_request_id(), event_source="kms.amazonaws.com",
+                      event_name=name, region=row.region, account_id=row.account_id,
+                      principal_arn="kms.amazonaws.com", resources=[key_arn(row.region, row.account_id, row.key_id)],
+                      detail=detail)

@@ -205,8 +205,6 @@ class AwsJsonMiddleware:
             error = internal(message)
             await _respond(send, error.http_status, error_body(error), outcome.request_id)
             return
-        if self.store is not None and self.store.params is not None and self.store.params.events:
-            await append_policy_events(self.audit, self.store)
         await _respond(send, outcome.status, outcome.body, outcome.request_id, content_type=content_type)
 
     def _event(self, outcome: Any, source_ip: Optional[str], headers: dict[str, str]) -> AuditEvent:
@@ -323,19 +321,6 @@ def _query_action(scope: dict) -> Optional[str]:
     return action if action.isalnum() else None
 
 
-async def append_policy_events(audit: AuditLog, store: Store) -> None:
-    """Parameter-policy events (expirations, notifications) go to the audit trail as
-    events of their own, by the service rather than a caller."""
-    for event in store.params.take_events():  # type: ignore[union-attr]
-        try:
-            await audit.append(AuditEvent(
-                event_time=event.event_time, request_id=new_request_id(), event_source="ssm.amazonaws.com",
-                event_name=event.event_name, region=event.region, account_id=event.account_id,
-                principal_arn="ssm.amazonaws.com", resources=[event.parameter_arn], detail=event.detail))
-        except AuditUnavailable:
-            log.error("could not record parameter policy event %s for %s", event.event_name, event.parameter_arn)
-
-
 def _with_request_id(send: Any) -> Any:
     """Every response carries x-amzn-RequestId, FastAPI's (health, 404s) included."""
     request_id = new_request_id().encode()
@@ -372,6 +357,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     query_protocol = build_query_protocol(store, verifier)
 
     audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
+    store.db.audit_log = audit  # the service's own changes (deletions, rotations, expirations)
     worker = DatabaseWorker()
     audit.worker = worker
 
@@ -379,7 +365,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
         # From here on, database work on this (the event loop's) thread raises NeedsDatabase.
         store.db.loop_thread = threading.get_ident()
-        task = asyncio.create_task(_sweeper(store, audit, worker, settings.sweep_interval_seconds))
+        task = asyncio.create_task(_sweeper(store, worker, settings.sweep_interval_seconds))
         try:
             yield
         finally:
@@ -420,15 +406,13 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     return wrapped
 
 
-async def _sweeper(store: Store, audit: AuditLog, worker: DatabaseWorker, interval: float) -> None:
+async def _sweeper(store: Store, worker: DatabaseWorker, interval: float) -> None:
     """Due key deletions and rotations, and parameter expirations and notifications,
     happen on time even when no request comes in."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await worker.run(store.sync)
-            if store.params is not None and store.params.events:
-                await append_policy_events(audit, store)
+            await worker.run(store.sync)  # what it changes is recorded in the same transactions
         except Exception:
             log.exception("periodic maintenance failed; will retry")
 

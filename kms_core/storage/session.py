@@ -146,9 +146,11 @@ class Database:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                                         hide_parameters=True, connect_args=postgres_connect_args(timeout))
             self.read_engine = self.engine
-        self._monitor_conn = None
-        self._data_version: object = None
-        self._epoch: object = None
+        self._monitor = _ChangeMonitor()
+        self._worker_monitor = threading.local()
+        self._other_monitors: list[_ChangeMonitor] = []
+        #: where changes the service makes by itself are recorded (set by the server)
+        self.audit_log: Any = None
         #: the event loop's thread once the server runs: database work there raises
         #: NeedsDatabase (the monitor and audit connections excepted: they never wait long)
         self.loop_thread: Optional[int] = None
@@ -169,65 +171,100 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def write(self, epoch: int = KMS_EPOCH) -> Iterator[Session]:
-        """A read-write transaction that marks one cache domain changed when it commits."""
+    def write(self, epoch: int = KMS_EPOCH, service_events: Optional[list] = None) -> Iterator[Session]:
+        """A read-write transaction that marks one cache domain changed when it commits, and
+        carries its audit records: the running request's, and `service_events` (filled in
+        by the block: what the service itself changed)."""
         with self.write_session() as session:
             try:
                 yield session
                 bump_epoch(session, epoch)
-                record_in_transaction(session_runner(session), not self.is_sqlite)
+                record_in_transaction(session_runner(session), not self.is_sqlite, service_events or (),
+                                      self.audit_log)
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
 
     # --- change detection ---------------------------------------------------------------
+    @property
+    def _monitor_conn(self) -> Any:
+        """The event loop's change-monitor connection (the SQLite audit writer shares it)."""
+        return self._monitor.conn
+
+    def _thread_monitor(self) -> "_ChangeMonitor":
+        """The loop (and start-up) use one monitor; the database worker its own: a
+        connection is never used by two threads at once."""
+        if self.loop_thread is None or threading.get_ident() == self.loop_thread:
+            return self._monitor
+        monitor = getattr(self._worker_monitor, "monitor", None)
+        if monitor is None:
+            monitor = self._worker_monitor.monitor = _ChangeMonitor()
+            self._other_monitors.append(monitor)
+        return monitor
+
     def change_token(self) -> object:
         """A value that differs after any other connection or process commits."""
+        monitor = self._thread_monitor()
         if self.is_sqlite:
-            if self._monitor_conn is None:
-                path = make_url(self.url).database
-                self._monitor_conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                                     timeout=self.timeout)
-                self._data_version = None
-            conn = self._monitor_conn
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version:
-                # Something committed; only a change of ps_epoch (a state change, not an
-                # audit append) makes caches stale.
-                self._data_version = version
-                rows = conn.execute("SELECT id, value FROM ps_epoch").fetchall()
-                self._epoch = _token(rows)
-            return self._epoch
+            return monitor.sqlite_token(make_url(self.url).database, self.timeout)
         try:
-            return self._postgres_epoch()
+            return monitor.postgres_token(self.url, self.timeout)
         except Exception:
-            self._close_monitor()  # a dropped connection: reconnect once, then give up
-            return self._postgres_epoch()
+            monitor.close()  # a dropped connection: reconnect once, then give up
+            return monitor.postgres_token(self.url, self.timeout)
 
-    def _postgres_epoch(self) -> int:
+    def _close_monitor(self) -> None:
+        self._monitor.close()
+
+    def dispose(self) -> None:
+        self._monitor.close()
+        for monitor in self._other_monitors:
+            monitor.close()
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+class _ChangeMonitor:
+    """One connection that watches for commits: SQLite's `PRAGMA data_version` (which its
+    own commits don't move: the audit writer commits on the loop's), then `ps_epoch` only
+    when something committed; PostgreSQL's `ps_epoch` by a libpq prepared statement."""
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self._data_version: object = None
+        self._epoch: object = None
+
+    def sqlite_token(self, path: str, timeout: float) -> object:
+        if self.conn is None:
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
+            self._data_version = None
+        conn = self.conn
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            # Something committed; only a change of ps_epoch (a state change, not an
+            # audit append) makes caches stale.
+            self._data_version = version
+            rows = conn.execute("SELECT id, value FROM ps_epoch").fetchall()
+            self._epoch = _token(rows)
+        return self._epoch
+
+    def postgres_token(self, url: str, timeout: float) -> tuple:
         # libpq-level prepared statement: a third of the CPU of a psycopg cursor round trip.
-        if self._monitor_conn is None or self._monitor_conn.closed:
-            conn = psycopg.connect(_psycopg_dsn(self.url), autocommit=True, **postgres_connect_args(self.timeout))
+        if self.conn is None or self.conn.closed:
+            conn = psycopg.connect(_psycopg_dsn(url), autocommit=True, **postgres_connect_args(timeout))
             conn.pgconn.prepare(b"ps_epoch", b"SELECT id, value FROM ps_epoch")
-            self._monitor_conn = conn
-        result = self._monitor_conn.pgconn.exec_prepared(b"ps_epoch", None)
+            self.conn = conn
+        result = self.conn.pgconn.exec_prepared(b"ps_epoch", None)
         if result.status != ExecStatus.TUPLES_OK:
             raise RuntimeError("epoch check failed: " + (result.error_message or b"").decode(errors="replace"))
         return _token([(int(result.get_value(i, 0)), int(result.get_value(i, 1))) for i in range(result.ntuples)])
 
-    def _close_monitor(self) -> None:
-        if self._monitor_conn is not None:
-            try:
-                self._monitor_conn.close()
-            finally:
-                self._monitor_conn = None
-
-    def dispose(self) -> None:
-        self._close_monitor()
-        self.engine.dispose()
-        if self.read_engine is not self.engine:
-            self.read_engine.dispose()
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
 
 
 def _token(rows: list) -> tuple:

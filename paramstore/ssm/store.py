@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, select
 
+from kms_core.audit import AuditEvent
+from kms_core.protocol.awsjson import new_request_id
 from kms_core.storage.session import PARAMS_EPOCH
 from paramstore.ssm.hotpath import HotSql, ParamRow, VersionRow
 from paramstore.ssm.names import parameter_arn
@@ -37,18 +38,6 @@ if TYPE_CHECKING:
     from kms_core.service import KmsCore
 
 _MAX_CACHED = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyEvent:
-    """A parameter policy firing, for the audit trail (never carries a value)."""
-
-    event_name: str     # "ExpirationNotification" | "NoChangeNotification" | "Expiration"
-    account_id: str
-    region: str
-    parameter_arn: str
-    event_time: float
-    detail: dict
 
 
 class ParameterStore:
@@ -69,7 +58,6 @@ class ParameterStore:
         #: (parameter id, version) -> data key already opened (paramstore/ssm/envelope.py)
         self._data_keys: dict[tuple[int, int], bytes] = {}
         self._next_due: Optional[float] = None
-        self.events: list[PolicyEvent] = []
 
     # --- cache coherence ------------------------------------------------------------------
     def sync(self) -> None:
@@ -119,8 +107,8 @@ class ParameterStore:
             self._versions.pop((param.id, dropped), None)
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        with self.db.write(PARAMS_EPOCH) as session:
+    def write(self, service_events: Optional[list] = None) -> Iterator[Session]:
+        with self.db.write(PARAMS_EPOCH, service_events) as session:
             yield session
         self.changed()
 
@@ -228,8 +216,8 @@ class ParameterStore:
         """Delete expired parameters; record due notifications (once, whichever process
         gets there first: the policy is marked Finished in the same transaction)."""
         now = self.clock()
-        events: list[PolicyEvent] = []
-        with self.write() as session:
+        events: list[AuditEvent] = []  # recorded in this transaction: the change and its record go together
+        with self.write(events) as session:
             due = session.exec(select(ParameterTable).where(or_(
                 ParameterTable.expires_at <= now, ParameterTable.expiration_notice_at <= now,
                 ParameterTable.no_change_notice_at <= now)).with_for_update()).all()
@@ -240,20 +228,23 @@ class ParameterStore:
                 for kind in fired:
                     detail = ({**base, "expiresAt": row.expires_at} if kind == "ExpirationNotification"
                               else {**base, "lastModifiedDate": row.last_modified_date})
-                    events.append(PolicyEvent(kind, row.account_id, row.region, arn, now, detail))
+                    events.append(_policy_event(kind, row, arn, now, detail))
                 if row.expires_at is not None and row.expires_at <= now:
-                    events.append(PolicyEvent("Expiration", row.account_id, row.region, arn, now, base))
+                    events.append(_policy_event("Expiration", row, arn, now, base))
                     delete_parameter_rows(session, row.id)
                     continue
                 row.policies = policies_json(inline)
                 row.expires_at, row.expiration_notice_at, row.no_change_notice_at = schedule(
                     inline, row.last_modified_date)
                 session.add(row)
-        self.events.extend(events)
 
-    def take_events(self) -> list[PolicyEvent]:
-        events, self.events = self.events, []
-        return events
+
+def _policy_event(kind: str, row: ParameterTable, arn: str, now: float, detail: dict) -> AuditEvent:
+    """A parameter policy firing ("ExpirationNotification", "NoChangeNotification",
+    "Expiration"), by the service rather than a caller; never carries a value."""
+    return AuditEvent(event_time=now, request_id=new_request_id(), event_source="ssm.amazonaws.com",
+                      event_name=kind, region=row.region, account_id=row.account_id,
+                      principal_arn="ssm.amazonaws.com", resources=[arn], detail=detail)
 
 
 def delete_parameter_rows(session: Session, parameter_id: int) -> None:

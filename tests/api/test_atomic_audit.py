@@ -136,3 +136,26 @@ def test_a_change_and_its_event_share_the_commit(setup):
 
 def server_account(kms) -> str:  # type: ignore[no-untyped-def]
     return kms.describe_key(KeyId=kms.list_keys()["Keys"][0]["KeyId"])["KeyMetadata"]["AWSAccountId"]
+
+
+def test_the_services_own_changes_carry_their_records(server, kms, clock):
+    """A key deleted at the end of its waiting period and an automatic rotation are recorded
+    by KMS itself, in the transaction that does them."""
+    from sqlalchemy import text
+
+    from tests.api.test_audit import db_of
+
+    doomed = kms.create_key(Description="doomed")["KeyMetadata"]
+    rotating = kms.create_key(Description="rotating")["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=rotating["KeyId"], RotationPeriodInDays=90)
+    kms.schedule_key_deletion(KeyId=doomed["KeyId"], PendingWindowInDays=7)
+    clock.advance(days=91)
+    kms.list_keys()  # any request runs what is due
+    with db_of(server).read_engine.connect() as conn:
+        rows = conn.execute(text("SELECT event_name, principal_arn, resources FROM audit_event "
+                                 "WHERE event_source = 'kms.amazonaws.com' AND principal_arn = 'kms.amazonaws.com' "
+                                 "AND (resources LIKE :a OR resources LIKE :b)"),
+                            {"a": f"%{doomed['KeyId']}%", "b": f"%{rotating['KeyId']}%"}).all()
+    found = {(name, json.loads(resources)[0]) for name, _, resources in rows}
+    assert ("DeleteKey", doomed["Arn"]) in found
+    assert ("RotateKey", rotating["Arn"]) in found
