@@ -337,7 +337,7 @@ class AuditLog:
             # database worker waits for it instead of the event loop.
             try:
                 try:
-                    self._write_sqlite([values])
+                    self.write_batch([values])
                 except sqlite3.OperationalError as exc:
                     if self.worker is None or not wait or not _busy(exc):
                         raise
