@@ -553,8 +553,11 @@ class AuditLog:
         run(insert, rows[0])
         run(f"UPDATE audit_head SET last_seq = {placeholder}, last_mac = {placeholder}, head_mac = {placeholder} "
             "WHERE id = 1", (last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac)))
-        # This process's writer still holds the old tail; its next append finds the seq
-        # taken (SQLite) or the head moved (PostgreSQL), re-reads, and chains on.
+        # This process's writer holds the old tail: SQLite, make it read the tail again
+        # (its appends take a local copy first); PostgreSQL, its next append finds the
+        # head moved, re-reads, and chains on.
+        if not postgres:
+            self._last = None
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None

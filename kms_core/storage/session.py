@@ -146,6 +146,7 @@ class Database:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                                         hide_parameters=True, connect_args=postgres_connect_args(timeout))
             self.read_engine = self.engine
+        self._sqlite_file = make_url(self.url).database if self.is_sqlite else None
         self._monitor = _ChangeMonitor()
         self._worker_monitor = threading.local()
         self._other_monitors: list[_ChangeMonitor] = []
@@ -207,7 +208,7 @@ class Database:
         """A value that differs after any other connection or process commits."""
         monitor = self._thread_monitor()
         if self.is_sqlite:
-            return monitor.sqlite_token(make_url(self.url).database, self.timeout)
+            return monitor.sqlite_token(self._sqlite_file, self.timeout)
         try:
             return monitor.postgres_token(self.url, self.timeout)
         except Exception:
