@@ -216,6 +216,7 @@ class ServiceKeys:
                     with side_change({"created": f"aws/{key_set.service} service-owned key"}):
                         record_in_transaction(session_runner(session), not kms.db.is_sqlite)
                     session.commit()
+                    kms.db.committed()
             except IntegrityError:  # another process made it: read theirs
                 continue
         raise RuntimeError(f"could not create the aws/{key_set.service} owned key")

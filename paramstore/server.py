@@ -37,7 +37,7 @@ from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
 from paramstore import __version__
-from kms_core.storage.session import NeedsDatabase
+from kms_core.storage.session import NeedsDatabase, inline_attempt
 from paramstore.bootstrap import Store, open_store
 from paramstore.db_worker import DatabaseWorker
 from paramstore.health import Readiness
@@ -176,11 +176,18 @@ class AwsJsonMiddleware:
                 scope.get("query_string", b"").decode("latin-1"), headers, body, source_ip,
                 scope.get("scheme") == "https")
         outcome = None
-        if protocol.inline_first(headers):
-            try:  # answered from memory, on the loop (nothing here waits on the database)
+        db = self.store.db if self.store is not None else None
+        if protocol.inline_first(headers) or (db is not None and db.inline_on_loop and not db.worker_busy):
+            # On the loop: answered from memory, or (SQLite, worker idle) by statements that
+            # never wait; whatever would have to wait raises NeedsDatabase.
+            if db is not None:
+                inline_attempt.db, inline_attempt.commits = db, db.commits
+            try:
                 outcome = protocol.handle(*args)
             except NeedsDatabase:
                 pass
+            finally:
+                inline_attempt.db = None
         if outcome is None:  # the database worker: a stalled query waits there, not here
             outcome = await self.db_worker.run(protocol.handle, *args)
         try:
@@ -358,8 +365,9 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
 
     audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
     store.db.audit_log = audit  # the service's own changes (deletions, rotations, expirations)
-    worker = DatabaseWorker()
+    worker = DatabaseWorker(store.db)
     audit.worker = worker
+    store.db.inline_on_loop = store.db.is_sqlite  # see paramstore/db_worker.py
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]

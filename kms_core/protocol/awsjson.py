@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 from kms_core.audit import begin_request, end_request
 from kms_core.identity.principal import Principal
-from kms_core.storage.session import is_unavailable
+from kms_core.storage.session import NeedsDatabase, is_unavailable, retry_on_worker
 from kms_core.protocol.errors import (
     AwsError,
     SerializationException,
@@ -191,6 +191,8 @@ class AwsJsonProtocol(RecordsChanges):
         except AwsError as error:
             out.status, out.body, out.error_code = error.http_status, error_body(error), error.code
         except Exception as exc:
+            if retry_on_worker(exc):
+                raise NeedsDatabase() from None
             if service is not None and is_unavailable(exc):  # retryable: the database timed out or went away
                 log.warning("database unavailable handling %s (request %s): %s", target, request_id,
                             type(getattr(exc, "orig", None) or exc).__name__)

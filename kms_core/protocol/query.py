@@ -25,6 +25,7 @@ from xml.sax.saxutils import escape
 
 from kms_core.identity.principal import Principal
 from kms_core.protocol.awsjson import Outcome, RecordsChanges, access_key_of, new_request_id
+from kms_core.storage.session import NeedsDatabase, retry_on_worker
 from kms_core.protocol.errors import AwsError
 from kms_core.protocol.sigv4 import SigV4Verifier, parse_authorization
 
@@ -230,7 +231,9 @@ class AwsQueryProtocol(RecordsChanges):
             code, status = query_error(error)
             out.status, out.error_code = status, code
             out.body = error_body(service.xmlns, code, status, error.message, request_id)
-        except Exception:  # a bug: answer 500 without internals, keep the traceback in the log
+        except Exception as exc:  # a bug: answer 500 without internals, keep the traceback in the log
+            if retry_on_worker(exc):
+                raise NeedsDatabase() from None
             log.exception("internal error handling %s (request %s)", action, request_id)
             code = service.internal_error_code
             out.status, out.error_code = 500, code

@@ -45,6 +45,23 @@ class NeedsDatabase(BaseException):
     so that no handler's `except Exception` can swallow it."""
 
 
+class _InlineAttempt(threading.local):
+    """Set while the event loop runs a request that may touch the database (SQLite)."""
+
+    db: "Optional[Database]" = None
+    commits = 0
+
+
+inline_attempt = _InlineAttempt()
+
+
+def retry_on_worker(exc: BaseException) -> bool:
+    """On the loop, a statement that would have had to wait (SQLite's write lock is taken)
+    before anything committed: the request is run again on the database worker."""
+    db = inline_attempt.db
+    return db is not None and db.commits == inline_attempt.commits and is_timeout(exc)
+
+
 def is_timeout(exc: BaseException) -> bool:
     """A statement gave up waiting (a lock, statement_timeout, a busy SQLite): trying it
     again at once would only wait again."""
@@ -137,11 +154,13 @@ class Database:
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": timeout},
                                         hide_parameters=True)
             _configure_sqlite(self.engine, writer=True, timeout=timeout)
+            event.listen(self.engine, "checkout", self._on_checkout)
             # Reads get their own engine with deferred transactions: in WAL mode they never
             # wait for a writer, even one held open by this very process.
             self.read_engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": timeout},
                                              hide_parameters=True)
             _configure_sqlite(self.read_engine, writer=False, timeout=timeout)
+            event.listen(self.read_engine, "checkout", self._on_checkout)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                                         hide_parameters=True, connect_args=postgres_connect_args(timeout))
@@ -152,14 +171,46 @@ class Database:
         self._other_monitors: list[_ChangeMonitor] = []
         #: where changes the service makes by itself are recorded (set by the server)
         self.audit_log: Any = None
+        #: SQLite: the loop runs database work itself while the worker is idle (set by the
+        #: server; the worker keeps `worker_busy`).  A thread hand-off costs more than a put.
+        self.inline_on_loop = False
+        self.worker_busy = False
+        self.commits = 0
         #: the event loop's thread once the server runs: database work there raises
         #: NeedsDatabase (the monitor and audit connections excepted: they never wait long)
         self.loop_thread: Optional[int] = None
 
+    def _on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        wanted = self.busy_timeout_for_thread()
+        if record.info.get("busy_timeout") != wanted:
+            dbapi_conn.execute(f"PRAGMA busy_timeout={wanted}")
+            record.info["busy_timeout"] = wanted
+
     def off_loop(self) -> None:
-        """Refuse to touch the database on the event loop's thread (see NeedsDatabase)."""
-        if self.loop_thread is not None and threading.get_ident() == self.loop_thread:
+        """Refuse to touch the database on the event loop's thread (see NeedsDatabase),
+        unless this is SQLite and the worker is idle: then the loop may, never waiting for
+        the write lock (its statements don't wait: `busy_timeout_for_thread`)."""
+        if (self.loop_thread is not None and threading.get_ident() == self.loop_thread
+                and (self.worker_busy or not self.inline_on_loop)):
             raise NeedsDatabase()
+
+    def busy_timeout_for_thread(self) -> int:
+        """SQLite busy_timeout (ms) for a statement on this thread: 0 on the event loop (a
+        locked database sends the request to the worker), the database timeout elsewhere."""
+        if self.loop_thread is not None and threading.get_ident() == self.loop_thread:
+            return 0
+        return max(1, int(self.timeout * 1000))
+
+    def adjust_busy_timeout(self, conn: Any) -> None:
+        """Set a pooled SQLite connection's busy_timeout for this thread (only if it changes)."""
+        wanted = self.busy_timeout_for_thread()
+        if conn.info.get("busy_timeout") != wanted:
+            conn.driver_connection.execute(f"PRAGMA busy_timeout={wanted}")
+            conn.info["busy_timeout"] = wanted
+
+    def committed(self) -> None:
+        """Count a commit: an attempt on the loop that committed something is not re-run."""
+        self.commits += 1
 
     # --- transactions -------------------------------------------------------------------
     def session(self) -> Session:
@@ -183,6 +234,7 @@ class Database:
                 record_in_transaction(session_runner(session), not self.is_sqlite, service_events or (),
                                       self.audit_log)
                 session.commit()
+                self.committed()
             except BaseException:
                 session.rollback()
                 raise

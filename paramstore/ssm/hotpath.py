@@ -129,6 +129,8 @@ class HotSql:
         for attempt in (0, 1):
             if self._reader is None:
                 self._reader = self._connect(self.db.read_engine)
+            if not self.pg:
+                self.db.adjust_busy_timeout(self._reader)
             try:
                 cursor = self._reader.cursor()
                 try:
@@ -191,6 +193,8 @@ class HotSql:
             if self._writer is None:
                 self._writer = self._connect(self.db.engine)
             conn = self._writer
+            if not self.pg:
+                self.db.adjust_busy_timeout(conn)
             cursor = conn.cursor()
             tx = PutTransaction(self, cursor)
             try:
@@ -207,6 +211,7 @@ class HotSql:
                 tx.epoch = cursor.fetchone()[0]
                 record_in_transaction(lambda sql, params: _executed(cursor, sql, params), self.pg)
                 cursor.execute("COMMIT")
+                self.db.committed()
             except BaseException as error:
                 try:
                     cursor.execute("ROLLBACK")
