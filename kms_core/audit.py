@@ -92,10 +92,6 @@ LEGACY_CHAIN_LABEL = b"audit-chain-v1"
 #: the key of the head's tag
 HEAD_LABEL = b"audit-head-v1"
 MAX_USER_AGENT = 512
-#: SQLite: the audit writer commits once per request, two WAL frames each (the event's page
-#: and the head's).  Checkpointing every 4096 frames (16 MiB of WAL) rather than SQLite's
-#: 1000 means a quarter of the checkpoints, each an fsync of the WAL and the database file.
-WAL_CHECKPOINT_PAGES = 4096
 
 #: column order for inserts, the canonical form and query results
 COLUMNS = ("seq", "event_time", "request_id", "event_source", "event_name", "region", "account_id",
@@ -450,7 +446,6 @@ class AuditLog:
     def _prepare_sqlite(self, conn: Any, busy_timeout: float) -> None:
         conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         # The head follows every insert in the same statement (a trigger of this
         # connection, with the tag computed here): one autocommit INSERT per event, as
         # cheap as the INSERT alone was, and the head can't lag behind the events.
