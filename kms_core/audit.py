@@ -318,13 +318,7 @@ class AuditLog:
     async def append(self, event: AuditEvent, wait: bool = True) -> None:
         """`wait=False`: don't wait for SQLite's write lock (the request already failed on
         a stalled database; waiting again would only double its time)."""
-        values = _fields(event)
-        # Event times never go backwards within a process, even when the wall clock steps
-        # back (NTP, a VM resumed): the trail's order and its times agree.
-        if values[0] < self._last_time:
-            values[0] = self._last_time
-        else:
-            self._last_time = values[0]
+        values = self._not_before_last(_fields(event))
         if self.db.is_sqlite:
             # SQLite: write now, inline.  Batching across requests measured ~1.3 events per
             # commit even at 4 concurrent clients (handlers run to completion one at a time),
@@ -335,7 +329,9 @@ class AuditLog:
                 try:
                     self.write_batch([values])
                 except sqlite3.OperationalError as exc:
-                    if self.worker is None or not wait or not _busy(exc):
+                    from kms_core.storage.session import is_timeout  # (session imports this module)
+
+                    if self.worker is None or not wait or not is_timeout(exc):
                         raise
                     await self.worker.run(self._write_sqlite, [values], True)
             except Exception as exc:
@@ -350,6 +346,15 @@ class AuditLog:
             self._scheduled = True
             loop.call_soon(self._flush)
         await future
+
+    def _not_before_last(self, values: list) -> list:
+        """Event times never go backwards within a process, even when the wall clock steps
+        back (NTP, a VM resumed): the trail's order and its times agree."""
+        if values[0] < self._last_time:
+            values[0] = self._last_time
+        else:
+            self._last_time = values[0]
+        return values
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -531,10 +536,7 @@ class AuditLog:
         """Append one event inside a transaction someone else commits (see
         record_in_transaction).  It holds the write lock (SQLite) or takes the head's row
         lock (PostgreSQL) until then, so the tail read here is the tail it extends."""
-        if values[0] < self._last_time:
-            values[0] = self._last_time
-        else:
-            self._last_time = values[0]
+        values = self._not_before_last(values)
         if postgres:
             head = run("SELECT last_seq, last_mac FROM audit_head WHERE id = 1 FOR UPDATE", ()).fetchone()
             if head is None:
@@ -570,11 +572,6 @@ class AuditLog:
         conn, self._waiting_conn = self._waiting_conn, None
         if conn is not None:
             conn.close()
-
-
-def _busy(exc: BaseException) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text
 
 
 # --- verification ------------------------------------------------------------------------

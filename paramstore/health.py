@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import text
 
 from kms_core.storage import migrate
-from paramstore.preflight import ROOT_CHECK, masked
+from paramstore.preflight import ROOT_CHECK, first_line, masked
 
 if TYPE_CHECKING:
     from paramstore.bootstrap import Store
@@ -35,9 +35,7 @@ class Readiness:
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 check = conn.execute(text("SELECT value FROM ps_meta WHERE name = :n"), {"n": ROOT_CHECK}).scalar()
         except Exception as exc:  # noqa: BLE001 - any failure to ask is "not ready"
-            cause = getattr(exc, "orig", None) or exc
-            first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
-            return f"the {where} can't be reached: {first}"
+            return f"the {where} can't be reached: {first_line(getattr(exc, 'orig', None) or exc)}"
         if revision != self._head:
             return f"the database schema is at {revision or 'no revision'}, this release needs {self._head} " \
                    "(run `paramstore db upgrade`)"

@@ -112,13 +112,13 @@ def inspect_postgres(url: str) -> StoredFacts:
     try:
         conn = psycopg.connect(_psycopg_dsn(url), connect_timeout=10, autocommit=True)
     except psycopg.Error as exc:
-        raise StartupError(f"can't connect to the database at {masked(url)}: {_first_line(exc)}") from None
+        raise StartupError(f"can't connect to the database at {masked(url)}: {first_line(exc)}") from None
     try:
         with conn.cursor() as cur:
             return _facts(lambda sql: cur.execute(sql),
                           "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
     except psycopg.Error as exc:
-        raise StartupError(f"the database at {masked(url)} can't be read: {_first_line(exc)}") from None
+        raise StartupError(f"the database at {masked(url)} can't be read: {first_line(exc)}") from None
     finally:
         conn.close()
 
@@ -262,7 +262,7 @@ def describe(exc: BaseException, url: str, data_dir: Path) -> Optional[str]:
     except ImportError:  # pragma: no cover
         psycopg = None  # type: ignore[assignment]
     if psycopg is not None and isinstance(cause, psycopg.Error):
-        return f"the database at {where}: {_first_line(cause)}"
+        return f"the database at {where}: {first_line(cause)}"
     return None
 
 
@@ -291,7 +291,7 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 

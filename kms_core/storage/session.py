@@ -77,10 +77,8 @@ def is_unavailable(exc: BaseException) -> bool:
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(exc, sqlite3.OperationalError):
-            text_ = str(exc)
-            return "locked" in text_ or "busy" in text_ or "disk I/O" in text_ or "unable to open" in text_
-        if isinstance(exc, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
-                            psycopg.OperationalError, psycopg.InterfaceError)):
+            return is_timeout(exc) or "disk I/O" in str(exc) or "unable to open" in str(exc)
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):  # timeouts are OperationalErrors
             return True
         if type(exc).__name__ in ("TimeoutError", "DisconnectionError") and type(exc).__module__.startswith(
                 "sqlalchemy"):
@@ -181,10 +179,13 @@ class Database:
         self.loop_thread: Optional[int] = None
 
     def _on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        self._set_busy_timeout(record.info, dbapi_conn)
+
+    def _set_busy_timeout(self, info: dict, dbapi_conn: Any) -> None:
         wanted = self.busy_timeout_for_thread()
-        if record.info.get("busy_timeout") != wanted:
+        if info.get("busy_timeout") != wanted:  # a PRAGMA only when the connection changes threads
             dbapi_conn.execute(f"PRAGMA busy_timeout={wanted}")
-            record.info["busy_timeout"] = wanted
+            info["busy_timeout"] = wanted
 
     def off_loop(self) -> None:
         """Refuse to touch the database on the event loop's thread (see NeedsDatabase),
@@ -202,11 +203,10 @@ class Database:
         return max(1, int(self.timeout * 1000))
 
     def adjust_busy_timeout(self, conn: Any) -> None:
-        """Set a pooled SQLite connection's busy_timeout for this thread (only if it changes)."""
-        wanted = self.busy_timeout_for_thread()
-        if conn.info.get("busy_timeout") != wanted:
-            conn.driver_connection.execute(f"PRAGMA busy_timeout={wanted}")
-            conn.info["busy_timeout"] = wanted
+        """A long-held pooled connection (checked out once): its busy_timeout for this
+        thread.  SQLite only; nothing to do for PostgreSQL."""
+        if self.is_sqlite:
+            self._set_busy_timeout(conn.info, conn.driver_connection)
 
     def committed(self) -> None:
         """Count a commit: an attempt on the loop that committed something is not re-run."""

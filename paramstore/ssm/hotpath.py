@@ -129,8 +129,7 @@ class HotSql:
         for attempt in (0, 1):
             if self._reader is None:
                 self._reader = self._connect(self.db.read_engine)
-            if not self.pg:
-                self.db.adjust_busy_timeout(self._reader)
+            self.db.adjust_busy_timeout(self._reader)
             try:
                 cursor = self._reader.cursor()
                 try:
@@ -193,8 +192,7 @@ class HotSql:
             if self._writer is None:
                 self._writer = self._connect(self.db.engine)
             conn = self._writer
-            if not self.pg:
-                self.db.adjust_busy_timeout(conn)
+            self.db.adjust_busy_timeout(conn)
             cursor = conn.cursor()
             tx = PutTransaction(self, cursor)
             try:
