@@ -20,7 +20,11 @@ PUTS_PER_WRITER = 50
 @pytest.fixture
 def two_servers(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
     root_key = base64.b64encode(os.urandom(32)).decode()
-    servers = [ServerProcess(tmp_path, fresh_database[1], root_key).wait_ready() for _ in range(2)]
+    # 400 durable puts from two processes contend for one SQLite write lock: on a loaded
+    # machine a put may wait longer than the 5 s default (tests/api/test_database_stalls.py
+    # covers what happens then); this test is about versions, so it gives them 30 s.
+    servers = [ServerProcess(tmp_path, fresh_database[1], root_key, extra_args=("--db-timeout", "30")).wait_ready()
+               for _ in range(2)]
     try:
         yield servers
     finally:
