@@ -313,7 +313,10 @@ class AuditLog:
         self._last_time = 0.0  # the latest event time appended by this process
         #: runs blocking work off the event loop (SQLite appends that must wait for the lock)
         self.worker: Any = None
-        self._waiting_conn: Any = None
+        self._sqlite_conns = threading.local()  # SQLite: each thread's connection to the trail file
+        self._all_sqlite_conns: list = []
+        self._lock = threading.Lock()
+        self._adopted = False
 
     async def append(self, event: AuditEvent, wait: bool = True) -> None:
         """`wait=False`: don't wait for SQLite's write lock (the request already failed on
@@ -333,7 +336,7 @@ class AuditLog:
 
                     if self.worker is None or not wait or not is_timeout(exc):
                         raise
-                    await self.worker.run(self._write_sqlite, [values], True)
+                    await self.worker.run(self._write_sqlite, [values])
             except Exception as exc:
                 self._settle([(values, None)], exc)
                 if self.fail_closed:
@@ -426,41 +429,46 @@ class AuditLog:
             last_mac = mac
         return rows, last_seq, last_mac
 
-    def _sqlite_connection(self, waiting: bool) -> Any:
-        """The connection an append goes on.  Normally the one that watches `PRAGMA
-        data_version` for the caches (its own commits don't change the value it reads, so
-        an audit write doesn't drop every cache), on the event loop, never waiting for the
-        write lock when a database worker can wait instead.  `waiting`: a connection of the
-        worker's own that waits up to the database timeout."""
-        if waiting:
-            conn = self._waiting_conn
-            if conn is None:
-                conn = sqlite3.connect(str(self.db.sqlite_path), isolation_level=None, check_same_thread=False)
-                self._prepare_sqlite(conn, self.db.timeout)
-                self._waiting_conn = conn
-            return conn
-        conn = self.db._monitor_conn
+    def _sqlite_connection(self) -> Any:
+        """This thread's connection to the trail file (kms_core/storage/audit_file.py): the
+        event loop's never waits for the file's write lock (busy_timeout 0: the database
+        worker waits instead), other threads' wait up to the database timeout."""
+        conns = self._sqlite_conns
+        conn = getattr(conns, "conn", None)
         if conn is None:
-            self.db.change_token()
-            conn = self.db._monitor_conn
-        if conn is not self._conn:
-            self._prepare_sqlite(conn, 0.0 if self.worker is not None else self.db.timeout)
-            self._conn = conn
+            from kms_core.storage import audit_file
+
+            if not self._adopted:
+                if not audit_file.trail_in_file(self.db):
+                    audit_file.adopt(self.db)
+                self._adopted = True
+            conn = audit_file.connect(audit_file.audit_file_path(self.db.sqlite_path),
+                                      self.db.busy_timeout_for_thread())
+            # The head follows every insert in the same statement (a trigger of this
+            # connection, with the tag computed here): one autocommit INSERT per event, as
+            # cheap as the INSERT alone was, and the head can't lag behind the events.
+            head_key = self._head_key
+            conn.create_function("paramstore_audit_head_tag", 2,
+                                 lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
+            conn.execute(_HEAD_TRIGGER_SQLITE)
+            conns.conn = conn
+            with self._lock:
+                self._all_sqlite_conns.append(conn)
         return conn
 
-    def _prepare_sqlite(self, conn: Any, busy_timeout: float) -> None:
-        conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
-        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        # The head follows every insert in the same statement (a trigger of this
-        # connection, with the tag computed here): one autocommit INSERT per event, as
-        # cheap as the INSERT alone was, and the head can't lag behind the events.
-        head_key = self._head_key
-        conn.create_function("paramstore_audit_head_tag", 2,
-                             lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
-        conn.execute(_HEAD_TRIGGER_SQLITE)
+    def _write_sqlite(self, batch: list[list], durable: bool = False) -> None:
+        """`durable`: the record of a change, on disk (FULL) before the change commits; a
+        request's own record may wait for the next durable commit or checkpoint."""
+        conn = self._sqlite_connection()
+        if durable:
+            conn.execute("PRAGMA synchronous=FULL")
+        try:
+            self._insert_sqlite(conn, batch)
+        finally:
+            if durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
 
-    def _write_sqlite(self, batch: list[list], waiting: bool = False) -> None:
-        conn = self._sqlite_connection(waiting)
+    def _insert_sqlite(self, conn: Any, batch: list[list]) -> None:
         for _ in range(50):
             last = self._last  # a local: the loop and the worker may both append
             if last is None:
@@ -479,10 +487,12 @@ class AuditLog:
                         if conn.in_transaction:
                             conn.execute("ROLLBACK")
                         raise
-            except sqlite3.IntegrityError:
-                # Another writer (process, thread, or a change's own transaction) extended
-                # the chain since we last looked (its seq is taken): re-read the tail.
+            except sqlite3.IntegrityError as exc:
                 self._last = None
+                if "UNIQUE" not in str(exc):
+                    raise  # refused (a trigger, a constraint): not a race
+                # Another writer (process or thread) extended the chain since we last
+                # looked (its seq is taken): re-read the tail.
                 continue
             except BaseException:
                 self._last = None
@@ -533,32 +543,34 @@ class AuditLog:
         raise RuntimeError("audit head kept moving; gave up")
 
     def write_in_transaction(self, run: Callable[[str, tuple], Any], postgres: bool, values: list) -> None:
-        """Append one event inside a transaction someone else commits (see
-        record_in_transaction).  It holds the write lock (SQLite) or takes the head's row
-        lock (PostgreSQL) until then, so the tail read here is the tail it extends."""
+        """Append one event for a change that is about to commit (see record_in_transaction).
+        PostgreSQL: inside that transaction, whose COMMIT carries both; it takes the head's
+        row lock until then, so the tail read here is the tail it extends.  SQLite: the
+        trail has its own file (kms_core/storage/audit_file.py), so the record is committed
+        there first, durably, while the change holds the store's write lock; if it can't
+        be written, the change is rolled back."""
         values = self._not_before_last(values)
-        if postgres:
-            head = run("SELECT last_seq, last_mac FROM audit_head WHERE id = 1 FOR UPDATE", ()).fetchone()
-            if head is None:
-                raise RuntimeError("audit_head row is missing")
-        # PostgreSQL: a statement of its own, after the lock, sees the latest committed tail.
+        if not postgres:
+            self._write_sqlite([values], durable=True)
+            return
+        head = run("SELECT last_seq, last_mac FROM audit_head WHERE id = 1 FOR UPDATE", ()).fetchone()
+        if head is None:
+            raise RuntimeError("audit_head row is missing")
+        # A statement of its own, after the lock, sees the latest committed tail.
         tail = run("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1", ()).fetchone()
         last = (int(tail[0]), tail[1]) if tail else (0, GENESIS_MAC)
         rows, last_seq, last_mac = self._chain(last[0], last[1], [values])
-        placeholder = "%s" if postgres else "?"
-        insert = _INSERT_PG if postgres else _INSERT_SQLITE
-        run(insert, rows[0])
-        run(f"UPDATE audit_head SET last_seq = {placeholder}, last_mac = {placeholder}, head_mac = {placeholder} "
-            "WHERE id = 1", (last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac)))
-        # This process's writer holds the old tail: SQLite, make it read the tail again
-        # (its appends take a local copy first); PostgreSQL, its next append finds the
+        run(_INSERT_PG, rows[0])
+        run("UPDATE audit_head SET last_seq = %s, last_mac = %s, head_mac = %s WHERE id = 1",
+            (last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac)))
+        # This process's group-commit writer holds the old head: its next append finds the
         # head moved, re-reads, and chains on.
-        if not postgres:
-            self._last = None
 
     def _close(self) -> None:
+        """After a failed write: PostgreSQL reconnects (SQLite's connections stay; a failed
+        autocommit statement leaves nothing open)."""
         conn, self._conn = self._conn, None
-        if conn is not None and not self.db.is_sqlite:  # SQLite: the Database owns it
+        if conn is not None:
             try:
                 conn.close()
             except Exception:
@@ -569,9 +581,14 @@ class AuditLog:
             self._executor.shutdown(wait=True)
             self._executor = None
         self._close()
-        conn, self._waiting_conn = self._waiting_conn, None
-        if conn is not None:
-            conn.close()
+        with self._lock:
+            conns, self._all_sqlite_conns = self._all_sqlite_conns, []
+        self._sqlite_conns = threading.local()
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:
+                pass
 
 
 # --- verification ------------------------------------------------------------------------
@@ -591,7 +608,9 @@ class VerifyResult:
 
 
 def _raw_connection(db):  # type: ignore[no-untyped-def]
-    return db.read_engine.connect()
+    from kms_core.storage.audit_file import trail_engine
+
+    return trail_engine(db).connect()
 
 
 def _iter_rows(db, upto: int, page: int = 5000) -> Iterator[tuple]:  # type: ignore[no-untyped-def]

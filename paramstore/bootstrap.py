@@ -26,7 +26,7 @@ from paramstore import preflight
 from paramstore.preflight import ROOT_CHECK, STORE_CREATED, STORE_ID, StartupError
 from kms_core.runtime import Runtime
 from kms_core.service import KmsCore
-from kms_core.storage import migrate
+from kms_core.storage import audit_file, migrate
 from kms_core.storage.session import SQLITE_SIDE_FILES, Database, ensure_epoch_row
 from kms_core.storage.tables import AccessKeyTable, KeyTable, MetaTable
 from paramstore.settings import Settings
@@ -103,6 +103,10 @@ def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
             # bootstrap; try again, and this time find its rows.
             if attempt == 2:
                 raise
+    try:
+        audit_file.adopt(db)  # SQLite: the trail in its own file (kms_core/storage/audit_file.py)
+    except audit_file.AuditFileError as exc:
+        raise StartupError(str(exc)) from None
     if marker is None or marker.get("creating") or marker.get("store_id") != store_id:
         preflight.write_marker(settings.data_dir, store_id, created_at, url)
     from paramstore.ssm.store import ParameterStore
@@ -122,7 +126,8 @@ def warn_if_others_can_read(settings: Settings, db: Database) -> None:
     checks = [(settings.data_dir, "data directory", "chmod 700")]
     files = [settings.data_dir / name for name in (ROOT_KEY_FILE, "credentials", preflight.MARKER_FILE)]
     if db.sqlite_path is not None:
-        files += [db.sqlite_path] + [Path(f"{db.sqlite_path}{suffix}") for suffix in SQLITE_SIDE_FILES]
+        for path in (db.sqlite_path, audit_file.audit_file_path(db.sqlite_path)):
+            files += [path] + [Path(f"{path}{suffix}") for suffix in SQLITE_SIDE_FILES]
     checks += [(path, "file", "chmod 600") for path in files]
     for path, kind, fix in checks:
         try:

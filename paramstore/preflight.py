@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from kms_core.crypto.root import ROOT_KEY_ENV, ROOT_KEY_FILE
+from kms_core.storage import audit_file
+from kms_core.storage.audit_file import AUDIT_FILE_META
 from kms_core.storage.session import normalize_url, sqlite_path
 
 MARKER_FILE = "store.json"
@@ -51,6 +53,8 @@ class StoredFacts:
     store_id: Optional[str] = None
     created_at: Optional[float] = None
     root_check: Optional[str] = None
+    #: SQLite: the file the store's audit trail lives in (kms_core/storage/audit_file.py)
+    audit_file: Optional[str] = None
 
 
 def masked(url: str) -> str:
@@ -130,10 +134,11 @@ def _facts(execute: Any, list_tables: str) -> StoredFacts:
     if "ps_meta" not in tables:
         return StoredFacts(empty=False)
     meta = dict(execute(f"SELECT name, value FROM ps_meta WHERE name IN "
-                        f"('{STORE_ID}', '{STORE_CREATED}', '{ROOT_CHECK}')").fetchall())
+                        f"('{STORE_ID}', '{STORE_CREATED}', '{ROOT_CHECK}', '{AUDIT_FILE_META}')").fetchall())
     created = meta.get(STORE_CREATED)
     return StoredFacts(empty=False, store_id=meta.get(STORE_ID),
-                       created_at=float(created) if created else None, root_check=meta.get(ROOT_CHECK))
+                       created_at=float(created) if created else None, root_check=meta.get(ROOT_CHECK),
+                       audit_file=meta.get(AUDIT_FILE_META))
 
 
 def inspect_database(url: str) -> StoredFacts:
@@ -218,6 +223,12 @@ def refuse_damaged_store(data_dir: Path, url: str, facts: StoredFacts, marker: O
         raise StartupError(
             f"{Path(data_dir) / MARKER_FILE} belongs to store {marker['store_id']}, but the database at {masked(url)} "
             f"holds store {facts.store_id}; point --data-dir and --database-url at the same store")
+    store_path = sqlite_path(url)
+    if facts.audit_file is not None and store_path is not None:
+        try:
+            audit_file.check(store_path, facts.store_id)
+        except audit_file.AuditFileError as exc:
+            raise StartupError(str(exc)) from None
     return False
 
 

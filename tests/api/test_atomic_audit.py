@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from botocore.exceptions import ClientError
 
+from kms_core.storage.audit_file import audit_file_path
 from tests.process_helpers import ServerProcess
 
 REFUSE_SQLITE = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_event "
@@ -25,9 +26,11 @@ class Database:
     def __init__(self, url, data_dir) -> None:  # type: ignore[no-untyped-def]
         self.url, self.path = url, data_dir / "paramstore.db"
 
-    def run(self, statement: str) -> list:
+    def run(self, statement: str, trail: bool = False) -> list:
+        """`trail`: a statement on the audit trail's tables (SQLite keeps them in a file of
+        their own, kms_core/storage/audit_file.py)."""
         if self.url is None:
-            conn = sqlite3.connect(self.path, isolation_level=None)
+            conn = sqlite3.connect(audit_file_path(self.path) if trail else self.path, isolation_level=None)
             try:
                 if ";" in statement or statement.startswith("CREATE TRIGGER"):
                     conn.executescript(statement)
@@ -77,7 +80,7 @@ def test_refused_audit_inserts_leave_no_change_behind(setup):
     ssm.put_parameter(Name="/atomic/plain", Value="v1", Type="String")
     iam.create_user(UserName="atomic-before")
     before = db.state()
-    db.run(REFUSE_PG if db.url else REFUSE_SQLITE)
+    db.run(REFUSE_PG if db.url else REFUSE_SQLITE, trail=True)
     try:
         changes = [
             lambda: ssm.put_parameter(Name="/atomic/new", Value="secret-value", Type="SecureString"),
@@ -105,7 +108,7 @@ def test_refused_audit_inserts_leave_no_change_behind(setup):
         refused(lambda: ssm.get_parameter(Name="/atomic/existing", WithDecryption=True))
         assert db.state() == before
     finally:
-        db.run(ALLOW_PG if db.url else ALLOW_SQLITE)
+        db.run(ALLOW_PG if db.url else ALLOW_SQLITE, trail=True)
     # once the trail takes inserts again, all is as it was, and the trail still verifies
     assert ssm.get_parameter(Name="/atomic/existing", WithDecryption=True)["Parameter"]["Value"] == "v1"
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
@@ -128,7 +131,8 @@ def test_a_change_and_its_event_share_the_commit(setup):
     server.client("ssm").put_parameter(Name="/atomic/first", Value="x", Type="String")  # makes the owned key
     response = server.client("ssm").put_parameter(Name="/atomic/once", Value="x", Type="String")
     request_id = response["ResponseMetadata"]["RequestId"]
-    rows = db.run(f"SELECT event_name, resources, error_code FROM audit_event WHERE request_id = '{request_id}'")
+    rows = db.run(f"SELECT event_name, resources, error_code FROM audit_event WHERE request_id = '{request_id}'",
+                  trail=True)
     assert len(rows) == 1
     name, resources, error = rows[0]
     assert name == "PutParameter" and error is None and "parameter/atomic/once" in resources
@@ -151,7 +155,9 @@ def test_the_services_own_changes_carry_their_records(server, kms, clock):
     kms.schedule_key_deletion(KeyId=doomed["KeyId"], PendingWindowInDays=7)
     clock.advance(days=91)
     kms.list_keys()  # any request runs what is due
-    with db_of(server).read_engine.connect() as conn:
+    from kms_core.storage.audit_file import trail_engine
+
+    with trail_engine(db_of(server)).connect() as conn:
         rows = conn.execute(text("SELECT event_name, principal_arn, resources FROM audit_event "
                                  "WHERE event_source = 'kms.amazonaws.com' AND principal_arn = 'kms.amazonaws.com' "
                                  "AND (resources LIKE :a OR resources LIKE :b)"),

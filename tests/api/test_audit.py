@@ -5,6 +5,7 @@ no ciphertext) unless the server is configured to fail open."""
 
 from __future__ import annotations
 
+from kms_core.storage.audit_file import trail_engine
 import base64
 import json
 import os
@@ -39,7 +40,7 @@ def db_of(server):  # type: ignore[no-untyped-def]
 
 
 def event_for(server, request_id: str) -> dict:  # type: ignore[no-untyped-def]
-    with db_of(server).read_engine.connect() as conn:
+    with trail_engine(db_of(server)).connect() as conn:
         rows = conn.execute(text("SELECT " + ", ".join(COLUMNS) + " FROM audit_event WHERE request_id = :r"),
                             {"r": request_id}).all()
     assert len(rows) == 1, f"expected one audit event for request {request_id}, got {len(rows)}"
@@ -184,7 +185,7 @@ def test_no_secret_in_audit_rows(server, kms, key_id) -> None:  # type: ignore[n
     reencrypted = kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=key_id)["CiphertextBlob"]
     secrets = {"plaintext": plaintext, "data key": data_key["Plaintext"], "random": random,
                "secret access key": SECRET_ACCESS_KEY.encode()}
-    with db_of(server).read_engine.connect() as conn:
+    with trail_engine(db_of(server)).connect() as conn:
         rows = conn.execute(text("SELECT * FROM audit_event")).all()
     haystack = "\n".join("\t".join("" if v is None else str(v) for v in row) for row in rows)
     assert "ReEncrypt" in haystack and "GenerateDataKey" in haystack  # the scan covers these calls
@@ -206,7 +207,7 @@ def test_cli_verify_pinpoints_an_edited_event(server, kms, key_id) -> None:  # t
     assert intact.returncode == 0, intact.stdout + intact.stderr
     assert intact.stdout.startswith("audit trail intact: ")
 
-    engine = db_of(server).engine
+    engine = trail_engine(db_of(server))
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_event SET encryption_context = :v WHERE seq = :s"),
                      {"v": '{"who":"mallory"}', "s": target["seq"]})
@@ -260,7 +261,7 @@ def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:  # type: i
     try:
         kms = live.client("kms")
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-        with live.app.state.store.db.engine.begin() as conn:
+        with trail_engine(live.app.state.store.db).begin() as conn:
             conn.execute(text("ALTER TABLE audit_event RENAME TO audit_event_broken"))
         response = _encrypt_raw(live.url, key_id)
         if fail_closed:
@@ -271,7 +272,7 @@ def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:  # type: i
             assert response.status_code == 200, response.text
             blob = base64.b64decode(response.json()["CiphertextBlob"])
             assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"top secret"
-        with live.app.state.store.db.engine.begin() as conn:
+        with trail_engine(live.app.state.store.db).begin() as conn:
             conn.execute(text("ALTER TABLE audit_event_broken RENAME TO audit_event"))
         # The writer recovers once the table is back, and the chain is intact.
         assert _encrypt_raw(live.url, key_id).status_code == 200

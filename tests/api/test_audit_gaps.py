@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from kms_core.storage.audit_file import trail_engine
 import asyncio
 import json
 import os
@@ -43,7 +44,7 @@ def db_of(server):  # type: ignore[no-untyped-def]
 
 
 def rows_where(db, where: str, **params) -> list[dict]:  # type: ignore[no-untyped-def]
-    with db.read_engine.connect() as conn:
+    with trail_engine(db).connect() as conn:
         rows = conn.execute(text("SELECT " + ", ".join(COLUMNS) + f" FROM audit_event WHERE {where} ORDER BY seq"),
                             params).all()
     out = []
@@ -121,7 +122,7 @@ def assert_refusal_recorded(event: dict, code: str, agent: str, *, name: str = "
 @pytest.fixture
 def restore_trail(server):  # type: ignore[no-untyped-def]
     """Put back whatever a test deletes from the shared server's trail (rows and head)."""
-    engine = db_of(server).engine
+    engine = trail_engine(db_of(server))
     saved: dict = {}
 
     def save(first_seq: int) -> None:
@@ -157,7 +158,7 @@ def test_cli_verify_reports_deleted_newest_events(server, kms, restore_trail, de
     assert intact.returncode == 0 and intact.stdout.startswith("audit trail intact: "), intact.stdout + intact.stderr
     assert "not authenticated" not in intact.stdout  # the running server keeps the head sealed
 
-    engine = db_of(server).engine
+    engine = trail_engine(db_of(server))
     with engine.connect() as conn:
         last = conn.execute(text("SELECT MAX(seq) FROM audit_event")).scalar()
     first_deleted = last - deleted + 1

@@ -6,10 +6,9 @@ table locks).  While a write waits on it, requests answered from memory, `/healt
 `/health/ready` answer at once; the write gets its service's retryable error within the
 timeout plus a second, and holds no connection afterwards.
 
-SQLite keeps the audit trail in the same database, and nothing is answered unaudited: while
-another program holds SQLite's write lock, a cached Encrypt waits for its audit record like
-any write (see README, "Database stalls").  PostgreSQL writes the audit trail on its own
-connection, so there the cached Encrypt answers at once."""
+Nothing is answered unaudited, and the trail doesn't wait on the store's lock: PostgreSQL
+writes it on its own connection, SQLite in its own file (kms_core/storage/audit_file.py).
+If the trail itself is locked, a cached Encrypt waits for its record and then fails cleanly."""
 
 from __future__ import annotations
 
@@ -27,12 +26,12 @@ from tests.process_helpers import ServerProcess
 TIMEOUT = 2.0
 
 
-def hold_lock(url, data_dir, table: str) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+def hold_lock(url, data_dir, table: str, sqlite_file: str = "paramstore.db") -> subprocess.Popen:  # type: ignore[no-untyped-def]
     """A process that takes the lock and keeps it until its stdin closes."""
     if url is None:
         code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
                 "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.read(); c.execute('ROLLBACK')")
-        target = str(data_dir / "paramstore.db")
+        target = str(data_dir / sqlite_file)
     else:
         from kms_core.storage.session import _psycopg_dsn
 
@@ -104,11 +103,11 @@ def test_a_write_waiting_on_a_lock_holds_up_nothing_else(live, table, write, exp
         assert health.status_code == 200 and seconds < 0.1, seconds
         ready, seconds = timed(lambda: httpx.get(server.url + "/health/ready", timeout=10))
         assert seconds < 0.5, seconds
-        if url is not None:  # PostgreSQL: cached requests answer at once, audited on their own connection
-            _, seconds = timed(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"during"))
-            assert seconds < 0.1, seconds
-            _, seconds = timed(lambda: ssm.get_parameter(Name="/stall/cached"))
-            assert seconds < 0.1, seconds
+        # cached requests answer at once, and are audited
+        _, seconds = timed(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"during"))
+        assert seconds < 0.1, seconds
+        _, seconds = timed(lambda: ssm.get_parameter(Name="/stall/cached"))
+        assert seconds < 0.1, seconds
         waiting["thread"].join(timeout=30)
         assert waiting["code"] == expected, waiting
         assert waiting["status"] >= 500
@@ -130,15 +129,15 @@ def test_a_write_waiting_on_a_lock_holds_up_nothing_else(live, table, write, exp
         assert stuck == 0
 
 
-def test_sqlite_cached_encrypt_waits_for_its_audit_then_fails_cleanly(tmp_path):
-    """SQLite: the audit trail shares the write lock; a cached Encrypt is not answered
+def test_sqlite_cached_encrypt_waits_for_its_locked_audit_trail_then_fails_cleanly(tmp_path):
+    """SQLite: with the trail file itself locked, a cached Encrypt is not answered
     unaudited, and gets a clean 5xx (not a hang) if the lock outlives the timeout."""
     server = ServerProcess(tmp_path, None, extra_args=("--db-timeout", str(TIMEOUT))).wait_ready()
     try:
         kms = server.client("kms")
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         kms.encrypt(KeyId=key_id, Plaintext=b"warm")
-        holder = hold_lock(None, tmp_path, "")
+        holder = hold_lock(None, tmp_path, "", "paramstore-audit.db")
         try:
             waiting = waiting_in_background(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"during"))
             time.sleep(0.3)

@@ -6,6 +6,7 @@ nothing changes."""
 
 from __future__ import annotations
 
+from kms_core.storage.audit_file import trail_engine
 import json
 import socket
 import uuid
@@ -36,7 +37,7 @@ def signed(url: str, body: bytes, target: str, agent: str, token: Optional[str] 
 
 
 def event_for(server, request_id: str) -> dict:  # type: ignore[no-untyped-def]
-    with server.app.state.store.db.read_engine.connect() as conn:
+    with trail_engine(server.app.state.store.db).connect() as conn:
         rows = conn.execute(text("SELECT " + ", ".join(COLUMNS) + " FROM audit_event WHERE request_id = :r"),
                             {"r": request_id}).all()
         raw = conn.execute(text("SELECT * FROM audit_event WHERE request_id = :r"), {"r": request_id}).all()

@@ -3,10 +3,10 @@ catching an edited, deleted, reordered or truncated trail."""
 
 from __future__ import annotations
 
+from kms_core.storage.audit_file import trail_engine
 import asyncio
 import logging
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -51,13 +51,9 @@ def append_all(log: AuditLog, events: list[AuditEvent]) -> None:
 
 
 def sql(db: Database, statement: str, *params) -> list:  # type: ignore[no-untyped-def]
-    from sqlalchemy.engine import make_url
-
-    conn = sqlite3.connect(make_url(db.url).database, isolation_level=None)
-    try:
-        return conn.execute(statement, params).fetchall()
-    finally:
-        conn.close()
+    with trail_engine(db).begin() as conn:
+        result = conn.exec_driver_sql(statement, params)
+        return result.fetchall() if result.returns_rows else []
 
 
 @pytest.fixture

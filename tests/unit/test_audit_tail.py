@@ -6,6 +6,7 @@ a trail written before the head was authenticated still verifies after the upgra
 
 from __future__ import annotations
 
+from kms_core.storage.audit_file import trail_engine
 import asyncio
 import dataclasses
 import os
@@ -61,7 +62,7 @@ def append(log: AuditLog, *events: AuditEvent) -> None:
 
 
 def sql(db: Database, statement: str, **params) -> list:  # type: ignore[no-untyped-def]
-    with db.engine.begin() as conn:
+    with trail_engine(db).begin() as conn:
         result = conn.execute(text(statement), params)
         return result.all() if result.returns_rows else []
 
@@ -216,7 +217,7 @@ def legacy_trail(db: Database, root: RootKey, n: int, checkpoint: int) -> None:
                "error_code", "detail", "prev_mac", "mac")
     insert = text("INSERT INTO audit_event (" + ", ".join(columns) + ") VALUES ("
                   + ", ".join(":" + c for c in columns) + ")")
-    with db.engine.begin() as conn:
+    with trail_engine(db).begin() as conn:
         for seq in range(1, n + 1):
             values = _fields(event(seq))
             mac = compute_mac(key, prev, seq, values)

@@ -1,0 +1,231 @@
+"""SQLite keeps the audit trail in a database file of its own, beside the store's.
+
+Why: SQLite has one write lock per file.  With the trail in the store's file, whoever
+holds that lock (a PutParameter, another server process, another program) holds up every
+audited request, cached Encrypts included, since nothing is answered unaudited.  With its
+own file, a locked store delays only the requests that change the store.  (PostgreSQL
+locks rows, not databases: there the trail stays in the store's database.)
+
+A change and its record still go together (kms_core/audit.py, `write_in_transaction`): the
+record is committed to the trail, on disk (`synchronous=FULL`), while the change holds the
+store's write lock and just before it commits; a record that can't be written rolls the
+change back.  If the change then fails to commit, the request's error record follows with
+the same request id.  A crash between the two commits leaves a record of a change that
+didn't happen, never a change without its record.
+
+The trail file and the store belong together:
+* `ps_meta` names the trail file once the store's trail lives there (`AUDIT_FILE_META`);
+  start is refused (paramstore/preflight.py) if it is then missing, emptied, damaged, or
+  belongs to another store (the file records the store id);
+* a store made before this version kept its trail in `audit_event` of its own file: the
+  first writer moves those rows over (`adopt`), in one transaction of the store.
+Back the two files up together (README, "Files").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Optional
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+#: `ps_meta` row naming the trail file: the store's trail lives there, not in the store's file
+AUDIT_FILE_META = "audit_trail_file"
+GENESIS_MAC = "0" * 64
+
+_COLUMNS_DDL = """
+    seq INTEGER NOT NULL PRIMARY KEY,
+    event_time FLOAT NOT NULL,
+    request_id VARCHAR(64) NOT NULL,
+    event_source VARCHAR(64) NOT NULL,
+    event_name VARCHAR(128) NOT NULL,
+    region VARCHAR(32),
+    account_id VARCHAR(12),
+    principal_arn VARCHAR(2048),
+    access_key_id VARCHAR(128),
+    source_ip VARCHAR(64),
+    user_agent TEXT,
+    resources TEXT,
+    encryption_context TEXT,
+    error_code VARCHAR(128),
+    detail TEXT,
+    prev_mac VARCHAR(64) NOT NULL,
+    mac VARCHAR(64) NOT NULL"""
+#: the same tables as the store's migrations make (kms_core/storage/tables.py), plus the
+#: store this trail belongs to
+SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS audit_event ({_COLUMNS_DDL})",
+    "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL, "
+    "last_mac VARCHAR(64) NOT NULL, head_mac VARCHAR(64))",
+    f"INSERT OR IGNORE INTO audit_head (id, last_seq, last_mac) VALUES (1, 0, '{GENESIS_MAC}')",
+    "CREATE TABLE IF NOT EXISTS audit_meta (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT)",
+)
+_COLUMNS = ("seq, event_time, request_id, event_source, event_name, region, account_id, principal_arn, "
+            "access_key_id, source_ip, user_agent, resources, encryption_context, error_code, detail, "
+            "prev_mac, mac")
+
+
+class AuditFileError(Exception):
+    """The store says its trail is in a file that is missing, damaged or another store's."""
+
+
+def audit_file_path(store_path: Path) -> Path:
+    """`paramstore.db` -> `paramstore-audit.db`, in the same directory."""
+    store_path = Path(store_path)
+    return store_path.with_name(f"{store_path.stem}-audit{store_path.suffix}")
+
+
+def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A writer's connection: autocommit, WAL, `synchronous=NORMAL` (a durable record, for
+    a change, raises it to FULL for its commit), made 0600 if it creates the file."""
+    from kms_core.storage.session import create_sqlite_file
+
+    create_sqlite_file(path)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                           timeout=busy_timeout_ms / 1000)
+    conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_meta'").fetchone() is None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return conn
+
+
+def inspect(path: Path) -> tuple[bool, Optional[str]]:
+    """Read-only, no locks, no side files: (a trail is there, the store id it records).
+    Raises AuditFileError for a file that isn't a trail."""
+    try:
+        if path.stat().st_size == 0:
+            return False, None
+    except FileNotFoundError:
+        return False, None
+    wal = Path(f"{path}-wal")
+    options = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"file:{path}?{options}", uri=True, timeout=5)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"audit_event", "audit_head", "audit_meta"} <= tables:
+                return False, None
+            row = conn.execute("SELECT value FROM audit_meta WHERE name = 'store_id'").fetchone()
+            return True, row[0] if row else None
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise AuditFileError(f"audit trail {path} is damaged ({exc})") from None
+
+
+def trail_in_file(db: Any) -> bool:
+    """Whether this store's trail lives in its own file (SQLite, once adopted)."""
+    if not db.is_sqlite or db.sqlite_path is None:
+        return False
+    with db.read_engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT value FROM ps_meta WHERE name = ?", (AUDIT_FILE_META,)).fetchone()
+    return row is not None
+
+
+def adopt(db: Any) -> None:
+    """Make the store's trail live in its own file (idempotent; SQLite only).  Rows a
+    store of an earlier version kept in its own `audit_event` move over, in one
+    transaction of the store (which holds its write lock: several servers starting at
+    once adopt once).  A file left by a start that died half-way is written again; a file
+    holding more than the store has to give is never overwritten."""
+    if not db.is_sqlite or db.sqlite_path is None:
+        return
+    path = audit_file_path(db.sqlite_path)
+    store = sqlite3.connect(str(db.sqlite_path), isolation_level=None, timeout=db.timeout)
+    try:
+        store.execute("BEGIN IMMEDIATE")
+        try:
+            if store.execute("SELECT 1 FROM ps_meta WHERE name = ?", (AUDIT_FILE_META,)).fetchone() is None:
+                row = store.execute("SELECT value FROM ps_meta WHERE name = 'store_id'").fetchone()
+                _copy_trail(db, store, path, row[0] if row else None)
+                store.execute("INSERT INTO ps_meta (name, value) VALUES (?, ?)", (AUDIT_FILE_META, path.name))
+                store.execute("DELETE FROM audit_event")
+                store.execute(f"UPDATE audit_head SET last_seq = 0, last_mac = '{GENESIS_MAC}', head_mac = NULL")
+            store.execute("COMMIT")
+        except BaseException:
+            if store.in_transaction:
+                store.execute("ROLLBACK")
+            raise
+    finally:
+        store.close()
+
+
+def _copy_trail(db: Any, store: sqlite3.Connection, path: Path, store_id: Optional[str]) -> None:
+    """The store's own trail rows into the trail file, in one durable transaction of the
+    file (read through ATTACH: a read, which the store's write lock doesn't block)."""
+    conn = connect(path, max(1, int(db.timeout * 1000)))
+    try:
+        theirs = conn.execute("SELECT max(seq) FROM audit_event").fetchone()[0] or 0
+        ours = store.execute("SELECT max(seq) FROM audit_event").fetchone()[0] or 0
+        if theirs > ours:
+            raise AuditFileError(
+                f"audit trail {path} holds events up to {theirs} but the store doesn't name it as its trail; "
+                "refusing to overwrite it (restore the store and its trail from the same backup)")
+        conn.execute("ATTACH DATABASE ? AS store", (str(db.sqlite_path),))
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("BEGIN")
+        try:
+            conn.execute("DELETE FROM main.audit_event")
+            conn.execute(f"INSERT INTO main.audit_event ({_COLUMNS}) SELECT {_COLUMNS} FROM store.audit_event")
+            conn.execute("INSERT OR REPLACE INTO main.audit_head (id, last_seq, last_mac, head_mac) "
+                         "SELECT id, last_seq, last_mac, head_mac FROM store.audit_head")
+            if store_id is not None:
+                conn.execute("INSERT OR REPLACE INTO main.audit_meta (name, value) VALUES ('store_id', ?)",
+                             (store_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("DETACH DATABASE store")
+    finally:
+        conn.close()
+
+
+def check(store_path: Path, store_id: Optional[str]) -> None:
+    """Start-up (read-only): the store names its trail file; it must be there, be a trail,
+    and be this store's."""
+    path = audit_file_path(store_path)
+    present, owner = inspect(path)
+    if not present:
+        raise AuditFileError(
+            f"audit trail {path} of store {store_id or '(id not recorded)'} is missing or empty; restore it from "
+            f"the backup taken with {Path(store_path).name} (the store and its trail go together)")
+    if owner is not None and store_id is not None and owner != store_id:
+        raise AuditFileError(f"audit trail {path} belongs to store {owner}, not to store {store_id}; "
+                             "restore this store's own trail")
+
+
+def trail_engine(db: Any) -> Engine:
+    """The engine that reads (and, for tests and tools, writes) the trail's tables: the
+    trail file's if the store keeps it there, else the store's own."""
+    if not trail_in_file(db):
+        return db.engine
+    engine = getattr(db, "_trail_engine", None)
+    if engine is None:
+        from sqlmodel import create_engine
+
+        path = audit_file_path(db.sqlite_path)
+        if not inspect(path)[0]:
+            raise AuditFileError(f"audit trail {path} is missing or empty")
+        engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False,
+                                                                  "timeout": db.timeout}, hide_parameters=True)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_conn.execute(f"PRAGMA busy_timeout={max(1, int(db.timeout * 1000))}")
+
+        db._trail_engine = engine
+    return engine
