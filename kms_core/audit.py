@@ -38,21 +38,22 @@ the tail is not covered.  Events written under `audit-chain-v2` can't be passed 
 old ones (their macs only verify under the v2 key), so once any exists a NULL tag is a
 failure.  Stop servers of the earlier version before upgrading: they don't move the tag.
 
-Writes go on a dedicated connection (not `db.write()`: that would bump `ps_epoch` and drop
+Writes go on dedicated connections (not `db.write()`: that would bump `ps_epoch` and drop
 every cache on every request).  On SQLite each event is one short transaction written
 inline (the INSERT, chained onto the tail this process last wrote, whose trigger moves the head;
 a seq taken by another process means re-read and retry).  On PostgreSQL writes are group-committed: `append()` queues the
 event and one flush per event-loop turn writes everything queued in ONE statement on a
 writer thread.
 
-* SQLite: the Database's change-monitor connection (its own commits don't move the
-  `PRAGMA data_version` it watches, so audit writes don't invalidate the caches), with
-  `PRAGMA synchronous=NORMAL` (WAL mode).
+* SQLite: the trail has a database file of its own (kms_core/storage/audit_file.py: a
+  SQLite file has one write lock, and the trail must not wait on the store's), one
+  connection per thread, with `PRAGMA synchronous=NORMAL` (WAL mode).
   A committed audit event survives a crash of the server process; after a power loss or OS
-  crash the last few audit commits (those not yet followed by a WAL checkpoint or by a
-  `synchronous=FULL` commit of the key store, which syncs the whole WAL) may be lost,
-  together with the head moves that came with them (the trail stays verifiable).  This
-  keeps the fsync (~0.35 ms here) off every request; the chain stays consistent either way.
+  crash the last few audit commits of requests that changed nothing (those not yet followed
+  by a WAL checkpoint or by a change's record, which is committed with `synchronous=FULL`
+  and syncs the whole WAL) may be lost, together with the head moves that came with them
+  (the trail stays verifiable).  This keeps the fsync (~0.35 ms here) off every read; the
+  chain stays consistent either way.
 * PostgreSQL: a dedicated psycopg connection, one round trip and one durable autocommit
   statement per batch (a conditional UPDATE of the head, which locks it, feeding the
   INSERT; see `_write_postgres`).
@@ -266,9 +267,9 @@ def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool, serv
                           service_log: "Optional[AuditLog]" = None) -> None:
     """Called by every write transaction just before its COMMIT, with `run(sql, params)`
     executing on that transaction (driver placeholders: `?` SQLite, `%s` PostgreSQL).
-    Inside a request, the request's event goes into the same transaction: the change and
-    its record commit together or not at all (an audit insert refused rolls the change
-    back).  The first transaction of a request carries its event; later ones in the same
+    Inside a request, the request's event goes with the change: in the same transaction
+    (PostgreSQL) or committed to the trail's own file just before (SQLite; see
+    `AuditLog.write_in_transaction`), and an audit insert refused rolls the change back.  The first transaction of a request carries its event; later ones in the same
     request carry it again with `detail.partOfRequest` (and `detail.sideChange` for what
     `side_change` marks), so each committed change has a record of its own.
 

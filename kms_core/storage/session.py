@@ -8,8 +8,8 @@ token is the tuple of all of them:
 
 * SQLite: `PRAGMA data_version` on a dedicated connection changes whenever any other
   connection commits.  It reads shared memory, not tables, so the check costs microseconds;
-  only when it moves are the `ps_epoch` rows read (audit appends commit too, but don't make
-  caches stale).
+  only when it moves are the `ps_epoch` rows read (the audit trail has a file of its own,
+  kms_core/storage/audit_file.py, so its appends don't move it at all).
 * PostgreSQL: one indexed read of `ps_epoch` (two rows) per request, on a dedicated
   autocommit connection.  A committed change is therefore seen by every process on its
   very next request (a key disabled through one server is refused by the others).
@@ -104,7 +104,8 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'paramstore.db'}"
 
 
-#: The SQLite database and the files SQLite keeps beside it (policies, names, the audit trail).
+#: The SQLite database and the files SQLite keeps beside it (policies, names, keys; the
+#: audit trail has a file of its own with the same side files, kms_core/storage/audit_file.py).
 SQLITE_FILE_MODE = 0o600
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -242,7 +243,7 @@ class Database:
     # --- change detection ---------------------------------------------------------------
     @property
     def _monitor_conn(self) -> Any:
-        """The event loop's change-monitor connection (the SQLite audit writer shares it)."""
+        """The event loop's change-monitor connection."""
         return self._monitor.conn
 
     def _thread_monitor(self) -> "_ChangeMonitor":
@@ -280,9 +281,9 @@ class Database:
 
 
 class _ChangeMonitor:
-    """One connection that watches for commits: SQLite's `PRAGMA data_version` (which its
-    own commits don't move: the audit writer commits on the loop's), then `ps_epoch` only
-    when something committed; PostgreSQL's `ps_epoch` by a libpq prepared statement."""
+    """One connection that watches for commits: SQLite's `PRAGMA data_version`, then
+    `ps_epoch` only when something committed; PostgreSQL's `ps_epoch` by a libpq prepared
+    statement."""
 
     def __init__(self) -> None:
         self.conn: Any = None
@@ -296,8 +297,8 @@ class _ChangeMonitor:
         conn = self.conn
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
-            # Something committed; only a change of ps_epoch (a state change, not an
-            # audit append) makes caches stale.
+            # Something committed; only a change of ps_epoch (a state change) makes
+            # caches stale.
             self._data_version = version
             rows = conn.execute("SELECT id, value FROM ps_epoch").fetchall()
             self._epoch = _token(rows)

@@ -22,7 +22,8 @@ from paramstore.bootstrap import Store, open_store, write_credentials_file
 from paramstore.settings import Settings
 from tests.conftest import ACCOUNT_ID, free_port
 
-PRIVATE_FILES = ("paramstore.db", "paramstore.db-wal", "paramstore.db-shm", "root.key", "credentials")
+PRIVATE_FILES = ("paramstore.db", "paramstore.db-wal", "paramstore.db-shm", "paramstore-audit.db", "root.key",
+                 "credentials")
 
 
 def _mode(path: Path) -> int:

@@ -256,6 +256,7 @@ def test_store_after_crypto_traffic_holds_no_plaintext_secrets(dedicated):
         files = file_bytes(live.data_dir)
         assert "paramstore.db" in files
         assert "paramstore.db-wal" in files, sorted(files)  # WAL mode: scan the live WAL too
+        assert "paramstore-audit.db" in files and "paramstore-audit.db-wal" in files, sorted(files)  # the trail
         for name, data in files.items():
             assert not find_leaks(data, secrets), (name, find_leaks(data, secrets))
 
