@@ -431,30 +431,35 @@ class AuditLog:
         return rows, last_seq, last_mac
 
     def _sqlite_connection(self) -> Any:
-        """This thread's connection to the trail file (kms_core/storage/audit_file.py): the
-        event loop's never waits for the file's write lock (busy_timeout 0: the database
-        worker waits instead), other threads' wait up to the database timeout."""
+        """This thread's connection to the trail file (kms_core/storage/audit_file.py), with
+        the busy_timeout the database gives this thread (`busy_timeout_for_thread`): on the
+        event loop it doesn't wait for the file's write lock (the worker waits instead)."""
         conns = self._sqlite_conns
         conn = getattr(conns, "conn", None)
-        if conn is None:
-            from kms_core.storage import audit_file
+        if conn is not None:
+            busy = self.db.busy_timeout_for_thread()
+            if busy != conns.busy:  # the loop, once its request has committed something
+                conn.execute(f"PRAGMA busy_timeout={busy}")
+                conns.busy = busy
+            return conn
+        from kms_core.storage import audit_file
 
-            if not self._adopted:
-                if not audit_file.trail_in_file(self.db):
-                    audit_file.adopt(self.db)
-                self._adopted = True
-            conn = audit_file.connect(audit_file.audit_file_path(self.db.sqlite_path),
-                                      self.db.busy_timeout_for_thread())
-            # The head follows every insert in the same statement (a trigger of this
-            # connection, with the tag computed here): one autocommit INSERT per event, as
-            # cheap as the INSERT alone was, and the head can't lag behind the events.
-            head_key = self._head_key
-            conn.create_function("paramstore_audit_head_tag", 2,
-                                 lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
-            conn.execute(_HEAD_TRIGGER_SQLITE)
-            conns.conn = conn
-            with self._lock:
-                self._all_sqlite_conns.append(conn)
+        if not self._adopted:
+            if not audit_file.trail_in_file(self.db):
+                audit_file.adopt(self.db)
+            self._adopted = True
+        conns.busy = self.db.busy_timeout_for_thread()
+        conn = audit_file.connect(audit_file.audit_file_path(self.db.sqlite_path), conns.busy)
+        # The head follows every insert in the same statement (a trigger of this
+        # connection, with the tag computed here): one autocommit INSERT per event, as
+        # cheap as the INSERT alone was, and the head can't lag behind the events.
+        head_key = self._head_key
+        conn.create_function("paramstore_audit_head_tag", 2,
+                             lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
+        conn.execute(_HEAD_TRIGGER_SQLITE)
+        conns.conn = conn
+        with self._lock:
+            self._all_sqlite_conns.append(conn)
         return conn
 
     def _write_sqlite(self, batch: list[list], durable: bool = False) -> None:

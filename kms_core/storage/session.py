@@ -198,9 +198,13 @@ class Database:
 
     def busy_timeout_for_thread(self) -> int:
         """SQLite busy_timeout (ms) for a statement on this thread: 0 on the event loop (a
-        locked database sends the request to the worker), the database timeout elsewhere."""
+        locked database sends the request to the worker), the database timeout elsewhere,
+        and on the loop too once the request running there has committed something: it
+        can't be handed over any more, and a lock held for a moment (another process's
+        commit) is no reason to fail it."""
         if self.loop_thread is not None and threading.get_ident() == self.loop_thread:
-            return 0
+            if inline_attempt.db is not self or inline_attempt.commits == self.commits:
+                return 0
         return max(1, int(self.timeout * 1000))
 
     def adjust_busy_timeout(self, conn: Any) -> None:
