@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError
 from kms_core.crypto.root import ROOT_KEY_ENV, ROOT_KEY_FILE
 from kms_core.storage import audit_file
 from kms_core.storage.audit_file import AUDIT_FILE_META
-from kms_core.storage.session import normalize_url, sqlite_path
+from kms_core.storage.session import normalize_url, read_only_sqlite, sqlite_path
 
 MARKER_FILE = "store.json"
 MARKER_MODE = 0o600
@@ -92,12 +92,8 @@ def inspect_sqlite(path: Path) -> StoredFacts:
         return StoredFacts(empty=True)
     except OSError as exc:
         raise StartupError(f"database file {path}: {_os_reason(exc)}") from None
-    # Without a WAL file the main file is the whole database: read it as immutable, which
-    # takes no locks and makes no -shm/-wal (a refused start must leave the dir as it was).
-    wal = Path(f"{path}-wal")
-    options = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(f"file:{path}?{options}", uri=True, timeout=5)
+        conn = read_only_sqlite(path)
     except sqlite3.Error as exc:
         raise StartupError(f"database file {path} can't be opened: {exc}") from None
     try:

@@ -109,10 +109,10 @@ def inspect(path: Path) -> tuple[bool, Optional[str]]:
             return False, None
     except FileNotFoundError:
         return False, None
-    wal = Path(f"{path}-wal")
-    options = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "mode=ro&immutable=1"
+    from kms_core.storage.session import read_only_sqlite
+
     try:
-        conn = sqlite3.connect(f"file:{path}?{options}", uri=True, timeout=5)
+        conn = read_only_sqlite(path)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not {"audit_event", "audit_head", "audit_meta"} <= tables:

@@ -137,6 +137,15 @@ def create_sqlite_file(path: Path) -> bool:
     return True
 
 
+def read_only_sqlite(path: Path) -> sqlite3.Connection:
+    """Look at a SQLite file without changing anything: without a WAL file the main file is
+    the whole database, read as immutable (no locks, no -shm/-wal made: a refused start
+    must leave the data dir as it was); with one, read-only."""
+    wal = Path(f"{path}-wal")
+    options = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "mode=ro&immutable=1"
+    return sqlite3.connect(f"file:{path}?{options}", uri=True, timeout=5)
+
+
 class Database:
     """`hide_parameters`: SQL errors in the log never carry bound values (wrapped secrets,
     descriptions, anything a caller sent)."""
