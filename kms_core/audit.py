@@ -75,7 +75,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
+import psycopg
+
 from kms_core.crypto.keyed_hash import HmacSha256Key
+from kms_core.storage import audit_file
+from kms_core.storage.connect import is_timeout, postgres_connect_args, psycopg_dsn
 
 log = logging.getLogger("paramstore.audit")
 
@@ -333,8 +337,6 @@ class AuditLog:
                 try:
                     self.write_batch([values])
                 except sqlite3.OperationalError as exc:
-                    from kms_core.storage.session import is_timeout  # (session imports this module)
-
                     if self.worker is None or not wait or not is_timeout(exc):
                         raise
                     await self.worker.run(self._write_sqlite, [values])
@@ -442,8 +444,6 @@ class AuditLog:
                 conn.execute(f"PRAGMA busy_timeout={busy}")
                 conns.busy = busy
             return conn
-        from kms_core.storage import audit_file
-
         if not self._adopted:
             if not audit_file.trail_in_file(self.db):
                 audit_file.adopt(self.db)
@@ -517,11 +517,7 @@ class AuditLog:
         earlier version may lag behind it.)"""
         conn = self._conn
         if conn is None:
-            import psycopg
-
-            from kms_core.storage.session import _psycopg_dsn, postgres_connect_args
-
-            conn = psycopg.connect(_psycopg_dsn(self.db.url), autocommit=True, **postgres_connect_args(self.db.timeout))
+            conn = psycopg.connect(psycopg_dsn(self.db.url), autocommit=True, **postgres_connect_args(self.db.timeout))
             self._conn = conn
             self._head = None
         sql = _pg_append_sql(len(batch))
@@ -614,9 +610,7 @@ class VerifyResult:
 
 
 def _raw_connection(db):  # type: ignore[no-untyped-def]
-    from kms_core.storage.audit_file import trail_engine
-
-    return trail_engine(db).connect()
+    return audit_file.trail_engine(db).connect()
 
 
 def _iter_rows(db, upto: int, page: int = 5000) -> Iterator[tuple]:  # type: ignore[no-untyped-def]

@@ -1,8 +1,8 @@
 """Key sets of AWS services (`aws/<service>`): one mechanism for every service built on
 the KMS core.
 
-A service declares its set once (`declare("ssm", ...)`); from then on, per account and
-region, it has:
+A service registers its set with the core once (`ServiceKeys.register`, done by its KMS
+port, kms_core/port.py); from then on, per account and region, it has:
 
 - an **AWS-managed key**, `alias/aws/<service>`: a real KMS key (KeyManager AWS) made
   lazily the first time the service needs it, or when a customer calls DescribeKey on
@@ -88,24 +88,6 @@ class ServiceKeySet:
         }, indent=2)
 
 
-_SETS: dict[str, ServiceKeySet] = {}
-
-
-def declare(service: str, display_name: str, description: str) -> ServiceKeySet:
-    """Give a service its `aws/<service>` key set (idempotent)."""
-    key_set = _SETS.get(service)
-    if key_set is None:
-        key_set = _SETS[service] = ServiceKeySet(service, display_name, description)
-    return key_set
-
-
-def key_set_for_alias(alias_name: str) -> Optional[ServiceKeySet]:
-    """The declared set whose managed key this alias names (`alias/aws/<service>`)."""
-    if not alias_name.startswith("alias/aws/"):
-        return None
-    return _SETS.get(alias_name[len("alias/aws/"):])
-
-
 class OwnedKeyError(Exception):
     """A service-owned blob that does not open (tampered, moved, or another key's)."""
 
@@ -118,6 +100,17 @@ class ServiceKeys:
     def __init__(self, kms: "KmsCore") -> None:
         self._kms = kms
         self._owned: dict[tuple[str, str, str], dict[int, bytes]] = {}
+        self._sets: dict[str, ServiceKeySet] = {}
+
+    def register(self, key_set: ServiceKeySet) -> None:
+        """Give a service its `aws/<service>` key set (idempotent)."""
+        self._sets.setdefault(key_set.service, key_set)
+
+    def for_alias(self, alias_name: str) -> Optional[ServiceKeySet]:
+        """The registered set whose managed key this alias names (`alias/aws/<service>`)."""
+        if not alias_name.startswith("alias/aws/"):
+            return None
+        return self._sets.get(alias_name[len("alias/aws/"):])
 
     # --- AWS-managed keys -----------------------------------------------------------------
     def ensure_managed_key(self, key_set: ServiceKeySet, account_id: str, region: str) -> str:

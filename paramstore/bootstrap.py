@@ -27,7 +27,8 @@ from paramstore.preflight import ROOT_CHECK, STORE_CREATED, STORE_ID, StartupErr
 from kms_core.runtime import Runtime
 from kms_core.service import KmsCore
 from kms_core.storage import audit_file, migrate
-from kms_core.storage.session import SQLITE_SIDE_FILES, Database, ensure_epoch_row
+from kms_core.storage.session import Database, ensure_epoch_row
+from kms_core.storage.connect import SQLITE_SIDE_FILES
 from kms_core.storage.tables import AccessKeyTable, KeyTable, MetaTable
 from paramstore.settings import Settings
 

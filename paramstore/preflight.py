@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError
 from kms_core.crypto.root import ROOT_KEY_ENV, ROOT_KEY_FILE
 from kms_core.storage import audit_file
 from kms_core.storage.audit_file import AUDIT_FILE_META
-from kms_core.storage.session import normalize_url, read_only_sqlite, sqlite_path
+from kms_core.storage.connect import normalize_url, read_only_sqlite, sqlite_path
 
 MARKER_FILE = "store.json"
 MARKER_MODE = 0o600
@@ -107,10 +107,10 @@ def inspect_sqlite(path: Path) -> StoredFacts:
 def inspect_postgres(url: str) -> StoredFacts:
     import psycopg
 
-    from kms_core.storage.session import _psycopg_dsn
+    from kms_core.storage.connect import psycopg_dsn
 
     try:
-        conn = psycopg.connect(_psycopg_dsn(url), connect_timeout=10, autocommit=True)
+        conn = psycopg.connect(psycopg_dsn(url), connect_timeout=10, autocommit=True)
     except psycopg.Error as exc:
         raise StartupError(f"can't connect to the database at {masked(url)}: {first_line(exc)}") from None
     try:

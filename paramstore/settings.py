@@ -62,6 +62,6 @@ class Settings:
         return True
 
     def resolved_database_url(self) -> str:
-        from kms_core.storage.session import sqlite_url
+        from kms_core.storage.connect import sqlite_url
 
         return self.database_url or sqlite_url(self.data_dir)

@@ -10,7 +10,6 @@ from kms_core.context import RequestContext
 from kms_core.domain.arn import KEY_ID_RE, PARTITION, alias_arn, key_arn, parse_key_ref
 from kms_core.domain.model import KeyWithMaterial
 from kms_core.errors import NotFoundException
-from kms_core.service_keys import key_set_for_alias
 
 
 def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWithMaterial:
@@ -46,7 +45,7 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
 def _managed_key_on_first_use(ctx: RequestContext, alias_name: str, region: str) -> str | None:
     """`alias/aws/<service>` with no key yet: the service's first use makes it, and so
     does a customer's DescribeKey on the alias (as on AWS)."""
-    key_set = key_set_for_alias(alias_name)
+    key_set = ctx.kms.service_keys.for_alias(alias_name)
     if key_set is None:
         return None
     if ctx.operation != "DescribeKey" and ctx.via_service != key_set.via_service(region):

@@ -31,6 +31,8 @@ from typing import Any, Optional
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from kms_core.storage.connect import create_sqlite_file, read_only_sqlite
+
 #: `ps_meta` row naming the trail file: the store's trail lives there, not in the store's file
 AUDIT_FILE_META = "audit_trail_file"
 GENESIS_MAC = "0" * 64
@@ -80,8 +82,6 @@ def audit_file_path(store_path: Path) -> Path:
 def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     """A writer's connection: autocommit, WAL, `synchronous=NORMAL` (a durable record, for
     a change, raises it to FULL for its commit), made 0600 if it creates the file."""
-    from kms_core.storage.session import create_sqlite_file
-
     create_sqlite_file(path)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                            timeout=busy_timeout_ms / 1000)
@@ -109,8 +109,6 @@ def inspect(path: Path) -> tuple[bool, Optional[str]]:
             return False, None
     except FileNotFoundError:
         return False, None
-    from kms_core.storage.session import read_only_sqlite
-
     try:
         conn = read_only_sqlite(path)
         try:

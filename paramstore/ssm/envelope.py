@@ -1,4 +1,4 @@
-"""Parameter values at rest: envelope encryption through the KMS core.
+"""Parameter values at rest: envelope encryption through the KMS port (kms_core/port.py).
 
 Every version gets a fresh 256-bit data key; the value is sealed locally with AES-256-GCM
 under it, and only the data key goes to the KMS core:
@@ -23,28 +23,21 @@ tier while asking for the same permission.)
 from __future__ import annotations
 
 import logging
-import os
 import struct
 
-from kms_core.context import RequestContext
-from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey, gcm_seal
-from kms_core.domain.arn import KEY_ID_RE
-from kms_core.engine import ciphertext
-from kms_core.errors import AwsError
-from kms_core.operations import crypto
-from kms_core.service_keys import OwnedKeyError, declare
-from paramstore.ssm.errors import AccessDeniedException, InternalServerError, InvalidKeyId
+from kms_core.port import (Aead, DataKey, KmsAccessDenied, KmsCallError, KmsCiphertextRejected, KmsKeyGone,
+                           KmsKeyUnusable, KmsPort, ServiceKeySet, ValueRejected)
+from paramstore.ssm.errors import AccessDeniedException, AwsError, InternalServerError, InvalidKeyId
 
 log = logging.getLogger("paramstore.ssm")
 
-SSM_KEYS = declare("ssm", "Systems Manager",
-                   "Default master key that protects my SSM parameters when no other key is defined")
+#: SSM's key set: alias/aws/ssm (AWS-managed) and the service-owned key for String values
+SSM_KEYS = ServiceKeySet("ssm", "Systems Manager",
+                         "Default master key that protects my SSM parameters when no other key is defined")
 DEFAULT_KEY_ID = SSM_KEYS.alias_name
 SECURE_STRING = "SecureString"
+ADVANCED_TIER = "Advanced"
 _AAD_LABEL = b"paramstore/ssm/value/v1"
-#: KMS failures a caller can fix by choosing or repairing the key: SSM's InvalidKeyId
-_KEY_ERRORS = {"NotFoundException", "DisabledException", "KMSInvalidStateException", "InvalidKeyUsageException",
-               "KeyUnavailableException", "ValidationException", "InvalidArnException"}
 
 
 def value_aad(arn: str, version: int, param_type: str, key_id: str | None) -> bytes:
@@ -56,51 +49,19 @@ def encryption_context(arn: str) -> dict:
     return {"PARAMETER_ARN": arn}
 
 
-def _via_ssm(ctx: RequestContext, operation: str) -> RequestContext:
-    """The caller's request as the KMS core sees it when SSM calls on their behalf."""
-    return RequestContext(ctx.kms, ctx.principal, ctx.region, ctx.request_id, operation,
-                          via_service=SSM_KEYS.via_service(ctx.region), source_ip=ctx.source_ip,
-                          secure_transport=ctx.secure_transport)
-
-
-def _kms_call(ctx: RequestContext, operation: str, function, request: dict) -> dict:  # type: ignore[no-untyped-def]
-    kms_ctx = _via_ssm(ctx, operation)
-    try:
-        return function(kms_ctx, request)
-    except AwsError as error:
-        if error.code == "InvalidCiphertextException" and _key_is_gone(ctx, request.get("CiphertextBlob")):
-            error = InvalidKeyId("The key that encrypted this parameter's value no longer exists.")
-            raise error from None
-        raise _as_ssm_error(error, ctx) from None
-    finally:
-        for arn in kms_ctx.resources:  # a listing touches one key many times: name it once
-            if arn not in ctx.resources:
-                ctx.resources.append(arn)
-
-
-def _as_ssm_error(error: AwsError, ctx: RequestContext) -> AwsError:
+def _as_ssm_error(error: KmsCallError, request_id: str) -> AwsError:
     """How SSM reports a KMS failure: the KMS message, wrapped as AWS's SDK-based services do."""
-    message = (f"{error.message} (Service: AWSKMS; Status Code: {error.http_status}; "
-               f"Error Code: {error.code}; Request ID: {ctx.request_id}; Proxy: null)")
-    if error.code == "AccessDeniedException":
-        return AccessDeniedException(message)
-    if error.code in _KEY_ERRORS:
-        return InvalidKeyId(message)
-    if error.code == "InvalidCiphertextException":
+    if isinstance(error, KmsKeyGone):
+        return InvalidKeyId("The key that encrypted this parameter's value no longer exists.")
+    if isinstance(error, KmsCiphertextRejected):
         return _integrity_failure()
+    message = (f"{error.message} (Service: AWSKMS; Status Code: {error.http_status}; "
+               f"Error Code: {error.code}; Request ID: {request_id}; Proxy: null)")
+    if isinstance(error, KmsAccessDenied):
+        return AccessDeniedException(message)
+    if isinstance(error, KmsKeyUnusable):
+        return InvalidKeyId(message)
     return InternalServerError(message)
-
-
-def _key_is_gone(ctx: RequestContext, blob: bytes | None) -> bool:
-    """A data key whose KMS key was deleted: the caller's problem (InvalidKeyId), not a
-    tampered row."""
-    if blob is None:
-        return False
-    try:
-        key_id = ciphertext.parse(blob).key_id
-    except ciphertext.MalformedCiphertext:
-        return False
-    return bool(KEY_ID_RE.fullmatch(key_id)) and ctx.kms.key(key_id) is None
 
 
 def _integrity_failure() -> AwsError:
@@ -108,64 +69,52 @@ def _integrity_failure() -> AwsError:
     return InternalServerError("The parameter value failed its integrity check and was not returned.")
 
 
-ADVANCED_TIER = "Advanced"
-
-
-def seal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id: str | None,
+def seal(kms: KmsPort, ctx, arn: str, version: int, param_type: str, key_id: str | None,  # type: ignore[no-untyped-def]
          value: str, tier: str) -> tuple[bytes, bytes]:
-    """(sealed value, sealed data key) for one new version."""
+    """(sealed value, sealed data key) for one new version.  `ctx`: the caller (kms_core.port.Caller)."""
     aad = value_aad(arn, version, param_type, key_id)
-    if param_type == SECURE_STRING and tier == ADVANCED_TIER:
-        result = _kms_call(ctx, "GenerateDataKey", crypto.generate_data_key,
-                           {"KeyId": key_id or DEFAULT_KEY_ID, "KeySpec": "AES_256",
-                            "EncryptionContext": encryption_context(arn)})
-        data_key, sealed_key = result["Plaintext"], result["CiphertextBlob"]
-    elif param_type == SECURE_STRING:
-        data_key = os.urandom(32)
-        sealed_key = _kms_call(ctx, "Encrypt", crypto.encrypt,
-                               {"KeyId": key_id or DEFAULT_KEY_ID, "Plaintext": data_key,
-                                "EncryptionContext": encryption_context(arn)})["CiphertextBlob"]
-    else:
-        data_key = os.urandom(32)
-        sealed_key = ctx.kms.service_keys.owned_seal(SSM_KEYS, ctx.account_id, ctx.region, data_key, aad)
-    return gcm_seal(data_key, value.encode("utf-8"), aad), sealed_key
+    data_key: DataKey
+    try:
+        if param_type == SECURE_STRING and tier == ADVANCED_TIER:
+            data_key = kms.generate_data_key(ctx, key_id or kms.default_key_id, encryption_context(arn))
+        elif param_type == SECURE_STRING:
+            data_key = kms.encrypt_data_key(ctx, key_id or kms.default_key_id, encryption_context(arn))
+        else:
+            data_key = kms.owned_data_key(ctx.account_id, ctx.region, aad)
+    except KmsCallError as error:
+        raise _as_ssm_error(error, ctx.request_id) from None
+    return data_key.aead.seal(value.encode("utf-8"), aad), data_key.sealed
 
 
-def unseal(ctx: RequestContext, arn: str, version: int, param_type: str, key_id: str | None,
+def unseal(kms: KmsPort, ctx, arn: str, version: int, param_type: str, key_id: str | None,  # type: ignore[no-untyped-def]
            value_sealed: bytes, data_key_sealed: bytes, data_keys: dict | None = None,
            cache_key: object = None) -> str:
     """The plaintext value; SecureString data keys are decrypted through KMS as the caller.
 
     `data_keys` (the store's cache, dropped on any parameter change) remembers data keys
-    already opened (as a ready AES-GCM context with the value's AAD): a repeat read then
-    runs every check KMS Decrypt would on this request (authorization as the caller, key
-    state) without opening the blob again."""
-    opened = data_keys.get(cache_key) if data_keys is not None else None
-    if param_type == SECURE_STRING:
-        request = {"CiphertextBlob": data_key_sealed, "EncryptionContext": encryption_context(arn)}
-        if opened is None:
-            data_key = _kms_call(ctx, "Decrypt", crypto.decrypt, request)["Plaintext"]
-        else:
-            memo = getattr(ctx, "decrypt_allowed_keys", None)
-            _kms_call(ctx, "Decrypt", lambda kms_ctx, req: _repeat_decrypt(kms_ctx, req, memo), request)
-    elif opened is None:
-        try:
-            data_key = ctx.kms.service_keys.owned_open(SSM_KEYS, ctx.account_id, ctx.region, data_key_sealed,
-                                                       value_aad(arn, version, param_type, key_id))
-        except OwnedKeyError:
-            raise _integrity_failure() from None
-    if opened is None:
-        opened = (GcmKey(data_key), value_aad(arn, version, param_type, key_id))
-    gcm_key, aad = opened
+    already opened (as a ready AEAD with the value's AAD): a repeat read then runs every
+    check KMS Decrypt would on this request (authorization as the caller, key state)
+    without opening the blob again."""
+    opened: tuple[Aead, bytes] | None = data_keys.get(cache_key) if data_keys is not None else None
+    aad = opened[1] if opened is not None else value_aad(arn, version, param_type, key_id)
     try:
-        value = gcm_key.open(value_sealed, aad).decode("utf-8")
-    except (DecryptionFailed, UnicodeDecodeError):
+        if param_type == SECURE_STRING:
+            context = encryption_context(arn)
+            if opened is None:
+                opened = (kms.decrypt_data_key(ctx, data_key_sealed, context), aad)
+            else:
+                kms.check_decrypt(ctx, data_key_sealed, context)
+        elif opened is None:
+            opened = (kms.open_owned_data_key(ctx.account_id, ctx.region, data_key_sealed, aad), aad)
+    except KmsCallError as error:
+        raise _as_ssm_error(error, ctx.request_id) from None
+    except ValueRejected:
+        raise _integrity_failure() from None
+    aead, aad = opened
+    try:
+        value = aead.open(value_sealed, aad).decode("utf-8")
+    except (ValueRejected, UnicodeDecodeError):
         raise _integrity_failure() from None
     if data_keys is not None:
         data_keys[cache_key] = opened
     return value
-
-
-def _repeat_decrypt(kms_ctx: RequestContext, request: dict, allowed_keys: set | None = None) -> dict:
-    crypto.authorize_repeat_decrypt(kms_ctx, request["CiphertextBlob"], request["EncryptionContext"], allowed_keys)
-    return {}

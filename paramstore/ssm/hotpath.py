@@ -22,7 +22,8 @@ import psycopg
 from sqlalchemy.exc import IntegrityError
 
 from kms_core.audit import record_in_transaction
-from kms_core.storage.session import PARAMS_EPOCH, Database, is_timeout
+from kms_core.storage.session import PARAMS_EPOCH, Database
+from kms_core.storage.connect import is_timeout
 
 #: a concurrent insert of the same row, from either driver (or through the ORM)
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError, IntegrityError)

@@ -21,8 +21,10 @@ from sqlalchemy import delete, func, or_
 from sqlmodel import Session, select
 
 from kms_core.audit import AuditEvent
+from kms_core.port import InProcessKms, KmsPort
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.storage.session import PARAMS_EPOCH
+from paramstore.ssm.envelope import SSM_KEYS
 from paramstore.ssm.hotpath import HotSql, ParamRow, VersionRow
 from paramstore.ssm.names import parameter_arn
 from paramstore.ssm.policies import fire_due, schedule
@@ -43,6 +45,8 @@ _MAX_CACHED = 50_000
 class ParameterStore:
     def __init__(self, kms: "KmsCore") -> None:
         self.kms = kms
+        #: all the Parameter Store asks of KMS (kms_core/port.py)
+        self.kms_port: KmsPort = InProcessKms(kms, SSM_KEYS)
         self.db = kms.db
         self.clock = kms.clock
         self.sql = HotSql(kms.db)

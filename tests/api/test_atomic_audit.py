@@ -40,9 +40,9 @@ class Database:
                 conn.close()
         import psycopg
 
-        from kms_core.storage.session import _psycopg_dsn
+        from kms_core.storage.connect import psycopg_dsn
 
-        with psycopg.connect(_psycopg_dsn(self.url), autocommit=True) as conn:
+        with psycopg.connect(psycopg_dsn(self.url), autocommit=True) as conn:
             cur = conn.execute(statement)
             return cur.fetchall() if cur.description else []
 
@@ -116,7 +116,8 @@ def test_refused_audit_inserts_leave_no_change_behind(setup):
         ssm.get_parameter(Name="/atomic/new")
     from kms_core.audit import verify
     from kms_core.crypto.root import load_root_key
-    from kms_core.storage.session import Database as Store, sqlite_url
+    from kms_core.storage.session import Database as Store
+    from kms_core.storage.connect import sqlite_url
 
     store = Store(db.url or sqlite_url(db.path.parent))
     try:

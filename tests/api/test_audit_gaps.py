@@ -399,7 +399,8 @@ def test_ls_resource_query_matches_exactly(fresh_database, tmp_path):  # type: i
     from kms_core.audit import AuditEvent, AuditLog, query
     from kms_core.crypto.root import RootKey
     from kms_core.storage import migrate
-    from kms_core.storage.session import Database, sqlite_url
+    from kms_core.storage.session import Database
+    from kms_core.storage.connect import sqlite_url
 
     db = Database(fresh_database[1] or sqlite_url(tmp_path))
     migrate.upgrade(db)

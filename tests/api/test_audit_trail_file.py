@@ -15,7 +15,8 @@ from pathlib import Path
 from kms_core.audit import verify
 from kms_core.crypto.root import load_root_key
 from kms_core.storage.audit_file import AUDIT_FILE_META, audit_file_path
-from kms_core.storage.session import Database, sqlite_url
+from kms_core.storage.session import Database
+from kms_core.storage.connect import sqlite_url
 from tests.api.test_damaged_data_dir import make_store, refused_start
 from tests.process_helpers import ServerProcess
 

@@ -128,11 +128,11 @@ def test_deleted_sqlite_database_is_refused(tmp_path):
 def test_postgres_database_without_schema_is_refused(tmp_path, fresh_postgres_url):
     import psycopg
 
-    from kms_core.storage.session import _psycopg_dsn
+    from kms_core.storage.connect import psycopg_dsn
 
     data_dir = tmp_path / "data"
     store_id = make_store(data_dir, fresh_postgres_url)
-    with psycopg.connect(_psycopg_dsn(fresh_postgres_url), autocommit=True) as conn:
+    with psycopg.connect(psycopg_dsn(fresh_postgres_url), autocommit=True) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
     reason = refused_start(data_dir, fresh_postgres_url)

@@ -33,12 +33,12 @@ def hold_lock(url, data_dir, table: str, sqlite_file: str = "paramstore.db") -> 
                 "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.read(); c.execute('ROLLBACK')")
         target = str(data_dir / sqlite_file)
     else:
-        from kms_core.storage.session import _psycopg_dsn
+        from kms_core.storage.connect import psycopg_dsn
 
         code = ("import psycopg, sys; c = psycopg.connect(sys.argv[1]); "
                 f"c.execute('LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE'); print('locked', flush=True); "
                 "sys.stdin.read(); c.rollback()")
-        target = _psycopg_dsn(url)
+        target = psycopg_dsn(url)
     holder = subprocess.Popen([sys.executable, "-c", code, target], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     assert holder.stdout.readline().strip() == "locked"
@@ -120,9 +120,9 @@ def test_a_write_waiting_on_a_lock_holds_up_nothing_else(live, table, write, exp
         import psycopg
         from sqlalchemy.engine import make_url
 
-        from kms_core.storage.session import _psycopg_dsn
+        from kms_core.storage.connect import psycopg_dsn
 
-        with psycopg.connect(_psycopg_dsn(url), autocommit=True) as conn:
+        with psycopg.connect(psycopg_dsn(url), autocommit=True) as conn:
             stuck = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
                                  "(state LIKE 'idle in transaction%%' OR wait_event_type = 'Lock')",
                                  (make_url(url).database,)).fetchone()[0]

@@ -33,9 +33,9 @@ def execute(url, data_dir, statement: str) -> None:  # type: ignore[no-untyped-d
         return
     import psycopg
 
-    from kms_core.storage.session import _psycopg_dsn
+    from kms_core.storage.connect import psycopg_dsn
 
-    with psycopg.connect(_psycopg_dsn(url), autocommit=True) as conn:
+    with psycopg.connect(psycopg_dsn(url), autocommit=True) as conn:
         conn.execute(statement)
 
 
@@ -61,7 +61,8 @@ def test_not_ready_while_the_schema_is_not_this_releases_then_ready_again(live):
     assert "schema" in body["reason"] and "ffffffffffff" in body["reason"]
     assert httpx.get(server.url + "/health").status_code == 200  # liveness is unaffected
     from kms_core.storage.migrate import head_revision
-    from kms_core.storage.session import Database, sqlite_url
+    from kms_core.storage.session import Database
+    from kms_core.storage.connect import sqlite_url
 
     db = Database(url or sqlite_url(data_dir))
     head = head_revision(db)
@@ -83,11 +84,11 @@ def test_not_ready_while_postgres_refuses_connections_then_recovers(tmp_path, fr
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from kms_core.storage.session import _psycopg_dsn
+    from kms_core.storage.connect import psycopg_dsn
 
     server = ServerProcess(tmp_path, fresh_postgres_url, extra_args=("--db-timeout", "2")).wait_ready()
     name = make_url(fresh_postgres_url).database
-    admin = _psycopg_dsn(make_url(fresh_postgres_url).set(database="postgres").render_as_string(hide_password=False))
+    admin = psycopg_dsn(make_url(fresh_postgres_url).set(database="postgres").render_as_string(hide_password=False))
     try:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
@@ -120,12 +121,12 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(tmp_path, fresh_
             "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.read()"),
             str(tmp_path / "paramstore.db")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     else:
-        from kms_core.storage.session import _psycopg_dsn
+        from kms_core.storage.connect import psycopg_dsn
 
         holder = subprocess.Popen([sys.executable, "-c", (
             "import psycopg, sys; c = psycopg.connect(sys.argv[1]); "
             "c.execute('LOCK TABLE ssm_parameter IN ACCESS EXCLUSIVE MODE'); print('locked', flush=True); "
-            "sys.stdin.read(); c.rollback()"), _psycopg_dsn(url)],
+            "sys.stdin.read(); c.rollback()"), psycopg_dsn(url)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     answer: dict = {}

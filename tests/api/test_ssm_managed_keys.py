@@ -10,7 +10,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from kms_core.service_keys import declare, key_set_for_alias
+from kms_core.service_keys import ServiceKeySet
 from tests.helpers import expect_error, stored_data_key
 
 
@@ -91,9 +91,11 @@ def test_undeclared_service_aliases_are_not_created(server):
     expect_error(lambda: kms.describe_key(KeyId="alias/aws/nosuchservice"), "NotFoundException")
 
 
-def test_a_new_service_gets_its_key_set_by_declaring_its_name(server):
-    key_set = declare("secretsmanager", "Secrets Manager", "Default key for Secrets Manager")
-    assert key_set_for_alias("alias/aws/secretsmanager") is key_set
+def test_a_new_service_gets_its_key_set_by_registering_it(server):
+    service_keys = server.app.state.store.kms.service_keys
+    key_set = ServiceKeySet("secretsmanager", "Secrets Manager", "Default key for Secrets Manager")
+    service_keys.register(key_set)
+    assert service_keys.for_alias("alias/aws/secretsmanager") is key_set
     kms = server.client("kms", region="ap-south-1")
     meta = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
     assert meta["KeyManager"] == "AWS" and meta["Description"] == "Default key for Secrets Manager"

@@ -7,7 +7,8 @@ from alembic import command
 from sqlalchemy import inspect
 
 from kms_core.storage import migrate
-from kms_core.storage.session import Database, sqlite_url
+from kms_core.storage.session import Database
+from kms_core.storage.connect import sqlite_url
 
 EXPECTED_TABLES = {"ps_meta", "ps_epoch", "ps_account", "ps_access_key", "kms_key", "kms_key_material", "kms_grant",
                    "iam_user", "iam_role", "iam_inline_policy", "iam_principal_tag", "audit_event", "audit_head",

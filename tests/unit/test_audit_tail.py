@@ -26,7 +26,8 @@ from kms_core.audit import (
 )
 from kms_core.crypto.root import RootKey
 from kms_core.storage import migrate
-from kms_core.storage.session import Database, sqlite_url
+from kms_core.storage.session import Database
+from kms_core.storage.connect import sqlite_url
 
 ROOT_ARN = "arn:aws:iam::111122223333:root"
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"

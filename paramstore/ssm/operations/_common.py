@@ -90,7 +90,7 @@ def stored_ciphertext(row: ParameterVersionTable) -> str:
 def value_of(ctx: SsmContext, param: ParameterTable, row: ParameterVersionTable, with_decryption: bool) -> str:
     if row.type == SECURE_STRING and not with_decryption:
         return stored_ciphertext(row)
-    return unseal(ctx, arn_of(ctx, param.canonical), row.version, row.type, row.key_id,
+    return unseal(ctx.ssm.kms_port, ctx, arn_of(ctx, param.canonical), row.version, row.type, row.key_id,
                   row.value_sealed, row.data_key_sealed, ctx.ssm.data_keys(), (param.id, row.version))
 
 

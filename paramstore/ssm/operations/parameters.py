@@ -103,7 +103,7 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
     if previous is not None and not overwrite:
         raise _already_exists()
     plan = _plan(ctx, req, previous, value, policies)
-    sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value, plan.tier)
+    sealed = seal(ctx.ssm.kms_port, ctx, arn, plan.version, plan.type, plan.key_id, value, plan.tier)
     for _ in range(_PUT_ATTEMPTS):
         try:
             return _store(ctx, req, name, canonical, arn, value, policies, plan, sealed, overwrite)
@@ -178,7 +178,7 @@ def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, valu
         if (row.id if row is not None else None) != plan.parameter_id or (
                 row is not None and row.version + 1 != plan.version):
             plan = _plan(ctx, req, row, value, policies)
-            sealed = seal(ctx, arn, plan.version, plan.type, plan.key_id, value, plan.tier)
+            sealed = seal(ctx.ssm.kms_port, ctx, arn, plan.version, plan.type, plan.key_id, value, plan.tier)
         if row is None or row.tier != plan.tier:
             tiers.check_quota(tx.count_tier(ctx.account_id, ctx.region, plan.tier), plan.tier)
         updated = ParamRow(

@@ -1,0 +1,132 @@
+"""The layers, as import contracts (docs/architecture.md).
+
+Strict contracts hold now and must keep holding.  The others are where the code is headed
+(issue: a narrow KMS port, pure policy, storage behind repositories): each lists the
+imports that still break it, and the list may only shrink.  A new breach fails; so does a
+listed one that is gone (take it off the list, so it can't come back unnoticed)."""
+
+from __future__ import annotations
+
+import sys
+
+from tests.architecture.imports import graph, within
+
+STORAGE = ("kms_core.storage", "paramstore.ssm.storage", "migrations")
+SQL = ("sqlmodel", "sqlalchemy", "alembic")
+#: what the Parameter Store may use of the KMS core
+SSM_MAY_USE = ("kms_core.port", "kms_core.domain", "kms_core.protocol")
+
+IMPORTS = graph()
+
+
+def breaches(importers: tuple, imported: tuple, allowed_importers: tuple = ()) -> set[tuple[str, str]]:
+    return {(module, target) for module, targets in IMPORTS.items()
+            if within(module, *importers) and not within(module, *allowed_importers)
+            for target in targets if within(target, *imported)}
+
+
+def ratchet(found: set, known: set) -> None:
+    new, gone = sorted(found - known), sorted(known - found)
+    assert not new, f"imports that break the contract: {new}"
+    assert not gone, f"fixed, so take them off the known list: {gone}"
+
+
+# --- strict ---------------------------------------------------------------------------------
+def test_the_kms_core_never_imports_the_parameter_store():
+    assert breaches(("kms_core",), ("paramstore",)) == set()
+
+
+def test_there_are_no_import_cycles():
+    """Among the project's modules, imports inside functions included (a cycle broken by a
+    late import is still a cycle in the design)."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    edges = {m: {t for t in targets if t in IMPORTS and t != m} for m, targets in IMPORTS.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def connect(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(edges):
+        if module not in index:
+            connect(module)
+    assert cycles == []
+
+
+def test_parameter_values_reach_kms_only_through_the_port():
+    """The envelope (what the Parameter Store seals and opens) uses the KMS port alone."""
+    found = {t for t in IMPORTS["paramstore.ssm.envelope"] if within(t, "kms_core")}
+    assert found <= {"kms_core.port"}, found
+
+
+def test_the_graph_is_read():
+    """The contracts above would pass on an empty graph: make sure it isn't."""
+    assert len(IMPORTS) > 100
+    assert "kms_core.operations.crypto" in IMPORTS["kms_core.port"]
+    assert "kms_core.port" in IMPORTS["paramstore.ssm.envelope"]
+    assert "sqlmodel" in IMPORTS["kms_core.storage.session"]
+
+
+# --- ratchets -------------------------------------------------------------------------------
+KNOWN_SQL_OUTSIDE_STORAGE = {
+    "kms_core.audit", "kms_core.identity.admin", "kms_core.identity.iam_operations", "kms_core.identity.store",
+    "kms_core.operations._common", "kms_core.operations.aliases", "kms_core.operations.grants",
+    "kms_core.operations.keys", "kms_core.operations.rotation", "kms_core.operations.tags",
+    "kms_core.policy.grants", "kms_core.policy.key_policy", "kms_core.service", "kms_core.service_keys",
+    "paramstore.bootstrap", "paramstore.cli.audit", "paramstore.health", "paramstore.preflight", "paramstore.seed",
+    "paramstore.ssm.hotpath", "paramstore.ssm.operations.labels", "paramstore.ssm.operations.listing",
+    "paramstore.ssm.operations.parameters", "paramstore.ssm.operations.tags", "paramstore.ssm.store",
+    "paramstore.ssm.tables",
+}
+
+KNOWN_POLICY_TO_STORAGE = {
+    ("kms_core.policy.grants", "kms_core.storage.tables"), ("kms_core.policy.grants", "sqlmodel"),
+    ("kms_core.policy.key_policy", "kms_core.storage.tables"), ("kms_core.policy.key_policy", "sqlmodel"),
+}
+
+KNOWN_SSM_TO_KMS_CORE = {
+    ("paramstore.ssm.context", "kms_core.context"),
+    ("paramstore.ssm.hotpath", "kms_core.audit"), ("paramstore.ssm.hotpath", "kms_core.storage.connect"),
+    ("paramstore.ssm.hotpath", "kms_core.storage.session"),
+    ("paramstore.ssm.operations._common", "kms_core.policy.authorize"),
+    ("paramstore.ssm.operations.parameters", "kms_core.policy.authorize"),
+    ("paramstore.ssm.operations.tags", "kms_core.policy.authorize"),
+    ("paramstore.ssm.store", "kms_core.audit"), ("paramstore.ssm.store", "kms_core.storage.session"),
+    ("paramstore.ssm.tables", "kms_core.storage.metadata"),
+}
+
+
+def test_only_storage_imports_sql():
+    found = {module for module, _ in breaches(("kms_core", "paramstore"), SQL, STORAGE)}
+    ratchet(found, KNOWN_SQL_OUTSIDE_STORAGE)
+
+
+def test_policy_evaluation_imports_no_storage():
+    ratchet(breaches(("kms_core.policy",), ("kms_core.storage", "paramstore.ssm.storage") + SQL),
+            KNOWN_POLICY_TO_STORAGE)
+
+
+def test_the_parameter_store_reaches_kms_through_the_port_domain_and_protocol():
+    found = {(m, t) for m, t in breaches(("paramstore.ssm",), ("kms_core",)) if not within(t, *SSM_MAY_USE)}
+    ratchet(found, KNOWN_SSM_TO_KMS_CORE)
