@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
-from kms_core.identity.principal import Principal
+from kms_core.domain.principal import Principal
 
 if TYPE_CHECKING:
     from kms_core.service import KmsCore

@@ -7,7 +7,7 @@ the generated model so a code can't be misspelt.
 
 from __future__ import annotations
 
-from kms_core.protocol.errors import (  # noqa: F401  (re-exported: shared protocol errors)
+from kms_core.domain.errors import (  # noqa: F401  (re-exported: shared protocol errors)
     AccessDeniedException,
     AwsError,
     SerializationException,

@@ -24,7 +24,7 @@ from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey, gcm_seal
 from kms_core.domain.arn import KEY_ID_RE
 from kms_core.engine import ciphertext
 from kms_core.operations import crypto
-from kms_core.protocol.errors import AwsError
+from kms_core.domain.errors import AwsError
 from kms_core.service_keys import OwnedKeyError, ServiceKeySet
 
 if TYPE_CHECKING:

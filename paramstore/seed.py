@@ -82,7 +82,7 @@ from kms_core.identity import admin
 from kms_core.identity.store import user_arn
 from kms_core.policy.document import validate_key_policy
 from kms_core.policy.evaluate import compile_policy
-from kms_core.protocol.errors import AwsError
+from kms_core.domain.errors import AwsError
 from kms_core.storage import repository
 from kms_core.storage.tables import (
     AccessKeyTable,

@@ -22,11 +22,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from kms_core.context import RequestContext
-from kms_core.identity.principal import Principal
+from kms_core.domain.principal import Principal
 from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, access_key_of, error_body, new_request_id
 from kms_core.audit import AuditEvent, AuditLog, AuditUnavailable
 from kms_core.errors import KMSInternalException
-from kms_core.protocol.errors import (
+from kms_core.domain.errors import (
     AwsError,
     InternalFailure,
     RequestEntityTooLargeException,

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from kms_core.domain.errors import invalid
 from kms_core.errors import MalformedPolicyDocumentException
 from kms_core.identity.errors import (
     DeleteConflict,
@@ -56,8 +57,7 @@ MIN_SESSION_DURATION, MAX_SESSION_DURATION = 3600, 43200
 
 # --- validation ------------------------------------------------------------------------------
 def _invalid(value: Any, member: str, constraint: str) -> ValidationError:
-    return ValidationError(f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-                           f"constraint: {constraint}")
+    return ValidationError(invalid(member, constraint, value))
 
 
 def check_name(name: Any, member: str = "userName") -> str:

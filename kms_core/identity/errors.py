@@ -6,7 +6,7 @@ other error: `code` and `http_status` are what AWS answers.
 
 from __future__ import annotations
 
-from kms_core.protocol.errors import AwsError
+from kms_core.domain.errors import AwsError
 
 
 class IamError(AwsError):

@@ -15,10 +15,11 @@ from urllib.parse import quote
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from kms_core.domain.errors import invalid
 from kms_core.context import RequestContext
 from kms_core.identity import admin
 from kms_core.identity.errors import AccessDenied, EntityAlreadyExists, ValidationError
-from kms_core.identity.principal import USER
+from kms_core.domain.principal import USER
 from kms_core.identity.store import role_arn, user_arn
 from kms_core.policy.authorize import Facts, set_request_tags
 from kms_core.policy.evaluate import Decision, decide
@@ -42,8 +43,7 @@ def required(params: dict, name: str) -> str:
     value = optional(params, name)
     if value is None or value == "":
         member = name[0].lower() + name[1:]
-        raise ValidationError(f"1 validation error detected: Value null at '{member}' failed to satisfy "
-                              "constraint: Member must not be null")
+        raise ValidationError(invalid(member, "Member must not be null", None))
     return value
 
 
@@ -52,8 +52,7 @@ def optional(params: dict, name: str) -> Optional[str]:
     value = params.get(name)
     if value is not None and not isinstance(value, str):
         member = name[0].lower() + name[1:]
-        raise ValidationError(f"1 validation error detected: Value at '{member}' failed to satisfy "
-                              "constraint: Member must be a string")
+        raise ValidationError(invalid(member, "Member must be a string"))
     return value
 
 
@@ -71,8 +70,7 @@ def as_int(value: Any, member: str) -> Optional[int]:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-                              "constraint: Member must be a number") from None
+        raise ValidationError(invalid(member, "Member must be a number", value)) from None
 
 
 def authorize(ctx: RequestContext, action: str, resource: str,
@@ -128,8 +126,7 @@ def _paginate(ctx: RequestContext, params: dict, operation: str, bound: Any, ite
     if max_items is None:
         max_items = 100
     if not 1 <= max_items <= 1000:
-        raise ValidationError(f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to "
-                              "satisfy constraint: Member must have value between 1 and 1000")
+        raise ValidationError(invalid("maxItems", "Member must have value between 1 and 1000", max_items))
     marker = optional(params, "Marker")
     if marker is not None:
         after = open_page_token(ctx, "iam:" + operation, bound, marker)

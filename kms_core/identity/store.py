@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 
 from kms_core.crypto.root import RootKey
 from kms_core.domain.arn import root_arn
-from kms_core.identity.principal import ASSUMED_ROLE, ROOT, USER, Principal
+from kms_core.domain.principal import ASSUMED_ROLE, ROOT, USER, Principal
 from kms_core.identity.sessions import SessionTokens
-from kms_core.protocol.errors import ExpiredTokenException, UnrecognizedClientException
+from kms_core.domain.errors import ExpiredTokenException, UnrecognizedClientException
 from kms_core.storage.session import Database
 from kms_core.storage.tables import (
     AccessKeyTable,

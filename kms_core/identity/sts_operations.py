@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+from kms_core.domain.errors import invalid
 from kms_core.context import RequestContext
 from kms_core.identity import admin
 from kms_core.errors import MalformedPolicyDocumentException
@@ -32,7 +33,7 @@ from kms_core.identity.iam_operations import (
     required,
     timestamp,
 )
-from kms_core.identity.principal import ASSUMED_ROLE
+from kms_core.domain.principal import ASSUMED_ROLE
 from kms_core.identity.store import assumed_role_arn, role_arn
 from kms_core.policy.authorize import Facts, set_request_tags
 from kms_core.policy.evaluate import compile_policy, decide
@@ -56,18 +57,16 @@ def assume_role(ctx: RequestContext, params: dict) -> Result:
     arn = required(params, "RoleArn")
     session_name = required(params, "RoleSessionName")
     if not 20 <= len(arn) <= 2048:
-        raise ValidationError(f"1 validation error detected: Value '{arn}' at 'roleArn' failed to satisfy "
-                              "constraint: Member must have length between 20 and 2048")
+        raise ValidationError(invalid("roleArn", "Member must have length between 20 and 2048", arn))
     if not SESSION_NAME_RE.match(session_name):
-        raise ValidationError(f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
-                              "to satisfy constraint: Member must satisfy regular expression pattern: "
-                              "[\\w+=,.@-]* and have length between 2 and 64")
+        raise ValidationError(invalid("roleSessionName", "Member must satisfy regular expression pattern: "
+                                      "[\\w+=,.@-]* and have length between 2 and 64", session_name))
     duration = as_int(optional(params, "DurationSeconds"), "durationSeconds")
     if duration is None:
         duration = DEFAULT_DURATION
     if duration < MIN_DURATION:
-        raise ValidationError(f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
-                              f"satisfy constraint: Member must have value greater than or equal to {MIN_DURATION}")
+        raise ValidationError(invalid("durationSeconds",
+                                      f"Member must have value greater than or equal to {MIN_DURATION}", duration))
     match = ROLE_ARN_RE.match(arn)
     if match is None:
         raise ValidationError(f"{arn} is invalid")
@@ -145,8 +144,7 @@ def _session_tags(principal: Any, params: dict) -> tuple[dict, set]:
         if principal.principal_type == ASSUMED_ROLE else {}
     tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
     if len(tags) > MAX_SESSION_TAGS:
-        raise ValidationError(f"1 validation error detected: Value at 'tags' failed to satisfy constraint: "
-                              f"Member must have length less than or equal to {MAX_SESSION_TAGS}")
+        raise ValidationError(invalid("tags", f"Member must have length less than or equal to {MAX_SESSION_TAGS}"))
     if any(k.lower().startswith("aws:") for k in tags):
         raise ValidationError("Tag keys beginning with aws: are reserved and can't be set as session tags.")
     transitive = {str(k) for k in as_list(params.get("TransitiveTagKeys"), "TransitiveTagKeys")}
@@ -164,9 +162,8 @@ def _source_identity(principal: Any, params: dict) -> Optional[str]:
     requested = optional(params, "SourceIdentity")
     inherited = principal.source_identity
     if requested is not None and not SOURCE_IDENTITY_RE.match(requested):
-        raise ValidationError(f"1 validation error detected: Value '{requested}' at 'sourceIdentity' failed to "
-                              "satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* "
-                              "and have length between 2 and 64")
+        raise ValidationError(invalid("sourceIdentity", "Member must satisfy regular expression pattern: "
+                                      "[\\w+=,.@-]* and have length between 2 and 64", requested))
     if inherited is not None and requested is not None and requested != inherited:
         raise InvalidParameterValue("The source identity of a role session can't be changed by role chaining.")
     return requested if requested is not None else inherited
@@ -182,8 +179,8 @@ def _session_policy(params: dict) -> Optional[str]:
     if policy is None:
         return None
     if not 1 <= len(policy) <= MAX_SESSION_POLICY_CHARS:
-        raise ValidationError(f"1 validation error detected: Value at 'policy' failed to satisfy constraint: "
-                              f"Member must have length less than or equal to {MAX_SESSION_POLICY_CHARS}")
+        raise ValidationError(invalid("policy",
+                                      f"Member must have length less than or equal to {MAX_SESSION_POLICY_CHARS}"))
     try:
         compile_policy(policy, resource_policy=False)
     except MalformedPolicyDocumentException as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from kms_core.domain.errors import invalid
 from kms_core.context import RequestContext
 from kms_core.domain.arn import KEY_ID_RE
 from kms_core.domain.key_states import require_state
@@ -108,8 +109,7 @@ def generate_random(ctx: RequestContext, req: dict) -> dict:
         raise CustomKeyStoreNotFoundException(f"Custom key store '{req['CustomKeyStoreId']}' does not exist.")
     n = req.get("NumberOfBytes")
     if n is None:
-        raise ValidationException("1 validation error detected: Value null at 'numberOfBytes' failed to "
-                                  "satisfy constraint: Member must not be null")
+        raise ValidationException(invalid("numberOfBytes", "Member must not be null", None))
     return {"Plaintext": os.urandom(n)}
 
 
@@ -212,8 +212,7 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
           algorithm: Optional[str], operation: str, action: str,
           req: dict) -> tuple[KeyWithMaterial, bytes, str]:
     if blob is None:
-        raise ValidationException("1 validation error detected: Value null at 'ciphertextBlob' failed to "
-                                  "satisfy constraint: Member must not be null")
+        raise ValidationException(invalid("ciphertextBlob", "Member must not be null", None))
     requested = resolve_key(ctx, key_id, allow_alias=True) if key_id is not None else None
     if requested is not None and requested.key.key_spec != SYMMETRIC_DEFAULT:
         return _open_rsa(ctx, requested, blob, algorithm or SYMMETRIC_DEFAULT, operation, action, req)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from kms_core.context import RequestContext
 from kms_core.domain.model import KeyWithMaterial
 from kms_core.errors import AccessDeniedException
-from kms_core.identity.principal import USER
+from kms_core.domain.principal import USER
 from kms_core.policy.conditions import to_condition_string
 from kms_core.policy.evaluate import Decision, decide
 

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any, Callable, Iterable, Optional
 
 from kms_core.errors import MalformedPolicyDocumentException
-from kms_core.identity.principal import Principal
+from kms_core.domain.principal import Principal
 from kms_core.policy.conditions import compile_condition_block, pattern_glob
 from kms_core.policy.glob import compile_glob
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from kms_core.audit import begin_request, end_request
-from kms_core.identity.principal import Principal
+from kms_core.domain.principal import Principal
 from kms_core.storage.session import NeedsDatabase, retry_on_worker
 from kms_core.storage.connect import is_unavailable
-from kms_core.protocol.errors import (
+from kms_core.domain.errors import (
     AwsError,
     SerializationException,
     UnknownOperationException,

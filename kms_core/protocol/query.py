@@ -23,10 +23,10 @@ from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from kms_core.identity.principal import Principal
+from kms_core.domain.principal import Principal
 from kms_core.protocol.awsjson import Outcome, RecordsChanges, access_key_of, new_request_id
 from kms_core.storage.session import NeedsDatabase, retry_on_worker
-from kms_core.protocol.errors import AwsError
+from kms_core.domain.errors import AwsError
 from kms_core.protocol.sigv4 import SigV4Verifier, parse_authorization
 
 log = logging.getLogger("paramstore.protocol")

@@ -18,7 +18,7 @@ import re
 from base64 import b64decode
 from typing import Any, Callable
 
-from kms_core.protocol.errors import SerializationException, ValidationException
+from kms_core.domain.errors import SerializationException, ValidationException, validation_message
 
 Checker = Callable[[Any, str, list], Any]
 
@@ -244,6 +244,4 @@ def compile_operation(spec: dict) -> Callable[[Any], dict]:
 
 
 def validation_error(errors: list[str]) -> ValidationException:
-    n = len(errors)
-    head = "1 validation error detected: " if n == 1 else f"{n} validation errors detected: "
-    return ValidationException(head + "; ".join(errors))
+    return ValidationException(validation_message(errors))

@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote
 
 from kms_core.crypto.keyed_hash import HmacSha256Key
-from kms_core.protocol.errors import (
+from kms_core.domain.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,

@@ -7,7 +7,7 @@ tests/unit/test_ssm_errors.py checks this list against the generated model.
 
 from __future__ import annotations
 
-from kms_core.protocol.errors import (  # noqa: F401  (re-exported: shared protocol errors)
+from kms_core.domain.errors import (  # noqa: F401  (re-exported: shared protocol errors)
     AccessDeniedException,
     AwsError,
     ValidationException,

@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kms_core.identity.principal import ASSUMED_ROLE, ROOT, USER, Principal
+from kms_core.domain.principal import ASSUMED_ROLE, ROOT, USER, Principal
 from kms_core.policy.evaluate import CompiledPolicy, Decision, Match, compile_policy, decide
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

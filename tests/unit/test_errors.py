@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kms_core import errors
-from kms_core.protocol import errors as protocol_errors
-from kms_core.protocol.errors import AwsError
+from kms_core.domain import errors as protocol_errors
+from kms_core.domain.errors import AwsError
 from kms_core.protocol.kms_model import ERROR_CODES
 
 #: Not a KMS model shape, but what AWS answers for writes to reserved `alias/aws/` names.
@@ -97,8 +97,8 @@ def test_error_used_by_operations_exists_and_is_in_the_model(name):
     if issubclass(cls, errors.KmsError):
         assert name in ERROR_CODES or name in NOT_IN_MODEL, f"{name} is not a KMS model error"
     else:
-        # a protocol-wide error re-exported from kms_core.protocol.errors (ValidationException, ...)
-        assert cls.__module__ == "kms_core.protocol.errors"
+        # a protocol-wide error re-exported from kms_core.domain.errors (ValidationException, ...)
+        assert cls.__module__ == "kms_core.domain.errors"
 
 
 _EXCEPTION_NAME = re.compile(r"\b[A-Z][A-Za-z]+Exception\b")

@@ -9,7 +9,7 @@ import pytest
 
 from kms_core.crypto.root import RootKey
 from kms_core.errors import InvalidGrantTokenException
-from kms_core.identity.principal import ASSUMED_ROLE, ROOT, USER, Principal
+from kms_core.domain.principal import ASSUMED_ROLE, ROOT, USER, Principal
 from kms_core.policy.grants import (
     Grant,
     at_least_as_strict,

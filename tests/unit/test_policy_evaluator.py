@@ -17,7 +17,7 @@ from typing import Any, Optional, Union
 import pytest
 
 from kms_core.errors import MalformedPolicyDocumentException
-from kms_core.identity.principal import ASSUMED_ROLE, ROOT, USER, Principal
+from kms_core.domain.principal import ASSUMED_ROLE, ROOT, USER, Principal
 from kms_core.policy.evaluate import Decision, compile_policy, decide
 
 ACCT = "111122223333"

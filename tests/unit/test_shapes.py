@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from kms_core.protocol.errors import SerializationException, ValidationException
+from kms_core.domain.errors import SerializationException, ValidationException
 from kms_core.protocol.kms_model import OPERATIONS
 from kms_core.protocol.shapes import compile_operation, validation_error
 

@@ -8,6 +8,7 @@ from typing import Optional
 
 import regex
 
+from kms_core.domain.errors import invalid
 from kms_core.policy.authorize import set_request_tags
 from sqlmodel import select
 
@@ -85,8 +86,7 @@ def put_parameter(ctx: SsmContext, req: dict) -> dict:
         raise TooManyTagsError(f"A parameter can have at most {MAX_TAGS} tags.")
     value = req["Value"]
     if not value:
-        raise ValidationException("1 validation error detected: Value at 'value' failed to satisfy constraint: "
-                                  "Member must have length greater than or equal to 1")
+        raise ValidationException(invalid("value", "Member must have length greater than or equal to 1"))
     if "{{" in value and "}}" in value[value.index("{{"):]:
         raise ValidationException('Parameter value can\'t nest another parameter. Do not use "{{}}" in the value.')
     policies = parse_policies(req["Policies"], ctx.now()) if "Policies" in req else None
