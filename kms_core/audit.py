@@ -41,9 +41,9 @@ failure.  Stop servers of the earlier version before upgrading: they don't move 
 Writes go on dedicated connections (not `db.write()`: that would bump `ps_epoch` and drop
 every cache on every request).  On SQLite each event is one short transaction written
 inline (the INSERT, chained onto the tail this process last wrote, whose trigger moves the head;
-a seq taken by another process means re-read and retry).  On PostgreSQL writes are group-committed: `append()` queues the
-event and one flush per event-loop turn writes everything queued in ONE statement on a
-writer thread.
+a seq taken by another process means re-read and retry).  On PostgreSQL writes are
+group-committed: `append()` queues the event and one flush per event-loop turn writes
+everything queued in ONE statement on a writer thread.
 
 * SQLite: the trail has a database file of its own (kms_core/storage/audit_file.py: a
   SQLite file has one write lock, and the trail must not wait on the store's), one
@@ -273,7 +273,8 @@ def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool, serv
     executing on that transaction (driver placeholders: `?` SQLite, `%s` PostgreSQL).
     Inside a request, the request's event goes with the change: in the same transaction
     (PostgreSQL) or committed to the trail's own file just before (SQLite; see
-    `AuditLog.write_in_transaction`), and an audit insert refused rolls the change back.  The first transaction of a request carries its event; later ones in the same
+    `AuditLog.write_in_transaction`), and an audit insert refused rolls the change back.
+    The first transaction of a request carries its event; later ones in the same
     request carry it again with `detail.partOfRequest` (and `detail.sideChange` for what
     `side_change` marks), so each committed change has a record of its own.
 

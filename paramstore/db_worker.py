@@ -11,8 +11,8 @@ connections (paramstore/ssm/hotpath.py) have one user at a time.
 On SQLite, while the worker is idle, the loop runs database work itself (a thread
 hand-off costs more CPU than a whole PutParameter), with busy_timeout 0: if the write lock
 is taken, the statement fails at once, nothing has committed, and the request goes to the
-worker, which waits.  So a locked SQLite still holds up only what needs it.  Scale past one thread with more processes on
-one PostgreSQL database.  Every statement waits at most the database timeout
+worker, which waits.  So a locked SQLite still holds up only what needs it.  Scale past
+one thread with more processes on one PostgreSQL database.  Every statement waits at most the database timeout
 (Settings.db_timeout_seconds), so nothing queues here for ever."""
 
 from __future__ import annotations

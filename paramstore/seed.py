@@ -328,9 +328,9 @@ def _policies(value: Any, where: str, kind: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, doc in value.items():
         at = f"{where}.{name}"
-        _aws(at, lambda: admin.check_policy_name(name))
+        _aws(at, lambda: admin.check_policy_name(name))  # noqa: B023  (called here, not kept)
         text = _policy_text(doc, at)
-        _aws(at, lambda: admin.validate_identity_policy(text))
+        _aws(at, lambda: admin.validate_identity_policy(text))  # noqa: B023  (called here, not kept)
         out[name] = text
     quota = admin.USER_POLICY_QUOTA if kind == admin.USER else admin.ROLE_POLICY_QUOTA
     if sum(admin.policy_size(t) for t in out.values()) > quota:
@@ -606,7 +606,7 @@ class _Applier:
             row = self.session.get(IamInlinePolicyTable, (account_id, kind, name, policy_name))
             if row is None or row.document != document:
                 _aws(f"{where}.policies.{policy_name}", lambda: admin.put_inline_policy(
-                    self.session, account_id, kind, name, policy_name, document))
+                    self.session, account_id, kind, name, policy_name, document))  # noqa: B023  (called here)
                 changed = True
         return changed
 

@@ -25,7 +25,8 @@ def _require_rotatable(key: Key) -> None:
     if key.origin != Origin.AWS_KMS:
         raise UnsupportedOperationException(f"{key.arn} origin is {key.origin} which is not valid for this operation.")
     if key.key_spec != KeySpec.SYMMETRIC_DEFAULT:
-        raise UnsupportedOperationException(f"{key.arn} key spec is {key.key_spec} which is not valid for this operation.")
+        raise UnsupportedOperationException(
+            f"{key.arn} key spec is {key.key_spec} which is not valid for this operation.")
 
 
 def _require_customer_managed(key: Key) -> None:

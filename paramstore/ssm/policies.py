@@ -38,7 +38,8 @@ def parse_policies(text: str, now: float) -> ParsedPolicies:
     try:
         items = json.loads(text)
     except ValueError:
-        raise InvalidPolicyTypeException("The policies are not valid JSON: a JSON array of policies is expected.") from None
+        raise InvalidPolicyTypeException(
+            "The policies are not valid JSON: a JSON array of policies is expected.") from None
     if not isinstance(items, list):
         raise InvalidPolicyTypeException("The policies must be a JSON array of policies.")
     if len(items) > MAX_POLICIES:

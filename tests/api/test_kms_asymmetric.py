@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError, ParamValidationError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -834,7 +835,7 @@ def test_asymmetric_and_hmac_secrets_never_at_rest_or_logged(dedicated):
                        EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=blob, KeyId=made["rsa-encrypt"],
                        EncryptionAlgorithm="RSAES_OAEP_SHA_256")["Plaintext"] == rsa_plaintext
-    with pytest.raises(Exception):
+    with pytest.raises((ClientError, ParamValidationError)):  # refused by botocore or by us
         kms.encrypt(KeyId=made["rsa-encrypt"], Plaintext=rsa_plaintext * 3, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
     mac_message = b"mac " + os.urandom(8)
     mac = kms.generate_mac(KeyId=made["hmac"], Message=mac_message, MacAlgorithm="HMAC_SHA_256")["Mac"]

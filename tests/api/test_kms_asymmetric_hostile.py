@@ -926,7 +926,7 @@ def test_hostile_signatures_never_verify(wire, fleet):
     for (other, algorithm, message_type), (_, signature) in fleet.signatures.items():
         pool[f"fleet-{other}-{algorithm}-{message_type}"] = signature
     for (kind, algorithm, message_type), (message, own) in sorted(fleet.signatures.items()):
-        for label, signature in pool.items():
+        for _label, signature in pool.items():
             if signature == own:
                 continue
             wire.error("Verify", {"KeyId": fleet.ids[kind], "Message": b64(message), "Signature": b64(signature),
