@@ -6,7 +6,7 @@ PostgreSQL delays only the requests that need it, while cached requests, `/healt
 `/health/ready` keep answering.  One thread, not a pool: the caches are dropped and
 refilled only here while it has work (kms_core/storage/session.py, NeedsDatabase), so the
 loop never reads a cache half-way through a refill, and the Parameter Store's hot-path
-connections (paramstore/ssm/hotpath.py) have one user at a time.
+connections (paramstore/ssm/storage/hot_sql.py) have one user at a time.
 
 On SQLite, while the worker is idle, the loop runs database work itself (a thread
 hand-off costs more CPU than a whole PutParameter), with busy_timeout 0: if the write lock

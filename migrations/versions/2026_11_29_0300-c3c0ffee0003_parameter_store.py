@@ -14,7 +14,7 @@ down_revision = "b2c0ffee0002"
 branch_labels = None
 depends_on = None
 
-#: byte-ordered names, so path prefixes are index range scans (paramstore/ssm/tables.py)
+#: byte-ordered names, so path prefixes are index range scans (paramstore/ssm/storage/tables.py)
 NAME = sa.String(2048).with_variant(sa.String(2048, collation="C"), "postgresql")
 
 

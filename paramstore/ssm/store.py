@@ -25,10 +25,10 @@ from kms_core.port import InProcessKms, KmsPort
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.storage.session import PARAMS_EPOCH
 from paramstore.ssm.envelope import SSM_KEYS
-from paramstore.ssm.hotpath import HotSql, ParamRow, VersionRow
+from paramstore.ssm.storage.hot_sql import HotSql, ParamRow, VersionRow
 from paramstore.ssm.names import parameter_arn
 from paramstore.ssm.policies import fire_due, schedule
-from paramstore.ssm.tables import (
+from paramstore.ssm.storage.tables import (
     ParameterLabelTable,
     ParameterTable,
     ParameterTagTable,

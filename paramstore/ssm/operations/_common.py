@@ -14,7 +14,7 @@ from paramstore.ssm.context import SsmContext
 from paramstore.ssm.envelope import SECURE_STRING, unseal
 from paramstore.ssm.errors import InvalidNextToken, ParameterNotFound, ParameterVersionNotFound, ValidationException
 from paramstore.ssm.names import INVALID_NAME, BadReference, Reference, arn_prefix, parameter_arn, parse_reference
-from paramstore.ssm.tables import ParameterTable, ParameterVersionTable
+from paramstore.ssm.storage.tables import ParameterTable, ParameterVersionTable
 
 
 def authorize_ssm(ctx: SsmContext, action: str, resource: str) -> None:

@@ -11,7 +11,7 @@ from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import ParameterVersionLabelLimitExceeded, ParameterVersionNotFound
 from paramstore.ssm.names import canonical_of, check_name_syntax, is_valid_label
 from paramstore.ssm.operations._common import arn_of, authorize_ssm, not_found
-from paramstore.ssm.tables import ParameterLabelTable, ParameterTable, ParameterVersionTable
+from paramstore.ssm.storage.tables import ParameterLabelTable, ParameterTable, ParameterVersionTable
 
 MAX_LABELS_PER_VERSION = 10
 

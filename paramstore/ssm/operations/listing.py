@@ -19,7 +19,7 @@ from paramstore.ssm.errors import (
     InvalidFilterValue,
     ValidationException,
 )
-from paramstore.ssm.hotpath import as_param_row, as_version_row
+from paramstore.ssm.storage.hot_sql import as_param_row, as_version_row
 from paramstore.ssm.names import canonical_of, check_path, is_reserved, path_range
 from paramstore.ssm.operations._common import (
     arn_of,
@@ -29,7 +29,7 @@ from paramstore.ssm.operations._common import (
     parameter_shape,
     version_metadata,
 )
-from paramstore.ssm.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
+from paramstore.ssm.storage.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
 
 _BY_PATH_FILTERS = {"Type": ("Equals", "BeginsWith"), "KeyId": ("Equals", "BeginsWith"), "Label": ("Equals",)}
 _DESCRIBE_FILTERS = {

@@ -50,10 +50,10 @@ from paramstore.ssm.operations._common import (
     value_of,
     version_metadata,
 )
-from paramstore.ssm.hotpath import INTEGRITY_ERRORS, ParamRow, VersionRow
+from paramstore.ssm.storage.hot_sql import INTEGRITY_ERRORS, ParamRow, VersionRow
 from paramstore.ssm.policies import parse_policies, rearm_no_change, schedule
 from paramstore.ssm.store import delete_parameter_rows, policies_json
-from paramstore.ssm.tables import ParameterTable, ParameterVersionTable
+from paramstore.ssm.storage.tables import ParameterTable, ParameterVersionTable
 
 MAX_VERSIONS = 100
 DATA_TYPES = ("text", "aws:ec2:image", "aws:ssm:integration")
@@ -164,7 +164,7 @@ def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value:
 
 def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, value: str, policies, plan: _Plan,  # type: ignore[no-untyped-def]
            sealed: tuple[bytes, bytes], overwrite: bool) -> dict:
-    """The put's one write transaction (plain SQL: paramstore/ssm/hotpath.py)."""
+    """The put's one write transaction (plain SQL: paramstore/ssm/storage/hot_sql.py)."""
     now = ctx.now()
     user = ctx.principal.arn
     store = ctx.ssm

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import ServiceSettingNotFound, ValidationException
-from paramstore.ssm.tables import ServiceSettingTable
+from paramstore.ssm.storage.tables import ServiceSettingTable
 from paramstore.ssm.operations._common import authorize_ssm
 
 DEFAULTS = {

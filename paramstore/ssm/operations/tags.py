@@ -10,7 +10,7 @@ from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import InvalidResourceId, InvalidResourceType, TooManyTagsError
 from paramstore.ssm.names import canonical_of
 from paramstore.ssm.operations._common import arn_of, authorize_ssm
-from paramstore.ssm.tables import ParameterTable, ParameterTagTable
+from paramstore.ssm.storage.tables import ParameterTable, ParameterTagTable
 
 MAX_TAGS = 50
 
