@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
 from kms_core.context import RequestContext
-from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey, gcm_seal
+from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey
 from kms_core.domain.arn import KEY_ID_RE
 from kms_core.engine import ciphertext
 from kms_core.operations import crypto
@@ -53,21 +53,21 @@ class Caller(Protocol):
 
 
 class Aead:
-    """AES-256-GCM under one data key, with IVs it chooses itself."""
+    """AES-256-GCM under one data key, with IVs it chooses itself (the key schedule made
+    once: a cached data key opens many values)."""
 
-    __slots__ = ("_key", "_opener")
+    __slots__ = ("_key",)
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
-        self._opener = GcmKey(key)
+        self._key = GcmKey(key)
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
-        return gcm_seal(self._key, plaintext, aad)
+        return self._key.seal(plaintext, aad)
 
     def open(self, sealed: bytes, aad: bytes) -> bytes:
         """Raises ValueRejected for a wrong key, AAD or a changed blob."""
         try:
-            return self._opener.open(sealed, aad)
+            return self._key.open(sealed, aad)
         except DecryptionFailed:
             raise ValueRejected() from None
 

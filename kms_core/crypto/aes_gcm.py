@@ -46,13 +46,18 @@ def gcm_open_with_iv(key: bytes, iv: bytes, ciphertext_and_tag: bytes, aad: byte
 
 
 class GcmKey:
-    """An AES-256-GCM key set up once, to open many `gcm_seal` messages (a cached data
-    key): the key schedule is the costly part of opening a short message."""
+    """An AES-256-GCM key set up once, to seal or open many `gcm_seal` messages (a cached
+    data key): the key schedule is the costly part of a short message."""
 
     __slots__ = ("_aead",)
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        """iv || ciphertext || tag, as `gcm_seal`, with an IV chosen here."""
+        iv = os.urandom(IV_BYTES)
+        return iv + self._aead.encrypt(iv, plaintext, aad)
 
     def open(self, sealed: bytes, aad: bytes) -> bytes:
         if len(sealed) < IV_BYTES + TAG_BYTES:
