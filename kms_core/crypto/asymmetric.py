@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,9 +30,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from kms_core.domain.specs import SIGNING_HASH, Spec
 
-_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-_CURVES = {"ECC_NIST_P256": ec.SECP256R1, "ECC_NIST_P384": ec.SECP384R1, "ECC_NIST_P521": ec.SECP521R1,
-           "ECC_SECG_P256K1": ec.SECP256K1}
+_HASHES: dict[str, type[hashes.SHA1 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_CURVES: dict[str, type[ec.SECP256R1 | ec.SECP384R1 | ec.SECP521R1 | ec.SECP256K1]] = {
+    "ECC_NIST_P256": ec.SECP256R1, "ECC_NIST_P384": ec.SECP384R1, "ECC_NIST_P521": ec.SECP521R1,
+    "ECC_SECG_P256K1": ec.SECP256K1}
 _CURVE_SPEC = {cls.name: spec for spec, cls in _CURVES.items()}
 
 
@@ -60,14 +62,15 @@ def _generate_private(spec: Spec) -> Any:
     if spec.family == "mldsa":
         from cryptography.hazmat.primitives.asymmetric import mldsa
 
-        return {44: mldsa.MLDSA44PrivateKey, 65: mldsa.MLDSA65PrivateKey,
-                87: mldsa.MLDSA87PrivateKey}[spec.bits].generate()
+        classes: dict[int, type[mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey]] = {
+            44: mldsa.MLDSA44PrivateKey, 65: mldsa.MLDSA65PrivateKey, 87: mldsa.MLDSA87PrivateKey}
+        return classes[spec.bits].generate()
     raise ValueError(f"no private key for {spec.name}")
 
 
 def _pkcs8(private: Any) -> bytes:
-    return private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
+    return cast(bytes, private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
 
 
 def load_private(material: bytes) -> Any:
@@ -91,8 +94,8 @@ def spec_of_private(private: Any) -> str | None:
 
 def public_der(private: Any) -> bytes:
     """DER SubjectPublicKeyInfo, what GetPublicKey returns."""
-    return private.public_key().public_bytes(serialization.Encoding.DER,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    return cast(bytes, private.public_key().public_bytes(serialization.Encoding.DER,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 def generate_key_pair(spec: Spec) -> tuple[bytes, bytes]:
@@ -107,16 +110,16 @@ def sign(spec: Spec, private: Any, algorithm: str, message: bytes, message_type:
     if spec.family == "ed25519":
         if algorithm == "ED25519_PH_SHA_512":
             return _ed25519ph_sign(_ed25519_seed(private), hashlib.sha512(message).digest())
-        return private.sign(message)
+        return cast(bytes, private.sign(message))
     if spec.family == "mldsa":
         if message_type == "EXTERNAL_MU":
-            return private.sign_mu(message) if hasattr(private, "sign_mu") else _no_external_mu()
-        return private.sign(message)
+            return cast(bytes, private.sign_mu(message) if hasattr(private, "sign_mu") else _no_external_mu())
+        return cast(bytes, private.sign(message))
     hash_name, _ = SIGNING_HASH[algorithm]
     chosen, data = _hash_and_data(hash_name, message, message_type)
     if spec.family == "ec":
-        return private.sign(data, ec.ECDSA(chosen))
-    return private.sign(data, _rsa_padding(algorithm, hash_name), chosen)
+        return cast(bytes, private.sign(data, ec.ECDSA(chosen)))
+    return cast(bytes, private.sign(data, _rsa_padding(algorithm, hash_name), chosen))
 
 
 def verify(spec: Spec, public: Any, algorithm: str, message: bytes, message_type: str,
@@ -174,12 +177,12 @@ def _oaep(algorithm: str) -> Any:
 
 
 def rsa_encrypt(public: Any, algorithm: str, plaintext: bytes) -> bytes:
-    return public.encrypt(plaintext, _oaep(algorithm))
+    return cast(bytes, public.encrypt(plaintext, _oaep(algorithm)))
 
 
 def rsa_decrypt(private: Any, algorithm: str, ciphertext: bytes) -> bytes:
     try:
-        return private.decrypt(ciphertext, _oaep(algorithm))
+        return cast(bytes, private.decrypt(ciphertext, _oaep(algorithm)))
     except ValueError:
         raise CryptoFailure() from None
 
@@ -207,7 +210,7 @@ def derive_shared_secret(spec: Spec, private: Any, peer_public_der: bytes) -> by
         raise ValueError("not a DER SubjectPublicKeyInfo") from None
     if not isinstance(peer, ec.EllipticCurvePublicKey) or _CURVE_SPEC.get(peer.curve.name) != spec.name:
         raise ValueError("the public key is not on the key's curve")
-    return private.exchange(ec.ECDH(), peer)
+    return cast(bytes, private.exchange(ec.ECDH(), peer))
 
 
 # --- Ed25519ph (RFC 8032 §5.1) --------------------------------------------------------------
@@ -217,8 +220,11 @@ _D = -121665 * pow(121666, _P - 2, _P) % _P
 _SQRT_M1 = pow(2, (_P - 1) // 4, _P)
 _DOM2_PH = b"SigEd25519 no Ed25519 collisions" + bytes((1, 0))  # phflag 1, empty context
 
+#: a point in extended coordinates (X, Y, Z, T)
+_Point = tuple[int, int, int, int]
 
-def _add(p: tuple, q: tuple) -> tuple:
+
+def _add(p: _Point, q: _Point) -> _Point:
     a = (p[1] - p[0]) * (q[1] - q[0]) % _P
     b = (p[1] + p[0]) * (q[1] + q[0]) % _P
     c = 2 * p[3] * q[3] * _D % _P
@@ -227,7 +233,7 @@ def _add(p: tuple, q: tuple) -> tuple:
     return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
 
 
-def _mul(s: int, p: tuple) -> tuple:
+def _mul(s: int, p: _Point) -> _Point:
     """s·p for public scalars (verification)."""
     q = (0, 1, 1, 0)
     while s > 0:
@@ -238,7 +244,7 @@ def _mul(s: int, p: tuple) -> tuple:
     return q
 
 
-def _mul_secret(s: int, p: tuple) -> tuple:
+def _mul_secret(s: int, p: _Point) -> _Point:
     """s·p for secret scalars: a fixed 256 steps, each doing the same additions whatever
     the bit, so the step count and work don't follow the scalar's length or weight."""
     q = (0, 1, 1, 0)
@@ -249,7 +255,7 @@ def _mul_secret(s: int, p: tuple) -> tuple:
     return q
 
 
-def _equal(p: tuple, q: tuple) -> bool:
+def _equal(p: _Point, q: _Point) -> bool:
     return (p[0] * q[2] - q[0] * p[2]) % _P == 0 and (p[1] * q[2] - q[1] * p[2]) % _P == 0
 
 
@@ -271,16 +277,17 @@ def _recover_x(y: int, sign: int) -> int | None:
 
 _GY = 4 * pow(5, _P - 2, _P) % _P
 _GX = _recover_x(_GY, 0)
-_G = (_GX, _GY, 1, _GX * _GY % _P)  # type: ignore[operator]
+assert _GX is not None  # the base point's y has an x
+_G: _Point = (_GX, _GY, 1, _GX * _GY % _P)
 
 
-def _compress(p: tuple) -> bytes:
+def _compress(p: _Point) -> bytes:
     zinv = pow(p[2], _P - 2, _P)
     x, y = p[0] * zinv % _P, p[1] * zinv % _P
     return int.to_bytes(y | ((x & 1) << 255), 32, "little")
 
 
-def _decompress(s: bytes) -> tuple | None:
+def _decompress(s: bytes) -> _Point | None:
     if len(s) != 32:
         return None
     y = int.from_bytes(s, "little")
@@ -293,8 +300,8 @@ def _decompress(s: bytes) -> tuple | None:
 
 
 def _ed25519_seed(private: Any) -> bytes:
-    return private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                 serialization.NoEncryption())
+    return cast(bytes, private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                             serialization.NoEncryption()))
 
 
 def _h(*parts: bytes) -> int:

@@ -17,7 +17,7 @@ _MANAGE = {E, D, I}            # CreateAlias, TagResource, UntagResource, Update
 _ROTATION = {E}
 
 #: operation -> states in which it succeeds
-ALLOWED: dict[str, set] = {
+ALLOWED: dict[str, set[KeyState]] = {
     "Encrypt": _CRYPTO, "Decrypt": _CRYPTO, "ReEncrypt": _CRYPTO,
     "GenerateDataKey": _CRYPTO, "GenerateDataKeyWithoutPlaintext": _CRYPTO,
     "GenerateDataKeyPair": _CRYPTO, "GenerateDataKeyPairWithoutPlaintext": _CRYPTO,

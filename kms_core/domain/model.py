@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from kms_core.policy.grants import Grant
 
 
 class KeyState(StrEnum):
@@ -103,10 +106,13 @@ class KeyWithMaterial:
     materials: dict[str, KeyMaterial] = field(repr=False)
     materials_by_raw_id: dict[bytes, KeyMaterial] = field(repr=False)
     policy: object = None                 # policy.evaluate.CompiledPolicy
-    tags: dict = field(default_factory=dict)
-    aliases: tuple = ()
-    grants: tuple = ()                    # policy.grants.Grant
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    grants: tuple[Grant, ...] = ()
 
     @property
     def current(self) -> KeyMaterial:
-        return self.materials[self.key.current_material_id]
+        material_id = self.key.current_material_id
+        if material_id is None:  # no current material: the KeyError the lookup gave
+            raise KeyError(material_id)
+        return self.materials[material_id]

@@ -25,13 +25,13 @@ class Principal:
     #: the role's ARN for an assumed role (what key policies name); else the same as `arn`
     source_arn: Optional[str] = None
     #: aws:PrincipalTag/<key> values
-    tags: dict = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
     session_expires: Optional[float] = None
     #: aws:TokenIssueTime for requests made with session credentials (None otherwise)
     token_issued: Optional[float] = None
     #: role sessions: the session tags that pass on to a chained session, the source
     #: identity, and the compiled session policy that narrows what the session may do
-    transitive_tag_keys: frozenset = frozenset()
+    transitive_tag_keys: frozenset[str] = frozenset()
     source_identity: Optional[str] = None
     session_policy: Optional[Any] = None
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 from kms_core.context import RequestContext
 from kms_core.domain.model import KeyWithMaterial
-from kms_core.errors import AccessDeniedException
+from kms_core.domain.errors import AccessDeniedException
 from kms_core.domain.principal import USER
 from kms_core.policy.conditions import to_condition_string
 from kms_core.policy.evaluate import Decision, decide
@@ -120,7 +120,9 @@ def authorize(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> bool:
         facts.used_context = True
         return ctx.kms.grants_allow(ctx, action, entry, facts)
 
-    decision = decide(principal, action, key.arn, key.account_id, entry.policy, identity, facts, grants)
+    decision = decide(principal, action, key.arn, key.account_id,
+                      entry.policy,  # type: ignore[arg-type]  # the cache holds a CompiledPolicy; domain types it object
+                      identity, facts, grants)
     if not decision.allowed:
         raise denied(ctx, action, key.arn, decision)
     return facts.used_context

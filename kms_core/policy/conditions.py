@@ -90,7 +90,8 @@ def _arn_like(a: str, b: str, facts: Any) -> bool:
 
 def _split_arn_pattern(pattern: str) -> list[str]:
     """Split at the first five colons outside `${...}` (variable names hold colons)."""
-    parts, start, depth = [], 0, 0
+    parts: list[str] = []
+    start, depth = 0, 0
     for i, ch in enumerate(pattern):
         if ch == "{" and i > 0 and pattern[i - 1] == "$":
             depth += 1

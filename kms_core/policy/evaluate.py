@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, Optional
 
 from kms_core.errors import MalformedPolicyDocumentException
 from kms_core.domain.principal import Principal
-from kms_core.policy.conditions import compile_condition_block, pattern_glob
-from kms_core.policy.glob import compile_glob
+from kms_core.policy.conditions import Check, compile_condition_block, pattern_glob
+from kms_core.policy.glob import Glob, compile_glob
 
 _ACCOUNT_ID = re.compile(r"^\d{12}\Z", re.ASCII)
 _ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root\Z", re.ASCII)
@@ -58,8 +58,8 @@ class PrincipalMatcher:
     """Compiled Principal / NotPrincipal element of a resource policy."""
 
     everyone: bool
-    accounts: frozenset      # account ids named as "<id>" or "arn:...:root"
-    arns: frozenset          # user, role and assumed-role ARNs
+    accounts: frozenset[str]  # account ids named as "<id>" or "arn:...:root"
+    arns: frozenset[str]      # user, role and assumed-role ARNs
     negate: bool
 
     def match(self, p: Principal) -> Match:
@@ -87,11 +87,11 @@ class Statement:
     sid: Optional[str]
     effect: Effect
     principal: Optional[PrincipalMatcher]   # None in identity policies
-    actions: tuple                          # compiled case-insensitive globs
+    actions: tuple[Glob, ...]               # compiled case-insensitive globs
     not_action: bool
-    resources: tuple                        # raw patterns (may hold policy variables)
+    resources: tuple[str, ...]              # raw patterns (may hold policy variables)
     not_resource: bool
-    conditions: tuple
+    conditions: tuple[Check, ...]
 
     def applies(self, action: str, resource: str, facts: Any) -> bool:
         return self.matches_action(action) and self.applies_to(resource, facts)
@@ -126,13 +126,14 @@ _MEMO_LIMIT = 4096
 @dataclass(frozen=True)
 class CompiledPolicy:
     text: str
-    statements: tuple = field(default_factory=tuple)
+    statements: tuple[Statement, ...] = field(default_factory=tuple)
     #: (action, caller) -> the statements whose action and principal match, with the match
     #: kind: decisions then only evaluate resources and conditions.  Cached policies live
     #: as long as the policy text, so this memo does too.
-    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict[tuple[Optional[str], ...], tuple[tuple[Statement, Match], ...]] = field(
+        default_factory=dict, compare=False, repr=False)
 
-    def candidates(self, action: str, principal: Optional[Principal]) -> tuple:
+    def candidates(self, action: str, principal: Optional[Principal]) -> tuple[tuple[Statement, Match], ...]:
         memo_key = (action,) if principal is None else (
             action, principal.arn, principal.source_arn, principal.account_id, principal.principal_type)
         hit = self._memo.get(memo_key)
@@ -141,7 +142,8 @@ class CompiledPolicy:
             for st in self.statements:
                 if not st.matches_action(action):
                     continue
-                match = Match.DIRECT if st.principal is None else st.principal.match(principal)
+                match = Match.DIRECT if st.principal is None else st.principal.match(
+                    principal)  # type: ignore[arg-type]  # None only for identity policies, which have no Principal
                 if match is not Match.NONE:
                     found.append((st, match))
             hit = tuple(found)
@@ -151,7 +153,7 @@ class CompiledPolicy:
         return hit
 
 
-def compile_policy(document: str | dict, *, resource_policy: bool) -> CompiledPolicy:
+def compile_policy(document: str | dict[str, Any], *, resource_policy: bool) -> CompiledPolicy:
     """Compile a key policy (resource_policy=True) or an identity policy."""
     if isinstance(document, str):
         try:
@@ -285,6 +287,7 @@ def decide(principal: Principal, action: str, resource: str, resource_account: O
 
     `key_policy` None means an IAM-only action (CreateKey, ListKeys, ...)."""
     same_account = resource_account is None or resource_account == principal.account_id
+    identity: Optional[Effect]
     if principal.is_account_root:
         identity = Effect.ALLOW  # the root may do anything in its own account (no SCPs here)
     else:

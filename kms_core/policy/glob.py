@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence, TypeVar
 
 __all__ = ["Glob", "Template", "compile_glob", "compile_template", "count_steps", "fold"]
 
@@ -65,9 +65,10 @@ class _Segment:
 
     __slots__ = ("length", "plain", "runs", "search")
 
-    def __init__(self, pieces: list) -> None:
+    def __init__(self, pieces: list[str | int]) -> None:
         # pieces: literal strings and ints (a number of `?`), in order
-        runs, offset = [], 0
+        runs: list[tuple[int, str]] = []
+        offset = 0
         for piece in pieces:
             if isinstance(piece, int):
                 offset += piece
@@ -85,7 +86,7 @@ class _Segment:
         # Finding a segment with `?` in C: a regex of only literal characters and `.` has no
         # quantifier or alternation, so it has nothing to backtrack into; `search` tries each
         # start position once, with at most `length` comparisons each.
-        self.search = None
+        self.search: Optional[Callable[[str, int, int], Optional[re.Match[str]]]] = None
         if self.plain is None and runs:
             body, end = [], 0
             for offset, run in runs:
@@ -123,6 +124,8 @@ class _CountingSegment(_Segment):
     O(len(text) * len(segment)))."""
 
     __slots__ = ("steps",)
+
+    steps: list[int]   # shared counter, set by count_steps
 
     def at(self, text: str, i: int) -> bool:
         self.steps[0] += self.length > 0
@@ -220,11 +223,16 @@ class _Literals(Glob):
 
     __slots__ = ("head", "head_length", "tail", "tail_length", "middles", "middle", "min_stop")
 
-    def __init__(self, pattern: str, ignore_case: bool, segments: list) -> None:
+    head: str
+    tail: str
+    middles: tuple[str, ...]
+
+    def __init__(self, pattern: str, ignore_case: bool, segments: Sequence[_Segment]) -> None:
         super().__init__(pattern, ignore_case)
-        self.head, self.tail = segments[0].plain, segments[-1].plain
+        # _build passes only segments whose `plain` is set (no `?`)
+        self.head, self.tail = segments[0].plain, segments[-1].plain  # type: ignore[assignment]  # plain is set
         self.head_length, self.tail_length = len(self.head), len(self.tail)
-        self.middles = tuple(s.plain for s in segments[1:-1] if s.length)
+        self.middles = tuple(s.plain for s in segments[1:-1] if s.length)  # type: ignore[misc]  # plain is set
         self.middle = self.middles[0] if len(self.middles) == 1 else None   # the common shape
         # the text minus its tail must hold the head and the middles
         self.min_stop = self.head_length + sum(map(len, self.middles))
@@ -254,7 +262,7 @@ class _Starred(Glob):
 
     __slots__ = ("head", "tail", "middles", "min_length")
 
-    def __init__(self, pattern: str, ignore_case: bool, segments: list) -> None:
+    def __init__(self, pattern: str, ignore_case: bool, segments: Sequence[_Segment]) -> None:
         super().__init__(pattern, ignore_case)
         self.head, self.tail = segments[0], segments[-1]
         self.middles = tuple(s for s in segments[1:-1] if s.length)
@@ -279,10 +287,13 @@ class _Starred(Glob):
         return True
 
 
-def _segments(items: Iterable[tuple[str, bool]], segment_type: type) -> list:
+_S = TypeVar("_S", bound=_Segment)
+
+
+def _segments(items: Iterable[tuple[str, bool]], segment_type: type[_S]) -> list[_S]:
     """Split (text, is_glob) items into the segments between `*`s; only glob text has
     wildcards, other text (substituted variables) is literal."""
-    segments: list[list] = [[]]
+    segments: list[list[str | int]] = [[]]
     for text, is_glob in items:
         if not text:
             continue
@@ -304,7 +315,7 @@ def _segments(items: Iterable[tuple[str, bool]], segment_type: type) -> list:
     return [segment_type(pieces) for pieces in segments]
 
 
-def _build(pattern: str, items: tuple, ignore_case: bool) -> Glob:
+def _build(pattern: str, items: tuple[tuple[str, bool], ...], ignore_case: bool) -> Glob:
     if ignore_case:
         items = tuple((fold(text), is_glob) for text, is_glob in items)
     segments = _segments(items, _Segment)
@@ -352,12 +363,12 @@ class Template:
         self.parts = tuple(parts)    # glob text around the variables: len(specs) + 1 items
         self.specs = tuple(specs)
 
-    def bind(self, values: tuple) -> Glob:
+    def bind(self, values: tuple[str, ...]) -> Glob:
         if sum(map(len, values)) <= 1024:
             return _bind(self, values)
         return self._bind(values)
 
-    def _bind(self, values: tuple) -> Glob:
+    def _bind(self, values: tuple[str, ...]) -> Glob:
         items = [(self.parts[0], True)]
         for value, part in zip(values, self.parts[1:]):
             items.append((value, False))
@@ -366,7 +377,7 @@ class Template:
 
 
 @lru_cache(maxsize=2048)
-def _bind(template: Template, values: tuple) -> Glob:
+def _bind(template: Template, values: tuple[str, ...]) -> Glob:
     return template._bind(values)
 
 

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kms_core.domain.arn import root_arn
 from kms_core.errors import InvalidGrantTokenException
@@ -75,8 +75,8 @@ class Grant:
     name: Optional[str]
     grantee_principal: str
     retiring_principal: Optional[str]
-    operations: tuple
-    constraints: Optional[dict]
+    operations: tuple[str, ...]
+    constraints: Optional[dict[str, Any]]
     issuing_account: str
     creation_date: float
 
@@ -87,29 +87,31 @@ def grant_from_row(row: GrantTable) -> Grant:
                  tuple(json.loads(row.operations)), constraints, row.issuing_account, row.creation_date)
 
 
-class GrantSet(tuple):
+class GrantSet(tuple[Grant, ...]):
     """A key's grants, oldest first, indexed by grantee principal (a key may hold 50,000
     grants; a request only looks at the few naming its caller)."""
 
+    by_grantee: dict[str, list[Grant]]
+
     def __new__(cls, grants: Iterable[Grant] = ()) -> "GrantSet":
         self = super().__new__(cls, grants)
-        index: dict[str, list] = {}
+        index: dict[str, list[Grant]] = {}
         for g in self:
             index.setdefault(g.grantee_principal, []).append(g)
         self.by_grantee = index
         return self
 
-    def for_grantees(self, arns: Iterable[str]) -> list:
-        found: list = []
+    def for_grantees(self, arns: Iterable[str]) -> list[Grant]:
+        found: list[Grant] = []
         for arn in dict.fromkeys(arns):
             found.extend(self.by_grantee.get(arn, ()))
         return found
 
 
-def load_grants(session: Session, key_id: str) -> tuple:
+def load_grants(session: Session, key_id: str) -> GrantSet:
     """All grants on the key, oldest first (what the key cache holds)."""
     rows = session.exec(select(GrantTable).where(GrantTable.key_id == key_id)
-                        .order_by(GrantTable.creation_date, GrantTable.grant_id))
+                        .order_by(col(GrantTable.creation_date), col(GrantTable.grant_id)))
     return GrantSet(grant_from_row(r) for r in rows)
 
 
@@ -133,11 +135,11 @@ def grantee_matches(grantee: str, principal: Any) -> Optional[str]:
     return None
 
 
-def _pairs(context: Optional[dict]) -> list:
+def _pairs(context: Optional[dict[str, str]]) -> list[tuple[str, str]]:
     return sorted((k.lower(), v) for k, v in (context or {}).items())
 
 
-def context_satisfies(constraints: Optional[dict], context: Optional[dict]) -> bool:
+def context_satisfies(constraints: Optional[dict[str, Any]], context: Optional[dict[str, str]]) -> bool:
     """Whether a request encryption context meets a grant's EC constraints."""
     if not constraints:
         return True
@@ -163,7 +165,7 @@ def constraints_hold(grant: Grant, operation: str, ctx: Any) -> bool:
     return True
 
 
-def at_least_as_strict(child: Optional[dict], parent: Optional[dict]) -> bool:
+def at_least_as_strict(child: Optional[dict[str, Any]], parent: Optional[dict[str, Any]]) -> bool:
     """Whether constraints `child` are at least as strict as `parent` (CreateGrant through
     a grant: the new grant may not loosen the grant that allowed creating it)."""
     parent = parent or {}
@@ -181,7 +183,7 @@ def at_least_as_strict(child: Optional[dict], parent: Optional[dict]) -> bool:
     return True
 
 
-def _creates_within(grant: Grant, requested: Optional[dict]) -> bool:
+def _creates_within(grant: Grant, requested: Optional[dict[str, Any]]) -> bool:
     if requested is None:  # CreateGrant without the request details: nothing to delegate
         return False
     ops = requested.get("operations") or ()
@@ -190,7 +192,7 @@ def _creates_within(grant: Grant, requested: Optional[dict]) -> bool:
     return at_least_as_strict(requested.get("constraints"), grant.constraints)
 
 
-def matching_grants(ctx: Any, operation: str, grants: Iterable[Grant]) -> list:
+def matching_grants(ctx: Any, operation: str, grants: Iterable[Grant]) -> list[tuple[Grant, str]]:
     """Grants naming the caller (directly or via its account) that list `operation`,
     with how they matched."""
     principal = ctx.principal
@@ -271,7 +273,7 @@ def grant_id_of_token(ctx: Any, token: str) -> str:
     return body[1:33].hex()
 
 
-def check_grant_tokens(ctx: Any, req: dict) -> None:
+def check_grant_tokens(ctx: Any, req: dict[str, Any]) -> None:
     """Validate the request's GrantTokens (every one must verify).  Grants take effect at
     once here, so valid tokens need nothing more."""
     for token in req.get("GrantTokens") or ():

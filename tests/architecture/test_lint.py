@@ -1,8 +1,9 @@
-"""Lint and types run with the tests (and so in CI): ruff over the whole tree, as
-configured in pyproject.toml."""
+"""Lint and types run with the tests (and so in CI), as configured in pyproject.toml: ruff
+over the whole tree, mypy --strict over domain, engine, crypto and policy."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,4 +16,9 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def test_ruff_finds_nothing():
     done = run("ruff", "check", "--no-cache", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict_finds_nothing():
+    done = run("mypy", "--no-incremental", "--cache-dir", os.devnull)
     assert done.returncode == 0, done.stdout + done.stderr
