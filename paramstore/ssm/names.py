@@ -62,9 +62,12 @@ def check_name_for_write(name: str, region: str, account_id: str) -> str:
     """Validate a name for PutParameter; returns it with surrounding spaces trimmed."""
     name = name.strip(" ")
     if is_reserved(name):
-        if name.startswith("/") and name[1:4].lower() == "aws":
+        # A path ("/aws/x") is refused as a path; a top-level name with its optional
+        # leading slash ("/aws" is the parameter "aws") as a plain name.
+        is_path = name.startswith("/") and "/" in name[1:]
+        if is_path and name[1:4].lower() == "aws":
             raise AccessDeniedException(f"No access to reserved parameter name: {name}.")
-        if name.startswith("/"):
+        if is_path:
             raise ValidationException(INVALID_NAME)
         raise ValidationException(RESERVED_PREFIX)
     check_name_syntax(name)

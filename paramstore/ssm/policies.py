@@ -8,8 +8,9 @@ plus the due times the store's sweeper acts on (paramstore/ssm/store.py).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
 
 from paramstore.ssm.errors import (
@@ -25,6 +26,9 @@ EXPIRATION_NOTIFICATION = "ExpirationNotification"
 NO_CHANGE_NOTIFICATION = "NoChangeNotification"
 _TYPES = (EXPIRATION, EXPIRATION_NOTIFICATION, NO_CHANGE_NOTIFICATION)
 _UNIT_SECONDS = {"Days": 86_400, "Hours": 3_600}
+#: AWS takes Java's ISO_INSTANT or ISO_OFFSET_DATE_TIME: an extended-format date-time that
+#: ends in Z or an offset (a date alone, or no zone, is refused)
+_INSTANT_OR_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2}(:\d{2})?)")
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,16 @@ def _timestamp(attributes: dict) -> float:
     raw = attributes.get("Timestamp")
     if not isinstance(raw, str):
         raise InvalidPolicyAttributeException("The Expiration policy needs a Timestamp attribute.")
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+    parsed = None
+    if _INSTANT_OR_OFFSET.fullmatch(raw):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            parsed = None
+    if parsed is None or parsed.tzinfo is None:
         raise InvalidPolicyAttributeException(
-            f"The Expiration policy's Timestamp {raw[:64]} is not an ISO 8601 timestamp.") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+            f"The Expiration policy's Timestamp {raw[:64]} is not an ISO 8601 instant or offset date-time "
+            "(for example 2030-11-01T22:13:48Z or 2030-11-01T22:13:48+02:00).") from None
     return parsed.timestamp()
 
 

@@ -20,8 +20,12 @@ DEFAULT_TIER_SETTING = "/ssm/parameter-store/default-parameter-tier"
 def settle(ctx: SsmContext, requested: Optional[str], previous: Optional[str], value: str, has_policies: bool,
            creating: bool) -> str:
     """The tier a put actually uses (the response's Tier)."""
-    if requested is None:  # an update keeps its tier; a new parameter takes the account's default
-        requested = previous or ctx.ssm.setting(ctx.account_id, ctx.region, DEFAULT_TIER_SETTING) or STANDARD
+    if requested is None:
+        # A new parameter takes the account's default; an update keeps its tier, unless the
+        # default is Intelligent-Tiering, which moves it up when it needs to (AWS: "Instead
+        # of ... --tier Advanced in all the calls to update the parameters").
+        default = ctx.ssm.setting(ctx.account_id, ctx.region, DEFAULT_TIER_SETTING)
+        requested = INTELLIGENT if default == INTELLIGENT else previous or default or STANDARD
     if requested == INTELLIGENT:
         needs_advanced = (previous == ADVANCED or has_policies or len(value) > MAX_VALUE_CHARS[STANDARD]
                           or (creating and ctx.ssm.count_parameters(ctx.account_id, ctx.region, STANDARD)
