@@ -25,7 +25,7 @@ from kms_core.domain.arn import key_arn
 from kms_core.domain.model import KeyState, KeyWithMaterial, Origin, RotationType
 from kms_core.identity.store import IdentityStore
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
-from kms_core.policy.grants import grants_allow, load_grants
+from kms_core.policy.grants import grants_allow
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.protocol.page_tokens import PageTokens
 from kms_core.runtime import Runtime
@@ -109,7 +109,8 @@ class KmsCore:
             entry = self._keys[key_id]
         except KeyError:
             with self.db.session() as session:
-                entry = repository.load_key(session, self.root, key_id, self._compile_key_policy, load_grants)
+                entry = repository.load_key(session, self.root, key_id, self._compile_key_policy,
+                                            repository.load_grants)
             if len(self._keys) >= _MAX_CACHED_KEYS:
                 self._keys.clear()
             self._keys[key_id] = entry

@@ -80,7 +80,7 @@ from kms_core.domain.arn import ALIAS_NAME_RE, KEY_ID_RE
 from kms_core.domain.model import KeyState
 from kms_core.identity import admin
 from kms_core.identity.store import user_arn
-from kms_core.policy.document import validate_key_policy
+from kms_core.policy.document import default_key_policy, validate_key_policy
 from kms_core.policy.evaluate import compile_policy
 from kms_core.domain.errors import AwsError
 from kms_core.storage import repository
@@ -665,13 +665,14 @@ class _Applier:
 
     # --- keys -----------------------------------------------------------------------------
     def _check_key_policy_principals(self, spec: KeySpec) -> None:
-        from kms_core.policy.key_policy import INVALID_PRINCIPALS, _exists
+        from kms_core.identity.store import principal_exists_in
+        from kms_core.policy.key_policy import INVALID_PRINCIPALS
 
         compiled = compile_policy(spec.policy, resource_policy=True)
         for st in compiled.statements:
             if st.principal is not None:
                 for arn in st.principal.arns:
-                    if not _exists(self.session, arn):
+                    if not principal_exists_in(self.session, arn):
                         raise SeedError(f"{spec.where}.policy: {INVALID_PRINCIPALS} ({arn} does not exist)")
 
     def key(self, account_id: str, spec: KeySpec) -> None:
@@ -682,7 +683,8 @@ class _Applier:
         changed = False
         if row is None:
             row = repository.new_key_row(spec.id, account_id, spec.region, self.now,
-                                         description=spec.description or "", policy=spec.policy)
+                                         spec.policy if spec.policy is not None else default_key_policy(account_id),
+                                         description=spec.description or "")
             repository.insert_key(self.session, self.store.root, row, self.now, spec.tags)
             self.report.created.append(label)
             created = True

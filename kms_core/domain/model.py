@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from kms_core.policy.grants import Grant
+    from kms_core.domain.grants import Grant
 
 
 class KeyState(StrEnum):

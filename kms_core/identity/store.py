@@ -58,6 +58,23 @@ def assumed_role_arn(account_id: str, role_name: str, session_name: str) -> str:
     return f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}"
 
 
+def principal_exists_in(session: Session, arn: str) -> bool:
+    """Within `session`: a user or role a key policy names exists (accounts this server
+    doesn't host can't be checked, so theirs pass)."""
+    parts = arn.split(":", 5)
+    account, resource = parts[4], parts[5]
+    if session.get(AccountTable, account) is None:
+        return True
+    kind, _, rest = resource.partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    if kind == "user":
+        return session.get(IamUserTable, (account, name)) is not None
+    if kind in ("role", "assumed-role"):
+        role = rest.split("/", 1)[0] if kind == "assumed-role" else name
+        return session.get(IamRoleTable, (account, role)) is not None
+    return False
+
+
 class IdentityStore:
     def __init__(self, db: Database, root: RootKey, wall_clock: Optional[Callable[[], float]] = None) -> None:
         import time
@@ -72,6 +89,12 @@ class IdentityStore:
         self._compiled_session_policies: dict[str, Any] = {}
         #: compile(document_text) -> compiled policy; set by the policy engine (avoids a cycle)
         self.compile_policy: Callable[[str], Any] = lambda text: text
+
+    def principal_exists(self, arn: str) -> bool:
+        """A key policy's principal: users and roles of accounts this server hosts must
+        exist; other accounts can't be checked."""
+        with self._db.session() as session:
+            return principal_exists_in(session, arn)
 
     def clear_cache(self) -> None:
         self._by_key.clear()

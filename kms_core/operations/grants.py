@@ -50,13 +50,13 @@ from kms_core.policy.grants import (
     SUBSET,
     Grant,
     check_grant_tokens,
-    grant_from_row,
     grant_id_of_token,
     grantee_matches,
     new_grant_token,
 )
 from kms_core.protocol.shapes import validation_error
 from kms_core.storage.repository import to_key
+from kms_core.storage import repository
 from kms_core.storage.tables import GrantTable, KeyTable
 
 MAX_GRANTS_PER_KEY = 50_000
@@ -233,7 +233,7 @@ def create_grant(ctx: RequestContext, req: dict) -> dict:
         if name is not None:
             for existing in session.exec(select(GrantTable).where(GrantTable.key_id == key.key_id)
                                          .where(GrantTable.name == name)):
-                g = grant_from_row(existing)
+                g = repository.grant_from_row(existing)
                 if (g.grantee_principal == grantee and g.retiring_principal == retiring
                         and set(g.operations) == set(operations)
                         and _same_constraints(g.constraints, constraints)):
@@ -310,7 +310,7 @@ def list_retirable_grants(ctx: RequestContext, req: dict) -> dict:
             query = query.where(or_(GrantTable.creation_date > created,
                                     and_(GrantTable.creation_date == created, GrantTable.grant_id > gid)))
         rows = list(session.exec(query.order_by(GrantTable.creation_date, GrantTable.grant_id).limit(limit + 1)))
-        found = [(grant_from_row(g), account, region) for g, account, region in rows]
+        found = [(repository.grant_from_row(g), account, region) for g, account, region in rows]
     out: dict = {"Grants": [_entry(g, account, region) for g, account, region in found[:limit]]}
     if len(found) > limit:
         out.update({"Truncated": True,

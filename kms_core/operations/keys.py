@@ -29,6 +29,7 @@ from kms_core.operations._common import (
 from kms_core.operations._resolve import resolve_key, resolve_key_id_only
 from kms_core.operations.tags import check_new_tags
 from kms_core.policy.authorize import authorize, authorize_account, set_request_tags
+from kms_core.policy.document import default_key_policy
 from kms_core.policy.grants import check_grant_tokens
 from kms_core.policy.key_policy import accept_key_policy
 from kms_core.protocol.shapes import validation_error
@@ -81,10 +82,13 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
     now = ctx.now()
     key_id = repository.new_key_id()
     policy = req.get("Policy")
-    row = repository.new_key_row(key_id, ctx.account_id, ctx.region, now, description=req.get("Description", ""),
-                                 policy=policy, key_usage=usage, key_spec=spec_name, origin=origin)
+    row = repository.new_key_row(key_id, ctx.account_id, ctx.region, now,
+                                 policy if policy is not None else default_key_policy(ctx.account_id),
+                                 description=req.get("Description", ""), key_usage=usage, key_spec=spec_name,
+                                 origin=origin)
     if policy is not None:
-        accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")))
+        accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")),
+                          ctx.kms.identities.principal_exists)
     ctx.resources.append(repository.to_key(row).arn)  # before the write: its event names the key
     with write(ctx) as session:
         count = session.exec(select(func.count()).select_from(KeyTable)

@@ -45,7 +45,7 @@ def put_key_policy(ctx: RequestContext, req: dict) -> dict:
     _check_name(req)
     if key.key_manager != "CUSTOMER":
         raise UnsupportedOperationException(f"{key.arn} is an AWS managed key; its policy can't be changed.")
-    accept_key_policy(ctx, req["Policy"], key, bypass)
+    accept_key_policy(ctx, req["Policy"], key, bypass, ctx.kms.identities.principal_exists)
     with write(ctx) as session:
         row = locked_row(session, key)
         row.policy = req["Policy"]

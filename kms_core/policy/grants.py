@@ -29,17 +29,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import os
 import re
-from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from sqlmodel import Session, col, select
-
 from kms_core.domain.arn import root_arn
+from kms_core.domain.grants import Grant, GrantSet  # noqa: F401  (the grant types, where policy code looks)
 from kms_core.errors import InvalidGrantTokenException
-from kms_core.storage.tables import GrantTable
 
 #: every operation a grant may list (the model's enum less the post-quantum ones AWS
 #: doesn't accept for any key type this server supports)
@@ -68,54 +64,6 @@ GRANT_ID_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _ROOT_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root\Z", re.ASCII)
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
-    grant_id: str
-    key_id: str
-    name: Optional[str]
-    grantee_principal: str
-    retiring_principal: Optional[str]
-    operations: tuple[str, ...]
-    constraints: Optional[dict[str, Any]]
-    issuing_account: str
-    creation_date: float
-
-
-def grant_from_row(row: GrantTable) -> Grant:
-    constraints = json.loads(row.constraints) if row.constraints else None
-    return Grant(row.grant_id, row.key_id, row.name, row.grantee_principal, row.retiring_principal,
-                 tuple(json.loads(row.operations)), constraints, row.issuing_account, row.creation_date)
-
-
-class GrantSet(tuple[Grant, ...]):
-    """A key's grants, oldest first, indexed by grantee principal (a key may hold 50,000
-    grants; a request only looks at the few naming its caller)."""
-
-    by_grantee: dict[str, list[Grant]]
-
-    def __new__(cls, grants: Iterable[Grant] = ()) -> "GrantSet":
-        self = super().__new__(cls, grants)
-        index: dict[str, list[Grant]] = {}
-        for g in self:
-            index.setdefault(g.grantee_principal, []).append(g)
-        self.by_grantee = index
-        return self
-
-    def for_grantees(self, arns: Iterable[str]) -> list[Grant]:
-        found: list[Grant] = []
-        for arn in dict.fromkeys(arns):
-            found.extend(self.by_grantee.get(arn, ()))
-        return found
-
-
-def load_grants(session: Session, key_id: str) -> GrantSet:
-    """All grants on the key, oldest first (what the key cache holds)."""
-    rows = session.exec(select(GrantTable).where(GrantTable.key_id == key_id)
-                        .order_by(col(GrantTable.creation_date), col(GrantTable.grant_id)))
-    return GrantSet(grant_from_row(r) for r in rows)
-
-
-# --- matching ---------------------------------------------------------------------------
 def grant_operation(action: str) -> Optional[str]:
     """"kms:Decrypt" -> "Decrypt"; None for actions no grant can allow."""
     if not action.lower().startswith("kms:"):

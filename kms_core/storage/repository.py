@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from typing import Callable, Optional
 
 from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kms_core.crypto import asymmetric as asymmetric_crypto
 from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.crypto.root import RootKey
 from kms_core.domain.arn import key_arn
 from kms_core.domain.model import Key, KeyManager, KeyMaterial, KeySpec, KeyState, KeyUsage, KeyWithMaterial, Origin
+from kms_core.domain.grants import Grant, GrantSet
 from kms_core.domain.specs import spec_of
-from kms_core.policy.document import default_key_policy
 from kms_core.storage.tables import (
     AliasTable,
     GrantTable,
@@ -63,6 +64,20 @@ def load_key(session: Session, root: RootKey, key_id: str,
                            grants=load_grants(session, key_id))
 
 
+def grant_from_row(row: GrantTable) -> Grant:
+    constraints = json.loads(row.constraints) if row.constraints else None
+    return Grant(row.grant_id, row.key_id, row.name, row.grantee_principal, row.retiring_principal,
+                 tuple(json.loads(row.operations)), constraints, row.issuing_account, row.creation_date)
+
+
+def load_grants(session: Session, key_id: str) -> GrantSet:
+    """All grants on the key, oldest first (what the key cache holds)."""
+    rows = session.exec(select(GrantTable).where(GrantTable.key_id == key_id)
+                        .order_by(col(GrantTable.creation_date), col(GrantTable.grant_id)))
+    return GrantSet(grant_from_row(r) for r in rows)
+
+
+# --- matching ---------------------------------------------------------------------------
 def new_key_id() -> str:
     return str(uuid.uuid4())
 
@@ -81,18 +96,19 @@ def add_material(session: Session, root: RootKey, key_id: str, now: float,
     return material_id
 
 
-def new_key_row(key_id: str, account_id: str, region: str, now: float, description: str = "",
-                policy: Optional[str] = None, key_usage: str = KeyUsage.ENCRYPT_DECRYPT,
+def new_key_row(key_id: str, account_id: str, region: str, now: float, policy: str, description: str = "",
+                key_usage: str = KeyUsage.ENCRYPT_DECRYPT,
                 key_spec: str = KeySpec.SYMMETRIC_DEFAULT, origin: str = Origin.AWS_KMS) -> KeyTable:
-    """A new Enabled customer-managed key row (not yet added to a session); `policy` None
-    gives AWS's default key policy.  CreateKey and seed files (paramstore/seed.py) build
-    their keys here and store them with `insert_key`."""
+    """A new Enabled customer-managed key row (not yet added to a session), with its key
+    policy (AWS's default one is policy/document.py's `default_key_policy`).  CreateKey
+    and seed files (paramstore/seed.py) build their keys here and store them with
+    `insert_key`."""
     return KeyTable(
         key_id=key_id, account_id=account_id, region=region, description=description,
         key_usage=key_usage, key_spec=key_spec, origin=origin,
         key_manager=KeyManager.CUSTOMER,
         key_state=KeyState.PENDING_IMPORT if origin == Origin.EXTERNAL else KeyState.ENABLED, creation_date=now,
-        policy=policy if policy is not None else default_key_policy(account_id))
+        policy=policy)
 
 
 def insert_key(session: Session, root: RootKey, row: KeyTable, now: float,

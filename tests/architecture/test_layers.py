@@ -77,6 +77,11 @@ def test_there_are_no_import_cycles():
     assert cycles == []
 
 
+def test_policy_evaluation_imports_no_storage():
+    """Policy code evaluates what it is given: no tables, no sessions, no SQL."""
+    assert breaches(("kms_core.policy",), ("kms_core.storage", "paramstore.ssm.storage") + SQL) == set()
+
+
 def test_parameter_values_reach_kms_only_through_the_port():
     """The envelope (what the Parameter Store seals and opens) uses the KMS port alone."""
     found = {t for t in IMPORTS["paramstore.ssm.envelope"] if within(t, "kms_core")}
@@ -96,15 +101,10 @@ KNOWN_SQL_OUTSIDE_STORAGE = {
     "kms_core.audit", "kms_core.identity.admin", "kms_core.identity.iam_operations", "kms_core.identity.store",
     "kms_core.operations._common", "kms_core.operations.aliases", "kms_core.operations.grants",
     "kms_core.operations.keys", "kms_core.operations.rotation", "kms_core.operations.tags",
-    "kms_core.policy.grants", "kms_core.policy.key_policy", "kms_core.service", "kms_core.service_keys",
+    "kms_core.service", "kms_core.service_keys",
     "paramstore.bootstrap", "paramstore.cli.audit", "paramstore.health", "paramstore.preflight", "paramstore.seed",
     "paramstore.ssm.operations.labels", "paramstore.ssm.operations.listing",
     "paramstore.ssm.operations.parameters", "paramstore.ssm.operations.tags", "paramstore.ssm.store",
-}
-
-KNOWN_POLICY_TO_STORAGE = {
-    ("kms_core.policy.grants", "kms_core.storage.tables"), ("kms_core.policy.grants", "sqlmodel"),
-    ("kms_core.policy.key_policy", "kms_core.storage.tables"), ("kms_core.policy.key_policy", "sqlmodel"),
 }
 
 KNOWN_SSM_TO_KMS_CORE = {
@@ -119,11 +119,6 @@ KNOWN_SSM_TO_KMS_CORE = {
 def test_only_storage_imports_sql():
     found = {module for module, _ in breaches(("kms_core", "paramstore"), SQL, STORAGE)}
     ratchet(found, KNOWN_SQL_OUTSIDE_STORAGE)
-
-
-def test_policy_evaluation_imports_no_storage():
-    ratchet(breaches(("kms_core.policy",), ("kms_core.storage", "paramstore.ssm.storage") + SQL),
-            KNOWN_POLICY_TO_STORAGE)
 
 
 def test_the_parameter_store_reaches_kms_through_the_port_domain_and_protocol():
