@@ -169,8 +169,7 @@ class KmsCore:
                 row.current_material_id = repository.add_material(
                     session, self.root, key_id, now, RotationType.AUTOMATIC)
                 events.append(_service_event(row, "RotateKey", now, {"rotationType": RotationType.AUTOMATIC}))
-                period = row.rotation_period_days or limits.DEFAULT_ROTATION_PERIOD_DAYS
-                row.next_rotation_date = now + period * limits.DAY_SECONDS
+                repository.schedule_rotation(row, now, row.rotation_period_days or limits.DEFAULT_ROTATION_PERIOD_DAYS)
                 session.add(row)
             expired = session.exec(select(KeyTable.key_id).where(KeyTable.valid_to <= now)).all()
             for key_id in expired:

@@ -139,9 +139,7 @@ class ServiceKeys:
         row = repository.new_key_row(key_id, account_id, region, now, description=key_set.description,
                                      policy=key_set.managed_key_policy(account_id, region))
         row.key_manager = KeyManager.AWS
-        row.rotation_enabled = True
-        row.rotation_period_days = limits.DEFAULT_ROTATION_PERIOD_DAYS
-        row.next_rotation_date = now + limits.DEFAULT_ROTATION_PERIOD_DAYS * limits.DAY_SECONDS
+        repository.schedule_rotation(row, now, limits.DEFAULT_ROTATION_PERIOD_DAYS)
         repository.insert_key(session, self._kms.root, row, now)
         session.add(AliasTable(account_id=account_id, region=region, alias_name=key_set.alias_name,
                                target_key_id=key_id, creation_date=now, last_updated_date=now))

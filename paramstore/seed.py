@@ -708,13 +708,10 @@ class _Applier:
         if spec.rotation is not None:
             if spec.rotation.enabled:
                 if not row.rotation_enabled or row.rotation_period_days != spec.rotation.period_days:
-                    row.rotation_enabled = True
-                    row.rotation_period_days = spec.rotation.period_days
-                    row.next_rotation_date = self.now + spec.rotation.period_days * limits.DAY_SECONDS
+                    repository.schedule_rotation(row, self.now, spec.rotation.period_days)
                     changed = True
             elif row.rotation_enabled:
-                row.rotation_enabled = False
-                row.next_rotation_date = None
+                repository.stop_rotation(row)
                 changed = True
         self.session.add(row)
         self.session.flush()

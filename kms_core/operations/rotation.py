@@ -46,9 +46,7 @@ def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     _require_customer_managed(key)
     with write(ctx) as session:
         row = locked_row(session, key)
-        row.rotation_enabled = True
-        row.rotation_period_days = period
-        row.next_rotation_date = ctx.now() + period * limits.DAY_SECONDS
+        repository.schedule_rotation(row, ctx.now(), period)
         session.add(row)
     return {}
 
@@ -63,8 +61,7 @@ def disable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     _require_customer_managed(key)
     with write(ctx) as session:
         row = locked_row(session, key)
-        row.rotation_enabled = False
-        row.next_rotation_date = None
+        repository.stop_rotation(row)
         session.add(row)
     return {}
 

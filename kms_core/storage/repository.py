@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from kms_core.crypto import asymmetric as asymmetric_crypto
 from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.crypto.root import RootKey
+from kms_core.domain import limits
 from kms_core.domain.arn import key_arn
 from kms_core.domain.model import Key, KeyManager, KeyMaterial, KeySpec, KeyState, KeyUsage, KeyWithMaterial, Origin
 from kms_core.domain.grants import Grant, GrantSet
@@ -78,6 +79,20 @@ def load_grants(session: Session, key_id: str) -> GrantSet:
 
 
 # --- matching ---------------------------------------------------------------------------
+def schedule_rotation(row: KeyTable, now: float, period_days: int) -> None:
+    """Automatic rotation on, every `period_days`, the next one a period from `now` (the
+    one rule for EnableKeyRotation, AWS-managed keys, seed files and each rotation done)."""
+    row.rotation_enabled = True
+    row.rotation_period_days = period_days
+    row.next_rotation_date = now + period_days * limits.DAY_SECONDS
+
+
+def stop_rotation(row: KeyTable) -> None:
+    """Automatic rotation off (the period is kept, as AWS shows it again when re-enabled)."""
+    row.rotation_enabled = False
+    row.next_rotation_date = None
+
+
 def new_key_id() -> str:
     return str(uuid.uuid4())
 
