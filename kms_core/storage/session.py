@@ -17,8 +17,10 @@ token is the tuple of all of them:
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
@@ -37,6 +39,9 @@ from kms_core.storage.tables import EpochTable
 #: request fails with a retryable error: SQLite's busy_timeout, PostgreSQL's
 #: statement_timeout and lock_timeout.  Settings.db_timeout_seconds overrides it.
 DEFAULT_DB_TIMEOUT = 5.0
+#: the longest the event loop waits for PostgreSQL's change check (normally ~0.1 ms)
+#: before handing the request to the database worker
+LOOP_CHECK_SECONDS = 0.25
 
 class NeedsDatabase(BaseException):
     """Raised on the event loop's thread where a request would wait on the database: the
@@ -196,11 +201,32 @@ class Database:
         monitor = self._thread_monitor()
         if self.is_sqlite:
             return monitor.sqlite_token(self._sqlite_file, self.timeout)
+        if monitor is self._monitor and self.loop_thread is not None:
+            return self._loop_postgres_token()
         try:
-            return monitor.postgres_token(self.url, self.timeout)
+            token = monitor.postgres_token(self.url, self.timeout)
         except Exception:
             monitor.close()  # a dropped connection: reconnect once, then give up
-            return monitor.postgres_token(self.url, self.timeout)
+            token = monitor.postgres_token(self.url, self.timeout)
+        if self.loop_thread is not None and self._monitor.conn is None:
+            # The event loop never connects (a connect can wait seconds): its monitor is
+            # made here, on the worker, once the database answers again.
+            self._monitor.connect(self.url, self.timeout)
+        return token
+
+    def _loop_postgres_token(self) -> object:
+        """The event loop's change check: at most LOOP_CHECK_SECONDS, and never a connect.
+        A missing connection or a slow answer sends the request to the database worker,
+        which waits (or fails cleanly) in its place: a stalled or frozen server, which
+        can't enforce its own statement_timeout, never freezes the loop."""
+        monitor = self._monitor
+        if monitor.conn is None or monitor.conn.closed:
+            raise NeedsDatabase()
+        try:
+            return monitor.postgres_token(self.url, min(self.timeout, LOOP_CHECK_SECONDS))
+        except Exception:
+            monitor.close()
+            raise NeedsDatabase() from None
 
     def _close_monitor(self) -> None:
         self._monitor.close()
@@ -238,13 +264,18 @@ class _ChangeMonitor:
             self._epoch = _token(rows)
         return self._epoch
 
+    def connect(self, url: str, timeout: float) -> None:
+        conn = psycopg.connect(psycopg_dsn(url), autocommit=True, **postgres_connect_args(timeout))
+        conn.pgconn.prepare(b"ps_epoch", b"SELECT id, value FROM ps_epoch")
+        self.conn = conn
+
     def postgres_token(self, url: str, timeout: float) -> tuple:
+        """`timeout`: how long to wait for the answer, measured here (the server's
+        statement_timeout can't help when the server itself has stopped answering)."""
         # libpq-level prepared statement: a third of the CPU of a psycopg cursor round trip.
         if self.conn is None or self.conn.closed:
-            conn = psycopg.connect(psycopg_dsn(url), autocommit=True, **postgres_connect_args(timeout))
-            conn.pgconn.prepare(b"ps_epoch", b"SELECT id, value FROM ps_epoch")
-            self.conn = conn
-        result = self.conn.pgconn.exec_prepared(b"ps_epoch", None)
+            self.connect(url, timeout)
+        result = _answer_within(self.conn.pgconn, timeout)
         if result.status != ExecStatus.TUPLES_OK:
             raise RuntimeError("epoch check failed: " + (result.error_message or b"").decode(errors="replace"))
         return _token([(int(result.get_value(i, 0)), int(result.get_value(i, 1))) for i in range(result.ntuples)])
@@ -253,6 +284,27 @@ class _ChangeMonitor:
         conn, self.conn = self.conn, None
         if conn is not None:
             conn.close()
+
+
+def _answer_within(pgconn: Any, timeout: float) -> Any:
+    """The prepared change check's result, or psycopg.OperationalError after `timeout`
+    (the connection is then mid-query: the caller closes it)."""
+    pgconn.send_query_prepared(b"ps_epoch", None)
+    deadline = time.monotonic() + timeout
+    while pgconn.flush():  # psycopg's connections are non-blocking: the query may not be out yet
+        if not select.select([], [pgconn.socket], [], max(0.0, deadline - time.monotonic()))[1]:
+            raise psycopg.OperationalError("the database did not take the change check in time")
+    result = None
+    while True:
+        while pgconn.is_busy():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([pgconn.socket], [], [], remaining)[0]:
+                raise psycopg.OperationalError("the database did not answer the change check in time")
+            pgconn.consume_input()
+        next_result = pgconn.get_result()
+        if next_result is None:
+            return result
+        result = next_result
 
 
 def _token(rows: list) -> tuple:

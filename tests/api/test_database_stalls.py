@@ -150,3 +150,36 @@ def test_sqlite_cached_encrypt_waits_for_its_locked_audit_trail_then_fails_clean
         assert kms.encrypt(KeyId=key_id, Plaintext=b"after")["KeyId"].endswith(key_id)
     finally:
         server.stop()
+
+
+def test_a_frozen_postgres_backend_does_not_freeze_the_event_loop(tmp_path, fresh_postgres_url):
+    """PostgreSQL can't enforce its own statement_timeout when the server process itself has
+    stopped (SIGSTOP here; a paused VM or a hung host alike).  The event loop's change check
+    gives up after LOOP_CHECK_SECONDS and hands the request to the database worker, whose
+    connection answers; the loop's connection is then made again, on the worker."""
+    import os
+    import signal
+
+    from kms_core.storage.session import LOOP_CHECK_SECONDS
+    from tests.conftest import start_server
+
+    live, stop = start_server(tmp_path, fresh_postgres_url, "postgres")
+    try:
+        kms = live.client("kms")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.encrypt(KeyId=key_id, Plaintext=b"warm")
+        db = live.app.state.store.db
+        frozen = db._monitor_conn.info.backend_pid
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            _, seconds = timed(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"during"))
+            assert seconds < LOOP_CHECK_SECONDS + 1.0, seconds
+            health, seconds = timed(lambda: httpx.get(live.url + "/health", timeout=10))
+            assert health.status_code == 200 and seconds < 0.1, seconds
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+        assert db._monitor_conn is not None and db._monitor_conn.info.backend_pid != frozen
+        _, seconds = timed(lambda: kms.encrypt(KeyId=key_id, Plaintext=b"after"))
+        assert seconds < 0.1, seconds  # back on the loop, with its new connection
+    finally:
+        stop()
