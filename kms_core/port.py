@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
 from kms_core.context import RequestContext
+# re-exported for services (below, "a service's own requests")
+from kms_core.policy.authorize import authorize_account as authorize_account
+from kms_core.policy.authorize import set_request_tags as set_request_tags
 from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey
 from kms_core.domain.arn import KEY_ID_RE
 from kms_core.engine import ciphertext
@@ -140,6 +143,16 @@ class KmsPort(Protocol):
 
     def open_owned_data_key(self, account_id: str, region: str, sealed: bytes, aad: bytes) -> Aead:
         """Raises ValueRejected if it doesn't open."""
+
+
+# --- a service's own requests --------------------------------------------------------------
+#: The request context a service's operations get: the caller (principal, region, source
+#: IP), the condition facts authorization reads, the resources touched for the audit
+#: record.  A service subclasses it for its own state (paramstore/ssm/context.py).
+ServiceRequest = RequestContext
+# With it: `authorize_account` (the service's own actions, ssm:* on a parameter ARN,
+# decided by the caller's IAM policies) and `set_request_tags` (the aws:RequestTag and
+# aws:TagKeys facts of a request that sets tags), both imported above.
 
 
 # --- the adapter over this process's KMS core ----------------------------------------------

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kms_core.context import RequestContext
+from kms_core.port import ServiceRequest
 
 
 @dataclass(slots=True)
-class SsmContext(RequestContext):
+class SsmContext(ServiceRequest):
     ssm: Any = None  # paramstore.ssm.store.ParameterStore
     #: keys whose kms:Decrypt for this caller didn't depend on the encryption context,
     #: decided once in this request (kms_core.operations.crypto.authorize_repeat_decrypt)

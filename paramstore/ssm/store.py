@@ -7,36 +7,24 @@ stale.  Writes run in `write()` transactions that bump only the parameters' epoc
 parameter write does not empty the KMS key cache.
 
 Time-driven parameter policies (Expiration, ExpirationNotification, NoChangeNotification)
-are carried out by `process_due()`; their notification events queue up here until the
-server appends them to the audit trail.
+are carried out by `process_due()` (storage/repository.py), their audit records committed
+in the same transaction.
 """
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Optional
 
-from sqlalchemy import delete, func, or_
-from sqlmodel import Session, select
-
-from kms_core.audit import AuditEvent
 from kms_core.port import InProcessKms, KmsPort
-from kms_core.protocol.awsjson import new_request_id
-from kms_core.storage.session import PARAMS_EPOCH
 from paramstore.ssm.envelope import SSM_KEYS
 from paramstore.ssm.storage.hot_sql import HotSql, ParamRow, VersionRow
-from paramstore.ssm.names import parameter_arn
-from paramstore.ssm.policies import fire_due, schedule
-from paramstore.ssm.storage.tables import (
-    ParameterLabelTable,
-    ParameterTable,
-    ParameterTagTable,
-    ParameterVersionTable,
-    ServiceSettingTable,
-)
+from paramstore.ssm.storage.repository import ParameterRepository
+from paramstore.ssm.storage.tables import ParameterTable, ParameterVersionTable, ServiceSettingTable
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from kms_core.service import KmsCore
 
 _MAX_CACHED = 50_000
@@ -50,6 +38,7 @@ class ParameterStore:
         self.db = kms.db
         self.clock = kms.clock
         self.sql = HotSql(kms.db)
+        self.rows = ParameterRepository(kms.db)
         self._token: object = object()
         self._params: dict[tuple[str, str, str], Optional[ParameterTable]] = {}
         self._versions: dict[tuple[int, int], Optional[ParameterVersionTable]] = {}
@@ -112,7 +101,7 @@ class ParameterStore:
 
     @contextmanager
     def write(self, service_events: Optional[list] = None) -> Iterator[Session]:
-        with self.db.write(PARAMS_EPOCH, service_events) as session:
+        with self.rows.write(service_events) as session:
             yield session
         self.changed()
 
@@ -145,9 +134,7 @@ class ParameterStore:
             return self._labels[param.id]
         except KeyError:
             pass
-        with self.db.session() as session:
-            labels = {r.label: r.version for r in session.exec(
-                select(ParameterLabelTable).where(ParameterLabelTable.parameter_id == param.id))}
+        labels = self.rows.labels(param.id)
         self._remember(self._labels, param.id, labels)
         return labels
 
@@ -159,19 +146,14 @@ class ParameterStore:
         except KeyError:
             pass
         param = self.parameter(account_id, region, canonical)
-        tags: dict[str, str] = {}
-        if param is not None:
-            with self.db.session() as session:
-                tags = {r.tag_key: r.tag_value for r in session.exec(
-                    select(ParameterTagTable).where(ParameterTagTable.parameter_id == param.id))}
+        tags = self.rows.tags(param.id) if param is not None else {}
         self._remember(self._tags, key, tags)
         return tags
 
     def setting_row(self, account_id: str, region: str, setting_id: str) -> Optional[ServiceSettingTable]:
         key = (account_id, region, setting_id)
         if key not in self._settings:
-            with self.db.session() as session:
-                self._settings[key] = session.get(ServiceSettingTable, key)
+            self._settings[key] = self.rows.setting_row(account_id, region, setting_id)
         return self._settings[key]
 
     def setting(self, account_id: str, region: str, setting_id: str) -> Optional[str]:
@@ -180,11 +162,7 @@ class ParameterStore:
         return row.value if row is not None else None
 
     def count_parameters(self, account_id: str, region: str, tier: str) -> int:
-        with self.db.session() as session:
-            return session.exec(select(func.count()).select_from(ParameterTable)
-                                .where(ParameterTable.account_id == account_id)
-                                .where(ParameterTable.region == region)
-                                .where(ParameterTable.tier == tier)).one()
+        return self.rows.count_parameters(account_id, region, tier)
 
     def data_keys(self) -> dict:
         if len(self._data_keys) >= _MAX_CACHED:
@@ -217,46 +195,6 @@ class ParameterStore:
         return self.sql.next_due()
 
     def process_due(self) -> None:
-        """Delete expired parameters; record due notifications (once, whichever process
-        gets there first: the policy is marked Finished in the same transaction)."""
-        now = self.clock()
-        events: list[AuditEvent] = []  # recorded in this transaction: the change and its record go together
-        with self.write(events) as session:
-            due = session.exec(select(ParameterTable).where(or_(
-                ParameterTable.expires_at <= now, ParameterTable.expiration_notice_at <= now,
-                ParameterTable.no_change_notice_at <= now)).with_for_update()).all()
-            for row in due:
-                arn = parameter_arn(row.region, row.account_id, row.canonical)
-                base = {"name": row.name, "version": row.version}
-                inline, fired = fire_due(json.loads(row.policies or "[]"), row.last_modified_date, now)
-                for kind in fired:
-                    detail = ({**base, "expiresAt": row.expires_at} if kind == "ExpirationNotification"
-                              else {**base, "lastModifiedDate": row.last_modified_date})
-                    events.append(_policy_event(kind, row, arn, now, detail))
-                if row.expires_at is not None and row.expires_at <= now:
-                    events.append(_policy_event("Expiration", row, arn, now, base))
-                    delete_parameter_rows(session, row.id)
-                    continue
-                row.policies = policies_json(inline)
-                row.expires_at, row.expiration_notice_at, row.no_change_notice_at = schedule(
-                    inline, row.last_modified_date)
-                session.add(row)
-
-
-def _policy_event(kind: str, row: ParameterTable, arn: str, now: float, detail: dict) -> AuditEvent:
-    """A parameter policy firing ("ExpirationNotification", "NoChangeNotification",
-    "Expiration"), by the service rather than a caller; never carries a value."""
-    return AuditEvent(event_time=now, request_id=new_request_id(), event_source="ssm.amazonaws.com",
-                      event_name=kind, region=row.region, account_id=row.account_id,
-                      principal_arn="ssm.amazonaws.com", resources=[arn], detail=detail)
-
-
-def delete_parameter_rows(session: Session, parameter_id: int) -> None:
-    """A parameter and everything hanging off it: versions, labels, tags."""
-    for table in (ParameterLabelTable, ParameterTagTable, ParameterVersionTable):
-        session.exec(delete(table).where(table.parameter_id == parameter_id))  # type: ignore[call-overload]
-    session.exec(delete(ParameterTable).where(ParameterTable.id == parameter_id))  # type: ignore[call-overload]
-
-
-def policies_json(policies: Optional[list]) -> Optional[str]:
-    return json.dumps(policies, separators=(",", ":")) if policies else None
+        """Carry out the parameter policies that are due (storage/repository.py)."""
+        self.rows.fire_due_policies(self.clock())
+        self.changed()

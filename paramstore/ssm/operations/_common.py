@@ -8,7 +8,7 @@ import json
 import struct
 from typing import Any, Optional
 
-from kms_core.policy.authorize import authorize_account
+from kms_core.port import authorize_account
 from kms_core.protocol.page_tokens import open_page_token, seal_page_token
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.envelope import SECURE_STRING, unseal

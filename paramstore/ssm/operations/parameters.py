@@ -9,7 +9,7 @@ from typing import Optional
 import regex
 
 from kms_core.domain.errors import invalid
-from kms_core.policy.authorize import set_request_tags
+from kms_core.port import set_request_tags
 from sqlmodel import select
 
 from paramstore.ssm import tiers
@@ -52,7 +52,7 @@ from paramstore.ssm.operations._common import (
 )
 from paramstore.ssm.storage.hot_sql import INTEGRITY_ERRORS, ParamRow, VersionRow
 from paramstore.ssm.policies import parse_policies, rearm_no_change, schedule
-from paramstore.ssm.store import delete_parameter_rows, policies_json
+from paramstore.ssm.storage.repository import delete_parameter_rows, policies_json
 from paramstore.ssm.storage.tables import ParameterTable, ParameterVersionTable
 
 MAX_VERSIONS = 100

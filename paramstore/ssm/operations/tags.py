@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from kms_core.policy.authorize import set_request_tags
+from kms_core.port import set_request_tags
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import InvalidResourceId, InvalidResourceType, TooManyTagsError
 from paramstore.ssm.names import canonical_of

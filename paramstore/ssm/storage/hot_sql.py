@@ -95,7 +95,9 @@ _LABELLED = "SELECT label FROM ssm_parameter_label WHERE parameter_id = ? AND ve
 _DROP_VERSIONS_UPTO = "DELETE FROM ssm_parameter_version WHERE parameter_id = ? AND version <= ?"
 _COUNT_TIER = "SELECT count(*) FROM ssm_parameter WHERE account_id = ? AND region = ? AND tier = ?"
 _INSERT_TAG = "INSERT INTO ssm_parameter_tag (parameter_id, tag_key, tag_value) VALUES (?, ?, ?)"
-_DELETE_CHILDREN = ("DELETE FROM ssm_parameter_label WHERE parameter_id = ?",
+#: a parameter and everything hanging off it (versions, labels, tags): the one cascade,
+#: run by the hot path's puts and by the repository's deletes alike
+DELETE_PARAMETER = ("DELETE FROM ssm_parameter_label WHERE parameter_id = ?",
                     "DELETE FROM ssm_parameter_tag WHERE parameter_id = ?",
                     "DELETE FROM ssm_parameter_version WHERE parameter_id = ?",
                     "DELETE FROM ssm_parameter WHERE id = ?")
@@ -254,7 +256,7 @@ class PutTransaction:
         return ParamRow(*row) if row else None
 
     def delete_parameter(self, parameter_id: int) -> None:
-        for statement in _DELETE_CHILDREN:
+        for statement in DELETE_PARAMETER:
             self._run(statement, (parameter_id,))
 
     def count_tier(self, account_id: str, region: str, tier: str) -> int:
