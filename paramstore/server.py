@@ -16,7 +16,7 @@ import contextlib
 import logging
 import signal
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -44,6 +44,15 @@ from paramstore.health import Readiness
 from paramstore.settings import Settings
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.targets import ssm_service
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from starlette.datastructures import State
+
+    #: make_context(principal, region, request_id, operation, source_ip, secure_transport)
+    ContextFactory = Callable[[Principal, str, str, str, Optional[str], bool], RequestContext]
+    SsmContextFactory = Callable[[Principal, str, str, str, Optional[str], bool], SsmContext]
 
 log = logging.getLogger("paramstore")
 
@@ -77,7 +86,7 @@ def build_verifier(store: Store) -> SigV4Verifier:
     return verifier
 
 
-def _context_factory(store: Store):  # type: ignore[no-untyped-def]
+def _context_factory(store: Store) -> ContextFactory:
     kms = store.kms
 
     def make_context(principal: Principal, region: str, request_id: str, operation: str,
@@ -88,7 +97,7 @@ def _context_factory(store: Store):  # type: ignore[no-untyped-def]
     return make_context
 
 
-def _ssm_context_factory(store: Store):  # type: ignore[no-untyped-def]
+def _ssm_context_factory(store: Store) -> SsmContextFactory:
     kms, params = store.kms, store.params
 
     def make_context(principal: Principal, region: str, request_id: str, operation: str,
@@ -122,6 +131,9 @@ class AwsJsonMiddleware:
     X-Amz-Target, the AWS query protocol: IAM, STS); passes everything else to FastAPI.
 
     The outermost ASGI app, so AWS requests pay for nothing FastAPI does per request."""
+
+    #: the FastAPI app's state, as on the app it wraps (create_app sets it)
+    state: State
 
     def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int, audit: AuditLog,
                  clock: Any, query_protocol: Optional[AwsQueryProtocol] = None,
@@ -370,7 +382,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     store.db.inline_on_loop = store.db.is_sqlite  # see paramstore/db_worker.py
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # From here on, database work on this (the event loop's) thread raises NeedsDatabase.
         store.db.loop_thread = threading.get_ident()
         task = asyncio.create_task(_sweeper(store, worker, settings.sweep_interval_seconds))
@@ -410,7 +422,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     app.state.store = store
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
                                 store, worker)
-    wrapped.state = app.state  # type: ignore[attr-defined]
+    wrapped.state = app.state
     return wrapped
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -23,6 +24,9 @@ from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize, authorize_account
 from kms_core.protocol.shapes import validation_error
 from kms_core.storage.tables import AliasTable
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 RESERVED_PREFIX = "alias/aws/"
 
@@ -69,7 +73,7 @@ def _alias_not_found(ctx: RequestContext, name: str) -> NotFoundException:
     return NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
 
 
-def _aliases_of(session, key_id: str) -> int:  # type: ignore[no-untyped-def]
+def _aliases_of(session: Session, key_id: str) -> int:
     return session.exec(select(func.count()).select_from(AliasTable)
                         .where(AliasTable.target_key_id == key_id)).one()
 

@@ -224,7 +224,9 @@ def _open(ctx: RequestContext, blob: Optional[bytes], key_id: Optional[str], con
     context_bytes = _context_bytes(context)
     dry_run(req)
     try:
-        plaintext = ciphertext.open_blob(parsed, material.kdf or material.material, context_bytes)
+        plaintext = ciphertext.open_blob(
+            parsed, material.kdf or material.material,  # type: ignore[arg-type]  # kdf: HmacSha256Key, typed object
+            context_bytes)
     except ciphertext.MalformedCiphertext:
         raise InvalidCiphertextException() from None
     return entry, plaintext, material.material_id
@@ -262,9 +264,9 @@ def authorize_repeat_decrypt(ctx: RequestContext, blob: bytes, context: Optional
     _checked_decrypt(ctx, parsed, None, context, None, "Decrypt", "kms:Decrypt", allowed_keys)
 
 
-def _checked_decrypt(ctx: RequestContext, parsed, requested: Optional[KeyWithMaterial],  # type: ignore[no-untyped-def]
+def _checked_decrypt(ctx: RequestContext, parsed: ciphertext.BlobHeader, requested: Optional[KeyWithMaterial],
                      context: Optional[dict], algorithm: Optional[str], operation: str, action: str,
-                     allowed_keys: Optional[set] = None):
+                     allowed_keys: Optional[set] = None) -> tuple[KeyWithMaterial, KeyMaterial]:
     if requested is not None and requested.key.key_id != parsed.key_id:
         raise IncorrectKeyException(_INCORRECT_KEY)
     if requested is None and not KEY_ID_RE.fullmatch(parsed.key_id):

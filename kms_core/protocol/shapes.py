@@ -92,7 +92,7 @@ def _compile(spec: dict) -> Checker:
     raise ValueError(f"unsupported shape type {kind}")
 
 
-def _compile_model_pattern(pattern: str):  # type: ignore[no-untyped-def]
+def _compile_model_pattern(pattern: str) -> Any:  # a re.Pattern, or a regex.Pattern (regex ships no types)
     """Model patterns are Java regexes; Unicode classes (\\p{L}, SSM tags) need `regex`."""
     if "\\p{" in pattern:
         import regex

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from paramstore.settings import Settings
+
+if TYPE_CHECKING:
+    from paramstore.bootstrap import Store
 
 admin_app = typer.Typer(help="Operator commands on the data store (needs the data directory and root key).",
                         no_args_is_help=True)
@@ -24,7 +27,7 @@ DATA_DIR_HELP = "Data directory (SQLite file, root key)."
 DATABASE_URL_HELP = "SQLAlchemy URL, e.g. postgresql://user@host/db."
 
 
-def _open(data_dir: Optional[Path], database_url: Optional[str]):  # type: ignore[no-untyped-def]
+def _open(data_dir: Optional[Path], database_url: Optional[str]) -> Store:
     from paramstore.bootstrap import StartupError, open_store
 
     settings = Settings()

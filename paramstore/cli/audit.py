@@ -6,11 +6,15 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from paramstore.settings import Settings
+
+if TYPE_CHECKING:
+    from kms_core.crypto.root import RootKey
+    from kms_core.storage.session import Database
 
 audit_app = typer.Typer(help="Read and verify the audit trail.", no_args_is_help=True)
 
@@ -27,7 +31,7 @@ def _settings(data_dir: Optional[Path], database_url: Optional[str]) -> Settings
     return settings
 
 
-def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
+def _open_db(settings: Settings) -> Database:
     from kms_core.storage.session import Database
 
     if not settings.database_url and not (Path(settings.data_dir) / "paramstore.db").exists():
@@ -102,7 +106,7 @@ def audit_ls(
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
 
 
-def _root_matches(db, root) -> bool:  # type: ignore[no-untyped-def]
+def _root_matches(db: Database, root: RootKey) -> bool:
     """A wrong root key would make every mac mismatch: say so instead of "seq 1 altered"."""
     from sqlalchemy import text
 

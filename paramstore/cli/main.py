@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from paramstore.cli.iam import iam_app
 from paramstore.settings import Settings
+
+if TYPE_CHECKING:
+    from kms_core.storage.session import Database
 
 app = typer.Typer(help="Self-hosted AWS KMS and SSM Parameter Store.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -64,7 +67,7 @@ def serve(
         raise typer.Exit(2) from None
 
 
-def _db(data_dir: Optional[Path], database_url: Optional[str]):  # type: ignore[no-untyped-def]
+def _db(data_dir: Optional[Path], database_url: Optional[str]) -> Database:
     from kms_core.storage.session import Database
 
     settings = Settings()
