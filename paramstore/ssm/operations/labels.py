@@ -5,13 +5,16 @@ it), a version carries at most 10, and invalid labels are reported, not raised."
 
 from __future__ import annotations
 
-from sqlmodel import select
+from typing import TYPE_CHECKING
 
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import ParameterVersionLabelLimitExceeded, ParameterVersionNotFound
 from paramstore.ssm.names import canonical_of, check_name_syntax, is_valid_label
 from paramstore.ssm.operations._common import arn_of, authorize_ssm, not_found
-from paramstore.ssm.storage.tables import ParameterLabelTable, ParameterTable, ParameterVersionTable
+from paramstore.ssm.storage import repository
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 MAX_LABELS_PER_VERSION = 10
 
@@ -25,16 +28,8 @@ def label_parameter_version(ctx: SsmContext, req: dict) -> dict:
     with ctx.ssm.write() as session:
         version = _check_version(session, ctx, name, param_id, version)
         for label in valid:
-            row = session.get(ParameterLabelTable, (param_id, label))
-            if row is None:
-                session.add(ParameterLabelTable(parameter_id=param_id, label=label, version=version))
-            elif row.version != version:
-                row.version = version
-                session.add(row)
-        session.flush()
-        count = len(session.exec(select(ParameterLabelTable.label).where(ParameterLabelTable.parameter_id == param_id)
-                                 .where(ParameterLabelTable.version == version)).all())
-        if count > MAX_LABELS_PER_VERSION:
+            repository.put_label(session, param_id, label, version)
+        if repository.labels_on_version(session, param_id, version) > MAX_LABELS_PER_VERSION:
             raise ParameterVersionLabelLimitExceeded(
                 "A parameter version can have maximum 10 labels.Move one or more labels to another version and try "
                 "again.")
@@ -49,12 +44,7 @@ def unlabel_parameter_version(ctx: SsmContext, req: dict) -> dict:
     with ctx.ssm.write() as session:
         version = _check_version(session, ctx, name, param_id, version)
         for label in labels:
-            row = session.get(ParameterLabelTable, (param_id, label))
-            if row is not None and row.version == version:
-                session.delete(row)
-                removed.append(label)
-            else:
-                invalid.append(label)
+            (removed if repository.remove_label(session, param_id, label, version) else invalid).append(label)
     return {"RemovedLabels": removed, "InvalidLabels": invalid}
 
 
@@ -68,14 +58,14 @@ def _locate(ctx: SsmContext, name: str, action: str, version: int | None) -> tup
     return param.id, version
 
 
-def _check_version(session, ctx: SsmContext, name: str, param_id: int, version: int | None) -> int:  # type: ignore[no-untyped-def]
+def _check_version(session: Session, ctx: SsmContext, name: str, param_id: int, version: int | None) -> int:
     """Inside the transaction: the parameter still exists and has that version."""
-    param = session.get(ParameterTable, param_id)
+    param = repository.parameter_by_id(session, param_id)
     if param is None:
         raise not_found(name)
     if version is None:
         return param.version
-    if session.get(ParameterVersionTable, (param_id, version)) is None:
+    if not repository.has_version(session, param_id, version):
         raise ParameterVersionNotFound(
             f"Systems Manager could not find version {version} of {name}. Verify the version and try again.")
     return version

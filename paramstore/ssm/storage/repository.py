@@ -22,6 +22,7 @@ from paramstore.ssm.storage.tables import (
     ParameterLabelTable,
     ParameterTable,
     ParameterTagTable,
+    ParameterVersionTable,
     ServiceSettingTable,
 )
 
@@ -84,6 +85,79 @@ class ParameterRepository:
                 row.expires_at, row.expiration_notice_at, row.no_change_notice_at = schedule(
                     inline, row.last_modified_date)
                 session.add(row)
+
+
+# --- inside a request's transaction (`ParameterStore.write()` / `db.session()`) ----------
+def live_parameter(session: Session, account_id: str, region: str, canonical: str,
+                   now: float) -> Optional[ParameterTable]:
+    """The parameter, unless it is absent or past its expiration."""
+    row = session.exec(select(ParameterTable).where(ParameterTable.account_id == account_id)
+                       .where(ParameterTable.region == region)
+                       .where(ParameterTable.canonical == canonical)).first()
+    if row is None or (row.expires_at is not None and now >= row.expires_at):
+        return None
+    return row
+
+
+def parameter_by_id(session: Session, parameter_id: int) -> Optional[ParameterTable]:
+    return session.get(ParameterTable, parameter_id)
+
+
+def has_version(session: Session, parameter_id: int, version: int) -> bool:
+    return session.get(ParameterVersionTable, (parameter_id, version)) is not None
+
+
+def put_label(session: Session, parameter_id: int, label: str, version: int) -> None:
+    """Put `label` on `version` (moving it from another version if it was there)."""
+    row = session.get(ParameterLabelTable, (parameter_id, label))
+    if row is None:
+        session.add(ParameterLabelTable(parameter_id=parameter_id, label=label, version=version))
+    elif row.version != version:
+        row.version = version
+        session.add(row)
+
+
+def labels_on_version(session: Session, parameter_id: int, version: int) -> int:
+    session.flush()
+    return len(session.exec(select(ParameterLabelTable.label).where(ParameterLabelTable.parameter_id == parameter_id)
+                            .where(ParameterLabelTable.version == version)).all())
+
+
+def remove_label(session: Session, parameter_id: int, label: str, version: int) -> bool:
+    """Take `label` off `version`; False if it isn't there."""
+    row = session.get(ParameterLabelTable, (parameter_id, label))
+    if row is None or row.version != version:
+        return False
+    session.delete(row)
+    return True
+
+
+def tags_of(session: Session, parameter_id: int) -> dict[str, str]:
+    """key -> value, in key order."""
+    rows = session.exec(select(ParameterTagTable).where(ParameterTagTable.parameter_id == parameter_id)
+                        .order_by(ParameterTagTable.tag_key)).all()
+    return {r.tag_key: r.tag_value for r in rows}
+
+
+def put_tags(session: Session, parameter_id: int, wanted: dict[str, str], limit: int) -> bool:
+    """Add or overwrite tags; False (nothing written) if the parameter would then have more
+    than `limit`."""
+    current = {t.tag_key: t for t in session.exec(select(ParameterTagTable)
+                                                  .where(ParameterTagTable.parameter_id == parameter_id))}
+    if len(set(current) | set(wanted)) > limit:
+        return False
+    for key, value in wanted.items():
+        row = current.get(key) or ParameterTagTable(parameter_id=parameter_id, tag_key=key)
+        row.tag_value = value
+        session.add(row)
+    return True
+
+
+def remove_tags(session: Session, parameter_id: int, keys: list[str]) -> None:
+    for key in keys:
+        row = session.get(ParameterTagTable, (parameter_id, key))
+        if row is not None:
+            session.delete(row)
 
 
 def _policy_event(kind: str, row: ParameterTable, arn: str, now: float, detail: dict) -> AuditEvent:
