@@ -111,7 +111,7 @@ KNOWN_SQL_OUTSIDE_STORAGE = {
     "kms_core.operations.keys", "kms_core.operations.rotation", "kms_core.operations.tags",
     "kms_core.service", "kms_core.service_keys",
     "paramstore.bootstrap", "paramstore.cli.audit", "paramstore.health", "paramstore.preflight", "paramstore.seed",
-    "paramstore.ssm.operations.listing", "paramstore.ssm.operations.parameters",
+    "paramstore.ssm.operations.listing",
 }
 
 

@@ -10,7 +10,6 @@ import regex
 
 from kms_core.domain.errors import invalid
 from kms_core.port import set_request_tags
-from sqlmodel import select
 
 from paramstore.ssm import tiers
 from paramstore.ssm.context import SsmContext
@@ -52,6 +51,7 @@ from paramstore.ssm.operations._common import (
 )
 from paramstore.ssm.storage.hot_sql import INTEGRITY_ERRORS, ParamRow, VersionRow
 from paramstore.ssm.policies import parse_policies, rearm_no_change, schedule
+from paramstore.ssm.storage import repository
 from paramstore.ssm.storage.repository import delete_parameter_rows, policies_json
 from paramstore.ssm.storage.tables import ParameterTable, ParameterVersionTable
 
@@ -280,11 +280,7 @@ def get_parameter_history(ctx: SsmContext, req: dict) -> dict:
     limit = req.get("MaxResults") or 50
     position = decode_token(ctx, req, "GetParameterHistory", param.canonical)
     after = int(position) if position is not None else 0
-    with ctx.ssm.db.session() as session:
-        rows = list(session.exec(select(ParameterVersionTable)
-                                 .where(ParameterVersionTable.parameter_id == param.id)
-                                 .where(ParameterVersionTable.version > after)
-                                 .order_by(ParameterVersionTable.version).limit(limit + 1)))
+    rows = ctx.ssm.rows.versions_after(param.id, after, limit + 1)
     labels_by_version: dict[int, list[str]] = {}
     for label, number in sorted(ctx.ssm.labels(param).items()):
         labels_by_version.setdefault(number, []).append(label)
@@ -337,11 +333,7 @@ def _delete(ctx: SsmContext, canonicals: list[str]) -> list[str]:
     now = ctx.now()
     deleted: list[str] = []
     with ctx.ssm.write() as session:
-        rows = session.exec(select(ParameterTable).where(ParameterTable.account_id == ctx.account_id)
-                            .where(ParameterTable.region == ctx.region)
-                            .where(ParameterTable.canonical.in_(canonicals))  # type: ignore[attr-defined]
-                            .with_for_update()).all()
-        for row in rows:
+        for row in repository.lock_parameters(session, ctx.account_id, ctx.region, canonicals):
             if row.expires_at is None or now < row.expires_at:
                 deleted.append(row.canonical)
             delete_parameter_rows(session, row.id)

@@ -60,6 +60,14 @@ class ParameterRepository:
                                 .where(ParameterTable.region == region)
                                 .where(ParameterTable.tier == tier)).one()
 
+    def versions_after(self, parameter_id: int, after: int, limit: int) -> list[ParameterVersionTable]:
+        """Up to `limit` versions numbered above `after`, oldest first (history pages)."""
+        with self.db.session() as session:
+            return list(session.exec(select(ParameterVersionTable)
+                                     .where(ParameterVersionTable.parameter_id == parameter_id)
+                                     .where(ParameterVersionTable.version > after)
+                                     .order_by(ParameterVersionTable.version).limit(limit)))
+
     def fire_due_policies(self, now: float) -> None:
         """Delete expired parameters; record due notifications (once, whichever process
         gets there first: the policy is marked Finished in the same transaction, which
@@ -97,6 +105,14 @@ def live_parameter(session: Session, account_id: str, region: str, canonical: st
     if row is None or (row.expires_at is not None and now >= row.expires_at):
         return None
     return row
+
+
+def lock_parameters(session: Session, account_id: str, region: str, canonicals: list[str]) -> list[ParameterTable]:
+    """These parameters' rows (expired ones too), locked until the transaction ends."""
+    return list(session.exec(select(ParameterTable).where(ParameterTable.account_id == account_id)
+                             .where(ParameterTable.region == region)
+                             .where(ParameterTable.canonical.in_(canonicals))  # type: ignore[attr-defined]  # a column, typed str
+                             .with_for_update()).all())
 
 
 def parameter_by_id(session: Session, parameter_id: int) -> Optional[ParameterTable]:
