@@ -90,6 +90,10 @@ def test_the_parameter_store_reaches_kms_through_the_port_domain_and_protocol():
     assert found == set()
 
 
+def test_the_parameter_store_speaks_sql_only_in_its_storage_package():
+    assert {m for m, _ in breaches(("paramstore.ssm",), SQL, ("paramstore.ssm.storage",))} == set()
+
+
 def test_parameter_values_reach_kms_only_through_the_port():
     """The envelope (what the Parameter Store seals and opens) uses the KMS port alone."""
     found = {t for t in IMPORTS["paramstore.ssm.envelope"] if within(t, "kms_core")}
@@ -111,7 +115,6 @@ KNOWN_SQL_OUTSIDE_STORAGE = {
     "kms_core.operations.keys", "kms_core.operations.rotation", "kms_core.operations.tags",
     "kms_core.service", "kms_core.service_keys",
     "paramstore.bootstrap", "paramstore.cli.audit", "paramstore.health", "paramstore.preflight", "paramstore.seed",
-    "paramstore.ssm.operations.listing",
 }
 
 

@@ -1,16 +1,10 @@
 """Listing: GetParametersByPath (values) and DescribeParameters (metadata only).
 
-Both page in the database: keyset pagination on the byte-ordered canonical name (an index
-range scan, `LIMIT n+1`), with every filter turned into SQL, so a page costs the same
-whether the store holds ten parameters or a hundred thousand.
+Both page in the database (paramstore/ssm/storage/listing_sql.py: keyset pagination, every
+filter in SQL); here the filters are checked and the pages shaped and cached.
 """
 
 from __future__ import annotations
-
-from typing import Any, Optional
-
-from sqlalchemy import and_, exists, func, or_
-from sqlmodel import select
 
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import (
@@ -20,7 +14,7 @@ from paramstore.ssm.errors import (
     ValidationException,
 )
 from paramstore.ssm.storage.hot_sql import as_param_row, as_version_row
-from paramstore.ssm.names import canonical_of, check_path, is_reserved, path_range
+from paramstore.ssm.names import canonical_of, check_path, is_reserved
 from paramstore.ssm.operations._common import (
     arn_of,
     authorize_ssm,
@@ -29,7 +23,8 @@ from paramstore.ssm.operations._common import (
     parameter_shape,
     version_metadata,
 )
-from paramstore.ssm.storage.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
+from paramstore.ssm.storage import listing_sql
+from paramstore.ssm.storage.tables import ParameterTable
 
 _BY_PATH_FILTERS = {"Type": ("Equals", "BeginsWith"), "KeyId": ("Equals", "BeginsWith"), "Label": ("Equals",)}
 _DESCRIBE_FILTERS = {
@@ -62,8 +57,8 @@ def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
     if is_reserved(path) and path != "/":
         return {"Parameters": []}  # AWS's public parameters are not served here
     cache_key = ("path", ctx.account_id, ctx.region, path, recursive, repr(filters), after, limit)
-    found = ctx.ssm.page(cache_key, lambda: [(as_param_row(p), as_version_row(v)) for p, v in _page(
-        ctx, _by_path_query(ctx, path, recursive, filters), after, limit)])
+    found = ctx.ssm.page(cache_key, lambda: [(as_param_row(p), as_version_row(v)) for p, v in listing_sql.by_path_page(
+        ctx.ssm.db, _scope(ctx), path, recursive, filters, after, limit)])
     now = ctx.now()
     shown = [(p, v) for p, v in found[:limit] if p.expires_at is None or p.expires_at > now]
     with_decryption = bool(req.get("WithDecryption"))
@@ -73,30 +68,6 @@ def get_parameters_by_path(ctx: SsmContext, req: dict) -> dict:
     if len(found) > limit:
         result["NextToken"] = encode_token(ctx, "GetParametersByPath", bound, found[limit - 1][0].canonical)
     return result
-
-
-def _by_path_query(ctx: SsmContext, path: str, recursive: bool, filters: list) -> Any:
-    """(parameter, version) rows below `path`: the latest version, or the labelled one."""
-    version_of = ParameterTable.version
-    query = select(ParameterTable, ParameterVersionTable)
-    label_filter = next((f for f in filters if f["Key"] == "Label"), None)
-    if label_filter is not None:
-        query = query.join(ParameterLabelTable, and_(
-            ParameterLabelTable.parameter_id == ParameterTable.id,
-            ParameterLabelTable.label.in_(label_filter["Values"])))  # type: ignore[attr-defined]
-        version_of = ParameterLabelTable.version  # type: ignore[assignment]
-    query = query.join(ParameterVersionTable, and_(ParameterVersionTable.parameter_id == ParameterTable.id,
-                                                   ParameterVersionTable.version == version_of))
-    query = _scoped(ctx, query)
-    if recursive:
-        low, high = path_range(path)
-        query = query.where(ParameterTable.canonical >= low).where(ParameterTable.canonical < high)
-    else:
-        query = query.where(ParameterTable.parent == path)
-    for f in filters:
-        if f["Key"] != "Label":
-            query = query.where(_condition(ctx, f["Key"], f.get("Option") or "Equals", f["Values"]))
-    return query
 
 
 def describe_parameters(ctx: SsmContext, req: dict) -> dict:
@@ -110,10 +81,8 @@ def describe_parameters(ctx: SsmContext, req: dict) -> dict:
         req.get("ParameterFilters") or [], _DESCRIBE_FILTERS, allow_tags=True, listed=_LISTED_KEYS["describe"])
     limit = req.get("MaxResults") or 50
     after = decode_token(ctx, req, "DescribeParameters", filters)
-    query = _scoped(ctx, select(ParameterTable))
-    for f in filters:
-        query = query.where(_condition(ctx, f["Key"], f.get("Option") or _default_option(f["Key"]), f.get("Values")))
-    rows = _page(ctx, query, after, limit)
+    rows = listing_sql.describe_page(ctx.ssm.db, _scope(ctx), [
+        {**f, "Option": f.get("Option") or _default_option(f["Key"])} for f in filters], after, limit)
     result: dict = {"Parameters": [_metadata(ctx, row) for row in rows[:limit]]}
     if len(rows) > limit:
         result["NextToken"] = encode_token(ctx, "DescribeParameters", filters, rows[limit - 1].canonical)
@@ -125,19 +94,8 @@ def _metadata(ctx: SsmContext, row: ParameterTable) -> dict:
     return {"Name": row.name, "ARN": arn_of(ctx, row.canonical), **version_metadata(row)}
 
 
-# --- shared query pieces -------------------------------------------------------------------
-def _scoped(ctx: SsmContext, query: Any) -> Any:
-    """The caller's account and region, live parameters only."""
-    return (query.where(ParameterTable.account_id == ctx.account_id).where(ParameterTable.region == ctx.region)
-            .where(or_(ParameterTable.expires_at == None, ParameterTable.expires_at > ctx.now())))  # noqa: E711
-
-
-def _page(ctx: SsmContext, query: Any, after: Optional[str], limit: int) -> list:
-    """The next limit+1 rows after the canonical name `after` (from a sealed NextToken)."""
-    if after is not None:
-        query = query.where(ParameterTable.canonical > after)
-    with ctx.ssm.db.session() as session:
-        return list(session.exec(query.order_by(ParameterTable.canonical).limit(limit + 1)))
+def _scope(ctx: SsmContext) -> listing_sql.Scope:
+    return listing_sql.Scope(ctx.account_id, ctx.region, ctx.now())
 
 
 def _default_option(key: str) -> str:
@@ -189,37 +147,3 @@ def _legacy_filters(filters: list) -> list:
     return converted
 
 
-def _condition(ctx: SsmContext, key: str, option: str, values: Optional[list]) -> Any:
-    """One filter as a SQL condition (values within a filter OR together)."""
-    if key.startswith("tag:"):
-        tag = ParameterTagTable
-        match = [tag.parameter_id == ParameterTable.id, tag.tag_key == key[4:]]
-        if values:
-            match.append(or_(*(_string_match(ctx, tag.tag_value, option, v) for v in values)))
-        return exists().where(and_(*match))
-    if key == "Path":
-        parts = []
-        for value in values or ():
-            path = check_path(value)
-            if option == "Recursive":
-                low, high = path_range(path)
-                parts.append(and_(ParameterTable.canonical >= low, ParameterTable.canonical < high))
-            else:
-                parts.append(ParameterTable.parent == path)
-        return or_(*parts)
-    column = {"Name": ParameterTable.canonical, "Type": ParameterTable.type, "KeyId": ParameterTable.key_id,
-              "Tier": ParameterTable.tier, "DataType": ParameterTable.data_type}[key]
-    if key == "Name":
-        values = [canonical_of(v) for v in values or ()]
-    return or_(*(_string_match(ctx, column, option, v) for v in values or ()))
-
-
-def _string_match(ctx: SsmContext, column: Any, option: str, value: str) -> Any:
-    """Case-sensitive Equals / BeginsWith / Contains on both databases (no LIKE: SQLite's
-    is case-insensitive and would need escaping)."""
-    if option == "Equals":
-        return column == value
-    if option == "BeginsWith":
-        return func.substr(column, 1, len(value)) == value
-    position = func.instr(column, value) if ctx.ssm.db.is_sqlite else func.strpos(column, value)
-    return position > 0
