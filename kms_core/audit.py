@@ -79,11 +79,11 @@ import psycopg
 
 from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.storage import audit_file
+from kms_core.storage.audit_file import GENESIS_MAC
 from kms_core.storage.connect import is_timeout, postgres_connect_args, psycopg_dsn
 
 log = logging.getLogger("paramstore.audit")
 
-GENESIS_MAC = "0" * 64
 
 
 def _prepared(key: "bytes | HmacSha256Key") -> HmacSha256Key:

@@ -29,44 +29,32 @@ from pathlib import Path
 from typing import Any, Optional
 
 from sqlalchemy import event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import CreateTable
 
 from kms_core.storage.connect import create_sqlite_file, read_only_sqlite
+from kms_core.storage.tables import AuditEventTable, AuditHeadTable
 
 #: `ps_meta` row naming the trail file: the store's trail lives there, not in the store's file
 AUDIT_FILE_META = "audit_trail_file"
+#: the chain's genesis: the prev_mac of the first event, and the head of an empty trail
 GENESIS_MAC = "0" * 64
 
-_COLUMNS_DDL = """
-    seq INTEGER NOT NULL PRIMARY KEY,
-    event_time FLOAT NOT NULL,
-    request_id VARCHAR(64) NOT NULL,
-    event_source VARCHAR(64) NOT NULL,
-    event_name VARCHAR(128) NOT NULL,
-    region VARCHAR(32),
-    account_id VARCHAR(12),
-    principal_arn VARCHAR(2048),
-    access_key_id VARCHAR(128),
-    source_ip VARCHAR(64),
-    user_agent TEXT,
-    resources TEXT,
-    encryption_context TEXT,
-    error_code VARCHAR(128),
-    detail TEXT,
-    prev_mac VARCHAR(64) NOT NULL,
-    mac VARCHAR(64) NOT NULL"""
-#: the same tables as the store's migrations make (kms_core/storage/tables.py), plus the
-#: store this trail belongs to
+
+def _create(table: Any) -> str:
+    return str(CreateTable(table.__table__, if_not_exists=True).compile(dialect=sqlite_dialect.dialect()))
+
+
+#: the same tables as the store's own (kms_core/storage/tables.py, one definition for both),
+#: plus the store this trail belongs to
 SCHEMA = (
-    f"CREATE TABLE IF NOT EXISTS audit_event ({_COLUMNS_DDL})",
-    "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL, "
-    "last_mac VARCHAR(64) NOT NULL, head_mac VARCHAR(64))",
+    _create(AuditEventTable),
+    _create(AuditHeadTable),
     f"INSERT OR IGNORE INTO audit_head (id, last_seq, last_mac) VALUES (1, 0, '{GENESIS_MAC}')",
     "CREATE TABLE IF NOT EXISTS audit_meta (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT)",
 )
-_COLUMNS = ("seq, event_time, request_id, event_source, event_name, region, account_id, principal_arn, "
-            "access_key_id, source_ip, user_agent, resources, encryption_context, error_code, detail, "
-            "prev_mac, mac")
+_COLUMNS = ", ".join(column.name for column in AuditEventTable.__table__.columns)  # type: ignore[attr-defined]  # SQLModel sets __table__
 
 
 class AuditFileError(Exception):
