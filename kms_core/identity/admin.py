@@ -1,26 +1,26 @@
 """Creating and deleting users, roles, access keys and inline policies.
 
-Small functions on an open write session, shared by the IAM API (iam_operations.py) and
-anything else that manages identities (e.g. a declarative seed file).  They validate
-their input the way IAM does and raise IAM's error codes (identity/errors.py); they never
-authorize (callers do) and never commit (the caller's `db.write()` does), and the caller
-must call `kms.changed()` after the commit so caches drop the old state.
+Small functions on an open write transaction (`txn`: the session of the caller's
+`db.write()`, or the IdentityRepository over it), shared by the IAM API
+(iam_operations.py) and anything else that manages identities (e.g. a declarative seed
+file).  They validate their input the way IAM does and raise IAM's error codes
+(identity/errors.py); they never authorize (callers do) and never commit (the caller's
+`db.write()` does), and the caller must call `kms.changed()` after the commit so caches
+drop the old state.  Users and roles share their code: `kind` is USER or ROLE.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
-
-from sqlalchemy import func
-from sqlmodel import Session, select
+from typing import Any, Callable, Optional, TypeVar
 
 from kms_core.domain.errors import invalid
 from kms_core.errors import MalformedPolicyDocumentException
 from kms_core.identity.errors import (
     DeleteConflict,
     EntityAlreadyExists,
+    IamError,
     LimitExceeded,
     MalformedPolicyDocument,
     NoSuchEntity,
@@ -28,15 +28,10 @@ from kms_core.identity.errors import (
 )
 from kms_core.identity.store import IdentityStore, new_unique_id, role_arn, user_arn
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
-from kms_core.storage.tables import (
-    AccessKeyTable,
-    IamInlinePolicyTable,
-    IamPrincipalTagTable,
-    IamRoleTable,
-    IamUserTable,
-)
+from kms_core.storage.identities import ROLE, USER, IdentityRepository, PrincipalRow, Txn
+from kms_core.storage.tables import AccessKeyTable, IamInlinePolicyTable, IamRoleTable, IamUserTable
 
-USER, ROLE = "user", "role"
+Row = TypeVar("Row", IamUserTable, IamRoleTable)
 
 NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z", re.ASCII)
 POLICY_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}\Z", re.ASCII)
@@ -166,92 +161,57 @@ def validate_trust_policy(text: Any) -> str:
 
 
 # --- lookups ---------------------------------------------------------------------------------
-def get_user(session: Session, account_id: str, name: str) -> IamUserTable:
-    row = session.get(IamUserTable, (account_id, name))
+def _no_such(kind: str, name: str) -> IamError:
+    return NoSuchEntity(f"The {kind} with name {name} cannot be found.")
+
+
+def get_principal(txn: Txn, account_id: str, kind: str, name: str) -> PrincipalRow:
+    row = IdentityRepository.of(txn).principal(account_id, kind, name)
     if row is None:
-        raise NoSuchEntity(f"The user with name {name} cannot be found.")
+        raise _no_such(kind, name)
     return row
 
 
-def get_role(session: Session, account_id: str, name: str) -> IamRoleTable:
-    row = session.get(IamRoleTable, (account_id, name))
+def get_user(txn: Txn, account_id: str, name: str) -> IamUserTable:
+    """get_principal, typed for the user-only callers (access keys)."""
+    row = IdentityRepository.of(txn).user(account_id, name)
     if row is None:
-        raise NoSuchEntity(f"The role with name {name} cannot be found.")
+        raise _no_such(USER, name)
     return row
 
 
-def tags_of(session: Session, account_id: str, kind: str, name: str) -> dict[str, str]:
-    rows = session.exec(select(IamPrincipalTagTable)
-                        .where(IamPrincipalTagTable.account_id == account_id)
-                        .where(IamPrincipalTagTable.principal_type == kind)
-                        .where(IamPrincipalTagTable.principal_name == name))
-    return {r.tag_key: r.tag_value for r in sorted(rows, key=lambda r: r.tag_key)}
+def tags_of(txn: Txn, account_id: str, kind: str, name: str) -> dict[str, str]:
+    return IdentityRepository.of(txn).tags_of(account_id, kind, name)
 
 
-def _policies_of(session: Session, account_id: str, kind: str, name: str) -> list[IamInlinePolicyTable]:
-    return list(session.exec(select(IamInlinePolicyTable)
-                             .where(IamInlinePolicyTable.account_id == account_id)
-                             .where(IamInlinePolicyTable.principal_type == kind)
-                             .where(IamInlinePolicyTable.principal_name == name)))
-
-
-def access_keys_of(session: Session, account_id: str, user_name: Optional[str]) -> list[AccessKeyTable]:
+def access_keys_of(txn: Txn, account_id: str, user_name: Optional[str]) -> list[AccessKeyTable]:
     """A user's access keys (user_name None: the account root's)."""
-    query = select(AccessKeyTable).where(AccessKeyTable.account_id == account_id)
-    query = query.where(AccessKeyTable.user_name == user_name) if user_name is not None \
-        else query.where(AccessKeyTable.user_name == None)  # noqa: E711
-    return sorted(session.exec(query), key=lambda r: (r.created_at, r.access_key_id))
+    return IdentityRepository.of(txn).access_keys_of(account_id, user_name)
 
 
-def _name_taken(session: Session, table: Any, column: Any, account_id: str, name: str) -> bool:
-    found = session.exec(select(column).where(table.account_id == account_id)
-                         .where(func.lower(column) == name.lower()).limit(1)).first()
-    return found is not None
+# --- users and roles -------------------------------------------------------------------------
+def _add_principal(rows: IdentityRepository, account_id: str, kind: str, name: str,
+                   tags: Optional[dict[str, str]], add: Callable[[], Row]) -> Row:
+    """What creating a user and a role share: the name must be free, case-blind (IAM's
+    names are), and the tags come with the row."""
+    if rows.name_taken(account_id, kind, name):
+        raise EntityAlreadyExists(f"{kind.capitalize()} with name {name} already exists.")
+    row = add()
+    rows.add_tags(account_id, kind, name, tags or {})
+    rows.flush()
+    return row
 
 
-def _add_tags(session: Session, account_id: str, kind: str, name: str, tags: dict[str, str]) -> None:
-    for key, value in tags.items():
-        session.add(IamPrincipalTagTable(account_id=account_id, principal_type=kind, principal_name=name,
-                                         tag_key=key, tag_value=value))
-
-
-def _delete_tags(session: Session, account_id: str, kind: str, name: str) -> None:
-    for row in session.exec(select(IamPrincipalTagTable)
-                            .where(IamPrincipalTagTable.account_id == account_id)
-                            .where(IamPrincipalTagTable.principal_type == kind)
-                            .where(IamPrincipalTagTable.principal_name == name)):
-        session.delete(row)
-
-
-# --- users -----------------------------------------------------------------------------------
-def create_user(session: Session, account_id: str, name: str, now: float, path: Optional[str] = "/",
+def create_user(txn: Txn, account_id: str, name: str, now: float, path: Optional[str] = "/",
                 tags: Optional[dict[str, str]] = None) -> IamUserTable:
     check_name(name, "userName")
     path = check_path(path)
-    if _name_taken(session, IamUserTable, IamUserTable.user_name, account_id, name):
-        raise EntityAlreadyExists(f"User with name {name} already exists.")
-    row = IamUserTable(account_id=account_id, user_name=name, user_id=new_unique_id("AIDA"), path=path,
-                       created_at=now)
-    session.add(row)
-    _add_tags(session, account_id, USER, name, tags or {})
-    session.flush()
-    return row
+    rows = IdentityRepository.of(txn)
+    return _add_principal(rows, account_id, USER, name, tags,
+                          lambda: rows.add_user(account_id, name, new_unique_id("AIDA"), path, now))
 
 
-def delete_user(session: Session, account_id: str, name: str) -> IamUserTable:
-    row = get_user(session, account_id, name)
-    if access_keys_of(session, account_id, name):
-        raise DeleteConflict("Cannot delete entity, must delete access keys first.")
-    if _policies_of(session, account_id, USER, name):
-        raise DeleteConflict("Cannot delete entity, must delete policies first.")
-    _delete_tags(session, account_id, USER, name)
-    session.delete(row)
-    session.flush()
-    return row
-
-
-# --- roles -----------------------------------------------------------------------------------
-def create_role(session: Session, account_id: str, name: str, trust_policy: str, now: float,
+def create_role(txn: Txn, account_id: str, name: str, trust_policy: str, now: float,
                 path: Optional[str] = "/", description: str = "", max_session_duration: Optional[int] = None,
                 tags: Optional[dict[str, str]] = None) -> IamRoleTable:
     check_name(name, "roleName")
@@ -264,128 +224,123 @@ def create_role(session: Session, account_id: str, name: str, trust_policy: str,
     if not MIN_SESSION_DURATION <= duration <= MAX_SESSION_DURATION:
         raise _invalid(duration, "maxSessionDuration",
                        f"Member must have value between {MIN_SESSION_DURATION} and {MAX_SESSION_DURATION}")
-    if _name_taken(session, IamRoleTable, IamRoleTable.role_name, account_id, name):
-        raise EntityAlreadyExists(f"Role with name {name} already exists.")
-    row = IamRoleTable(account_id=account_id, role_name=name, role_id=new_unique_id("AROA"), path=path,
-                       assume_role_policy=trust_policy, description=description or "",
-                       max_session_duration=duration, created_at=now)
-    session.add(row)
-    _add_tags(session, account_id, ROLE, name, tags or {})
-    session.flush()
-    return row
+    rows = IdentityRepository.of(txn)
+    return _add_principal(rows, account_id, ROLE, name, tags,
+                          lambda: rows.add_role(account_id, name, new_unique_id("AROA"), path, trust_policy,
+                                                description or "", duration, now))
 
 
-def delete_role(session: Session, account_id: str, name: str) -> IamRoleTable:
-    row = get_role(session, account_id, name)
-    if _policies_of(session, account_id, ROLE, name):
+def delete_principal(txn: Txn, account_id: str, kind: str, name: str) -> PrincipalRow:
+    """A user or role with nothing attached (IAM refuses to orphan keys and policies)."""
+    rows = IdentityRepository.of(txn)
+    row = get_principal(rows, account_id, kind, name)
+    if kind == USER and rows.access_keys_of(account_id, name):
+        raise DeleteConflict("Cannot delete entity, must delete access keys first.")
+    if rows.inline_policies(account_id, kind, name):
         raise DeleteConflict("Cannot delete entity, must delete policies first.")
-    _delete_tags(session, account_id, ROLE, name)
-    session.delete(row)
-    session.flush()
+    rows.delete_tags(account_id, kind, name)
+    rows.delete(row)
     return row
 
 
-def update_trust_policy(session: Session, account_id: str, name: str, trust_policy: str) -> IamRoleTable:
-    row = get_role(session, account_id, name)
+def update_trust_policy(txn: Txn, account_id: str, name: str, trust_policy: str) -> IamRoleTable:
+    rows = IdentityRepository.of(txn)
+    row = rows.role(account_id, name)
+    if row is None:
+        raise _no_such(ROLE, name)
     validate_trust_policy(trust_policy)
     row.assume_role_policy = trust_policy
-    session.add(row)
-    session.flush()
+    rows.save(row)
     return row
 
 
 # --- inline policies -------------------------------------------------------------------------
-def _owner(session: Session, account_id: str, kind: str, name: str) -> Any:
-    return get_user(session, account_id, name) if kind == USER else get_role(session, account_id, name)
-
-
-def put_inline_policy(session: Session, account_id: str, kind: str, owner: str, policy_name: str,
+def put_inline_policy(txn: Txn, account_id: str, kind: str, owner: str, policy_name: str,
                       document: str) -> None:
     """Create or replace an inline policy on a user or role, within IAM's size quota."""
     check_policy_name(policy_name)
-    _owner(session, account_id, kind, owner)
+    rows = IdentityRepository.of(txn)
+    get_principal(rows, account_id, kind, owner)
     validate_identity_policy(document)
     quota = USER_POLICY_QUOTA if kind == USER else ROLE_POLICY_QUOTA
-    others = sum(policy_size(r.document) for r in _policies_of(session, account_id, kind, owner)
+    others = sum(policy_size(r.document) for r in rows.inline_policies(account_id, kind, owner)
                  if r.policy_name != policy_name)
     if others + policy_size(document) > quota:
         raise LimitExceeded(f"Maximum policy size of {quota} bytes exceeded for {kind} {owner}")
-    row = session.get(IamInlinePolicyTable, (account_id, kind, owner, policy_name))
-    if row is None:
-        row = IamInlinePolicyTable(account_id=account_id, principal_type=kind, principal_name=owner,
-                                   policy_name=policy_name, document=document)
-    else:
-        row.document = document
-    session.add(row)
-    session.flush()
+    rows.put_inline_policy(account_id, kind, owner, policy_name, document)
 
 
-def get_inline_policy(session: Session, account_id: str, kind: str, owner: str,
+def get_inline_policy(txn: Txn, account_id: str, kind: str, owner: str,
                       policy_name: str) -> IamInlinePolicyTable:
-    _owner(session, account_id, kind, owner)
-    row = session.get(IamInlinePolicyTable, (account_id, kind, owner, policy_name))
+    rows = IdentityRepository.of(txn)
+    get_principal(rows, account_id, kind, owner)
+    row = rows.inline_policy(account_id, kind, owner, policy_name)
     if row is None:
         raise NoSuchEntity(f"The {kind} policy with name {policy_name} cannot be found.")
     return row
 
 
-def list_inline_policies(session: Session, account_id: str, kind: str, owner: str) -> list[str]:
-    _owner(session, account_id, kind, owner)
-    return sorted(r.policy_name for r in _policies_of(session, account_id, kind, owner))
+def list_inline_policies(txn: Txn, account_id: str, kind: str, owner: str) -> list[str]:
+    rows = IdentityRepository.of(txn)
+    get_principal(rows, account_id, kind, owner)
+    return sorted(r.policy_name for r in rows.inline_policies(account_id, kind, owner))
 
 
-def delete_inline_policy(session: Session, account_id: str, kind: str, owner: str, policy_name: str) -> None:
-    row = get_inline_policy(session, account_id, kind, owner, policy_name)
-    session.delete(row)
-    session.flush()
+def delete_inline_policy(txn: Txn, account_id: str, kind: str, owner: str, policy_name: str) -> None:
+    row = get_inline_policy(txn, account_id, kind, owner, policy_name)
+    IdentityRepository.of(txn).delete(row)
 
 
 # --- access keys -----------------------------------------------------------------------------
-def create_access_key(identities: IdentityStore, session: Session, account_id: str, user_name: Optional[str],
+def create_access_key(identities: IdentityStore, txn: Txn, account_id: str, user_name: Optional[str],
                       now: float, access_key_id: Optional[str] = None,
                       secret: Optional[str] = None) -> tuple[AccessKeyTable, str]:
     """A new Active access key for a user (user_name None: for the account root)."""
+    rows = IdentityRepository.of(txn)
     if user_name is not None:
-        user = get_user(session, account_id, user_name)
-        principal_arn = user_arn(account_id, user.user_name, user.path)
+        user = get_user(rows, account_id, user_name)
+        principal_arn: Optional[str] = user_arn(account_id, user.user_name, user.path)
     else:
         principal_arn = None
-    if len(access_keys_of(session, account_id, user_name)) >= MAX_ACCESS_KEYS_PER_USER:
+    if len(rows.access_keys_of(account_id, user_name)) >= MAX_ACCESS_KEYS_PER_USER:
         raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}")
-    akid, secret = identities.add_access_key(session, account_id, now, access_key_id, secret,
+    akid, secret = identities.add_access_key(rows, account_id, now, access_key_id, secret,
                                              principal_arn=principal_arn, user_name=user_name)
-    session.flush()
-    return session.get(AccessKeyTable, akid), secret
+    rows.flush()
+    row = rows.access_key(akid)
+    assert row is not None  # just added, in this transaction
+    return row, secret
 
 
-def _own_key(session: Session, account_id: str, user_name: Optional[str], access_key_id: str) -> AccessKeyTable:
+def _own_key(rows: IdentityRepository, account_id: str, user_name: Optional[str],
+             access_key_id: str) -> AccessKeyTable:
+    """The key, if it is this user's (or the root's): another's is reported as missing."""
     if user_name is not None:
-        get_user(session, account_id, user_name)
-    row = session.get(AccessKeyTable, access_key_id)
+        get_user(rows, account_id, user_name)
+    row = rows.access_key(access_key_id)
     if row is None or row.account_id != account_id or row.user_name != user_name:
         raise NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
     return row
 
 
-def update_access_key(session: Session, account_id: str, user_name: Optional[str], access_key_id: str,
+def update_access_key(txn: Txn, account_id: str, user_name: Optional[str], access_key_id: str,
                       status: str) -> AccessKeyTable:
     if status not in ("Active", "Inactive"):
         raise _invalid(status, "status", "Member must satisfy enum value set: [Active, Inactive]")
-    row = _own_key(session, account_id, user_name, access_key_id)
+    rows = IdentityRepository.of(txn)
+    row = _own_key(rows, account_id, user_name, access_key_id)
     row.status = status
-    session.add(row)
-    session.flush()
+    rows.save(row)
     return row
 
 
-def delete_access_key(session: Session, account_id: str, user_name: Optional[str], access_key_id: str) -> None:
-    row = _own_key(session, account_id, user_name, access_key_id)
-    session.delete(row)
-    session.flush()
+def delete_access_key(txn: Txn, account_id: str, user_name: Optional[str], access_key_id: str) -> None:
+    rows = IdentityRepository.of(txn)
+    rows.delete(_own_key(rows, account_id, user_name, access_key_id))
 
 
 __all__ = [
-    "create_user", "delete_user", "create_role", "delete_role", "update_trust_policy", "put_inline_policy",
+    "get_principal", "create_user", "create_role", "delete_principal", "update_trust_policy", "put_inline_policy",
     "get_inline_policy", "list_inline_policies", "delete_inline_policy", "create_access_key",
     "update_access_key", "delete_access_key", "validate_identity_policy", "validate_trust_policy",
     "compile_trust_policy", "user_arn", "role_arn",

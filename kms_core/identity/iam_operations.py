@@ -4,27 +4,29 @@
 as `{"Tags": [{"Key": ...}]}`); the result dict becomes the `<{Action}Result>` element.
 A caller only ever sees its own account.  The account root may do anything in it; a user
 or a role session needs an identity policy allowing `iam:<Action>` on the user/role ARN.
+Users and roles share their operations' code (`_Kind` says how they differ); each AWS
+operation is still a function of its own.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Callable, Optional
 from urllib.parse import quote
-
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from kms_core.domain.errors import invalid
 from kms_core.context import RequestContext
 from kms_core.identity import admin
 from kms_core.identity.errors import AccessDenied, EntityAlreadyExists, ValidationError
 from kms_core.domain.principal import USER
-from kms_core.identity.store import role_arn, user_arn
+from kms_core.identity.store import iam_arn, role_arn, user_arn
 from kms_core.policy.authorize import Facts, set_request_tags
 from kms_core.policy.evaluate import Decision, decide
 from kms_core.protocol.page_tokens import open_page_token, seal_page_token
-from kms_core.storage.tables import AccountTable, IamRoleTable, IamUserTable
+from kms_core.storage.identities import Conflict, IdentityRepository, reading, writing
+from kms_core.storage.tables import IamRoleTable, IamUserTable
 
 Result = Optional[dict]
 
@@ -96,21 +98,21 @@ def access_denied(ctx: RequestContext, action: str, resource: str,
     return AccessDenied(message)
 
 
-def _write(ctx: RequestContext, work: Callable[[Any], Any], conflict: Optional[str] = None) -> Any:
-    """Run `work(session)` in a write transaction; drop caches after the commit."""
+def _write(ctx: RequestContext, work: Callable[[IdentityRepository], Any], conflict: Optional[str] = None) -> Any:
+    """Run `work(rows)` in a write transaction; drop caches after the commit."""
     try:
-        with ctx.kms.db.write() as session:
-            result = work(session)
-    except IntegrityError:
+        with writing(ctx.kms.db) as rows:
+            result = work(rows)
+    except Conflict:
         # a concurrent request created the same name first
         raise EntityAlreadyExists(conflict or "The entity already exists.") from None
     ctx.kms.changed()
     return result
 
 
-def _read(ctx: RequestContext, work: Callable[[Any], Any]) -> Any:
-    with ctx.kms.db.session() as session:
-        return work(session)
+def _read(ctx: RequestContext, work: Callable[[IdentityRepository], Any]) -> Any:
+    with reading(ctx.kms.db) as rows:
+        return work(rows)
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict]:
@@ -162,6 +164,31 @@ def _role_shape(row: IamRoleTable, tags: Optional[dict] = None, full: bool = Tru
     return out
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """How users and roles differ in the operations they share."""
+
+    kind: str  #: admin.USER or admin.ROLE (the stored principal type)
+    title: str  #: "User" or "Role": in actions (iam:GetUser), parameters (UserName), results
+    shape: Callable[[Any, Optional[dict]], dict]  #: Get*'s answer
+    brief: Callable[[Any, Optional[dict]], dict]  #: Create*'s and List*'s (a role's lacks RoleLastUsed)
+
+    @property
+    def member(self) -> str:
+        return f"{self.title}Name"
+
+    def name_in(self, params: dict) -> str:
+        """The required UserName / RoleName, checked."""
+        return admin.check_name(required(params, self.member), f"{self.kind}Name")
+
+    def name_of(self, row: Any) -> str:
+        return row.user_name if self.kind == admin.USER else row.role_name
+
+
+USERS = _Kind(admin.USER, "User", _user_shape, _user_shape)
+ROLES = _Kind(admin.ROLE, "Role", _role_shape, partial(_role_shape, full=False))
+
+
 def _caller_user(ctx: RequestContext, params: dict) -> Optional[str]:
     """UserName, or the calling user's own name when omitted (None: the account root)."""
     name = optional(params, "UserName")
@@ -175,44 +202,80 @@ def _caller_user(ctx: RequestContext, params: dict) -> Optional[str]:
     raise ValidationError("Must specify userName when calling with non-User credentials")
 
 
-def _entity_arn(session: Any, ctx: RequestContext, kind: str, name: Optional[str]) -> str:
+def _entity_arn(rows: IdentityRepository, ctx: RequestContext, kind: _Kind, name: Optional[str]) -> str:
     """The ARN IAM authorizes on: the stored user's or role's, path included (a user
     under /admins/ is `user/admins/NAME`, never `user/NAME`).  An entity that does not
     exist is named with the root path; the operation then answers NoSuchEntity.
     `name` None is the account root (its own access keys)."""
     if name is None:
         return f"arn:aws:iam::{ctx.account_id}:root"
-    table, arn = (IamUserTable, user_arn) if kind == admin.USER else (IamRoleTable, role_arn)
-    row = session.get(table, (ctx.account_id, name))
-    return arn(ctx.account_id, name, row.path if row is not None else "/")
+    row = rows.principal(ctx.account_id, kind.kind, name)
+    return iam_arn(ctx.account_id, kind.kind, name, row.path if row is not None else "/")
 
 
-def _authorize_entity(session: Any, ctx: RequestContext, action: str, kind: str, name: Optional[str]) -> str:
+def _authorize_entity(rows: IdentityRepository, ctx: RequestContext, action: str, kind: _Kind,
+                      name: Optional[str]) -> str:
     """Authorize `action` on the entity as stored, in the transaction that acts on it,
     so the path can't change between the check and the change."""
-    resource = _entity_arn(session, ctx, kind, name)
+    resource = _entity_arn(rows, ctx, kind, name)
     if resource not in ctx.resources:  # recorded now: a write's event commits with the write
         ctx.resources.append(resource)
     if name is None:
         authorize(ctx, action, resource)
     else:
-        authorize(ctx, action, resource, lambda: admin.tags_of(session, ctx.account_id, kind, name))
+        authorize(ctx, action, resource, lambda: rows.tags_of(ctx.account_id, kind.kind, name))
     return resource
 
 
-# --- users -------------------------------------------------------------------------------------
+# --- users and roles ---------------------------------------------------------------------------
+def _create(ctx: RequestContext, kind: _Kind, name: str, path: str, tags: dict,
+            add: Callable[[IdentityRepository], Any]) -> Result:
+    set_request_tags(ctx, tags)
+    arn = iam_arn(ctx.account_id, kind.kind, name, path)
+    authorize(ctx, f"iam:Create{kind.title}", arn)
+    if tags:  # tagging at creation needs iam:TagUser / iam:TagRole too (IAM API reference, CreateUser)
+        authorize(ctx, f"iam:Tag{kind.title}", arn)
+    ctx.resources.append(arn)
+    row = _write(ctx, add, f"{kind.title} with name {name} already exists.")
+    return {kind.title: kind.brief(row, tags)}
+
+
+def _get(ctx: RequestContext, kind: _Kind, name: str) -> Result:
+    def work(rows: IdentityRepository) -> dict:
+        _authorize_entity(rows, ctx, f"iam:Get{kind.title}", kind, name)
+        row = admin.get_principal(rows, ctx.account_id, kind.kind, name)
+        return kind.shape(row, rows.tags_of(ctx.account_id, kind.kind, name))
+
+    return {kind.title: _read(ctx, work)}
+
+
+def _list(ctx: RequestContext, params: dict, kind: _Kind) -> Result:
+    prefix = optional(params, "PathPrefix") or "/"
+    operation = f"List{kind.title}s"
+    authorize(ctx, f"iam:{operation}", "*")
+    found = _read(ctx, lambda rows: rows.principals(ctx.account_id, kind.kind))
+    found = sorted((r for r in found if r.path.startswith(prefix)), key=kind.name_of)
+    page, extra = _paginate(ctx, params, operation, prefix, found, kind.name_of)
+    return {f"{kind.title}s": [kind.brief(r, None) for r in page], **extra}
+
+
+def _delete(ctx: RequestContext, params: dict, kind: _Kind) -> Result:
+    name = kind.name_in(params)
+
+    def work(rows: IdentityRepository) -> None:
+        _authorize_entity(rows, ctx, f"iam:Delete{kind.title}", kind, name)
+        admin.delete_principal(rows, ctx.account_id, kind.kind, name)
+
+    _write(ctx, work)
+    return None
+
+
 def create_user(ctx: RequestContext, params: dict) -> Result:
-    name = admin.check_name(required(params, "UserName"), "userName")
+    name = USERS.name_in(params)
     path = admin.check_path(optional(params, "Path"))
     tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
-    set_request_tags(ctx, tags)
-    authorize(ctx, "iam:CreateUser", user_arn(ctx.account_id, name, path))
-    if tags:  # tagging at creation needs iam:TagUser too (IAM API reference, CreateUser)
-        authorize(ctx, "iam:TagUser", user_arn(ctx.account_id, name, path))
-    ctx.resources.append(user_arn(ctx.account_id, name, path))
-    row = _write(ctx, lambda s: admin.create_user(s, ctx.account_id, name, ctx.now(), path, tags),
-                 f"User with name {name} already exists.")
-    return {"User": _user_shape(row, tags)}
+    return _create(ctx, USERS, name, path, tags,
+                   lambda rows: admin.create_user(rows, ctx.account_id, name, ctx.now(), path, tags))
 
 
 def get_user(ctx: RequestContext, params: dict) -> Result:
@@ -221,103 +284,53 @@ def get_user(ctx: RequestContext, params: dict) -> Result:
         if ctx.principal.principal_type != USER:
             if ctx.principal.is_account_root:
                 # the root: AWS answers with the account as a pseudo-user (no name, no path)
-                account = _read(ctx, lambda s: s.get(AccountTable, ctx.account_id))
+                account = _read(ctx, lambda rows: rows.account(ctx.account_id))
                 created = account.created_at if account is not None else 0.0
                 return {"User": {"UserId": ctx.account_id, "Arn": ctx.principal.arn,
                                  "CreateDate": timestamp(created)}}
             raise ValidationError("Must specify userName when calling with non-User credentials")
         name = ctx.principal.name
-    admin.check_name(name, "userName")
-
-    def work(s: Any) -> dict:
-        _authorize_entity(s, ctx, "iam:GetUser", admin.USER, name)
-        row = admin.get_user(s, ctx.account_id, name)
-        return _user_shape(row, admin.tags_of(s, ctx.account_id, admin.USER, name))
-
-    shape = _read(ctx, work)
-    return {"User": shape}
+    return _get(ctx, USERS, admin.check_name(name, "userName"))
 
 
 def list_users(ctx: RequestContext, params: dict) -> Result:
-    prefix = optional(params, "PathPrefix") or "/"
-    authorize(ctx, "iam:ListUsers", "*")
-    rows = _read(ctx, lambda s: list(s.exec(select(IamUserTable).where(IamUserTable.account_id == ctx.account_id))))
-    rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.user_name)
-    page, extra = _paginate(ctx, params, "ListUsers", prefix, rows, lambda r: r.user_name)
-    return {"Users": [_user_shape(r) for r in page], **extra}
+    return _list(ctx, params, USERS)
 
 
 def delete_user(ctx: RequestContext, params: dict) -> Result:
-    name = admin.check_name(required(params, "UserName"), "userName")
-
-    def work(s: Any) -> str:
-        resource = _authorize_entity(s, ctx, "iam:DeleteUser", admin.USER, name)
-        admin.delete_user(s, ctx.account_id, name)
-        return resource
-
-    _write(ctx, work)
-    return None
+    return _delete(ctx, params, USERS)
 
 
-# --- roles -------------------------------------------------------------------------------------
 def create_role(ctx: RequestContext, params: dict) -> Result:
-    name = admin.check_name(required(params, "RoleName"), "roleName")
+    name = ROLES.name_in(params)
     path = admin.check_path(optional(params, "Path"))
     document = required(params, "AssumeRolePolicyDocument")
     tags = admin.check_tags(as_list(params.get("Tags"), "Tags"))
     duration = as_int(optional(params, "MaxSessionDuration"), "maxSessionDuration")
-    set_request_tags(ctx, tags)
-    authorize(ctx, "iam:CreateRole", role_arn(ctx.account_id, name, path))
-    if tags:  # tagging at creation needs iam:TagRole too (IAM API reference, CreateRole)
-        authorize(ctx, "iam:TagRole", role_arn(ctx.account_id, name, path))
-    ctx.resources.append(role_arn(ctx.account_id, name, path))
-    row = _write(ctx, lambda s: admin.create_role(s, ctx.account_id, name, document, ctx.now(), path,
-                                                  optional(params, "Description") or "", duration, tags),
-                 f"Role with name {name} already exists.")
-    return {"Role": _role_shape(row, tags, full=False)}
+    return _create(ctx, ROLES, name, path, tags,
+                   lambda rows: admin.create_role(rows, ctx.account_id, name, document, ctx.now(), path,
+                                                  optional(params, "Description") or "", duration, tags))
 
 
 def get_role(ctx: RequestContext, params: dict) -> Result:
-    name = admin.check_name(required(params, "RoleName"), "roleName")
-
-    def work(s: Any) -> dict:
-        _authorize_entity(s, ctx, "iam:GetRole", admin.ROLE, name)
-        row = admin.get_role(s, ctx.account_id, name)
-        return _role_shape(row, admin.tags_of(s, ctx.account_id, admin.ROLE, name))
-
-    shape = _read(ctx, work)
-    return {"Role": shape}
+    return _get(ctx, ROLES, ROLES.name_in(params))
 
 
 def list_roles(ctx: RequestContext, params: dict) -> Result:
-    prefix = optional(params, "PathPrefix") or "/"
-    authorize(ctx, "iam:ListRoles", "*")
-    rows = _read(ctx, lambda s: list(s.exec(select(IamRoleTable).where(IamRoleTable.account_id == ctx.account_id))))
-    rows = sorted((r for r in rows if r.path.startswith(prefix)), key=lambda r: r.role_name)
-    page, extra = _paginate(ctx, params, "ListRoles", prefix, rows, lambda r: r.role_name)
-    return {"Roles": [_role_shape(r, full=False) for r in page], **extra}
+    return _list(ctx, params, ROLES)
 
 
 def delete_role(ctx: RequestContext, params: dict) -> Result:
-    name = admin.check_name(required(params, "RoleName"), "roleName")
-
-    def work(s: Any) -> str:
-        resource = _authorize_entity(s, ctx, "iam:DeleteRole", admin.ROLE, name)
-        admin.delete_role(s, ctx.account_id, name)
-        return resource
-
-    _write(ctx, work)
-    return None
+    return _delete(ctx, params, ROLES)
 
 
 def update_assume_role_policy(ctx: RequestContext, params: dict) -> Result:
-    name = admin.check_name(required(params, "RoleName"), "roleName")
+    name = ROLES.name_in(params)
     document = required(params, "PolicyDocument")
 
-    def work(s: Any) -> str:
-        resource = _authorize_entity(s, ctx, "iam:UpdateAssumeRolePolicy", admin.ROLE, name)
-        admin.update_trust_policy(s, ctx.account_id, name, document)
-        return resource
+    def work(rows: IdentityRepository) -> None:
+        _authorize_entity(rows, ctx, "iam:UpdateAssumeRolePolicy", ROLES, name)
+        admin.update_trust_policy(rows, ctx.account_id, name, document)
 
     _write(ctx, work)
     return None
@@ -335,11 +348,11 @@ def _key_metadata(row: Any) -> dict:
 def create_access_key(ctx: RequestContext, params: dict) -> Result:
     name = _caller_user(ctx, params)
 
-    def work(s: Any) -> tuple:
-        resource = _authorize_entity(s, ctx, "iam:CreateAccessKey", admin.USER, name)
-        return resource, *admin.create_access_key(ctx.kms.identities, s, ctx.account_id, name, ctx.now())
+    def work(rows: IdentityRepository) -> tuple:
+        _authorize_entity(rows, ctx, "iam:CreateAccessKey", USERS, name)
+        return admin.create_access_key(ctx.kms.identities, rows, ctx.account_id, name, ctx.now())
 
-    _, row, secret = _write(ctx, work)
+    row, secret = _write(ctx, work)
     key = {"UserName": name or "", "AccessKeyId": row.access_key_id, "Status": row.status,
            "SecretAccessKey": secret, "CreateDate": timestamp(row.created_at)}
     return {"AccessKey": key}
@@ -348,14 +361,14 @@ def create_access_key(ctx: RequestContext, params: dict) -> Result:
 def list_access_keys(ctx: RequestContext, params: dict) -> Result:
     name = _caller_user(ctx, params)
 
-    def work(s: Any) -> list:
-        _authorize_entity(s, ctx, "iam:ListAccessKeys", admin.USER, name)
+    def work(rows: IdentityRepository) -> list:
+        _authorize_entity(rows, ctx, "iam:ListAccessKeys", USERS, name)
         if name is not None:
-            admin.get_user(s, ctx.account_id, name)
-        return admin.access_keys_of(s, ctx.account_id, name)
+            admin.get_user(rows, ctx.account_id, name)
+        return rows.access_keys_of(ctx.account_id, name)
 
-    rows = _read(ctx, work)
-    page, extra = _paginate(ctx, params, "ListAccessKeys", name, rows, lambda r: r.access_key_id)
+    found = _read(ctx, work)
+    page, extra = _paginate(ctx, params, "ListAccessKeys", name, found, lambda r: r.access_key_id)
     return {"AccessKeyMetadata": [_key_metadata(r) for r in page], **extra}
 
 
@@ -364,10 +377,9 @@ def update_access_key(ctx: RequestContext, params: dict) -> Result:
     akid = required(params, "AccessKeyId")
     status = required(params, "Status")
 
-    def work(s: Any) -> str:
-        resource = _authorize_entity(s, ctx, "iam:UpdateAccessKey", admin.USER, name)
-        admin.update_access_key(s, ctx.account_id, name, akid, status)
-        return resource
+    def work(rows: IdentityRepository) -> None:
+        _authorize_entity(rows, ctx, "iam:UpdateAccessKey", USERS, name)
+        admin.update_access_key(rows, ctx.account_id, name, akid, status)
 
     _write(ctx, work)
     return None
@@ -377,83 +389,94 @@ def delete_access_key(ctx: RequestContext, params: dict) -> Result:
     name = _caller_user(ctx, params)
     akid = required(params, "AccessKeyId")
 
-    def work(s: Any) -> str:
-        resource = _authorize_entity(s, ctx, "iam:DeleteAccessKey", admin.USER, name)
-        admin.delete_access_key(s, ctx.account_id, name, akid)
-        return resource
+    def work(rows: IdentityRepository) -> None:
+        _authorize_entity(rows, ctx, "iam:DeleteAccessKey", USERS, name)
+        admin.delete_access_key(rows, ctx.account_id, name, akid)
 
     _write(ctx, work)
     return None
 
 
-# --- inline policies ---------------------------------------------------------------------------
-def _policy_ops(kind: str) -> dict[str, Callable[[RequestContext, dict], Result]]:
-    title = "User" if kind == admin.USER else "Role"
-    member = "UserName" if kind == admin.USER else "RoleName"
+# --- inline policies (of users and roles alike) ------------------------------------------------
+def _put_policy(ctx: RequestContext, params: dict, kind: _Kind) -> Result:
+    name = kind.name_in(params)
+    policy_name = admin.check_policy_name(required(params, "PolicyName"))
+    document = required(params, "PolicyDocument")
 
-    def owner(params: dict) -> str:
-        return admin.check_name(required(params, member), member[0].lower() + member[1:])
+    def work(rows: IdentityRepository) -> None:
+        _authorize_entity(rows, ctx, f"iam:Put{kind.title}Policy", kind, name)
+        admin.put_inline_policy(rows, ctx.account_id, kind.kind, name, policy_name, document)
 
-    def put(ctx: RequestContext, params: dict) -> Result:
-        name = owner(params)
-        policy_name = admin.check_policy_name(required(params, "PolicyName"))
-        document = required(params, "PolicyDocument")
-
-        def work(s: Any) -> str:
-            resource = _authorize_entity(s, ctx, f"iam:Put{title}Policy", kind, name)
-            admin.put_inline_policy(s, ctx.account_id, kind, name, policy_name, document)
-            return resource
-
-        _write(ctx, work)
-        return None
-
-    def get(ctx: RequestContext, params: dict) -> Result:
-        name = owner(params)
-        policy_name = admin.check_policy_name(required(params, "PolicyName"))
-
-        def work(s: Any) -> tuple:
-            resource = _authorize_entity(s, ctx, f"iam:Get{title}Policy", kind, name)
-            return resource, admin.get_inline_policy(s, ctx.account_id, kind, name, policy_name)
-
-        _, row = _read(ctx, work)
-        return {member: name, "PolicyName": policy_name, "PolicyDocument": quote_policy(row.document)}
-
-    def list_(ctx: RequestContext, params: dict) -> Result:
-        name = owner(params)
-
-        def work(s: Any) -> list:
-            _authorize_entity(s, ctx, f"iam:List{title}Policies", kind, name)
-            return admin.list_inline_policies(s, ctx.account_id, kind, name)
-
-        page, extra = _paginate(ctx, params, f"List{title}Policies", name, _read(ctx, work), lambda n: n)
-        return {"PolicyNames": page, **extra}
-
-    def delete(ctx: RequestContext, params: dict) -> Result:
-        name = owner(params)
-        policy_name = admin.check_policy_name(required(params, "PolicyName"))
-
-        def work(s: Any) -> str:
-            resource = _authorize_entity(s, ctx, f"iam:Delete{title}Policy", kind, name)
-            admin.delete_inline_policy(s, ctx.account_id, kind, name, policy_name)
-            return resource
-
-        _write(ctx, work)
-        return None
-
-    return {f"Put{title}Policy": put, f"Get{title}Policy": get, f"List{title}Policies": list_,
-            f"Delete{title}Policy": delete}
+    _write(ctx, work)
+    return None
 
 
-_user_policy_ops = _policy_ops(admin.USER)
-_role_policy_ops = _policy_ops(admin.ROLE)
-put_user_policy = _user_policy_ops["PutUserPolicy"]
-get_user_policy = _user_policy_ops["GetUserPolicy"]
-list_user_policies = _user_policy_ops["ListUserPolicies"]
-delete_user_policy = _user_policy_ops["DeleteUserPolicy"]
-put_role_policy = _role_policy_ops["PutRolePolicy"]
-get_role_policy = _role_policy_ops["GetRolePolicy"]
-list_role_policies = _role_policy_ops["ListRolePolicies"]
-delete_role_policy = _role_policy_ops["DeleteRolePolicy"]
+def _get_policy(ctx: RequestContext, params: dict, kind: _Kind) -> Result:
+    name = kind.name_in(params)
+    policy_name = admin.check_policy_name(required(params, "PolicyName"))
+
+    def work(rows: IdentityRepository) -> Any:
+        _authorize_entity(rows, ctx, f"iam:Get{kind.title}Policy", kind, name)
+        return admin.get_inline_policy(rows, ctx.account_id, kind.kind, name, policy_name)
+
+    row = _read(ctx, work)
+    return {kind.member: name, "PolicyName": policy_name, "PolicyDocument": quote_policy(row.document)}
+
+
+def _list_policies(ctx: RequestContext, params: dict, kind: _Kind) -> Result:
+    name = kind.name_in(params)
+    operation = f"List{kind.title}Policies"
+
+    def work(rows: IdentityRepository) -> list:
+        _authorize_entity(rows, ctx, f"iam:{operation}", kind, name)
+        return admin.list_inline_policies(rows, ctx.account_id, kind.kind, name)
+
+    page, extra = _paginate(ctx, params, operation, name, _read(ctx, work), lambda n: n)
+    return {"PolicyNames": page, **extra}
+
+
+def _delete_policy(ctx: RequestContext, params: dict, kind: _Kind) -> Result:
+    name = kind.name_in(params)
+    policy_name = admin.check_policy_name(required(params, "PolicyName"))
+
+    def work(rows: IdentityRepository) -> None:
+        _authorize_entity(rows, ctx, f"iam:Delete{kind.title}Policy", kind, name)
+        admin.delete_inline_policy(rows, ctx.account_id, kind.kind, name, policy_name)
+
+    _write(ctx, work)
+    return None
+
+
+def put_user_policy(ctx: RequestContext, params: dict) -> Result:
+    return _put_policy(ctx, params, USERS)
+
+
+def get_user_policy(ctx: RequestContext, params: dict) -> Result:
+    return _get_policy(ctx, params, USERS)
+
+
+def list_user_policies(ctx: RequestContext, params: dict) -> Result:
+    return _list_policies(ctx, params, USERS)
+
+
+def delete_user_policy(ctx: RequestContext, params: dict) -> Result:
+    return _delete_policy(ctx, params, USERS)
+
+
+def put_role_policy(ctx: RequestContext, params: dict) -> Result:
+    return _put_policy(ctx, params, ROLES)
+
+
+def get_role_policy(ctx: RequestContext, params: dict) -> Result:
+    return _get_policy(ctx, params, ROLES)
+
+
+def list_role_policies(ctx: RequestContext, params: dict) -> Result:
+    return _list_policies(ctx, params, ROLES)
+
+
+def delete_role_policy(ctx: RequestContext, params: dict) -> Result:
+    return _delete_policy(ctx, params, ROLES)
 
 
 #: Action -> operation function

@@ -10,23 +10,14 @@ import secrets
 import string
 from typing import Any, Callable, Optional
 
-from sqlmodel import Session, select
-
 from kms_core.crypto.root import RootKey
 from kms_core.domain.arn import root_arn
 from kms_core.domain.principal import ASSUMED_ROLE, ROOT, USER, Principal
 from kms_core.identity.sessions import SessionTokens
 from kms_core.domain.errors import ExpiredTokenException, UnrecognizedClientException
 from kms_core.storage.session import Database
-from kms_core.storage.tables import (
-    AccessKeyTable,
-    AccountTable,
-    IamInlinePolicyTable,
-    IamPrincipalTagTable,
-    IamRoleTable,
-    IamUserTable,
-    access_key_row_identity,
-)
+from kms_core.storage.identities import IdentityRepository, Txn, reading
+from kms_core.storage.tables import access_key_row_identity
 
 _AKID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
@@ -46,32 +37,38 @@ def new_unique_id(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_AKID_ALPHABET) for _ in range(17))
 
 
+def iam_arn(account_id: str, kind: str, name: str, path: str = "/") -> str:
+    """A user's or a role's ARN (`kind` "user" or "role"); the path is part of it."""
+    return f"arn:aws:iam::{account_id}:{kind}{path}{name}"
+
+
 def user_arn(account_id: str, user_name: str, path: str = "/") -> str:
-    return f"arn:aws:iam::{account_id}:user{path}{user_name}"
+    return iam_arn(account_id, "user", user_name, path)
 
 
 def role_arn(account_id: str, role_name: str, path: str = "/") -> str:
-    return f"arn:aws:iam::{account_id}:role{path}{role_name}"
+    return iam_arn(account_id, "role", role_name, path)
 
 
 def assumed_role_arn(account_id: str, role_name: str, session_name: str) -> str:
     return f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}"
 
 
-def principal_exists_in(session: Session, arn: str) -> bool:
-    """Within `session`: a user or role a key policy names exists (accounts this server
-    doesn't host can't be checked, so theirs pass)."""
+def principal_exists_in(txn: Txn, arn: str) -> bool:
+    """Within an open transaction: a user or role a key policy names exists (accounts this
+    server doesn't host can't be checked, so theirs pass)."""
+    rows = IdentityRepository.of(txn)
     parts = arn.split(":", 5)
     account, resource = parts[4], parts[5]
-    if session.get(AccountTable, account) is None:
+    if not rows.account_exists(account):
         return True
     kind, _, rest = resource.partition("/")
     name = rest.rsplit("/", 1)[-1]
     if kind == "user":
-        return session.get(IamUserTable, (account, name)) is not None
+        return rows.user(account, name) is not None
     if kind in ("role", "assumed-role"):
         role = rest.split("/", 1)[0] if kind == "assumed-role" else name
-        return session.get(IamRoleTable, (account, role)) is not None
+        return rows.role(account, role) is not None
     return False
 
 
@@ -93,8 +90,8 @@ class IdentityStore:
     def principal_exists(self, arn: str) -> bool:
         """A key policy's principal: users and roles of accounts this server hosts must
         exist; other accounts can't be checked."""
-        with self._db.session() as session:
-            return principal_exists_in(session, arn)
+        with reading(self._db) as rows:
+            return principal_exists_in(rows, arn)
 
     def clear_cache(self) -> None:
         self._by_key.clear()
@@ -109,8 +106,8 @@ class IdentityStore:
         hit = self._by_key.get(access_key_id)
         if hit is not None:
             return hit
-        with self._db.session() as session:
-            row = session.get(AccessKeyTable, access_key_id)
+        with reading(self._db) as rows:
+            row = rows.access_key(access_key_id)
             if row is None or row.status != "Active":
                 return None
             secret = self._root.unwrap(row.secret_wrapped,
@@ -119,12 +116,12 @@ class IdentityStore:
                 principal = Principal(row.account_id, root_arn(row.account_id), ROOT, row.access_key_id,
                                       user_id=row.account_id)
             else:
-                user = session.get(IamUserTable, (row.account_id, row.user_name))
+                user = rows.user(row.account_id, row.user_name)
                 if user is None:
                     return None
                 principal = Principal(row.account_id, user_arn(row.account_id, user.user_name, user.path), USER,
                                       row.access_key_id, name=user.user_name, user_id=user.user_id,
-                                      tags=self._tags(session, row.account_id, "user", user.user_name))
+                                      tags=rows.tags_of(row.account_id, "user", user.user_name))
         self._by_key[access_key_id] = (secret, principal)
         return secret, principal
 
@@ -175,20 +172,11 @@ class IdentityStore:
         cache_key = (account_id, role_name)
         if cache_key in self._roles:
             return self._roles[cache_key]
-        with self._db.session() as session:
-            row = session.get(IamRoleTable, cache_key)
-            found = None if row is None else (
-                row.role_id, row.path, self._tags(session, account_id, "role", role_name))
+        with reading(self._db) as rows:
+            row = rows.role(account_id, role_name)
+            found = None if row is None else (row.role_id, row.path, rows.tags_of(account_id, "role", role_name))
         self._roles[cache_key] = found
         return found
-
-    @staticmethod
-    def _tags(session: Session, account_id: str, kind: str, name: str) -> dict:
-        rows = session.exec(select(IamPrincipalTagTable)
-                            .where(IamPrincipalTagTable.account_id == account_id)
-                            .where(IamPrincipalTagTable.principal_type == kind)
-                            .where(IamPrincipalTagTable.principal_name == name))
-        return {r.tag_key: r.tag_value for r in rows}
 
     # --- identity policies ----------------------------------------------------------------
     def identity_policies(self, principal: Principal) -> list[Any]:
@@ -199,37 +187,31 @@ class IdentityStore:
         cache_key = (principal.account_id, owner[0], owner[1])
         hit = self._policies.get(cache_key)
         if hit is None:
-            with self._db.session() as session:
-                rows = session.exec(select(IamInlinePolicyTable)
-                                    .where(IamInlinePolicyTable.account_id == principal.account_id)
-                                    .where(IamInlinePolicyTable.principal_type == owner[0])
-                                    .where(IamInlinePolicyTable.principal_name == owner[1]))
-                documents = [r.document for r in rows]
+            with reading(self._db) as rows:
+                documents = [r.document for r in rows.inline_policies(principal.account_id, owner[0], owner[1])]
             hit = [self.compile_policy(d) for d in documents]
             self._policies[cache_key] = hit
         return hit
 
     # --- writes (bootstrap, admin, IAM API) -------------------------------------------------
-    def create_account(self, session: Session, account_id: str, now: float) -> None:
-        if session.get(AccountTable, account_id) is None:
-            session.add(AccountTable(account_id=account_id, created_at=now))
+    # `txn`: the caller's open write session, or the IdentityRepository over it.
+    def create_account(self, txn: Txn, account_id: str, now: float) -> None:
+        IdentityRepository.of(txn).add_account(account_id, now)
 
-    def add_access_key(self, session: Session, account_id: str, now: float,
+    def add_access_key(self, txn: Txn, account_id: str, now: float,
                        access_key_id: Optional[str] = None, secret: Optional[str] = None,
                        principal_arn: Optional[str] = None, user_name: Optional[str] = None) -> tuple[str, str]:
+        """The secret is stored wrapped by the root key, bound to the key id and account."""
         access_key_id = access_key_id or new_access_key_id()
         secret = secret or new_secret_access_key()
         if principal_arn is None:
             principal_arn = root_arn(account_id) if user_name is None else user_arn(account_id, user_name)
-        session.add(AccessKeyTable(
-            access_key_id=access_key_id, account_id=account_id, principal_arn=principal_arn,
-            user_name=user_name, status="Active",
-            secret_wrapped=self._root.wrap(secret.encode(), access_key_row_identity(access_key_id, account_id)),
-            created_at=now))
+        wrapped = self._root.wrap(secret.encode(), access_key_row_identity(access_key_id, account_id))
+        IdentityRepository.of(txn).add_access_key(access_key_id, account_id, principal_arn, user_name, wrapped, now)
         return access_key_id, secret
 
-    def account_exists(self, session: Session, account_id: str) -> bool:
-        return session.get(AccountTable, account_id) is not None
+    def account_exists(self, txn: Txn, account_id: str) -> bool:
+        return IdentityRepository.of(txn).account_exists(account_id)
 
-    def any_account(self, session: Session) -> bool:
-        return session.exec(select(AccountTable).limit(1)).first() is not None
+    def any_account(self, txn: Txn) -> bool:
+        return IdentityRepository.of(txn).any_account()

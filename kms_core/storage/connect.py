@@ -11,6 +11,7 @@ from typing import Optional
 
 import psycopg
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 def is_timeout(exc: BaseException) -> bool:
@@ -34,7 +35,7 @@ def is_unavailable(exc: BaseException) -> bool:
         if type(exc).__name__ in ("TimeoutError", "DisconnectionError") and type(exc).__module__.startswith(
                 "sqlalchemy"):
             return True
-        exc = getattr(exc, "orig", None) or exc.__cause__  # type: ignore[assignment]
+        exc = getattr(exc, "orig", None) or exc.__cause__  # type: ignore[assignment]  # a driver error or a cause: any exception, and None ends the walk
         seen += 1
     return False
 
@@ -54,6 +55,30 @@ def sqlite_url(data_dir: Path) -> str:
 #: audit trail has a file of its own with the same side files, kms_core/storage/audit_file.py).
 SQLITE_FILE_MODE = 0o600
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+class Conflict(Exception):
+    """A unique row another transaction created first (two requests creating the same
+    thing at once): the caller reads theirs, or answers AlreadyExists, without knowing the
+    driver's exception."""
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit for a message or a log line: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+def database_url_parts(url: str) -> Optional[tuple[str, Optional[str]]]:
+    """The URL's kind of database ("sqlite", "postgresql", ...) and the database it names;
+    None if it is no URL at all."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        return None
+    return parsed.get_backend_name(), parsed.database
 
 
 def sqlite_path(url: str) -> Optional[Path]:

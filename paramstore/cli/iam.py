@@ -101,27 +101,47 @@ def _paged(ctx: typer.Context, method: str, field: str, **kwargs: Any) -> list:
         kwargs["Marker"] = page["Marker"]
 
 
+# Users and roles: the same commands, told apart by `entity` ("User" or "Role"), which
+# names the API's methods (create_user), parameters (UserName) and results (Users).
+def _create(ctx: typer.Context, entity: str, **args: Any) -> None:
+    _print(_call(ctx, "iam", f"create_{entity.lower()}", **args)[entity])
+
+
+def _list(ctx: typer.Context, entity: str) -> None:
+    for item in _paged(ctx, f"list_{entity.lower()}s", f"{entity}s"):
+        typer.echo(f"{item[f'{entity}Name']}\t{item['Arn']}\t{item[f'{entity}Id']}")
+
+
+def _delete(ctx: typer.Context, entity: str, name: str) -> None:
+    _call(ctx, "iam", f"delete_{entity.lower()}", **{f"{entity}Name": name})
+    typer.echo(f"deleted {entity.lower()} {name}")
+
+
+def _put_policy(ctx: typer.Context, entity: str, name: str, policy_name: str, policy_file: Path) -> None:
+    _call(ctx, "iam", f"put_{entity.lower()}_policy", **{f"{entity}Name": name}, PolicyName=policy_name,
+          PolicyDocument=_read_policy(policy_file))
+    typer.echo(f"put policy {policy_name} on {entity.lower()} {name}")
+
+
 # --- users -----------------------------------------------------------------------------------
 @iam_app.command("create-user")
 def create_user(ctx: typer.Context, user_name: str,
                 path: str = typer.Option("/", help="IAM path, e.g. /team/."),
                 tag: Optional[list[str]] = typer.Option(None, help="KEY=VALUE (repeatable).")) -> None:
     """Create an IAM user."""
-    _print(_call(ctx, "iam", "create_user", UserName=user_name, Path=path, Tags=_tags(tag))["User"])
+    _create(ctx, "User", UserName=user_name, Path=path, Tags=_tags(tag))
 
 
 @iam_app.command("list-users")
 def list_users(ctx: typer.Context) -> None:
     """List the account's IAM users."""
-    for user in _paged(ctx, "list_users", "Users"):
-        typer.echo(f"{user['UserName']}\t{user['Arn']}\t{user['UserId']}")
+    _list(ctx, "User")
 
 
 @iam_app.command("delete-user")
 def delete_user(ctx: typer.Context, user_name: str) -> None:
     """Delete an IAM user (its access keys and policies must be deleted first)."""
-    _call(ctx, "iam", "delete_user", UserName=user_name)
-    typer.echo(f"deleted user {user_name}")
+    _delete(ctx, "User", user_name)
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -137,21 +157,19 @@ def create_role(ctx: typer.Context, role_name: str,
                       MaxSessionDuration=max_session_duration, Tags=_tags(tag))
     if description:
         args["Description"] = description
-    _print(_call(ctx, "iam", "create_role", **args)["Role"])
+    _create(ctx, "Role", **args)
 
 
 @iam_app.command("list-roles")
 def list_roles(ctx: typer.Context) -> None:
     """List the account's IAM roles."""
-    for role in _paged(ctx, "list_roles", "Roles"):
-        typer.echo(f"{role['RoleName']}\t{role['Arn']}\t{role['RoleId']}")
+    _list(ctx, "Role")
 
 
 @iam_app.command("delete-role")
 def delete_role(ctx: typer.Context, role_name: str) -> None:
     """Delete an IAM role (its policies must be deleted first)."""
-    _call(ctx, "iam", "delete_role", RoleName=role_name)
-    typer.echo(f"deleted role {role_name}")
+    _delete(ctx, "Role", role_name)
 
 
 # --- access keys -----------------------------------------------------------------------------
@@ -175,17 +193,13 @@ def list_access_keys(ctx: typer.Context, user_name: Optional[str] = typer.Argume
 @iam_app.command("put-user-policy")
 def put_user_policy(ctx: typer.Context, user_name: str, policy_name: str, policy_file: Path) -> None:
     """Attach (or replace) the inline identity policy POLICY_NAME on a user."""
-    _call(ctx, "iam", "put_user_policy", UserName=user_name, PolicyName=policy_name,
-          PolicyDocument=_read_policy(policy_file))
-    typer.echo(f"put policy {policy_name} on user {user_name}")
+    _put_policy(ctx, "User", user_name, policy_name, policy_file)
 
 
 @iam_app.command("put-role-policy")
 def put_role_policy(ctx: typer.Context, role_name: str, policy_name: str, policy_file: Path) -> None:
     """Attach (or replace) the inline identity policy POLICY_NAME on a role."""
-    _call(ctx, "iam", "put_role_policy", RoleName=role_name, PolicyName=policy_name,
-          PolicyDocument=_read_policy(policy_file))
-    typer.echo(f"put policy {policy_name} on role {role_name}")
+    _put_policy(ctx, "Role", role_name, policy_name, policy_file)
 
 
 # --- STS -------------------------------------------------------------------------------------
