@@ -37,3 +37,11 @@ class RequestContext:
 
     def now(self) -> float:
         return self.kms.clock()
+
+    def identity_policies(self) -> tuple:
+        """The caller's identity-based policies, compiled (none for an account's root
+        user): what policy evaluation is given about the caller, from the identity cache,
+        so policy code never reaches into the service or the store."""
+        if self.principal.is_account_root:
+            return ()
+        return self.kms.identities.identity_policies(self.principal)

@@ -15,8 +15,6 @@ import dataclasses
 import math
 from typing import Callable, Optional
 
-from sqlmodel import select
-
 from kms_core.audit import AuditEvent
 from kms_core.crypto.key_import import WrappingKeyCache
 from kms_core.crypto.root import RootKey
@@ -25,14 +23,14 @@ from kms_core.domain.arn import key_arn
 from kms_core.domain.model import KeyState, KeyWithMaterial, Origin, RotationType
 from kms_core.identity.store import IdentityStore
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
-from kms_core.policy.grants import grants_allow
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.protocol.page_tokens import PageTokens
 from kms_core.runtime import Runtime
 from kms_core.service_keys import ServiceKeys
 from kms_core.storage import repository
 from kms_core.storage.session import Database
-from kms_core.storage.tables import AliasTable, KeyTable
+from kms_core.storage.tables import KeyTable
+from kms_core.storage.unit_of_work import reading, writing
 
 
 _MAX_CACHED_KEYS = 100_000
@@ -71,8 +69,8 @@ class KmsCore:
             self._drop_caches()
             self._token = token[0]
         if self._next_due is None:
-            with self.db.session() as session:
-                due = repository.next_due_time(session)
+            with reading(self.db, self.root) as work:
+                due = work.keys.next_due_time()
             self._next_due = math.inf if due is None else due
         if self.clock() >= self._next_due:
             self.process_due()
@@ -98,19 +96,14 @@ class KmsCore:
         except Exception:  # stored policies were validated; if one can't compile, it allows nothing
             return CompiledPolicy(text, ())
 
-    def grants_allow(self, ctx, action: str, entry: KeyWithMaterial, facts) -> bool:  # type: ignore[no-untyped-def]
-        """Whether a grant on the key lets the caller do `action` (policy/grants.py)."""
-        return grants_allow(ctx, action, entry, facts)
-
     def key(self, key_id: str) -> Optional[KeyWithMaterial]:
         """The key with its unwrapped materials; misses are cached too (None), so blobs
         naming unknown keys can't make every request a database query."""
         try:
             entry = self._keys[key_id]
         except KeyError:
-            with self.db.session() as session:
-                entry = repository.load_key(session, self.root, key_id, self._compile_key_policy,
-                                            repository.load_grants)
+            with reading(self.db, self.root) as work:
+                entry = work.keys.load(key_id, self._compile_key_policy)
             if len(self._keys) >= _MAX_CACHED_KEYS:
                 self._keys.clear()
             self._keys[key_id] = entry
@@ -136,8 +129,8 @@ class KmsCore:
         cache_key = (account_id, region, alias_name)
         if cache_key in self._aliases:
             return self._aliases[cache_key]
-        with self.db.session() as session:
-            row = session.get(AliasTable, (account_id, region, alias_name))
+        with reading(self.db, self.root) as work:
+            row = work.aliases.get(account_id, region, alias_name)
             target = row.target_key_id if row else None
         self._aliases[cache_key] = target
         return target
@@ -148,35 +141,28 @@ class KmsCore:
         delete imported key material whose ValidTo passed (the key becomes PendingImport)."""
         now = self.clock()
         events: list[AuditEvent] = []
-        with self.db.write(service_events=events) as session:
-            due_deletions = session.exec(
-                select(KeyTable.key_id).where(KeyTable.key_state == KeyState.PENDING_DELETION)
-                .where(KeyTable.deletion_date <= now)).all()
-            for key_id in due_deletions:
-                row = repository.lock_key_row(session, key_id)
-                if row is not None and row.key_state == KeyState.PENDING_DELETION and row.deletion_date <= now:
+        with writing(self.db, self.root, service_events=events) as work:
+            keys = work.keys
+            for key_id in keys.due_for_deletion(now):
+                row = keys.locked(key_id)
+                if (row is not None and row.key_state == KeyState.PENDING_DELETION
+                        and row.deletion_date is not None and row.deletion_date <= now):
                     events.append(_service_event(row, "DeleteKey", now))
-                    repository.delete_key_everywhere(session, key_id)
-            due_rotations = session.exec(
-                select(KeyTable.key_id).where(KeyTable.rotation_enabled == True)  # noqa: E712
-                .where(KeyTable.key_state == KeyState.ENABLED)
-                .where(KeyTable.next_rotation_date <= now)).all()
-            for key_id in due_rotations:
-                row = repository.lock_key_row(session, key_id)
+                    keys.delete_everywhere(key_id)
+            for key_id in keys.due_for_rotation(now):
+                row = keys.locked(key_id)
                 if (row is None or not row.rotation_enabled or row.key_state != KeyState.ENABLED
                         or row.next_rotation_date is None or row.next_rotation_date > now):
                     continue
-                row.current_material_id = repository.add_material(
-                    session, self.root, key_id, now, RotationType.AUTOMATIC)
+                row.current_material_id = keys.add_material(key_id, now, RotationType.AUTOMATIC)
                 events.append(_service_event(row, "RotateKey", now, {"rotationType": RotationType.AUTOMATIC}))
                 repository.schedule_rotation(row, now, row.rotation_period_days or limits.DEFAULT_ROTATION_PERIOD_DAYS)
-                session.add(row)
-            expired = session.exec(select(KeyTable.key_id).where(KeyTable.valid_to <= now)).all()
-            for key_id in expired:
-                row = repository.lock_key_row(session, key_id)
+                keys.save(row)
+            for key_id in keys.with_lapsed_material(now):
+                row = keys.locked(key_id)
                 if row is not None and row.valid_to is not None and row.valid_to <= now:
                     events.append(_service_event(row, "DeleteExpiredKeyMaterial", now))
-                    repository.delete_imported_material(session, row)
+                    keys.delete_imported_material(row)
         self.changed()
 
 

@@ -27,16 +27,13 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
-
-from kms_core.audit import record_in_transaction, side_change
+from kms_core.audit import side_change
 from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
 from kms_core.domain import limits
 from kms_core.domain.model import KeyManager
 from kms_core.storage import repository
-from kms_core.storage.session import session_runner
 from kms_core.storage.tables import AliasTable, ServiceOwnedKeyTable, owned_key_row_identity
+from kms_core.storage.unit_of_work import Conflict, UnitOfWork, add_service_owned_key, reading, writing
 
 if TYPE_CHECKING:
     from kms_core.service import KmsCore
@@ -121,29 +118,28 @@ class ServiceKeys:
             if existing is not None:
                 return existing
             try:
-                with side_change({"created": key_set.alias_name}), kms.db.write() as session:
-                    row = session.get(AliasTable, (account_id, region, key_set.alias_name))
+                with side_change({"created": key_set.alias_name}), writing(kms.db, kms.root) as work:
+                    row = work.aliases.get(account_id, region, key_set.alias_name)
                     if row is not None:
                         key_id = row.target_key_id
                     else:
-                        key_id = self._create_managed_key(session, key_set, account_id, region)
+                        key_id = self._create_managed_key(work, key_set, account_id, region)
                 kms.changed()
                 return key_id
-            except IntegrityError:  # another process created it first: read theirs
+            except Conflict:  # another process created it first: read theirs
                 kms.changed()
         raise RuntimeError(f"could not create {key_set.alias_name}")
 
-    def _create_managed_key(self, session, key_set: ServiceKeySet, account_id: str, region: str) -> str:  # type: ignore[no-untyped-def]
+    def _create_managed_key(self, work: UnitOfWork, key_set: ServiceKeySet, account_id: str, region: str) -> str:
         now = self._kms.clock()
         key_id = repository.new_key_id()
         row = repository.new_key_row(key_id, account_id, region, now, description=key_set.description,
                                      policy=key_set.managed_key_policy(account_id, region))
         row.key_manager = KeyManager.AWS
         repository.schedule_rotation(row, now, limits.DEFAULT_ROTATION_PERIOD_DAYS)
-        repository.insert_key(session, self._kms.root, row, now)
-        session.add(AliasTable(account_id=account_id, region=region, alias_name=key_set.alias_name,
-                               target_key_id=key_id, creation_date=now, last_updated_date=now))
-        session.flush()
+        work.keys.insert(row, now)
+        work.aliases.add(AliasTable(account_id=account_id, region=region, alias_name=key_set.alias_name,
+                                    target_key_id=key_id, creation_date=now, last_updated_date=now))
         return key_id
 
     # --- service-owned keys ---------------------------------------------------------------
@@ -185,29 +181,23 @@ class ServiceKeys:
             return cached
         kms = self._kms
         for _ in range(3):
-            with kms.db.session() as session:
-                rows = session.exec(select(ServiceOwnedKeyTable)
-                                    .where(ServiceOwnedKeyTable.service == key_set.service)
-                                    .where(ServiceOwnedKeyTable.account_id == account_id)
-                                    .where(ServiceOwnedKeyTable.region == region)).all()
+            with reading(kms.db, kms.root) as work:
+                rows = work.owned_keys.of(key_set.service, account_id, region)
                 found = {r.generation: kms.root.unwrap(r.material_wrapped, owned_key_row_identity(
                     r.service, r.account_id, r.region, r.generation)) for r in rows}
             if found or not create:
                 if found:
                     self._owned[cache_key] = found
                 return found
+            material = os.urandom(_OWNED_KEY_BYTES)
+            row = ServiceOwnedKeyTable(
+                service=key_set.service, account_id=account_id, region=region, generation=1,
+                material_wrapped=kms.root.wrap(material, owned_key_row_identity(key_set.service, account_id,
+                                                                                region, 1)),
+                created_at=kms.clock())
             try:
-                with kms.db.write_session() as session:
-                    material = os.urandom(_OWNED_KEY_BYTES)
-                    session.add(ServiceOwnedKeyTable(
-                        service=key_set.service, account_id=account_id, region=region, generation=1,
-                        material_wrapped=kms.root.wrap(material, owned_key_row_identity(
-                            key_set.service, account_id, region, 1)),
-                        created_at=kms.clock()))
-                    with side_change({"created": f"aws/{key_set.service} service-owned key"}):
-                        record_in_transaction(session_runner(session), not kms.db.is_sqlite)
-                    session.commit()
-                    kms.db.committed()
-            except IntegrityError:  # another process made it: read theirs
+                with side_change({"created": f"aws/{key_set.service} service-owned key"}):
+                    add_service_owned_key(kms.db, row)
+            except Conflict:  # another process made it: read theirs
                 continue
         raise RuntimeError(f"could not create the aws/{key_set.service} owned key")

@@ -96,7 +96,7 @@ def assume_role(ctx: RequestContext, params: dict) -> Result:
     if source_identity is not None:
         ctx.condition_values["sts:sourceidentity"] = source_identity
 
-    identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
+    identity = ctx.identity_policies()
     role_tags = ctx.kms.identities.role_tags(role_account, role.role_name)
     # sts:AssumeRole, and the rights to pass session tags and a source identity: each is
     # decided by the trust policy together with the caller's identity policies

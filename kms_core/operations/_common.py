@@ -1,19 +1,28 @@
-"""Helpers shared by the operation modules: metadata rendering, markers, write transactions."""
+"""Helpers shared by the operation modules: metadata rendering, markers, and the one
+pipeline every key management operation runs (`managed_key`, then `key_change`)."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
-from sqlmodel import Session
-
 from kms_core.context import RequestContext
 from kms_core.domain.limits import LIST_LIMITS
-from kms_core.domain.model import Key, KeyState, Origin
+from kms_core.domain.key_states import require_state
+from kms_core.domain.model import Key, KeyState, KeyWithMaterial, Origin
 from kms_core.domain.specs import SPECS
-from kms_core.errors import DryRunOperationException, InvalidMarkerException, UnsupportedOperationException
+from kms_core.errors import (
+    DryRunOperationException,
+    InvalidMarkerException,
+    NotFoundException,
+    UnsupportedOperationException,
+)
+from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.policy.authorize import authorize
 from kms_core.protocol.page_tokens import open_page_token, seal_page_token
+from kms_core.storage.repository import to_key
 from kms_core.storage.tables import KeyTable
+from kms_core.storage.unit_of_work import UnitOfWork, reading, writing
 
 
 def key_metadata(key: Key) -> dict:
@@ -48,23 +57,48 @@ def key_metadata(key: Key) -> dict:
 
 
 @contextmanager
-def write(ctx: RequestContext) -> Iterator[Session]:
-    """One write transaction for the request; caches drop when it commits."""
-    with ctx.kms.db.write() as session:
-        yield session
+def write(ctx: RequestContext) -> Iterator[UnitOfWork]:
+    """The request's one write transaction (its audit record goes in with it); caches
+    drop when it commits."""
+    with writing(ctx.kms.db, ctx.kms.root) as work:
+        yield work
     ctx.kms.changed()
 
 
-def locked_row(session: Session, key: Key) -> KeyTable:
-    """Re-read the key row inside the transaction (FOR UPDATE on PostgreSQL)."""
-    from kms_core.storage.repository import lock_key_row
+@contextmanager
+def read(ctx: RequestContext) -> Iterator[UnitOfWork]:
+    """A read transaction, for what the caches don't hold (listings, the policy text)."""
+    with reading(ctx.kms.db, ctx.kms.root) as work:
+        yield work
 
-    row = lock_key_row(session, key.key_id)
-    if row is None:  # deleted between cache read and write
-        from kms_core.errors import NotFoundException
 
-        raise NotFoundException(f"Key '{key.arn}' does not exist")
-    return row
+def managed_key(ctx: RequestContext, req: dict, operation: str,
+                before_authorize: Optional[Callable[[KeyWithMaterial], None]] = None) -> KeyWithMaterial:
+    """The first half of every key management operation: resolve the KeyId (aliases are
+    not accepted), authorize kms:<operation> on the key, and require a key state that
+    allows the operation.  `before_authorize` checks the request's own fields and sets
+    the condition values they give, once the key is known."""
+    entry = resolve_key_id_only(ctx, req["KeyId"])
+    if before_authorize is not None:
+        before_authorize(entry)
+    authorize(ctx, "kms:" + operation, entry)
+    require_state(entry.key, operation)
+    return entry
+
+
+@contextmanager
+def key_change(ctx: RequestContext, key: Key, operation: Optional[str] = None) -> Iterator[tuple[KeyTable, UnitOfWork]]:
+    """The second half: one write transaction holding the key's row locked, its state
+    checked again under the lock when `operation` is given (a concurrent request may
+    have changed it since the cached read); the row is saved when the block ends."""
+    with write(ctx) as work:
+        row = work.keys.locked(key.key_id)
+        if row is None:  # deleted between the cached read and the write
+            raise NotFoundException(f"Key '{key.arn}' does not exist")
+        if operation is not None:
+            require_state(to_key(row), operation)
+        yield row, work
+        work.keys.save(row)
 
 
 def page_limit(operation: str, requested: Optional[int]) -> int:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from sqlalchemy import func
-from sqlmodel import select
-
 from kms_core.context import RequestContext
 from kms_core.domain.arn import alias_arn, parse_key_ref
 from kms_core.domain.key_states import require_state
@@ -19,14 +14,12 @@ from kms_core.errors import (
     NotFoundException,
     ValidationException,
 )
-from kms_core.operations._common import decode_marker, page_limit, paged, write
+from kms_core.operations._common import decode_marker, page_limit, paged, read, write
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize, authorize_account
 from kms_core.protocol.shapes import validation_error
 from kms_core.storage.tables import AliasTable
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
+from kms_core.storage.unit_of_work import UnitOfWork
 
 RESERVED_PREFIX = "alias/aws/"
 
@@ -73,9 +66,9 @@ def _alias_not_found(ctx: RequestContext, name: str) -> NotFoundException:
     return NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account_id, name)} is not found.")
 
 
-def _aliases_of(session: Session, key_id: str) -> int:
-    return session.exec(select(func.count()).select_from(AliasTable)
-                        .where(AliasTable.target_key_id == key_id)).one()
+def check_alias_quota(work: UnitOfWork, key_id: str) -> None:
+    if work.aliases.count_for_key(key_id) >= MAX_ALIASES_PER_KEY:
+        raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
 
 
 def create_alias(ctx: RequestContext, req: dict) -> dict:
@@ -85,13 +78,12 @@ def create_alias(ctx: RequestContext, req: dict) -> dict:
     _authorize_alias(ctx, "kms:CreateAlias", name)
     key = _target_key(ctx, req["TargetKeyId"], "CreateAlias")
     now = ctx.now()
-    with write(ctx) as session:
-        if session.get(AliasTable, (ctx.account_id, ctx.region, name)) is not None:
+    with write(ctx) as work:
+        if work.aliases.get(ctx.account_id, ctx.region, name) is not None:
             raise AlreadyExistsException(
                 f"An alias with the name {alias_arn(ctx.region, ctx.account_id, name)} already exists")
-        if _aliases_of(session, key.key_id) >= MAX_ALIASES_PER_KEY:
-            raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
-        session.add(AliasTable(account_id=ctx.account_id, region=ctx.region, alias_name=name,
+        check_alias_quota(work, key.key_id)
+        work.aliases.add(AliasTable(account_id=ctx.account_id, region=ctx.region, alias_name=name,
                                target_key_id=key.key_id, creation_date=now, last_updated_date=now))
     return {}
 
@@ -115,17 +107,17 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
             raise ValidationException(
                 f"Alias {alias_arn(ctx.region, ctx.account_id, name)} cannot be changed from a "
                 f"{old.key.key_spec} {old.key.key_usage} key to a {new_key.key_spec} {new_key.key_usage} key.")
-    with write(ctx) as session:
-        row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
+    with write(ctx) as work:
+        row = work.aliases.get(ctx.account_id, ctx.region, name)
         if row is None:
             raise _alias_not_found(ctx, name)
         if row.target_key_id != old_target:  # repointed since the check: check the key it has now
             _authorize_current_target(ctx, "kms:UpdateAlias", row.target_key_id)
-        if row.target_key_id != new_key.key_id and _aliases_of(session, new_key.key_id) >= MAX_ALIASES_PER_KEY:
-            raise LimitExceededException(f"A key can have at most {MAX_ALIASES_PER_KEY} aliases.")
+        if row.target_key_id != new_key.key_id:
+            check_alias_quota(work, new_key.key_id)
         row.target_key_id = new_key.key_id
         row.last_updated_date = ctx.now()
-        session.add(row)
+        work.aliases.save(row)
     return {}
 
 
@@ -141,13 +133,13 @@ def delete_alias(ctx: RequestContext, req: dict) -> dict:
     if target_id is None:
         raise _alias_not_found(ctx, name)
     _authorize_current_target(ctx, "kms:DeleteAlias", target_id)
-    with write(ctx) as session:
-        row = session.get(AliasTable, (ctx.account_id, ctx.region, name))
+    with write(ctx) as work:
+        row = work.aliases.get(ctx.account_id, ctx.region, name)
         if row is None:
             raise _alias_not_found(ctx, name)
         if row.target_key_id != target_id:
             _authorize_current_target(ctx, "kms:DeleteAlias", row.target_key_id)
-        session.delete(row)
+        work.aliases.delete(row)
     return {}
 
 
@@ -160,14 +152,8 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
     if "KeyId" in req:
         key_filter = resolve_key_id_only(ctx, req["KeyId"]).key.key_id
     after = decode_marker(ctx, req, "ListAliases", key_filter)
-    with ctx.kms.db.session() as session:
-        query = (select(AliasTable).where(AliasTable.account_id == ctx.account_id)
-                 .where(AliasTable.region == ctx.region))
-        if key_filter is not None:
-            query = query.where(AliasTable.target_key_id == key_filter)
-        if after is not None:
-            query = query.where(AliasTable.alias_name > after)
-        rows = list(session.exec(query.order_by(AliasTable.alias_name).limit(limit + 1)))
+    with read(ctx) as work:
+        rows = work.aliases.page(ctx.account_id, ctx.region, key_filter, after, limit + 1)
     page = {"Aliases": [{
         "AliasName": r.alias_name,
         "AliasArn": alias_arn(ctx.region, ctx.account_id, r.alias_name),

@@ -8,13 +8,8 @@ request and a retired or revoked one stops working at once.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from typing import Any, Optional
-
-from sqlalchemy import and_, func, or_
-from sqlmodel import select
 
 from kms_core.context import RequestContext
 from kms_core.domain.arn import key_arn, root_arn
@@ -35,8 +30,9 @@ from kms_core.operations._common import (
     decode_marker,
     dry_run,
     encode_marker,
-    locked_row,
+    key_change,
     page_limit,
+    read,
     write,
 )
 from kms_core.operations._resolve import resolve_key_id_only
@@ -55,9 +51,7 @@ from kms_core.policy.grants import (
     new_grant_token,
 )
 from kms_core.protocol.shapes import validation_error
-from kms_core.storage.repository import to_key
-from kms_core.storage import repository
-from kms_core.storage.tables import GrantTable, KeyTable
+from kms_core.storage.unit_of_work import new_grant_id
 
 MAX_GRANTS_PER_KEY = 50_000
 MAX_CONSTRAINT_PAIRS = 8
@@ -227,28 +221,19 @@ def create_grant(ctx: RequestContext, req: dict) -> dict:
     require_state(key, "CreateGrant")
     dry_run(req)
 
-    with write(ctx) as session:
-        row = locked_row(session, key)
-        require_state(to_key(row), "CreateGrant")
+    with key_change(ctx, key, "CreateGrant") as (_, work):
         if name is not None:
-            for existing in session.exec(select(GrantTable).where(GrantTable.key_id == key.key_id)
-                                         .where(GrantTable.name == name)):
-                g = repository.grant_from_row(existing)
+            for g in work.grants.named(key.key_id, name):
                 if (g.grantee_principal == grantee and g.retiring_principal == retiring
                         and set(g.operations) == set(operations)
                         and _same_constraints(g.constraints, constraints)):
                     return {"GrantToken": new_grant_token(ctx, g.grant_id), "GrantId": g.grant_id}
-        count = session.exec(select(func.count()).select_from(GrantTable)
-                             .where(GrantTable.key_id == key.key_id)).one()
-        if count >= MAX_GRANTS_PER_KEY:
+        if work.grants.count_for_key(key.key_id) >= MAX_GRANTS_PER_KEY:
             raise LimitExceededException(
                 f"The request was rejected because the grant limit for {key.arn} has been exceeded.")
-        grant_id = os.urandom(32).hex()
-        session.add(GrantTable(
-            grant_id=grant_id, key_id=key.key_id, name=name, grantee_principal=grantee,
-            retiring_principal=retiring, operations=json.dumps(list(operations)),
-            constraints=json.dumps(constraints) if constraints else None,
-            issuing_account=key.account_id, creation_date=ctx.now()))
+        grant_id = new_grant_id()
+        work.grants.add(Grant(grant_id, key.key_id, name, grantee, retiring, tuple(operations), constraints,
+                              key.account_id, ctx.now()))
     return {"GrantToken": new_grant_token(ctx, grant_id), "GrantId": grant_id}
 
 
@@ -300,17 +285,8 @@ def list_retirable_grants(ctx: RequestContext, req: dict) -> dict:
         raise AccessDeniedException(
             f"User: {ctx.principal.arn} is not authorized to perform: kms:ListRetirableGrants for retiring "
             f"principal {retiring}: the retiring principal must be in account {ctx.account_id}")
-    with ctx.kms.db.session() as session:
-        query = (select(GrantTable, KeyTable.account_id, KeyTable.region)
-                 .join(KeyTable, KeyTable.key_id == GrantTable.key_id)
-                 .where(GrantTable.retiring_principal == retiring)
-                 .where(KeyTable.region == ctx.region))
-        if after is not None:
-            created, gid = after
-            query = query.where(or_(GrantTable.creation_date > created,
-                                    and_(GrantTable.creation_date == created, GrantTable.grant_id > gid)))
-        rows = list(session.exec(query.order_by(GrantTable.creation_date, GrantTable.grant_id).limit(limit + 1)))
-        found = [(repository.grant_from_row(g), account, region) for g, account, region in rows]
+    with read(ctx) as work:
+        found = work.grants.retirable_page(retiring, ctx.region, after, limit + 1)
     out: dict = {"Grants": [_entry(g, account, region) for g, account, region in found[:limit]]}
     if len(found) > limit:
         out.update({"Truncated": True,
@@ -363,9 +339,8 @@ def revoke_grant(ctx: RequestContext, req: dict) -> dict:
 
 # --- shared steps ----------------------------------------------------------------------
 def _key_of_grant(ctx: RequestContext, grant_id: str) -> KeyWithMaterial:
-    with ctx.kms.db.session() as session:
-        row = session.get(GrantTable, grant_id)
-        key_id = row.key_id if row is not None else None
+    with read(ctx) as work:
+        key_id = work.grants.key_of(grant_id)
     entry = ctx.kms.key(key_id) if key_id is not None else None
     if entry is None or entry.key.region != ctx.region:
         raise NotFoundException(f"Grant ID {grant_id} not found")
@@ -406,16 +381,13 @@ def _authorize_retire(ctx: RequestContext, entry: KeyWithMaterial, grant: Grant)
 def _refuse_explicit_identity_deny(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> None:
     if ctx.principal.is_account_root:
         return
-    policies = ctx.kms.identities.identity_policies(ctx.principal)
-    if evaluate_identity(policies, action, entry.key.arn, Facts(ctx, entry)) is Effect.DENY:
+    if evaluate_identity(ctx.identity_policies(), action, entry.key.arn, Facts(ctx, entry)) is Effect.DENY:
         raise AccessDeniedException(
             f"User: {ctx.principal.arn} is not authorized to perform: {action} on resource: {entry.key.arn} "
             "with an explicit deny in an identity-based policy")
 
 
 def _delete_grant(ctx: RequestContext, entry: KeyWithMaterial, grant_id: str) -> None:
-    with write(ctx) as session:
-        row = session.get(GrantTable, grant_id)
-        if row is None or row.key_id != entry.key.key_id:
+    with write(ctx) as work:
+        if not work.grants.delete(entry.key.key_id, grant_id):
             raise NotFoundException(f"Grant ID {grant_id} not found")
-        session.delete(row)

@@ -32,11 +32,9 @@ from kms_core.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from kms_core.operations._common import locked_row, write
+from kms_core.operations._common import key_change
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize
-from kms_core.storage import repository
-from kms_core.storage.tables import KeyMaterialTable
 
 #: AWS: "Each public key and import token set is valid for 24 hours."
 IMPORT_PARAMETERS_VALID_SECONDS = 24 * 3600
@@ -123,21 +121,18 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
     if requested is not None and not key_import.same_material_id(requested, material_id):
         raise IncorrectKeyMaterialException(f"The key material is not the key material {requested}.")
 
-    with write(ctx) as session:
-        row = locked_row(session, key)
-        require_state(repository.to_key(row), "ImportKeyMaterial")
+    with key_change(ctx, key, "ImportKeyMaterial") as (row, work):
         # Checked under the row lock: two first imports racing can't both win.
         if row.current_material_id is not None and not key_import.same_material_id(row.current_material_id,
                                                                                    material_id):
             raise IncorrectKeyMaterialException(_DIFFERENT_MATERIAL.format(arn=key.arn))
-        if session.get(KeyMaterialTable, (key.key_id, material_id)) is None:
-            repository.add_material(session, root, key.key_id, now, material=material, material_id=material_id)
+        if not work.keys.has_material(key.key_id, material_id):
+            work.keys.add_material(key.key_id, now, material=material, material_id=material_id)
         row.current_material_id = material_id
         row.expiration_model = model
         row.valid_to = valid_to if model == ExpirationModel.KEY_MATERIAL_EXPIRES else None
         if row.key_state == KeyState.PENDING_IMPORT:
             row.key_state = KeyState.ENABLED
-        session.add(row)
     return {"KeyId": key.arn, "KeyMaterialId": material_id}
 
 
@@ -153,11 +148,10 @@ def delete_imported_key_material(ctx: RequestContext, req: dict) -> dict:
     _require_external(key)
     require_state(key, "DeleteImportedKeyMaterial")
     requested = req.get("KeyMaterialId")
-    with write(ctx) as session:
-        row = locked_row(session, key)
+    with key_change(ctx, key) as (row, work):
         if requested is not None and not key_import.same_material_id(row.current_material_id, requested):
             raise NotFoundException(f"Key material {requested} does not exist for key {key.arn}.")
-        repository.delete_imported_material(session, row)
+        work.keys.delete_imported_material(row)
         material_id = row.current_material_id
     out = {"KeyId": key.arn}
     if material_id is not None:

@@ -3,14 +3,10 @@ DisableKey, ScheduleKeyDeletion, CancelKeyDeletion."""
 
 from __future__ import annotations
 
-from sqlalchemy import func
-from sqlmodel import select
-
 from kms_core.context import RequestContext
 from kms_core.domain import limits
 from kms_core.domain.arn import key_arn
-from kms_core.domain.key_states import require_state
-from kms_core.domain.model import KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from kms_core.domain.model import KeySpec, KeyState, KeyUsage, Origin
 from kms_core.domain.specs import CHINA_ONLY, SPECS
 from kms_core.errors import (
     CustomKeyStoreNotFoundException,
@@ -20,13 +16,15 @@ from kms_core.errors import (
 )
 from kms_core.operations._common import (
     decode_marker,
+    key_change,
     key_metadata,
-    locked_row,
+    managed_key,
     page_limit,
     paged,
+    read,
     write,
 )
-from kms_core.operations._resolve import resolve_key, resolve_key_id_only
+from kms_core.operations._resolve import resolve_key
 from kms_core.operations.tags import check_new_tags
 from kms_core.policy.authorize import authorize, authorize_account, set_request_tags
 from kms_core.policy.document import default_key_policy
@@ -34,7 +32,6 @@ from kms_core.policy.grants import check_grant_tokens
 from kms_core.policy.key_policy import accept_key_policy
 from kms_core.protocol.shapes import validation_error
 from kms_core.storage import repository
-from kms_core.storage.tables import KeyTable
 
 
 
@@ -90,15 +87,10 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")),
                           ctx.kms.identities.principal_exists)
     ctx.resources.append(repository.to_key(row).arn)  # before the write: its event names the key
-    with write(ctx) as session:
-        count = session.exec(select(func.count()).select_from(KeyTable)
-                             .where(KeyTable.account_id == ctx.account_id)
-                             .where(KeyTable.region == ctx.region)
-                             .where(KeyTable.key_manager == KeyManager.CUSTOMER)).one()
-        if count >= limits.MAX_CUSTOMER_KEYS:
+    with write(ctx) as work:
+        if work.keys.customer_keys_in(ctx.account_id, ctx.region) >= limits.MAX_CUSTOMER_KEYS:
             raise LimitExceededException("The request was rejected because a quota was exceeded.")
-        repository.insert_key(session, ctx.kms.root, row, now,
-                              {tag["TagKey"]: tag["TagValue"] for tag in tags})
+        work.keys.insert(row, now, {tag["TagKey"]: tag["TagValue"] for tag in tags})
         key = repository.to_key(row)
     return {"KeyMetadata": key_metadata(key)}
 
@@ -117,12 +109,8 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
     authorize_account(ctx, "kms:ListKeys")
     limit = page_limit("ListKeys", req.get("Limit"))
     after = decode_marker(ctx, req, "ListKeys")
-    with ctx.kms.db.session() as session:
-        query = (select(KeyTable.key_id).where(KeyTable.account_id == ctx.account_id)
-                 .where(KeyTable.region == ctx.region))
-        if after is not None:
-            query = query.where(KeyTable.key_id > after)
-        ids = list(session.exec(query.order_by(KeyTable.key_id).limit(limit + 1)))
+    with read(ctx) as work:
+        ids = work.keys.ids_page(ctx.account_id, ctx.region, after, limit + 1)
     page = {"Keys": [{"KeyId": k, "KeyArn": key_arn(ctx.region, ctx.account_id, k)} for k in ids[:limit]]}
     page.update(paged(ctx, "ListKeys", None, ids, limit, lambda k: k))
     return page
@@ -130,14 +118,9 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
 
 def update_key_description(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateKeyDescription.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
-    authorize(ctx, "kms:UpdateKeyDescription", entry)
-    require_state(key, "UpdateKeyDescription")
-    with write(ctx) as session:
-        row = locked_row(session, key)
+    key = managed_key(ctx, req, "UpdateKeyDescription").key
+    with key_change(ctx, key) as (row, _):
         row.description = req["Description"]
-        session.add(row)
     return {}
 
 
@@ -152,25 +135,28 @@ def disable_key(ctx: RequestContext, req: dict) -> dict:
 
 
 def _set_enabled(ctx: RequestContext, req: dict, operation: str, state: KeyState) -> dict:
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
-    authorize(ctx, "kms:" + operation, entry)
-    require_state(key, operation)
+    key = managed_key(ctx, req, operation).key
     if key.state != state:
-        with write(ctx) as session:
-            row = locked_row(session, key)
-            require_state(repository.to_key(row), operation)
+        with key_change(ctx, key, operation) as (row, _):
             row.key_state = state
-            session.add(row)
     return {}
 
 
 def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
     window = req.get("PendingWindowInDays", limits.DEFAULT_PENDING_WINDOW_DAYS)
-    # AWS enforces 7..30 days even though the model allows 1..365.
+    key = managed_key(ctx, req, "ScheduleKeyDeletion", lambda _: _check_pending_window(ctx, window)).key
+    deletion_date = ctx.now() + window * limits.DAY_SECONDS
+    with key_change(ctx, key, "ScheduleKeyDeletion") as (row, _):
+        row.key_state = KeyState.PENDING_DELETION
+        row.deletion_date = deletion_date
+        row.pending_window_days = window
+    return {"KeyId": key.arn, "DeletionDate": deletion_date, "KeyState": KeyState.PENDING_DELETION,
+            "PendingWindowInDays": window}
+
+
+def _check_pending_window(ctx: RequestContext, window: int) -> None:
+    """AWS enforces 7..30 days even though the model allows 1..365."""
     if window < limits.MIN_PENDING_WINDOW_DAYS:
         raise validation_error([f"Value '{window}' at 'pendingWindowInDays' failed to satisfy constraint: "
                                 f"Member must have value greater than or equal to {limits.MIN_PENDING_WINDOW_DAYS}"])
@@ -178,18 +164,6 @@ def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
         raise validation_error([f"Value '{window}' at 'pendingWindowInDays' failed to satisfy constraint: "
                                 f"Member must have value less than or equal to {limits.MAX_PENDING_WINDOW_DAYS}"])
     ctx.condition_values["kms:schedulekeydeletionpendingwindowindays"] = window
-    authorize(ctx, "kms:ScheduleKeyDeletion", entry)
-    require_state(key, "ScheduleKeyDeletion")
-    deletion_date = ctx.now() + window * limits.DAY_SECONDS
-    with write(ctx) as session:
-        row = locked_row(session, key)
-        require_state(repository.to_key(row), "ScheduleKeyDeletion")
-        row.key_state = KeyState.PENDING_DELETION
-        row.deletion_date = deletion_date
-        row.pending_window_days = window
-        session.add(row)
-    return {"KeyId": key.arn, "DeletionDate": deletion_date, "KeyState": KeyState.PENDING_DELETION,
-            "PendingWindowInDays": window}
 
 
 def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
@@ -197,16 +171,11 @@ def cancel_key_deletion(ctx: RequestContext, req: dict) -> dict:
 
     AWS leaves the key Disabled, not Enabled — or PendingImport for an EXTERNAL key whose
     imported material is gone (deleted or expired while deletion was pending)."""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    entry = managed_key(ctx, req, "CancelKeyDeletion")
     key = entry.key
-    authorize(ctx, "kms:CancelKeyDeletion", entry)
-    require_state(key, "CancelKeyDeletion")
-    with write(ctx) as session:
-        row = locked_row(session, key)
-        require_state(repository.to_key(row), "CancelKeyDeletion")
+    with key_change(ctx, key, "CancelKeyDeletion") as (row, _):
         missing_material = row.origin == Origin.EXTERNAL and not entry.materials
         row.key_state = KeyState.PENDING_IMPORT if missing_material else KeyState.DISABLED
         row.deletion_date = None
         row.pending_window_days = None
-        session.add(row)
     return {"KeyId": key.arn}

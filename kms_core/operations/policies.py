@@ -6,11 +6,10 @@ from __future__ import annotations
 from kms_core.context import RequestContext
 from kms_core.domain.key_states import require_state
 from kms_core.errors import NotFoundException, UnsupportedOperationException
-from kms_core.operations._common import decode_marker, locked_row, write
+from kms_core.operations._common import decode_marker, key_change, read
 from kms_core.operations._resolve import resolve_key_id_only
 from kms_core.policy.authorize import authorize
 from kms_core.policy.key_policy import accept_key_policy
-from kms_core.storage.tables import KeyTable
 
 POLICY_NAME = "default"
 
@@ -27,8 +26,8 @@ def get_key_policy(ctx: RequestContext, req: dict) -> dict:
     key = entry.key
     authorize(ctx, "kms:GetKeyPolicy", entry)
     _check_name(req)
-    with ctx.kms.db.session() as session:
-        row = session.get(KeyTable, key.key_id)
+    with read(ctx) as work:
+        row = work.keys.get(key.key_id)
         if row is None:
             raise NotFoundException(f"Key '{key.arn}' does not exist")
         return {"Policy": row.policy, "PolicyName": POLICY_NAME}
@@ -46,10 +45,8 @@ def put_key_policy(ctx: RequestContext, req: dict) -> dict:
     if key.key_manager != "CUSTOMER":
         raise UnsupportedOperationException(f"{key.arn} is an AWS managed key; its policy can't be changed.")
     accept_key_policy(ctx, req["Policy"], key, bypass, ctx.kms.identities.principal_exists)
-    with write(ctx) as session:
-        row = locked_row(session, key)
+    with key_change(ctx, key) as (row, _):
         row.policy = req["Policy"]
-        session.add(row)
     return {}
 
 

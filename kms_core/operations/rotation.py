@@ -7,18 +7,12 @@ older material keeps decrypting what it encrypted."""
 
 from __future__ import annotations
 
-from sqlmodel import select
-
 from kms_core.context import RequestContext
 from kms_core.domain import limits
-from kms_core.domain.key_states import require_state
 from kms_core.domain.model import Key, KeySpec, KeyState, Origin, RotationType
 from kms_core.errors import InvalidMarkerException, LimitExceededException, UnsupportedOperationException
-from kms_core.operations._common import INVALID_MARKER, decode_marker, locked_row, page_limit, paged, write
-from kms_core.operations._resolve import resolve_key_id_only
-from kms_core.policy.authorize import authorize
+from kms_core.operations._common import INVALID_MARKER, decode_marker, key_change, managed_key, page_limit, paged, read
 from kms_core.storage import repository
-from kms_core.storage.tables import KeyMaterialTable
 
 
 def _require_rotatable(key: Key) -> None:
@@ -36,33 +30,23 @@ def _require_customer_managed(key: Key) -> None:
 
 def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
     period = req.get("RotationPeriodInDays", limits.DEFAULT_ROTATION_PERIOD_DAYS)
     ctx.condition_values["kms:rotationperiodindays"] = period
-    authorize(ctx, "kms:EnableKeyRotation", entry)
-    require_state(key, "EnableKeyRotation")
+    key = managed_key(ctx, req, "EnableKeyRotation").key
     _require_rotatable(key)
     _require_customer_managed(key)
-    with write(ctx) as session:
-        row = locked_row(session, key)
+    with key_change(ctx, key) as (row, _):
         repository.schedule_rotation(row, ctx.now(), period)
-        session.add(row)
     return {}
 
 
 def disable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKeyRotation.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
-    authorize(ctx, "kms:DisableKeyRotation", entry)
-    require_state(key, "DisableKeyRotation")
+    key = managed_key(ctx, req, "DisableKeyRotation").key
     _require_rotatable(key)
     _require_customer_managed(key)
-    with write(ctx) as session:
-        row = locked_row(session, key)
+    with key_change(ctx, key) as (row, _):
         repository.stop_rotation(row)
-        session.add(row)
     return {}
 
 
@@ -70,10 +54,7 @@ def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyRotationStatus.html
 
     While a key is pending deletion its status reads false; cancelling restores it."""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
-    authorize(ctx, "kms:GetKeyRotationStatus", entry)
-    require_state(key, "GetKeyRotationStatus")
+    key = managed_key(ctx, req, "GetKeyRotationStatus").key
     _require_rotatable(key)
     enabled = key.rotation_enabled and key.state != KeyState.PENDING_DELETION
     out: dict = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
@@ -85,37 +66,28 @@ def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
 
 def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
-    authorize(ctx, "kms:RotateKeyOnDemand", entry)
-    require_state(key, "RotateKeyOnDemand")
+    key = managed_key(ctx, req, "RotateKeyOnDemand").key
     _require_rotatable(key)
     _require_customer_managed(key)
-    with write(ctx) as session:
-        row = locked_row(session, key)
+    with key_change(ctx, key) as (row, work):
         if row.on_demand_rotations >= limits.MAX_ON_DEMAND_ROTATIONS:
             raise LimitExceededException(
                 "The on-demand rotations limit has been reached for the given keyId. "
                 f"No more on-demand rotations can be performed for this key: {key.arn}")
-        row.current_material_id = repository.add_material(session, ctx.kms.root, key.key_id, ctx.now(),
-                                                          RotationType.ON_DEMAND)
+        row.current_material_id = work.keys.add_material(key.key_id, ctx.now(), RotationType.ON_DEMAND)
         row.on_demand_rotations += 1
-        session.add(row)
     return {"KeyId": key.arn}
 
 
 def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyRotations.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
-    key = entry.key
-    authorize(ctx, "kms:ListKeyRotations", entry)
-    require_state(key, "ListKeyRotations")
+    key = managed_key(ctx, req, "ListKeyRotations").key
     _require_rotatable(key)
     include_all = req.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
     limit = page_limit("ListKeyRotations", req.get("Limit"))
     after = decode_marker(ctx, req, "ListKeyRotations", [key.key_id, include_all])
-    with ctx.kms.db.session() as session:
-        rows = list(session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == key.key_id)))
+    with read(ctx) as work:
+        rows = work.keys.materials(key.key_id)
     # The original material first, then rotations in the order they happened.
     rows.sort(key=lambda r: (r.rotation_type is not None, r.created_at, r.material_id))
     if not include_all:

@@ -19,6 +19,7 @@ from kms_core.domain.errors import AccessDeniedException
 from kms_core.domain.principal import USER
 from kms_core.policy.conditions import to_condition_string
 from kms_core.policy.evaluate import Decision, decide
+from kms_core.policy.grants import grants_allow
 
 
 class Facts:
@@ -78,11 +79,11 @@ def _iso(epoch: Optional[float]) -> Optional[str]:
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _key_attr(attr: str):  # type: ignore[no-untyped-def]
+def _key_attr(attr: str) -> Callable[["Facts"], Any]:
     return lambda f: getattr(f.entry.key, attr) if f.entry is not None else None
 
 
-_SIMPLE = {
+_SIMPLE: dict[str, Callable[["Facts"], Any]] = {
     "aws:principalarn": lambda f: f.ctx.principal.principal_arn,
     "aws:principalaccount": lambda f: f.ctx.principal.account_id,
     "aws:principaltype": lambda f: f.ctx.principal.principal_type,
@@ -114,15 +115,14 @@ def authorize(ctx: RequestContext, action: str, entry: KeyWithMaterial) -> bool:
     key = entry.key
     principal = ctx.principal
     facts = Facts(ctx, entry)
-    identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
 
     def grants() -> bool:
         facts.used_context = True
-        return ctx.kms.grants_allow(ctx, action, entry, facts)
+        return grants_allow(ctx, action, entry, facts)
 
     decision = decide(principal, action, key.arn, key.account_id,
                       entry.policy,  # type: ignore[arg-type]  # the cache holds a CompiledPolicy; domain types it object
-                      identity, facts, grants)
+                      ctx.identity_policies(), facts, grants)
     if not decision.allowed:
         raise denied(ctx, action, key.arn, decision)
     return facts.used_context
@@ -134,8 +134,8 @@ def authorize_account(ctx: RequestContext, action: str, resource: str = "*",
     ARN): identity policies decide (the root may do anything in its account).
     `resource_tags` loads the resource's tags for aws:ResourceTag conditions."""
     principal = ctx.principal
-    identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
-    decision = decide(principal, action, resource, None, None, identity, Facts(ctx, None, resource_tags))
+    decision = decide(principal, action, resource, None, None, ctx.identity_policies(),
+                      Facts(ctx, None, resource_tags))
     if not decision.allowed:
         raise denied(ctx, action, resource, decision)
 
@@ -156,9 +156,7 @@ def set_request_tags(ctx: RequestContext, tags: Optional[Mapping[str, str]],
 def would_allow(ctx: RequestContext, action: str, entry: KeyWithMaterial, policy: Any) -> bool:
     """Whether `policy` (a compiled key policy) would let the caller do `action` on the key:
     the lockout safety check of CreateKey and PutKeyPolicy."""
-    principal = ctx.principal
-    identity = ctx.kms.identities.identity_policies(principal) if not principal.is_account_root else ()
-    return decide(principal, action, entry.key.arn, entry.key.account_id, policy, identity,
+    return decide(ctx.principal, action, entry.key.arn, entry.key.account_id, policy, ctx.identity_policies(),
                   Facts(ctx, entry)).allowed
 
 

@@ -184,8 +184,7 @@ def grants_allow(ctx: Any, action: str, entry: Any, facts: Any) -> bool:
 def _identity_allows(ctx: Any, action: str, entry: Any, facts: Any) -> bool:
     from kms_core.policy.evaluate import Effect, evaluate_identity
 
-    policies = ctx.kms.identities.identity_policies(ctx.principal)
-    return evaluate_identity(policies, action, entry.key.arn, facts) is Effect.ALLOW
+    return evaluate_identity(ctx.identity_policies(), action, entry.key.arn, facts) is Effect.ALLOW
 
 
 # --- grant tokens -------------------------------------------------------------------------

@@ -142,11 +142,11 @@ def insert_key(session: Session, root: RootKey, row: KeyTable, now: float,
 
 def delete_key_everywhere(session: Session, key_id: str) -> None:
     """The end of a deletion window: key, materials, aliases and tags go for good."""
-    session.exec(delete(AliasTable).where(AliasTable.target_key_id == key_id))  # type: ignore[call-overload]
-    session.exec(delete(GrantTable).where(GrantTable.key_id == key_id))  # type: ignore[call-overload]
-    session.exec(delete(KeyTagTable).where(KeyTagTable.key_id == key_id))  # type: ignore[call-overload]
-    session.exec(delete(KeyMaterialTable).where(KeyMaterialTable.key_id == key_id))  # type: ignore[call-overload]
-    session.exec(delete(KeyTable).where(KeyTable.key_id == key_id))  # type: ignore[call-overload]
+    session.execute(delete(AliasTable).where(col(AliasTable.target_key_id) == key_id))
+    session.execute(delete(GrantTable).where(col(GrantTable.key_id) == key_id))
+    session.execute(delete(KeyTagTable).where(col(KeyTagTable.key_id) == key_id))
+    session.execute(delete(KeyMaterialTable).where(col(KeyMaterialTable.key_id) == key_id))
+    session.execute(delete(KeyTable).where(col(KeyTable.key_id) == key_id))
 
 
 def next_due_time(session: Session) -> Optional[float]:
@@ -166,7 +166,7 @@ def delete_imported_material(session: Session, row: KeyTable) -> None:
     """DeleteImportedKeyMaterial, or the material's ValidTo passing: the material rows go,
     the key waits for the same material again (PendingImport; PendingDeletion is kept).
     `current_material_id` stays: it is what a re-import must match."""
-    session.exec(delete(KeyMaterialTable).where(KeyMaterialTable.key_id == row.key_id))  # type: ignore[call-overload]
+    session.execute(delete(KeyMaterialTable).where(col(KeyMaterialTable.key_id) == row.key_id))
     row.expiration_model = None
     row.valid_to = None
     if row.key_state != KeyState.PENDING_DELETION:

@@ -35,17 +35,17 @@ root = Principal(ACCT, ROOT_ARN, ROOT, "AKIA2")
 other_root = Principal("444455556666", "arn:aws:iam::444455556666:root", ROOT, "AKIA3")
 
 
-def make_grant(grantee: str = USER_ARN, ops=("Encrypt", "Decrypt"), constraints=None) -> Grant:  # type: ignore[no-untyped-def]
+def make_grant(grantee: str = USER_ARN, ops=("Encrypt", "Decrypt"), constraints=None) -> Grant:
     return Grant("a" * 64, "k", None, grantee, None, tuple(ops), constraints, ACCT, 0.0)
 
 
-def ctx_for(principal, context=None, values=None, policies=()):  # type: ignore[no-untyped-def]
-    kms = SimpleNamespace(root=RootKey(b"\x01" * 32, "test"),
-                          identities=SimpleNamespace(identity_policies=lambda p: list(policies)))
-    return SimpleNamespace(principal=principal, encryption_context=context, condition_values=values or {}, kms=kms)
+def ctx_for(principal, context=None, values=None, policies=()):
+    kms = SimpleNamespace(root=RootKey(b"\x01" * 32, "test"))
+    return SimpleNamespace(principal=principal, encryption_context=context, condition_values=values or {}, kms=kms,
+                           identity_policies=lambda: list(policies))
 
 
-def entry_with(*grants):  # type: ignore[no-untyped-def]
+def entry_with(*grants):
     return SimpleNamespace(grants=grants, key=SimpleNamespace(arn=f"arn:aws:kms:us-east-1:{ACCT}:key/k"))
 
 
