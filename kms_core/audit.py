@@ -47,7 +47,8 @@ everything queued in ONE statement on a writer thread.
 
 * SQLite: the trail has a database file of its own (kms_core/storage/audit_file.py: a
   SQLite file has one write lock, and the trail must not wait on the store's), one
-  connection per thread, with `PRAGMA synchronous=NORMAL` (WAL mode).
+  two connections per thread (WAL mode): `synchronous=NORMAL` for records of reads, FULL
+  for records of changes.
   A committed audit event survives a crash of the server process; after a power loss or OS
   crash the last few audit commits of requests that changed nothing (those not yet followed
   by a WAL checkpoint or by a change's record, which is committed with `synchronous=FULL`
@@ -78,7 +79,8 @@ from typing import Any, Callable, Iterator, Optional
 import psycopg
 
 from kms_core.crypto.keyed_hash import HmacSha256Key
-from kms_core.storage import audit_file
+from kms_core.storage import audit_file, audit_queries
+from kms_core.storage.audit_queries import COLUMNS
 from kms_core.storage.audit_file import GENESIS_MAC
 from kms_core.storage.connect import is_timeout, postgres_connect_args, psycopg_dsn
 
@@ -88,7 +90,7 @@ log = logging.getLogger("paramstore.audit")
 
 def _prepared(key: "bytes | HmacSha256Key") -> HmacSha256Key:
     """The writer prepares its keys once; verify() and tests may pass raw bytes."""
-    return key if type(key) is HmacSha256Key else HmacSha256Key(key)  # type: ignore[arg-type]
+    return key if type(key) is HmacSha256Key else HmacSha256Key(key)  # type: ignore[arg-type]  # `type(x) is` does not narrow for mypy
 
 #: the chain key of events written by this version (their macs mark them as such)
 CHAIN_LABEL = b"audit-chain-v2"
@@ -98,10 +100,6 @@ LEGACY_CHAIN_LABEL = b"audit-chain-v1"
 HEAD_LABEL = b"audit-head-v1"
 MAX_USER_AGENT = 512
 
-#: column order for inserts, the canonical form and query results
-COLUMNS = ("seq", "event_time", "request_id", "event_source", "event_name", "region", "account_id",
-           "principal_arn", "access_key_id", "source_ip", "user_agent", "resources", "encryption_context",
-           "error_code", "detail", "prev_mac", "mac")
 
 _INSERT_SQLITE = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES ("
                   + ", ".join("?" * len(COLUMNS)) + ")")
@@ -305,7 +303,7 @@ def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool, serv
 class AuditLog:
     """`await append(event)` returns once the event is committed (or, failing open, logged as lost)."""
 
-    def __init__(self, db, root, clock, fail_closed: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db, root, clock, fail_closed: bool = True) -> None:
         self.db, self.root, self.clock, self.fail_closed = db, root, clock, fail_closed
         self._key = HmacSha256Key(root.derive(CHAIN_LABEL))
         self._head_key = HmacSha256Key(root.derive(HEAD_LABEL))
@@ -433,24 +431,28 @@ class AuditLog:
             last_mac = mac
         return rows, last_seq, last_mac
 
-    def _sqlite_connection(self) -> Any:
+    def _sqlite_connection(self, durable: bool) -> Any:
         """This thread's connection to the trail file (kms_core/storage/audit_file.py), with
         the busy_timeout the database gives this thread (`busy_timeout_for_thread`): on the
-        event loop it doesn't wait for the file's write lock (the worker waits instead)."""
+        event loop it doesn't wait for the file's write lock (the worker waits instead).
+        A thread has two: `durable` commits with synchronous=FULL (a change's record), the
+        other with NORMAL (a read's), each set once rather than switched per commit."""
         conns = self._sqlite_conns
-        conn = getattr(conns, "conn", None)
+        name = "durable" if durable else "conn"
+        conn = getattr(conns, name, None)
         if conn is not None:
             busy = self.db.busy_timeout_for_thread()
-            if busy != conns.busy:  # the loop, once its request has committed something
+            if busy != getattr(conns, name + "_busy"):  # the loop, once its request has committed something
                 conn.execute(f"PRAGMA busy_timeout={busy}")
-                conns.busy = busy
+                setattr(conns, name + "_busy", busy)
             return conn
         if not self._adopted:
             if not audit_file.trail_in_file(self.db):
                 audit_file.adopt(self.db)
             self._adopted = True
-        conns.busy = self.db.busy_timeout_for_thread()
-        conn = audit_file.connect(audit_file.audit_file_path(self.db.sqlite_path), conns.busy)
+        busy = self.db.busy_timeout_for_thread()
+        setattr(conns, name + "_busy", busy)
+        conn = audit_file.connect(audit_file.audit_file_path(self.db.sqlite_path), busy, durable)
         # The head follows every insert in the same statement (a trigger of this
         # connection, with the tag computed here): one autocommit INSERT per event, as
         # cheap as the INSERT alone was, and the head can't lag behind the events.
@@ -458,7 +460,7 @@ class AuditLog:
         conn.create_function("paramstore_audit_head_tag", 2,
                              lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
         conn.execute(_HEAD_TRIGGER_SQLITE)
-        conns.conn = conn
+        setattr(conns, name, conn)
         with self._lock:
             self._all_sqlite_conns.append(conn)
         return conn
@@ -466,14 +468,7 @@ class AuditLog:
     def _write_sqlite(self, batch: list[list], durable: bool = False) -> None:
         """`durable`: the record of a change, on disk (FULL) before the change commits; a
         request's own record may wait for the next durable commit or checkpoint."""
-        conn = self._sqlite_connection()
-        if durable:
-            conn.execute("PRAGMA synchronous=FULL")
-        try:
-            self._insert_sqlite(conn, batch)
-        finally:
-            if durable:
-                conn.execute("PRAGMA synchronous=NORMAL")
+        self._insert_sqlite(self._sqlite_connection(durable), batch)
 
     def _insert_sqlite(self, conn: Any, batch: list[list]) -> None:
         for _ in range(50):
@@ -610,41 +605,18 @@ class VerifyResult:
         return f"audit trail BROKEN at seq {self.first_broken_seq}: {self.reason}"
 
 
-def _raw_connection(db):  # type: ignore[no-untyped-def]
-    return audit_file.trail_engine(db).connect()
-
-
-def _iter_rows(db, upto: int, page: int = 5000) -> Iterator[tuple]:  # type: ignore[no-untyped-def]
-    from sqlalchemy import text
-
-    after = -(1 << 62)
-    sql = text("SELECT " + ", ".join(COLUMNS) + " FROM audit_event WHERE seq > :after AND seq <= :upto "
-               "ORDER BY seq LIMIT :page")
-    with _raw_connection(db) as conn:
-        while True:
-            rows = conn.execute(sql, {"after": after, "upto": upto, "page": page}).all()
-            if not rows:
-                return
-            yield from rows
-            after = rows[-1][0]
-
-
 def _events(count: int) -> str:
     return "1 event" if count == 1 else f"{count} events"
 
 
-def verify(db, root) -> VerifyResult:  # type: ignore[no-untyped-def]
+def verify(db, root) -> VerifyResult:
     """Walk the chain by seq; name the first broken link and why.  Then hold the last event
     against the authenticated head (see the module docstring)."""
-    from sqlalchemy import text
-
     key, legacy_key = HmacSha256Key(root.derive(CHAIN_LABEL)), HmacSha256Key(root.derive(LEGACY_CHAIN_LABEL))
     head_key = HmacSha256Key(root.derive(HEAD_LABEL))
     # One statement, one snapshot: the head and the highest seq as committed together (an
     # append running meanwhile is either wholly in it or wholly out of it).
-    with _raw_connection(db) as conn:
-        head = conn.execute(text("SELECT last_seq, last_mac, head_mac, (SELECT MAX(seq) FROM audit_event) "
-                                 "FROM audit_head WHERE id = 1")).first()
+    head = audit_queries.head_and_highest_seq(db)
     if head is None:
         return VerifyResult(False, 0, 0, "the audit_head row is missing")
     head_seq, head_mac, tag = int(head[0]), head[1], head[2]
@@ -658,7 +630,7 @@ def verify(db, root) -> VerifyResult:  # type: ignore[no-untyped-def]
     upto = max(head_seq, min(stored_max, head_seq + 1)) if sealed else max(head_seq, stored_max)
     expected_seq, expected_prev, count = 1, GENESIS_MAC, 0
     v2 = False  # an event under the current chain key seen: no older one may follow
-    for row in _iter_rows(db, upto):
+    for row in audit_queries.rows_upto(db, upto):
         seq, values, prev_mac, mac = int(row[0]), list(row[1:15]), row[15], row[16]
         values[0] = float(values[0])
         if seq != expected_seq:
@@ -741,7 +713,7 @@ def split_event_name(event_name: str) -> tuple[Optional[str], str]:
     return None, event_name
 
 
-def query(db, since: Optional[float] = None, until: Optional[float] = None,  # type: ignore[no-untyped-def]
+def query(db, since: Optional[float] = None, until: Optional[float] = None,
           principal: Optional[str] = None, key: Optional[str] = None, event_name: Optional[str] = None,
           limit: Optional[int] = None, resource: Optional[str] = None) -> list[dict]:
     """Matching events, oldest first; with `limit`, the most recent `limit` of them.
@@ -749,38 +721,18 @@ def query(db, since: Optional[float] = None, until: Optional[float] = None,  # t
     `key`: a key ARN (matched exactly among the resources) or a key id (any key ARN ending
     in `:key/<id>`).  `resource`: an ARN or an SSM parameter name (`resource_needle`).
     `event_name`: "Decrypt", or "kms:Decrypt" for that event of that service only."""
-    from sqlalchemy import and_, column, or_, select, table
-
-    t = table("audit_event", *[column(c) for c in COLUMNS])
-    conds = []
-    if since is not None:
-        conds.append(t.c.event_time >= since)
-    if until is not None:
-        conds.append(t.c.event_time <= until)
-    if principal:
-        conds.append(t.c.principal_arn == principal)
+    sources: tuple[str, ...] = ()
+    name = None
     if event_name:
         service, name = split_event_name(event_name)
-        conds.append(t.c.event_name == name)
         if service is not None:
             # "kms" is kms.amazonaws.com; events of no known service have event_source "paramstore"
             service = service.lower()
-            source = service if "." in service else service + ".amazonaws.com"
-            conds.append(or_(t.c.event_source == source, t.c.event_source == service))
+            sources = (service if "." in service else service + ".amazonaws.com", service)
+    needles = []
     if resource:
-        conds.append(t.c.resources.contains(resource_needle(resource), autoescape=True))
+        needles.append(resource_needle(resource))
     if key:
-        needle = _json(key) if key.startswith("arn:") else _json(":key/" + key)[1:]
-        conds.append(t.c.resources.contains(needle, autoescape=True))
-    stmt = select(*[t.c[c] for c in COLUMNS])
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    if limit is not None:
-        stmt = stmt.order_by(t.c.seq.desc()).limit(limit)
-    else:
-        stmt = stmt.order_by(t.c.seq)
-    with _raw_connection(db) as conn:
-        rows = conn.execute(stmt).all()
-    if limit is not None:
-        rows.reverse()
+        needles.append(_json(key) if key.startswith("arn:") else _json(":key/" + key)[1:])
+    rows = audit_queries.matching_rows(db, since, until, principal, name, sources, tuple(needles), limit)
     return [_decode(r) for r in rows]

@@ -18,18 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-
 from kms_core.crypto.root import ROOT_KEY_FILE, RootKey, RootKeyError, load_root_key
 from paramstore import preflight
 from paramstore.preflight import ROOT_CHECK, STORE_CREATED, STORE_ID, StartupError
 from kms_core.runtime import Runtime
 from kms_core.service import KmsCore
 from kms_core.storage import audit_file, migrate
-from kms_core.storage.session import Database, ensure_epoch_row
+from kms_core.storage.session import Database
 from kms_core.storage.connect import SQLITE_SIDE_FILES
-from kms_core.storage.tables import AccessKeyTable, KeyTable, MetaTable
+from kms_core.storage.store_meta import bootstrapping
+from kms_core.storage.unit_of_work import Conflict
 from paramstore.settings import Settings
 
 if TYPE_CHECKING:
@@ -99,7 +97,7 @@ def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
             credentials_file, store_id, created_at = _check_root_and_bootstrap(
                 db, root, settings, runtime, store_id or str(uuid.uuid4()))
             break
-        except IntegrityError:
+        except Conflict:
             # Several servers started at once on an empty database: another one won the
             # bootstrap; try again, and this time find its rows.
             if attempt == 2:
@@ -159,52 +157,40 @@ def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, r
 
     identities = IdentityStore(db, root)
     written: Optional[Path] = None
-    with db.write() as session:
-        if not db.is_sqlite:
-            # Servers starting together on an empty database: one bootstraps at a time
-            # (SQLite write transactions are already exclusive).
-            session.exec(text("SELECT pg_advisory_xact_lock(7251002)"))  # type: ignore[call-overload]
-        ensure_epoch_row(session)
-        check = session.get(MetaTable, ROOT_CHECK)
+    with bootstrapping(db) as meta:
+        check = meta.get(ROOT_CHECK)
         if check is None:
-            if session.exec(_any(KeyTable)).first() or session.exec(_any(AccessKeyTable)).first():
+            if meta.holds_keys():
                 raise StartupError("the store holds keys but no root key check value; refusing to start")
-            session.add(MetaTable(name=ROOT_CHECK, value=root.check_value()))
-        elif not root.matches(check.value):
+            meta.put(ROOT_CHECK, root.check_value())
+        elif not root.matches(check):
             raise StartupError(
                 f"the root key from {root.source} is not the key this store was created with; "
                 "refusing to start (restore the original root key file or PARAMSTORE_ROOT_KEY)")
         now = runtime.clock()
-        store_id, created_at = session.get(MetaTable, STORE_ID), session.get(MetaTable, STORE_CREATED)
+        store_id, created_at = meta.get(STORE_ID), meta.get(STORE_CREATED)
         if store_id is None:
-            store_id = MetaTable(name=STORE_ID, value=new_store_id)
-            session.add(store_id)
+            store_id = new_store_id
+            meta.put(STORE_ID, store_id)
         if created_at is None:
-            created_at = MetaTable(name=STORE_CREATED, value=repr(runtime.wall_clock()))
-            session.add(created_at)
+            created_at = repr(runtime.wall_clock())
+            meta.put(STORE_CREATED, created_at)
         account = settings.account_id
-        if not identities.account_exists(session, account):
-            identities.create_account(session, account, now)
-            session.flush()
+        if not identities.account_exists(meta.txn, account):
+            identities.create_account(meta.txn, account, now)
             if settings.admin_access_key_id and settings.admin_secret_access_key:
-                identities.add_access_key(session, account, now, settings.admin_access_key_id,
+                identities.add_access_key(meta.txn, account, now, settings.admin_access_key_id,
                                           settings.admin_secret_access_key)
             else:
-                akid, secret = identities.add_access_key(session, account, now)
+                akid, secret = identities.add_access_key(meta.txn, account, now)
                 written = write_credentials_file(settings.data_dir / "credentials", akid, secret)
         elif (settings.admin_access_key_id and settings.admin_secret_access_key
-              and session.get(AccessKeyTable, settings.admin_access_key_id) is None):
-            identities.add_access_key(session, account, now, settings.admin_access_key_id,
+              and not meta.access_key_exists(settings.admin_access_key_id)):
+            identities.add_access_key(meta.txn, account, now, settings.admin_access_key_id,
                                       settings.admin_secret_access_key)
     if written:
         log.warning("created account %s; its root access key is in %s", settings.account_id, written)
-    return written, store_id.value, float(created_at.value)
-
-
-def _any(table):  # type: ignore[no-untyped-def]
-    from sqlmodel import select
-
-    return select(table).limit(1)
+    return written, store_id, float(created_at)
 
 
 def write_credentials_file(path: Path, access_key_id: str, secret: str) -> Path:

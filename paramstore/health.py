@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import text
-
 from kms_core.storage import migrate
-from paramstore.preflight import ROOT_CHECK, first_line, masked
+from kms_core.storage.store_meta import schema_and_root_check
+from paramstore.preflight import first_line, masked
 
 if TYPE_CHECKING:
     from paramstore.bootstrap import Store
@@ -31,9 +30,7 @@ class Readiness:
             return "the root key is not loaded"
         where = "SQLite database" if store.db.is_sqlite else f"database at {masked(store.db.url)}"
         try:
-            with store.db.read_engine.connect() as conn:
-                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                check = conn.execute(text("SELECT value FROM ps_meta WHERE name = :n"), {"n": ROOT_CHECK}).scalar()
+            revision, check = schema_and_root_check(store.db)
         except Exception as exc:  # noqa: BLE001 - any failure to ask is "not ready"
             return f"the {where} can't be reached: {first_line(getattr(exc, 'orig', None) or exc)}"
         if revision != self._head:

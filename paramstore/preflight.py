@@ -21,19 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from kms_core.crypto.root import ROOT_KEY_ENV, ROOT_KEY_FILE
 from kms_core.storage import audit_file
 from kms_core.storage.audit_file import AUDIT_FILE_META
-from kms_core.storage.connect import normalize_url, read_only_sqlite, sqlite_path
+from kms_core.storage.connect import masked_url, read_only_sqlite, sqlite_path, database_url_parts
+from kms_core.storage.store_meta import ROOT_CHECK, STORE_CREATED, STORE_ID
 
 MARKER_FILE = "store.json"
 MARKER_MODE = 0o600
-STORE_ID = "store_id"
-STORE_CREATED = "store_created_at"
-ROOT_CHECK = "root_key_check"
 _SUPPORTED = ("sqlite", "postgresql")
 #: less free space than this in the data dir at start is a full disk: refused before any
 #: file is touched (a WAL append or a checkpoint needs room)
@@ -59,27 +54,23 @@ class StoredFacts:
 
 def masked(url: str) -> str:
     """A database URL fit for a message or a log line: the password replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(unparseable URL)"
+    return masked_url(url)
 
 
 def check_url(url: str) -> None:
     """Only a SQLite file or PostgreSQL: anything else is refused before it is opened."""
-    try:
-        parsed = make_url(normalize_url(url))
-    except ArgumentError:
+    parts = database_url_parts(url)
+    if parts is None:
         raise StartupError(f"database URL {masked(url)} is not a valid URL "
-                           "(use sqlite:////path/to/file.db or postgresql://user@host/dbname)") from None
-    backend = parsed.get_backend_name()
+                           "(use sqlite:////path/to/file.db or postgresql://user@host/dbname)")
+    backend, database = parts
     if backend not in _SUPPORTED:
         raise StartupError(f"database URL {masked(url)} is not supported: use sqlite:////path/to/file.db "
                            "or postgresql://user@host/dbname")
     if backend == "sqlite" and sqlite_path(url) is None:
         raise StartupError(f"database URL {masked(url)} names no file: an in-memory SQLite database would lose "
                            "every key at exit; use sqlite:////path/to/file.db")
-    if backend == "postgresql" and not parsed.database:
+    if backend == "postgresql" and not database:
         raise StartupError(f"database URL {masked(url)} names no database (postgresql://user@host/dbname)")
 
 
@@ -267,7 +258,7 @@ def describe(exc: BaseException, url: str, data_dir: Path) -> Optional[str]:
     try:
         import psycopg
     except ImportError:  # pragma: no cover
-        psycopg = None  # type: ignore[assignment]
+        psycopg = None  # type: ignore[assignment]  # the module, or None where the driver is not installed
     if psycopg is not None and isinstance(cause, psycopg.Error):
         return f"the database at {where}: {first_line(cause)}"
     return None

@@ -73,26 +73,21 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import yaml
-from sqlmodel import Session, select
 
 from kms_core.domain import limits
 from kms_core.domain.arn import ALIAS_NAME_RE, KEY_ID_RE
+from kms_core.domain.errors import AwsError
 from kms_core.domain.model import KeyState
 from kms_core.identity import admin
-from kms_core.identity.store import user_arn
+from kms_core.identity.store import principal_exists_in, user_arn
+from kms_core.operations.aliases import check_alias_quota
+from kms_core.operations.tags import check_new_tags
 from kms_core.policy.document import default_key_policy, validate_key_policy
 from kms_core.policy.evaluate import compile_policy
-from kms_core.domain.errors import AwsError
+from kms_core.policy.key_policy import INVALID_PRINCIPALS
 from kms_core.storage import repository
-from kms_core.storage.tables import (
-    AccessKeyTable,
-    AliasTable,
-    IamInlinePolicyTable,
-    IamPrincipalTagTable,
-    KeyTable,
-    KeyTagTable,
-    access_key_row_identity,
-)
+from kms_core.storage.tables import AliasTable, access_key_row_identity
+from kms_core.storage.unit_of_work import Conflict, UnitOfWork, writing
 
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID_RE = re.compile(r"^\d{12}\Z", re.ASCII)
@@ -503,20 +498,21 @@ def _key(value: Any, where: str) -> KeySpec:
 def apply_seed(store: Any, source: Union[str, Path, Seed]) -> SeedReport:
     """Validate and apply a seed file to an open store (paramstore.bootstrap.Store) in one
     write transaction; returns what changed.  Raises SeedError (nothing written) if the
-    file is invalid or conflicts with the store."""
-    from sqlalchemy.exc import IntegrityError
+    file is invalid or conflicts with the store.
 
+    It writes through the repositories the API's operations use, and checks what the
+    API checks with the API's own rules (IAM's in identity/admin.py, tag and alias limits
+    from the KMS operations, the rotation schedule in storage/repository.py)."""
     seed = source if isinstance(source, Seed) else load_seed(source)
     for attempt in range(3):
         try:
             report = SeedReport()
-            with store.db.write() as session:
-                now = store.kms.clock()
-                applier = _Applier(store, session, now, report)
+            with writing(store.db, store.root) as work:
+                applier = _Applier(store, work, store.kms.clock(), report)
                 for account in seed.accounts:
                     applier.account(account)
             break
-        except IntegrityError:
+        except Conflict:
             # Another process (a second server starting on the same database) applied the
             # same objects concurrently: the next attempt finds them in place.
             if attempt == 2:
@@ -526,14 +522,15 @@ def apply_seed(store: Any, source: Union[str, Path, Seed]) -> SeedReport:
 
 
 class _Applier:
-    def __init__(self, store: Any, session: Session, now: float, report: SeedReport) -> None:
-        self.store, self.session, self.now, self.report = store, session, now, report
+    def __init__(self, store: Any, work: UnitOfWork, now: float, report: SeedReport) -> None:
+        self.store, self.work, self.now, self.report = store, work, now, report
+        self.rows = work.identities
         self.identities = store.kms.identities
 
     def account(self, spec: AccountSpec) -> None:
-        if not self.identities.account_exists(self.session, spec.id):
-            self.identities.create_account(self.session, spec.id, self.now)
-            self.session.flush()
+        if not self.rows.account_exists(spec.id):
+            self.rows.add_account(spec.id, self.now)
+            self.rows.flush()
             self.report.created.append(f"account {spec.id}")
         for key in spec.access_keys:
             self.access_key(spec.id, None, key)
@@ -541,20 +538,20 @@ class _Applier:
             self.user(spec.id, user)
         for role in spec.roles:
             self.role(spec.id, role)
-        self.session.flush()
+        self.work.flush()
         for key in spec.keys:
             self.key(spec.id, key)
 
     # --- identities -----------------------------------------------------------------------
     def access_key(self, account_id: str, user_name: Optional[str], spec: AccessKeySpec) -> None:
         owner = f"user {user_name}" if user_name else f"the root user of account {account_id}"
-        row = self.session.get(AccessKeyTable, spec.id)
+        row = self.rows.access_key(spec.id)
         if row is None:
             row, _ = _aws(spec.where, lambda: admin.create_access_key(
-                self.identities, self.session, account_id, user_name, self.now, spec.id, spec.secret))
+                self.identities, self.rows, account_id, user_name, self.now, spec.id, spec.secret))
             if spec.status != "Active":
                 row.status = spec.status
-                self.session.add(row)
+                self.rows.save(row)
             self.report.created.append(f"access key {spec.id} of {owner}")
             return
         if row.account_id != account_id or row.user_name != user_name:
@@ -570,52 +567,40 @@ class _Applier:
             row.status = spec.status
             changed = True
         if changed:
-            self.session.add(row)
+            self.rows.save(row)
             self.report.updated.append(f"access key {spec.id} of {owner}")
 
     def _principal_tags(self, account_id: str, kind: str, name: str, tags: dict[str, str]) -> bool:
-        rows = {r.tag_key: r for r in self.session.exec(
-            select(IamPrincipalTagTable).where(IamPrincipalTagTable.account_id == account_id)
-            .where(IamPrincipalTagTable.principal_type == kind)
-            .where(IamPrincipalTagTable.principal_name == name))}
-        changed = False
-        for key, value in tags.items():
-            row = rows.get(key)
-            same_key_other_case = next((r for k, r in rows.items() if k.lower() == key.lower() and k != key), None)
-            if same_key_other_case is not None:
-                self.session.delete(same_key_other_case)  # IAM tag keys are case-insensitive
-                self.session.flush()
-            if row is None:
-                self.session.add(IamPrincipalTagTable(account_id=account_id, principal_type=kind,
-                                                      principal_name=name, tag_key=key, tag_value=value))
-                changed = True
-            elif row.tag_value != value:
-                row.tag_value = value
-                self.session.add(row)
-                changed = True
-        if changed:
-            self.session.flush()
-            if len(admin.tags_of(self.session, account_id, kind, name)) > admin.MAX_TAGS:
-                raise SeedError(f"{kind} {name}: more than {admin.MAX_TAGS} tags")
-        return changed
+        """Set each tag; IAM tag keys are case-insensitive, so a key given in another case
+        replaces the stored one."""
+        existing = self.rows.tags_of(account_id, kind, name)
+        merged = {k: v for k, v in existing.items() if k.lower() not in {t.lower() for t in tags}}
+        merged.update(tags)
+        if merged == existing:
+            return False
+        if len(merged) > admin.MAX_TAGS:
+            raise SeedError(f"{kind} {name}: more than {admin.MAX_TAGS} tags")
+        self.rows.delete_tags(account_id, kind, name)
+        self.rows.flush()
+        self.rows.add_tags(account_id, kind, name, merged)
+        self.rows.flush()
+        return True
 
     def _inline_policies(self, where: str, account_id: str, kind: str, name: str,
                          policies: dict[str, str]) -> bool:
         changed = False
         for policy_name, document in policies.items():
-            row = self.session.get(IamInlinePolicyTable, (account_id, kind, name, policy_name))
+            row = self.rows.inline_policy(account_id, kind, name, policy_name)
             if row is None or row.document != document:
                 _aws(f"{where}.policies.{policy_name}", lambda: admin.put_inline_policy(
-                    self.session, account_id, kind, name, policy_name, document))  # noqa: B023  (called here)
+                    self.rows, account_id, kind, name, policy_name, document))  # noqa: B023  (called here)
                 changed = True
         return changed
 
     def user(self, account_id: str, spec: UserSpec) -> None:
-        from kms_core.storage.tables import IamUserTable
-
-        row = self.session.get(IamUserTable, (account_id, spec.name))
+        row = self.rows.user(account_id, spec.name)
         if row is None:
-            _aws(f"{spec.where}.name", lambda: admin.create_user(self.session, account_id, spec.name, self.now,
+            _aws(f"{spec.where}.name", lambda: admin.create_user(self.rows, account_id, spec.name, self.now,
                                                                  spec.path or "/", spec.tags))
             self._inline_policies(spec.where, account_id, admin.USER, spec.name, spec.policies)
             self.report.created.append(f"user {spec.name} in account {account_id}")
@@ -623,10 +608,10 @@ class _Applier:
             changed = False
             if spec.path is not None and row.path != spec.path:
                 row.path = spec.path
-                self.session.add(row)
-                for key in admin.access_keys_of(self.session, account_id, spec.name):
+                self.rows.save(row)
+                for key in admin.access_keys_of(self.rows, account_id, spec.name):
                     key.principal_arn = user_arn(account_id, spec.name, spec.path)
-                    self.session.add(key)
+                    self.rows.save(key)
                 changed = True
             changed |= self._principal_tags(account_id, admin.USER, spec.name, spec.tags)
             changed |= self._inline_policies(spec.where, account_id, admin.USER, spec.name, spec.policies)
@@ -636,12 +621,10 @@ class _Applier:
             self.access_key(account_id, spec.name, key)
 
     def role(self, account_id: str, spec: RoleSpec) -> None:
-        from kms_core.storage.tables import IamRoleTable
-
-        row = self.session.get(IamRoleTable, (account_id, spec.name))
+        row = self.rows.role(account_id, spec.name)
         if row is None:
             _aws(f"{spec.where}.name", lambda: admin.create_role(
-                self.session, account_id, spec.name, spec.trust_policy, self.now, spec.path or "/",
+                self.rows, account_id, spec.name, spec.trust_policy, self.now, spec.path or "/",
                 spec.description or "", spec.max_session_duration, spec.tags))
             self._inline_policies(spec.where, account_id, admin.ROLE, spec.name, spec.policies)
             self.report.created.append(f"role {spec.name} in account {account_id}")
@@ -656,8 +639,7 @@ class _Applier:
                 setattr(row, attr, value)
                 changed = True
         if changed:
-            self.session.add(row)
-            self.session.flush()
+            self.rows.save(row)
         changed |= self._principal_tags(account_id, admin.ROLE, spec.name, spec.tags)
         changed |= self._inline_policies(spec.where, account_id, admin.ROLE, spec.name, spec.policies)
         if changed:
@@ -665,27 +647,26 @@ class _Applier:
 
     # --- keys -----------------------------------------------------------------------------
     def _check_key_policy_principals(self, spec: KeySpec) -> None:
-        from kms_core.identity.store import principal_exists_in
-        from kms_core.policy.key_policy import INVALID_PRINCIPALS
-
         compiled = compile_policy(spec.policy, resource_policy=True)
         for st in compiled.statements:
             if st.principal is not None:
                 for arn in st.principal.arns:
-                    if not principal_exists_in(self.session, arn):
+                    if not principal_exists_in(self.rows, arn):
                         raise SeedError(f"{spec.where}.policy: {INVALID_PRINCIPALS} ({arn} does not exist)")
 
     def key(self, account_id: str, spec: KeySpec) -> None:
         if spec.policy is not None:
             self._check_key_policy_principals(spec)
-        row = self.session.get(KeyTable, spec.id)
+        keys = self.work.keys
+        row = keys.get(spec.id)
         label = f"key {spec.id} in account {account_id} {spec.region}"
         changed = False
         if row is None:
+            _aws(f"{spec.where}.tags", lambda: check_new_tags({}, _tag_list(spec.tags)))
             row = repository.new_key_row(spec.id, account_id, spec.region, self.now,
                                          spec.policy if spec.policy is not None else default_key_policy(account_id),
                                          description=spec.description or "")
-            repository.insert_key(self.session, self.store.root, row, self.now, spec.tags)
+            keys.insert(row, self.now, spec.tags)
             self.report.created.append(label)
             created = True
         else:
@@ -713,55 +694,46 @@ class _Applier:
             elif row.rotation_enabled:
                 repository.stop_rotation(row)
                 changed = True
-        self.session.add(row)
-        self.session.flush()
+        keys.save(row)
+        self.work.flush()
         changed |= self._aliases(account_id, spec)
         if changed and not created:
             self.report.updated.append(label)
 
     def _key_tags(self, spec: KeySpec) -> bool:
-        rows = {r.tag_key: r for r in self.session.exec(select(KeyTagTable).where(KeyTagTable.key_id == spec.id))}
-        changed = False
-        for key, value in spec.tags.items():
-            row = rows.get(key)
-            if row is None:
-                self.session.add(KeyTagTable(key_id=spec.id, tag_key=key, tag_value=value))
-                changed = True
-            elif row.tag_value != value:
-                row.tag_value = value
-                self.session.add(row)
-                changed = True
-        if changed:
-            self.session.flush()
-            count = len(list(self.session.exec(select(KeyTagTable.tag_key).where(KeyTagTable.key_id == spec.id))))
-            if count > limits.MAX_TAGS_PER_KEY:
-                raise SeedError(f"{spec.where}.tags: the key would have more than {limits.MAX_TAGS_PER_KEY} tags")
-        return changed
+        """TagResource's rule (operations/tags.py) decides what may be added."""
+        existing = {k: r.tag_value for k, r in self.work.tags.of_key(spec.id).items()}
+        new = {k: v for k, v in spec.tags.items() if existing.get(k) != v}
+        if not new:
+            return False
+        _aws(f"{spec.where}.tags", lambda: check_new_tags(existing, _tag_list(new)))
+        self.work.tags.put(spec.id, new)
+        self.work.flush()
+        return True
 
     def _aliases(self, account_id: str, spec: KeySpec) -> bool:
-        from sqlalchemy import func
-
+        """CreateAlias's and UpdateAlias's quota (operations/aliases.py) applies."""
         changed = False
         for j, name in enumerate(spec.aliases):
-            row = self.session.get(AliasTable, (account_id, spec.region, name))
+            row = self.work.aliases.get(account_id, spec.region, name)
             if row is not None and row.target_key_id == spec.id:
                 continue
-            count = self.session.exec(select(func.count()).select_from(AliasTable)
-                                      .where(AliasTable.target_key_id == spec.id)).one()
-            if count >= limits.MAX_ALIASES_PER_KEY:
-                raise SeedError(f"{spec.where}.aliases[{j}]: the key would have more than "
-                                f"{limits.MAX_ALIASES_PER_KEY} aliases")
+            _aws(f"{spec.where}.aliases[{j}]", lambda: check_alias_quota(self.work, spec.id))
             if row is None:
-                self.session.add(AliasTable(account_id=account_id, region=spec.region, alias_name=name,
-                                            target_key_id=spec.id, creation_date=self.now,
-                                            last_updated_date=self.now))
+                self.work.aliases.add(AliasTable(account_id=account_id, region=spec.region, alias_name=name,
+                                                 target_key_id=spec.id, creation_date=self.now,
+                                                 last_updated_date=self.now))
             else:
                 row.target_key_id = spec.id
                 row.last_updated_date = self.now
-                self.session.add(row)
-            self.session.flush()
+                self.work.aliases.save(row)
+            self.work.flush()
             changed = True
         return changed
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict]:
+    return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
 
 
 __all__ = ["SeedError", "SeedReport", "Seed", "apply_seed", "load_seed", "parse_seed"]

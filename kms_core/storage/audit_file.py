@@ -67,16 +67,16 @@ def audit_file_path(store_path: Path) -> Path:
     return store_path.with_name(f"{store_path.stem}-audit{store_path.suffix}")
 
 
-def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    """A writer's connection: autocommit, WAL, `synchronous=NORMAL` (a durable record, for
-    a change, raises it to FULL for its commit), made 0600 if it creates the file."""
+def connect(path: Path, busy_timeout_ms: int, durable: bool = False) -> sqlite3.Connection:
+    """A writer's connection: autocommit, WAL, `synchronous=NORMAL`, or FULL if `durable`
+    (for the records of changes), made 0600 if it creates the file."""
     create_sqlite_file(path)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                            timeout=busy_timeout_ms / 1000)
     conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_meta'").fetchone() is None:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -210,7 +210,7 @@ def trail_engine(db: Any) -> Engine:
                                                                   "timeout": db.timeout}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
             dbapi_conn.execute(f"PRAGMA busy_timeout={max(1, int(db.timeout * 1000))}")
 
         db._trail_engine = engine

@@ -108,10 +108,9 @@ def audit_ls(
 
 def _root_matches(db: Database, root: RootKey) -> bool:
     """A wrong root key would make every mac mismatch: say so instead of "seq 1 altered"."""
-    from sqlalchemy import text
+    from kms_core.storage.store_meta import stored_root_check
 
-    with db.read_engine.connect() as conn:
-        stored = conn.execute(text("SELECT value FROM ps_meta WHERE name = 'root_key_check'")).scalar()
+    stored = stored_root_check(db)
     return stored is None or root.matches(stored)
 
 
