@@ -69,7 +69,7 @@ def _integrity_failure() -> AwsError:
     return InternalServerError("The parameter value failed its integrity check and was not returned.")
 
 
-def seal(kms: KmsPort, ctx, arn: str, version: int, param_type: str, key_id: str | None,  # type: ignore[no-untyped-def]
+def seal(kms: KmsPort, ctx, arn: str, version: int, param_type: str, key_id: str | None,
          value: str, tier: str) -> tuple[bytes, bytes]:
     """(sealed value, sealed data key) for one new version.  `ctx`: the caller (kms_core.port.Caller)."""
     aad = value_aad(arn, version, param_type, key_id)
@@ -86,7 +86,7 @@ def seal(kms: KmsPort, ctx, arn: str, version: int, param_type: str, key_id: str
     return data_key.aead.seal(value.encode("utf-8"), aad), data_key.sealed
 
 
-def unseal(kms: KmsPort, ctx, arn: str, version: int, param_type: str, key_id: str | None,  # type: ignore[no-untyped-def]
+def unseal(kms: KmsPort, ctx, arn: str, version: int, param_type: str, key_id: str | None,
            value_sealed: bytes, data_key_sealed: bytes, data_keys: dict | None = None,
            cache_key: object = None) -> str:
     """The plaintext value; SecureString data keys are decrypted through KMS as the caller.

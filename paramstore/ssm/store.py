@@ -19,12 +19,10 @@ from typing import TYPE_CHECKING, Iterator, Optional
 from kms_core.port import InProcessKms, KmsPort
 from paramstore.ssm.envelope import SSM_KEYS
 from paramstore.ssm.storage.hot_sql import HotSql, ParamRow, VersionRow
-from paramstore.ssm.storage.repository import ParameterRepository
+from paramstore.ssm.storage.repository import ParameterRepository, Txn
 from paramstore.ssm.storage.tables import ParameterTable, ParameterVersionTable, ServiceSettingTable
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from kms_core.service import KmsCore
 
 _MAX_CACHED = 50_000
@@ -100,7 +98,7 @@ class ParameterStore:
             self._versions.pop((param.id, dropped), None)
 
     @contextmanager
-    def write(self, service_events: Optional[list] = None) -> Iterator[Session]:
+    def write(self, service_events: Optional[list] = None) -> Iterator[Txn]:
         with self.rows.write(service_events) as session:
             yield session
         self.changed()
@@ -169,7 +167,7 @@ class ParameterStore:
             self._data_keys.clear()
         return self._data_keys
 
-    def page(self, key: tuple, load) -> list:  # type: ignore[no-untyped-def]
+    def page(self, key: tuple, load) -> list:
         """A listing page's rows, from the cache or `load()`."""
         try:
             return self._pages[key]

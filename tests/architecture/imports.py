@@ -35,18 +35,19 @@ def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports_of(module: str, path: Path, top_level_only: bool) -> set[str]:
-    """Modules `module` imports at run time (TYPE_CHECKING blocks left out); with
-    `top_level_only`, only what runs when the module is loaded (not inside functions)."""
+def imports_of(module: str, path: Path, top_level_only: bool, type_checking: bool = False) -> set[str]:
+    """Modules `module` imports at run time (TYPE_CHECKING blocks left out, unless
+    `type_checking`); with `top_level_only`, only what runs when the module is loaded (not
+    inside functions)."""
     tree = ast.parse(path.read_text(), str(path))
     found: set[str] = set()
     is_package = path.name == "__init__.py"
-    known = source_files() if not hasattr(imports_of, "_known") else imports_of._known  # type: ignore[attr-defined]
-    imports_of._known = known  # type: ignore[attr-defined]
+    known = source_files() if not hasattr(imports_of, "_known") else imports_of._known  # type: ignore[attr-defined]  # a memo kept on the function
+    imports_of._known = known  # type: ignore[attr-defined]  # a memo kept on the function
 
     def visit(nodes: list, in_function: bool) -> None:
         for node in nodes:
-            if isinstance(node, ast.If) and _is_type_checking(node):
+            if isinstance(node, ast.If) and _is_type_checking(node) and not type_checking:
                 visit(node.orelse, in_function)
                 continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -67,9 +68,10 @@ def imports_of(module: str, path: Path, top_level_only: bool) -> set[str]:
     return found
 
 
-def graph(top_level_only: bool = False) -> dict[str, set[str]]:
+def graph(top_level_only: bool = False, type_checking: bool = False) -> dict[str, set[str]]:
+    """`type_checking`: also what TYPE_CHECKING blocks import (annotations name them too)."""
     files = source_files()
-    return {name: imports_of(name, path, top_level_only) for name, path in files.items()}
+    return {name: imports_of(name, path, top_level_only, type_checking) for name, path in files.items()}
 
 
 def within(name: str, *prefixes: str) -> bool:

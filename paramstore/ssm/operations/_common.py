@@ -111,7 +111,7 @@ def parameter_shape(ctx: SsmContext, param: ParameterTable, row: ParameterVersio
     return shape
 
 
-def version_metadata(row) -> dict:  # type: ignore[no-untyped-def]
+def version_metadata(row) -> dict:
     """The metadata fields ParameterMetadata (DescribeParameters) and ParameterHistory
     share, from a parameter row or a version row; optional fields only when set."""
     meta = {

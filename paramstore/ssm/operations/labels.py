@@ -5,16 +5,12 @@ it), a version carries at most 10, and invalid labels are reported, not raised."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from paramstore.ssm.context import SsmContext
+from paramstore.ssm.storage.repository import Txn
 from paramstore.ssm.errors import ParameterVersionLabelLimitExceeded, ParameterVersionNotFound
 from paramstore.ssm.names import canonical_of, check_name_syntax, is_valid_label
 from paramstore.ssm.operations._common import arn_of, authorize_ssm, not_found
 from paramstore.ssm.storage import repository
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
 
 MAX_LABELS_PER_VERSION = 10
 
@@ -58,7 +54,7 @@ def _locate(ctx: SsmContext, name: str, action: str, version: int | None) -> tup
     return param.id, version
 
 
-def _check_version(session: Session, ctx: SsmContext, name: str, param_id: int, version: int | None) -> int:
+def _check_version(session: Txn, ctx: SsmContext, name: str, param_id: int, version: int | None) -> int:
     """Inside the transaction: the parameter still exists and has that version."""
     param = repository.parameter_by_id(session, param_id)
     if param is None:

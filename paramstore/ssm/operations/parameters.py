@@ -128,7 +128,7 @@ class _Plan:
     parameter_id: Optional[int]
 
 
-def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value: str, policies) -> _Plan:  # type: ignore[no-untyped-def]
+def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value: str, policies) -> _Plan:
     param_type = req.get("Type") or (previous.type if previous is not None else None)
     if param_type is None:
         raise ValidationException("A parameter type is required when you create a parameter.")
@@ -162,7 +162,7 @@ def _plan(ctx: SsmContext, req: dict, previous: Optional[ParameterTable], value:
                  parameter_id=previous.id if previous is not None else None)
 
 
-def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, value: str, policies, plan: _Plan,  # type: ignore[no-untyped-def]
+def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, value: str, policies, plan: _Plan,
            sealed: tuple[bytes, bytes], overwrite: bool) -> dict:
     """The put's one write transaction (plain SQL: paramstore/ssm/storage/hot_sql.py)."""
     now = ctx.now()
@@ -211,7 +211,7 @@ def _already_exists() -> ParameterAlreadyExists:
                                   "option in the request to true.")
 
 
-def _compile_pattern(pattern: str):  # type: ignore[no-untyped-def]
+def _compile_pattern(pattern: str):
     try:
         return regex.compile(pattern, regex.VERSION0)
     except (regex.error, ValueError, OverflowError, RecursionError):

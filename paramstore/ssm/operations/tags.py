@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from kms_core.port import set_request_tags
 from paramstore.ssm.context import SsmContext
+from paramstore.ssm.storage.repository import Txn
 from paramstore.ssm.errors import InvalidResourceId, InvalidResourceType, TooManyTagsError
 from paramstore.ssm.names import canonical_of
 from paramstore.ssm.operations._common import arn_of, authorize_ssm
 from paramstore.ssm.storage import repository
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
 
 MAX_TAGS = 50
 
@@ -56,7 +52,7 @@ def _resource(ctx: SsmContext, req: dict, action: str) -> str:
     return canonical
 
 
-def _live_id(session: Session, ctx: SsmContext, canonical: str) -> int:
+def _live_id(session: Txn, ctx: SsmContext, canonical: str) -> int:
     row = repository.live_parameter(session, ctx.account_id, ctx.region, canonical, ctx.now())
     if row is None:
         raise InvalidResourceId("The resource ID is not valid. Verify that you entered the correct ID and try again.")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sqlalchemy import and_, exists, func, or_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from kms_core.storage.session import Database
 from paramstore.ssm.names import canonical_of, check_path, path_range
@@ -50,8 +50,8 @@ def _by_path_query(db: Database, scope: Scope, path: str, recursive: bool, filte
     if label_filter is not None:
         query = query.join(ParameterLabelTable, and_(
             ParameterLabelTable.parameter_id == ParameterTable.id,
-            ParameterLabelTable.label.in_(label_filter["Values"])))  # type: ignore[attr-defined]
-        version_of = ParameterLabelTable.version  # type: ignore[assignment]
+            col(ParameterLabelTable.label).in_(label_filter["Values"])))
+        version_of = ParameterLabelTable.version  # type: ignore[assignment]  # either table's version column; SQLModel types both as int
     query = query.join(ParameterVersionTable, and_(ParameterVersionTable.parameter_id == ParameterTable.id,
                                                    ParameterVersionTable.version == version_of))
     query = _scoped(scope, query)

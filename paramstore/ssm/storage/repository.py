@@ -27,6 +27,11 @@ from paramstore.ssm.storage.tables import (
 )
 
 
+#: an open transaction, as the functions below take it (what the operations name in their
+#: signatures, so SQL's types stay in this package)
+Txn = Session
+
+
 class ParameterRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
