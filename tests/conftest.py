@@ -77,7 +77,7 @@ class LiveServer:
     app: object
 
     def client(self, service: str = "kms", region: str = REGION, access_key_id: str = ACCESS_KEY_ID,
-               secret: str = SECRET_ACCESS_KEY):  # type: ignore[no-untyped-def]
+               secret: str = SECRET_ACCESS_KEY):
         return boto3.client(service, endpoint_url=self.url, region_name=region,
                             aws_access_key_id=access_key_id, aws_secret_access_key=secret,
                             config=Config(retries={"total_max_attempts": 1}))
@@ -163,7 +163,7 @@ def server(request, tmp_path_factory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def kms(server: LiveServer):  # type: ignore[no-untyped-def]
+def kms(server: LiveServer):
     return server.client("kms")
 
 
@@ -173,13 +173,13 @@ def clock(server: LiveServer) -> FakeClock:
 
 
 @pytest.fixture
-def key_id(kms) -> str:  # type: ignore[no-untyped-def]
+def key_id(kms) -> str:
     """A fresh enabled symmetric key."""
     return kms.create_key(Description="test key")["KeyMetadata"]["KeyId"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_database(request):  # type: ignore[no-untyped-def]
+def fresh_database(request):
     """(backend, database_url): None for SQLite (the test's own data dir), or the URL of a
     fresh PostgreSQL database that is dropped afterwards."""
     with database_for(request.param) as (database_url, _):
@@ -187,7 +187,7 @@ def fresh_database(request):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def fresh_postgres_url():  # type: ignore[no-untyped-def]
+def fresh_postgres_url():
     """The URL of a fresh PostgreSQL database (skips without TEST_POSTGRES_URL)."""
     with database_for("postgres") as (database_url, _):
         yield database_url

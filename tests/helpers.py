@@ -19,7 +19,7 @@ def key_arn(key_id: str, region: str = REGION) -> str:
     return f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"
 
 
-def expect_error(call, code: str, message: str | None = None, *, contains: str | None = None):  # type: ignore[no-untyped-def]
+def expect_error(call, code: str, message: str | None = None, *, contains: str | None = None):
     """Run call(); it must fail with `code` (and the exact `message` / a substring)."""
     with pytest.raises(ClientError) as excinfo:
         call()
@@ -32,7 +32,7 @@ def expect_error(call, code: str, message: str | None = None, *, contains: str |
     return err
 
 
-def error_of(call, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def error_of(call, **kwargs) -> tuple[str, str]:
     """Call, expect a KMS client error (HTTP 400); return (code, message)."""
     with pytest.raises(ClientError) as info:
         call(**kwargs)
@@ -41,7 +41,7 @@ def error_of(call, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     return response["Error"]["Code"], response["Error"].get("Message", "")
 
 
-def pages(call, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
+def pages(call, **kwargs) -> list[dict]:
     """Every page of a KMS Limit/Marker listing; the last one must carry no NextMarker."""
     out: list[dict] = []
     marker = None
@@ -73,9 +73,9 @@ def wrap_key_material(public_der: bytes, material: bytes, algorithm: str) -> byt
     hash_cls = hashes.SHA1 if algorithm.endswith("SHA_1") else hashes.SHA256
     oaep = padding.OAEP(mgf=padding.MGF1(hash_cls()), algorithm=hash_cls(), label=None)
     if not algorithm.startswith("RSA_AES_KEY_WRAP"):
-        return public.encrypt(material, oaep)  # type: ignore[union-attr]
+        return public.encrypt(material, oaep)  # type: ignore[union-attr]  # wrapping keys are RSA
     aes_key = os.urandom(32)
-    return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)  # type: ignore[union-attr]
+    return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)  # type: ignore[union-attr]  # wrapping keys are RSA
 
 
 def raw_request(url: str, head_lines: list[str], body: bytes = b"", target: str = "/") -> bytes:
@@ -94,7 +94,7 @@ def raw_request(url: str, head_lines: list[str], body: bytes = b"", target: str 
     return data
 
 
-def second_account_key(server, account_id: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def second_account_key(server, account_id: str) -> tuple[str, str]:
     """A root access key of another account, made by the operator path (the account is
     created on first use)."""
     import time

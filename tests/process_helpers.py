@@ -56,7 +56,7 @@ class ServerProcess:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def client(self, service: str = "kms"):  # type: ignore[no-untyped-def]
+    def client(self, service: str = "kms"):
         return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=ACCESS_KEY_ID,
                             aws_secret_access_key=SECRET_ACCESS_KEY, config=Config(retries={"total_max_attempts": 1}))
 

@@ -46,7 +46,7 @@ def old_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
     return re.compile(body, re.S | (re.I if ignore_case else 0))
 
 
-def per_call(fn, budget: float = 0.2) -> float:  # type: ignore[no-untyped-def]
+def per_call(fn, budget: float = 0.2) -> float:
     """Seconds per call of fn(), timed for about `budget` seconds."""
     timer = timeit.Timer(fn)
     number, elapsed = timer.autorange()
@@ -56,7 +56,7 @@ def per_call(fn, budget: float = 0.2) -> float:  # type: ignore[no-untyped-def]
     return elapsed / number
 
 
-def _time_regex(pattern: str, text: str, out) -> None:  # type: ignore[no-untyped-def]
+def _time_regex(pattern: str, text: str, out) -> None:
     compiled = old_regex(pattern)
     out.send(per_call(lambda: compiled.fullmatch(text), budget=0.05))
 

@@ -32,7 +32,7 @@ SCENARIOS = {
 _setup, _make_op = kmsbench.setup, kmsbench.make_op
 
 
-def setup(scenario: str, kms, ssm, run_id: str) -> dict:  # type: ignore[no-untyped-def]
+def setup(scenario: str, kms, ssm, run_id: str) -> dict:
     if scenario not in SCENARIOS:
         return _setup(scenario, kms, ssm, run_id)
     spec, usage, algorithm = SCENARIOS[scenario]
@@ -45,7 +45,7 @@ def setup(scenario: str, kms, ssm, run_id: str) -> dict:  # type: ignore[no-unty
     return ctx
 
 
-def make_op(scenario: str, kms, ssm, ctx: dict, worker: int):  # type: ignore[no-untyped-def]
+def make_op(scenario: str, kms, ssm, ctx: dict, worker: int):
     if scenario not in SCENARIOS:
         return _make_op(scenario, kms, ssm, ctx, worker)
     key, algorithm = ctx["key_id"], ctx["algorithm"]

@@ -42,7 +42,7 @@ _original_create_key = kmsbench._create_key
 PLAIN_PORTS = [p for p in os.environ.get("KMSBENCH_PLAIN_PORTS", "").split(",") if p]
 
 
-def _create_key_with_authz(kms, run_id: str) -> str:  # type: ignore[no-untyped-def]
+def _create_key_with_authz(kms, run_id: str) -> str:
     key_id = _original_create_key(kms, run_id)
     if any(kms.meta.endpoint_url.rstrip("/").endswith(":" + port) for port in PLAIN_PORTS):
         return key_id  # a baseline server benchmarked with the plain key in the same run

@@ -319,7 +319,7 @@ def session_runner(session: Session) -> Callable[[str, tuple], Any]:
 
 
 def bump_epoch(session: Session, epoch: int = KMS_EPOCH) -> None:
-    session.exec(text("UPDATE ps_epoch SET value = value + 1 WHERE id = :id").bindparams(id=epoch))  # type: ignore[call-overload]
+    session.execute(text("UPDATE ps_epoch SET value = value + 1 WHERE id = :id").bindparams(id=epoch))
 
 
 def ensure_epoch_row(session: Session) -> None:
@@ -330,7 +330,7 @@ def ensure_epoch_row(session: Session) -> None:
 
 def _configure_sqlite(engine: Engine, writer: bool, timeout: float = DEFAULT_DB_TIMEOUT) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a write transaction takes
         # the write lock up front, so two processes can't deadlock upgrading read locks.
         dbapi_conn.isolation_level = None
@@ -344,5 +344,5 @@ def _configure_sqlite(engine: Engine, writer: bool, timeout: float = DEFAULT_DB_
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")

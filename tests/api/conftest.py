@@ -12,12 +12,12 @@ from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 
 
 @pytest.fixture
-def ssm(server):  # type: ignore[no-untyped-def]
+def ssm(server):
     return server.client("ssm")
 
 
 @pytest.fixture
-def raw(server):  # type: ignore[no-untyped-def]
+def raw(server):
     """An SSM client without botocore's client-side checks, so the server's own validation is reached."""
     return boto3.client("ssm", endpoint_url=server.url, region_name=REGION, aws_access_key_id=ACCESS_KEY_ID,
                         aws_secret_access_key=SECRET_ACCESS_KEY,
@@ -31,5 +31,5 @@ def base() -> str:
 
 
 @pytest.fixture
-def name(base) -> str:  # type: ignore[no-untyped-def]
+def name(base) -> str:
     return f"{base}/p"

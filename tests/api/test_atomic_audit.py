@@ -23,7 +23,7 @@ AUDIT_TABLES = {"audit_event", "audit_head", "alembic_version"}
 
 
 class Database:
-    def __init__(self, url, data_dir) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, url, data_dir) -> None:
         self.url, self.path = url, data_dir / "paramstore.db"
 
     def run(self, statement: str, trail: bool = False) -> list:
@@ -58,14 +58,14 @@ class Database:
 
 
 @pytest.fixture
-def setup(tmp_path, fresh_database):  # type: ignore[no-untyped-def]
+def setup(tmp_path, fresh_database):
     _, url = fresh_database
     server = ServerProcess(tmp_path, url).wait_ready()
     yield server, Database(url, tmp_path)
     server.stop()
 
 
-def refused(call) -> str:  # type: ignore[no-untyped-def]
+def refused(call) -> str:
     with pytest.raises(ClientError) as caught:
         call()
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] >= 500, caught.value.response
@@ -139,7 +139,7 @@ def test_a_change_and_its_event_share_the_commit(setup):
     assert name == "PutParameter" and error is None and "parameter/atomic/once" in resources
 
 
-def server_account(kms) -> str:  # type: ignore[no-untyped-def]
+def server_account(kms) -> str:
     return kms.describe_key(KeyId=kms.list_keys()["Keys"][0]["KeyId"])["KeyMetadata"]["AWSAccountId"]
 
 

@@ -35,11 +35,11 @@ def key_arn(key_id: str) -> str:
     return f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
 
 
-def db_of(server):  # type: ignore[no-untyped-def]
+def db_of(server):
     return server.app.state.store.db
 
 
-def event_for(server, request_id: str) -> dict:  # type: ignore[no-untyped-def]
+def event_for(server, request_id: str) -> dict:
     with trail_engine(db_of(server)).connect() as conn:
         rows = conn.execute(text("SELECT " + ", ".join(COLUMNS) + " FROM audit_event WHERE request_id = :r"),
                             {"r": request_id}).all()
@@ -50,7 +50,7 @@ def event_for(server, request_id: str) -> dict:  # type: ignore[no-untyped-def]
     return event
 
 
-def request_id_of(response_or_error) -> str:  # type: ignore[no-untyped-def]
+def request_id_of(response_or_error) -> str:
     response = response_or_error.response if isinstance(response_or_error, ClientError) else response_or_error
     return response["ResponseMetadata"]["RequestId"]
 
@@ -63,7 +63,7 @@ def signed_headers(url: str, body: bytes, target: str, access_key_id: str = ACCE
     return dict(request.headers.items())
 
 
-def cli(server, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def cli(server, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARAMSTORE_")}
     return subprocess.run([sys.executable, "-m", "paramstore", "audit", *args, "--data-dir", str(server.data_dir),
                            "--database-url", server.database_url], cwd=REPO, env=env, capture_output=True,
@@ -71,7 +71,7 @@ def cli(server, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-u
 
 
 # --- what is recorded ------------------------------------------------------------------
-def test_successful_calls_are_recorded_with_their_fields(server, kms) -> None:  # type: ignore[no-untyped-def]
+def test_successful_calls_are_recorded_with_their_fields(server, kms) -> None:
     created = kms.create_key(Description="audited")
     key_id = created["KeyMetadata"]["KeyId"]
     context = {"tenant": "acme", "purpose": "audit-test"}
@@ -96,7 +96,7 @@ def test_successful_calls_are_recorded_with_their_fields(server, kms) -> None:  
         assert event["encryption_context"] == context
 
 
-def test_failed_call_records_its_error_code(server, kms, key_id) -> None:  # type: ignore[no-untyped-def]
+def test_failed_call_records_its_error_code(server, kms, key_id) -> None:
     kms.disable_key(KeyId=key_id)
     with pytest.raises(ClientError) as info:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
@@ -106,7 +106,7 @@ def test_failed_call_records_its_error_code(server, kms, key_id) -> None:  # typ
     assert event["principal_arn"] == ROOT_ARN
 
 
-def test_wrong_secret_is_recorded(server) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_secret_is_recorded(server) -> None:
     client = server.client("kms", secret="not-the-right-secret-access-key-000000000")
     with pytest.raises(ClientError) as info:
         client.list_keys()
@@ -118,7 +118,7 @@ def test_wrong_secret_is_recorded(server) -> None:  # type: ignore[no-untyped-de
     assert event["source_ip"] == "127.0.0.1"
 
 
-def test_unknown_access_key_is_recorded(server) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_access_key_is_recorded(server) -> None:
     client = server.client("kms", access_key_id="AKIANOSUCHKEY0000000")
     with pytest.raises(ClientError) as info:
         client.list_keys()
@@ -127,7 +127,7 @@ def test_unknown_access_key_is_recorded(server) -> None:  # type: ignore[no-unty
     assert event["access_key_id"] == "AKIANOSUCHKEY0000000" and event["principal_arn"] is None
 
 
-def test_unsigned_call_is_recorded(server) -> None:  # type: ignore[no-untyped-def]
+def test_unsigned_call_is_recorded(server) -> None:
     response = httpx.post(server.url + "/", content=b"{}", timeout=15,
                           headers={"Content-Type": "application/x-amz-json-1.1",
                                    "X-Amz-Target": "TrentService.ListKeys", "User-Agent": "curl-ish/1.0"})
@@ -139,7 +139,7 @@ def test_unsigned_call_is_recorded(server) -> None:  # type: ignore[no-untyped-d
     assert event["user_agent"] == "curl-ish/1.0"
 
 
-def test_access_denied_is_recorded(server, kms, key_id) -> None:  # type: ignore[no-untyped-def]
+def test_access_denied_is_recorded(server, kms, key_id) -> None:
     iam = server.client("iam")
     try:
         name = "audit-" + uuid.uuid4().hex[:8]
@@ -158,7 +158,7 @@ def test_access_denied_is_recorded(server, kms, key_id) -> None:  # type: ignore
     assert event["event_name"] == "Encrypt"
 
 
-def test_hostile_headers_do_not_break_the_trail(server) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_headers_do_not_break_the_trail(server) -> None:
     """A huge user agent and access key id are cut to size, not a failed insert (=500)."""
     body = b"{}"
     headers = signed_headers(server.url, body, "TrentService.ListKeys", access_key_id="AKIA" + "Z" * 400)
@@ -176,7 +176,7 @@ def forms(secret: bytes) -> dict[str, str]:
             "base64-unpadded": b64.rstrip("="), "urlsafe": base64.urlsafe_b64encode(secret).decode().rstrip("=")}
 
 
-def test_no_secret_in_audit_rows(server, kms, key_id) -> None:  # type: ignore[no-untyped-def]
+def test_no_secret_in_audit_rows(server, kms, key_id) -> None:
     plaintext = b"audit-canary-" + os.urandom(24).hex().encode()
     blob = kms.encrypt(KeyId=key_id, Plaintext=plaintext)["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plaintext
@@ -198,7 +198,7 @@ def test_no_secret_in_audit_rows(server, kms, key_id) -> None:  # type: ignore[n
 
 
 # --- verify ----------------------------------------------------------------------------
-def test_cli_verify_pinpoints_an_edited_event(server, kms, key_id) -> None:  # type: ignore[no-untyped-def]
+def test_cli_verify_pinpoints_an_edited_event(server, kms, key_id) -> None:
     response = kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"who": "alice"})
     target = event_for(server, request_id_of(response))
     kms.describe_key(KeyId=key_id)  # the edited event is not the last one
@@ -225,7 +225,7 @@ def test_cli_verify_pinpoints_an_edited_event(server, kms, key_id) -> None:  # t
     assert again.returncode == 0, again.stdout + again.stderr
 
 
-def test_cli_ls_filters_and_formats(server, kms, key_id) -> None:  # type: ignore[no-untyped-def]
+def test_cli_ls_filters_and_formats(server, kms, key_id) -> None:
     response = kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"ls": "yes"})
     request_id = request_id_of(response)
     listed = cli(server, "ls", "--key", key_id, "--event", "Encrypt", "--principal", ROOT_ARN, "--json")
@@ -245,7 +245,7 @@ def test_cli_ls_filters_and_formats(server, kms, key_id) -> None:  # type: ignor
 
 # --- fail closed / fail open -----------------------------------------------------------
 @pytest.fixture
-def backend(fresh_database):  # type: ignore[no-untyped-def]
+def backend(fresh_database):
     return fresh_database
 
 
@@ -255,7 +255,7 @@ def _encrypt_raw(url: str, key_id: str) -> httpx.Response:
 
 
 @pytest.mark.parametrize("fail_closed", [True, False], ids=["fail-closed", "fail-open"])
-def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:  # type: ignore[no-untyped-def]
+def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:
     name, database_url = backend
     live, stop = start_server(tmp_path / "data", database_url, name, audit_fail_closed=fail_closed)
     try:
@@ -284,7 +284,7 @@ def test_audit_write_failure(backend, tmp_path, fail_closed) -> None:  # type: i
         stop()
 
 
-def test_create_key_event_names_the_new_key(server, kms):  # type: ignore[no-untyped-def]
+def test_create_key_event_names_the_new_key(server, kms):
     from kms_core.audit import query
 
     arn = kms.create_key()["KeyMetadata"]["Arn"]

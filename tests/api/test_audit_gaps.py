@@ -39,11 +39,11 @@ COLUMNS = ("seq", "event_time", "request_id", "event_source", "event_name", "reg
 
 
 # --- helpers ---------------------------------------------------------------------------
-def db_of(server):  # type: ignore[no-untyped-def]
+def db_of(server):
     return server.app.state.store.db
 
 
-def rows_where(db, where: str, **params) -> list[dict]:  # type: ignore[no-untyped-def]
+def rows_where(db, where: str, **params) -> list[dict]:
     with trail_engine(db).connect() as conn:
         rows = conn.execute(text("SELECT " + ", ".join(COLUMNS) + f" FROM audit_event WHERE {where} ORDER BY seq"),
                             params).all()
@@ -56,13 +56,13 @@ def rows_where(db, where: str, **params) -> list[dict]:  # type: ignore[no-untyp
     return out
 
 
-def one_event(server, request_id: str) -> dict:  # type: ignore[no-untyped-def]
+def one_event(server, request_id: str) -> dict:
     rows = rows_where(db_of(server), "request_id = :r", r=request_id)
     assert len(rows) == 1, f"expected one audit event for request {request_id}, got {len(rows)}"
     return rows[0]
 
 
-def event_by_agent(server, agent: str) -> dict:  # type: ignore[no-untyped-def]
+def event_by_agent(server, agent: str) -> dict:
     rows = rows_where(db_of(server), "user_agent = :a", a=agent)
     assert len(rows) == 1, f"expected one audit event with user agent {agent}, got {len(rows)}"
     return rows[0]
@@ -92,14 +92,14 @@ def response_request_id(data: bytes) -> str:
     raise AssertionError(f"no request id in {data[:300]!r}")
 
 
-def cli(server, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def cli(server, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARAMSTORE_")}
     return subprocess.run([sys.executable, "-m", "paramstore", "audit", *args, "--data-dir", str(server.data_dir),
                            "--database-url", server.database_url], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
 
 
-def listed(server, *args: str) -> list[str]:  # type: ignore[no-untyped-def]
+def listed(server, *args: str) -> list[str]:
     """Request ids `paramstore audit ls ARGS --json` lists."""
     result = cli(server, "ls", *args, "--json")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -120,7 +120,7 @@ def assert_refusal_recorded(event: dict, code: str, agent: str, *, name: str = "
 
 # --- 1. a deleted tail is reported ------------------------------------------------------
 @pytest.fixture
-def restore_trail(server):  # type: ignore[no-untyped-def]
+def restore_trail(server):
     """Put back whatever a test deletes from the shared server's trail (rows and head)."""
     engine = trail_engine(db_of(server))
     saved: dict = {}
@@ -151,7 +151,7 @@ def restore_trail(server):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("deleted, move_head", [(1, False), (5, False), (3, True)],
                          ids=["last-event", "last-5", "last-3-and-head-moved-back"])
-def test_cli_verify_reports_deleted_newest_events(server, kms, restore_trail, deleted, move_head):  # type: ignore[no-untyped-def]
+def test_cli_verify_reports_deleted_newest_events(server, kms, restore_trail, deleted, move_head):
     for _ in range(deleted + 1):
         kms.list_keys()
     intact = cli(server, "verify")
@@ -178,7 +178,7 @@ def test_cli_verify_reports_deleted_newest_events(server, kms, restore_trail, de
 
 
 # --- 2. requests refused before dispatch are audited ---------------------------------------
-def test_declared_oversize_body_is_audited(server):  # type: ignore[no-untyped-def]
+def test_declared_oversize_body_is_audited(server):
     agent = "gaps-declared/" + uuid.uuid4().hex
     token = "FAKE-SESSION-TOKEN-" + uuid.uuid4().hex
     headers = signed_headers(server.url, b"{}", "TrentService.Encrypt", token=token, extra={"User-Agent": agent})
@@ -192,7 +192,7 @@ def test_declared_oversize_body_is_audited(server):  # type: ignore[no-untyped-d
     assert signature_of(headers) not in event["_raw"] and token not in event["_raw"]
 
 
-def test_oversize_query_protocol_body_is_audited(server):  # type: ignore[no-untyped-def]
+def test_oversize_query_protocol_body_is_audited(server):
     """IAM and STS (form-encoded, no X-Amz-Target): the service comes from the credential
     scope, the operation from an Action in the URL (the body is not read)."""
     agent = "gaps-query/" + uuid.uuid4().hex
@@ -210,7 +210,7 @@ def test_oversize_query_protocol_body_is_audited(server):  # type: ignore[no-unt
                             source="sts.amazonaws.com")
 
 
-def test_streamed_oversize_body_is_audited(server):  # type: ignore[no-untyped-def]
+def test_streamed_oversize_body_is_audited(server):
     agent = "gaps-streamed/" + uuid.uuid4().hex
     canary = b"body-canary-" + uuid.uuid4().hex.encode()
     headers = signed_headers(server.url, b"", "TrentService.Encrypt",
@@ -234,7 +234,7 @@ def test_streamed_oversize_body_is_audited(server):  # type: ignore[no-untyped-d
     assert canary.decode() not in event["_raw"] and signature_of(headers) not in event["_raw"]
 
 
-def test_malformed_json_is_audited(server):  # type: ignore[no-untyped-def]
+def test_malformed_json_is_audited(server):
     agent = "gaps-json/" + uuid.uuid4().hex
     body = b"{\"KeyId\": \"secret-looking-canary\", "
     headers = signed_headers(server.url, body, "TrentService.Encrypt", extra={"User-Agent": agent})
@@ -251,7 +251,7 @@ def test_malformed_json_is_audited(server):  # type: ignore[no-untyped-def]
     ("TrentService.NoSuchOperation", "kms.amazonaws.com", "NoSuchOperation"),
     ("Foo.Bar", "paramstore", "Bar"),
 ], ids=["unknown-operation", "unknown-service"])
-def test_bad_target_is_audited(server, target, source, name):  # type: ignore[no-untyped-def]
+def test_bad_target_is_audited(server, target, source, name):
     agent = "gaps-target/" + uuid.uuid4().hex
     headers = signed_headers(server.url, b"{}", target, extra={"User-Agent": agent})
     response = httpx.post(server.url + "/", content=b"{}", headers=headers, timeout=15)
@@ -263,7 +263,7 @@ def test_bad_target_is_audited(server, target, source, name):  # type: ignore[no
 
 
 @pytest.mark.parametrize("case", ["missing-signature", "invalid-signature", "unknown-access-key"])
-def test_failed_authentication_is_audited_with_its_region(server, case):  # type: ignore[no-untyped-def]
+def test_failed_authentication_is_audited_with_its_region(server, case):
     agent = "gaps-auth/" + uuid.uuid4().hex
     if case == "missing-signature":
         headers = {"Content-Type": CONTENT_TYPE, "X-Amz-Target": "TrentService.ListKeys", "User-Agent": agent}
@@ -287,7 +287,7 @@ def test_failed_authentication_is_audited_with_its_region(server, case):  # type
 # Content-Length that is not a number never gets past uvicorn's HTTP parser (it answers 400
 # itself, before any application code runs), so this drives the ASGI app directly.
 @pytest.fixture
-def asgi_app(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
+def asgi_app(fresh_database, tmp_path):
     from kms_core.runtime import FakeClock, Runtime
     from paramstore.server import create_app
     from paramstore.settings import Settings
@@ -303,7 +303,7 @@ def asgi_app(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
     store.db.dispose()
 
 
-def asgi_post(app, headers: list[tuple[bytes, bytes]], body: bytes = b"{}") -> tuple[int, dict, bytes]:  # type: ignore[no-untyped-def]
+def asgi_post(app, headers: list[tuple[bytes, bytes]], body: bytes = b"{}") -> tuple[int, dict, bytes]:
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
              "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "headers": headers,
              "client": ("192.0.2.7", 40000), "server": ("127.0.0.1", 8080)}
@@ -331,7 +331,7 @@ def asgi_post(app, headers: list[tuple[bytes, bytes]], body: bytes = b"{}") -> t
                                                          if m["type"] == "http.response.body")
 
 
-def test_content_length_not_a_number_is_audited(asgi_app):  # type: ignore[no-untyped-def]
+def test_content_length_not_a_number_is_audited(asgi_app):
     agent = "gaps-length/" + uuid.uuid4().hex
     signed = signed_headers("http://127.0.0.1:8080", b"{}", "TrentService.Encrypt", extra={"User-Agent": agent})
     headers = [(k.lower().encode(), v.encode()) for k, v in signed.items() if k.lower() != "content-length"]
@@ -351,7 +351,7 @@ def test_content_length_not_a_number_is_audited(asgi_app):  # type: ignore[no-un
 
 
 # --- 4. audit ls --resource and --event svc:Name -----------------------------------------
-def test_ls_resource_by_parameter_name_and_arn(server, name):  # type: ignore[no-untyped-def]
+def test_ls_resource_by_parameter_name_and_arn(server, name):
     """Needs SSM operations to record the parameter's ARN among the event's resources."""
     ssm = server.client("ssm")
     name = name + "/db-password"
@@ -374,7 +374,7 @@ def test_ls_resource_by_parameter_name_and_arn(server, name):  # type: ignore[no
     assert table.returncode == 0 and "ssm:GetParameter" in table.stdout and arn in table.stdout, table.stdout
 
 
-def test_ls_event_with_and_without_service(server, kms, key_id):  # type: ignore[no-untyped-def]
+def test_ls_event_with_and_without_service(server, kms, key_id):
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
     decrypt_id = kms.decrypt(CiphertextBlob=blob)["ResponseMetadata"]["RequestId"]
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
@@ -384,7 +384,7 @@ def test_ls_event_with_and_without_service(server, kms, key_id):  # type: ignore
     assert listed(server, "--event", "kms:Decrypt", "--key", key_id) == [decrypt_id]
 
 
-def test_ls_event_of_the_paramstore_source(server):  # type: ignore[no-untyped-def]
+def test_ls_event_of_the_paramstore_source(server):
     """Unknown services are listed as paramstore:<name>; that spelling filters too."""
     agent = "gaps-ls/" + uuid.uuid4().hex
     op = "Op" + uuid.uuid4().hex[:8]
@@ -393,7 +393,7 @@ def test_ls_event_of_the_paramstore_source(server):  # type: ignore[no-untyped-d
     assert listed(server, "--event", "paramstore:" + op) == [response.headers["x-amzn-RequestId"]]
 
 
-def test_ls_resource_query_matches_exactly(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
+def test_ls_resource_query_matches_exactly(fresh_database, tmp_path):
     """The store-level filter: parameter names against ARNs in any region and account, ARNs
     exactly, and no prefix or suffix look-alikes."""
     from kms_core.audit import AuditEvent, AuditLog, query

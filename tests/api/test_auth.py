@@ -321,7 +321,7 @@ def test_signed_for_ssm_boto3_kms_client_raises_invalid_signature(server, monkey
     kms = server.client("kms")
     real_init = SigV4Auth.__init__
 
-    def init(self, credentials, service_name, region_name):  # type: ignore[no-untyped-def]
+    def init(self, credentials, service_name, region_name):
         real_init(self, credentials, "ssm", region_name)
 
     monkeypatch.setattr(SigV4Auth, "__init__", init)
@@ -338,7 +338,7 @@ def test_signed_for_other_region_is_served_in_that_region(server):
     assert response.status_code == 200, response.text
 
 
-def all_key_ids(kms) -> set[str]:  # type: ignore[no-untyped-def]
+def all_key_ids(kms) -> set[str]:
     pages = kms.get_paginator("list_keys").paginate()
     return {k["KeyId"] for page in pages for k in page["Keys"]}
 

@@ -22,7 +22,7 @@ def policy(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def allow(actions, resource="*", **extra) -> dict:  # type: ignore[no-untyped-def]
+def allow(actions, resource="*", **extra) -> dict:
     return {"Effect": "Allow", "Action": actions, "Resource": resource, **extra}
 
 
@@ -34,13 +34,13 @@ def root_statement(account: str = ACCOUNT_ID) -> dict:
 class Identities:
     """Makes users, roles and sessions through the IAM and STS APIs, as a team would."""
 
-    def __init__(self, server, access_key_id=None, secret=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, server, access_key_id=None, secret=None) -> None:
         self.server = server
         kwargs = {} if access_key_id is None else {"access_key_id": access_key_id, "secret": secret}
         self.iam = server.client("iam", **kwargs)
         self.sts = server.client("sts", **kwargs)
 
-    def user(self, identity_policy: str | None = None, name: str | None = None):  # type: ignore[no-untyped-def]
+    def user(self, identity_policy: str | None = None, name: str | None = None):
         """A new IAM user; returns (arn, kms client for it)."""
         name = name or "u-" + uuid.uuid4().hex[:10]
         arn = self.iam.create_user(UserName=name)["User"]["Arn"]
@@ -57,7 +57,7 @@ class Identities:
             self.iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=identity_policy)
         return arn
 
-    def session(self, role_arn: str, name: str = "app"):  # type: ignore[no-untyped-def]
+    def session(self, role_arn: str, name: str = "app"):
         creds = self.sts.assume_role(RoleArn=role_arn, RoleSessionName=name)["Credentials"]
         return boto3.client("kms", endpoint_url=self.server.url, region_name=REGION,
                             aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
@@ -65,17 +65,17 @@ class Identities:
 
 
 @pytest.fixture
-def ids(server):  # type: ignore[no-untyped-def]
+def ids(server):
     return Identities(server)
 
 
 @pytest.fixture(scope="session")
-def other_account(server):  # type: ignore[no-untyped-def]
+def other_account(server):
     """A second account with its own root credentials (made by the operator path)."""
     return second_account_key(server, OTHER_ACCOUNT)
 
 
-def denied(call, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def denied(call, **kwargs) -> str:
     code, message = error_of(call, **kwargs)
     assert code == "AccessDeniedException", (code, message)
     return message

@@ -189,7 +189,7 @@ def _key_policy() -> str:
 
 
 # --- one scenario per operation: setup(world) -> call ----------------------------------------------
-def kms_simple(method: str, key_kwargs: dict | None = None, **call_kwargs: Any):  # type: ignore[no-untyped-def]
+def kms_simple(method: str, key_kwargs: dict | None = None, **call_kwargs: Any):
     def setup(w: World) -> Call:
         key_id = w.key(**(key_kwargs or {}))
         return lambda c: getattr(c, method)(KeyId=key_arn(key_id), **call_kwargs)
@@ -345,7 +345,7 @@ def account_wide(call: Call) -> Callable[[World], Call]:
     return lambda w: call
 
 
-def ssm_simple(method: str, name_arg: str = "Name", **kwargs: Any):  # type: ignore[no-untyped-def]
+def ssm_simple(method: str, name_arg: str = "Name", **kwargs: Any):
     def setup(w: World) -> Call:
         name = w.parameter()
         return lambda c: getattr(c, method)(**{name_arg: name}, **kwargs)
@@ -402,14 +402,14 @@ def s_remove_tags(w: World) -> Call:
 _TIER = "/ssm/parameter-store/default-parameter-tier"
 
 
-def setting(method: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+def setting(method: str, **kwargs: Any):
     def setup(w: World) -> Call:
         w.resources["servicesetting"] = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:servicesetting{_TIER}"
         return lambda c: getattr(c, method)(SettingId=_TIER, **kwargs)
     return setup
 
 
-def iam_user_op(method: str, with_policy: bool = False, with_key: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+def iam_user_op(method: str, with_policy: bool = False, with_key: bool = False, **kwargs: Any):
     def setup(w: World) -> Call:
         name = w.user()
         extra = dict(kwargs)
@@ -421,7 +421,7 @@ def iam_user_op(method: str, with_policy: bool = False, with_key: bool = False, 
     return setup
 
 
-def iam_role_op(method: str, with_policy: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+def iam_role_op(method: str, with_policy: bool = False, **kwargs: Any):
     def setup(w: World) -> Call:
         name = w.role()
         if with_policy:

@@ -26,7 +26,7 @@ from tests.process_helpers import ServerProcess
 TIMEOUT = 2.0
 
 
-def hold_lock(url, data_dir, table: str, sqlite_file: str = "paramstore.db") -> subprocess.Popen:  # type: ignore[no-untyped-def]
+def hold_lock(url, data_dir, table: str, sqlite_file: str = "paramstore.db") -> subprocess.Popen:
     """A process that takes the lock and keeps it until its stdin closes."""
     if url is None:
         code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
@@ -50,13 +50,13 @@ def release(holder: subprocess.Popen) -> None:
     holder.wait(timeout=30)
 
 
-def timed(call):  # type: ignore[no-untyped-def]
+def timed(call):
     start = time.monotonic()
     result = call()
     return result, time.monotonic() - start
 
 
-def waiting_in_background(call) -> dict:  # type: ignore[no-untyped-def]
+def waiting_in_background(call) -> dict:
     """Start `call` on a thread; the dict gets its error code and how long it took."""
     outcome: dict = {}
 
@@ -76,7 +76,7 @@ def waiting_in_background(call) -> dict:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def live(tmp_path, fresh_database):  # type: ignore[no-untyped-def]
+def live(tmp_path, fresh_database):
     _, url = fresh_database
     server = ServerProcess(tmp_path, url, extra_args=("--db-timeout", str(TIMEOUT))).wait_ready()
     yield server, url, tmp_path

@@ -40,7 +40,7 @@ def _umask(mask: int) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _no_paramstore_env(monkeypatch):  # type: ignore[no-untyped-def]
+def _no_paramstore_env(monkeypatch):
     for name in [n for n in os.environ if n.startswith("PARAMSTORE_")]:
         monkeypatch.delenv(name)
 
@@ -55,7 +55,7 @@ def _open(data_dir: Path, database_url: Optional[str] = None) -> Store:
     return open_store(_settings(data_dir, database_url))
 
 
-def _warnings(caplog) -> list[str]:  # type: ignore[no-untyped-def]
+def _warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records
             if r.levelno == logging.WARNING and "group or other users can reach it" in r.getMessage()]
 

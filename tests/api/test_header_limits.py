@@ -36,7 +36,7 @@ def signed(url: str, body: bytes, target: str, agent: str, token: Optional[str] 
     return dict(request.headers.items())
 
 
-def event_for(server, request_id: str) -> dict:  # type: ignore[no-untyped-def]
+def event_for(server, request_id: str) -> dict:
     with trail_engine(server.app.state.store.db).connect() as conn:
         rows = conn.execute(text("SELECT " + ", ".join(COLUMNS) + " FROM audit_event WHERE request_id = :r"),
                             {"r": request_id}).all()
@@ -56,7 +56,7 @@ def assert_refused(response: httpx.Response) -> str:
     return response.headers["x-amzn-RequestId"]
 
 
-def assert_recorded(server, request_id: str, agent: str, headers: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
+def assert_recorded(server, request_id: str, agent: str, headers: dict[str, str]) -> dict:
     event = event_for(server, request_id)
     assert event["error_code"] == CODE
     assert event["event_source"] == "kms.amazonaws.com" and event["event_name"] == "Encrypt"
@@ -68,7 +68,7 @@ def assert_recorded(server, request_id: str, agent: str, headers: dict[str, str]
 
 
 # --- over the limits ---------------------------------------------------------------------
-def test_two_hundred_headers_are_refused_and_audited(server, kms):  # type: ignore[no-untyped-def]
+def test_two_hundred_headers_are_refused_and_audited(server, kms):
     agent = "limits-count/" + uuid.uuid4().hex
     headers = signed(server.url, b"{}", "TrentService.Encrypt", agent)
     padded = {**headers, **{f"X-Pad-{i:03d}": "v" for i in range(200)}}
@@ -78,7 +78,7 @@ def test_two_hundred_headers_are_refused_and_audited(server, kms):  # type: igno
     assert kms.list_keys()["Keys"] is not None  # still serving
 
 
-def test_one_twenty_kib_header_is_refused_and_audited(server, kms):  # type: ignore[no-untyped-def]
+def test_one_twenty_kib_header_is_refused_and_audited(server, kms):
     agent = "limits-bytes/" + uuid.uuid4().hex
     token = "FAKE-TOKEN-" + uuid.uuid4().hex
     headers = signed(server.url, b"{}", "TrentService.Encrypt", agent, token=token)
@@ -90,7 +90,7 @@ def test_one_twenty_kib_header_is_refused_and_audited(server, kms):  # type: ign
     assert kms.list_keys()["Keys"] is not None
 
 
-def test_huge_user_agent_is_refused_and_recorded_cut_short(server):  # type: ignore[no-untyped-def]
+def test_huge_user_agent_is_refused_and_recorded_cut_short(server):
     agent = "limits-agent/" + "u" * (64 * 1024)
     response = httpx.post(server.url + "/", content=b"{}", timeout=15,
                           headers={"Content-Type": CONTENT_TYPE, "X-Amz-Target": "TrentService.ListKeys",
@@ -100,7 +100,7 @@ def test_huge_user_agent_is_refused_and_recorded_cut_short(server):  # type: ign
     assert event["user_agent"] == agent[:512]
 
 
-def test_other_paths_are_limited_too(server):  # type: ignore[no-untyped-def]
+def test_other_paths_are_limited_too(server):
     response = httpx.get(server.url + "/health", headers={f"X-Pad-{i}": "v" for i in range(150)}, timeout=15)
     event = event_for(server, assert_refused(response))
     assert event["error_code"] == CODE and event["event_source"] == "paramstore"
@@ -153,7 +153,7 @@ def exact_request(url: str, count: int, size: int) -> list[tuple[str, str]]:
     (MAX_HEADER_COUNT + 1, 4096, True),
     (20, MAX_HEADER_BYTES + 1, True),
 ], ids=["at-both-limits", "one-header-over", "one-byte-over"])
-def test_limits_are_exact(server, count, size, refused):  # type: ignore[no-untyped-def]
+def test_limits_are_exact(server, count, size, refused):
     data = raw_post(server.url, exact_request(server.url, count, size), b"{}")
     status = data.split(b"\r\n", 1)[0]
     if refused:
@@ -163,7 +163,7 @@ def test_limits_are_exact(server, count, size, refused):  # type: ignore[no-unty
         assert status.startswith(b"HTTP/1.1 200"), data[:500]
 
 
-def test_ordinary_sdk_calls_are_unaffected(server, kms):  # type: ignore[no-untyped-def]
+def test_ordinary_sdk_calls_are_unaffected(server, kms):
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"fine")["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"fine"

@@ -29,18 +29,18 @@ def unique(prefix: str = "u") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def status_of(call) -> int:  # type: ignore[no-untyped-def]
+def status_of(call) -> int:
     with pytest.raises(ClientError) as info:
         call()
     return info.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 @pytest.fixture
-def iam(server):  # type: ignore[no-untyped-def]
+def iam(server):
     return server.client("iam")
 
 
-def user_with_key(server, iam, *policies: str):  # type: ignore[no-untyped-def]
+def user_with_key(server, iam, *policies: str):
     """A new user with an access key (and the given inline policies): (name, key id, secret)."""
     name = unique()
     iam.create_user(UserName=name)

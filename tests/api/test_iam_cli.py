@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli(server, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+def cli(server, monkeypatch, tmp_path):
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
@@ -26,7 +26,7 @@ def cli(server, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("PARAMSTORE_ENDPOINT_URL", server.url)
 
-    def run(*args: str, ok: bool = True):  # type: ignore[no-untyped-def]
+    def run(*args: str, ok: bool = True):
         result = runner.invoke(app, ["iam", *args])
         if ok:
             assert result.exit_code == 0, (result.output, result.exception)

@@ -26,11 +26,11 @@ def unique(prefix: str = "t") -> str:
     return f"alias/{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def all_aliases(kms, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
+def all_aliases(kms, **kwargs) -> list[dict]:
     return [a for page in pages(kms.list_aliases, **kwargs) for a in page["Aliases"]]
 
 
-def alias_names(kms, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
+def alias_names(kms, **kwargs) -> list[str]:
     return [a["AliasName"] for a in all_aliases(kms, **kwargs)]
 
 

@@ -98,7 +98,7 @@ def sign_cases() -> list:
 _SHARED: dict[tuple[str, str, str], str] = {}
 
 
-def shared_key(server, spec: str, usage: str) -> str:  # type: ignore[no-untyped-def]
+def shared_key(server, spec: str, usage: str) -> str:
     """A key of this spec and usage on this server, made once per test session.  Tests that
     change a key's state make their own."""
     slot = (server.url, spec, usage)
@@ -109,11 +109,11 @@ def shared_key(server, spec: str, usage: str) -> str:  # type: ignore[no-untyped
 
 
 @pytest.fixture
-def keys(server):  # type: ignore[no-untyped-def]
+def keys(server):
     return lambda spec, usage: shared_key(server, spec, usage)
 
 
-def public_key_of(kms, key_id: str):  # type: ignore[no-untyped-def]
+def public_key_of(kms, key_id: str):
     der = kms.get_public_key(KeyId=key_id)["PublicKey"]
     return der, serialization.load_der_public_key(der)
 
@@ -178,12 +178,12 @@ class OpenSSL:
 
 
 @pytest.fixture
-def openssl(tmp_path) -> OpenSSL:  # type: ignore[no-untyped-def]
+def openssl(tmp_path) -> OpenSSL:
     return OpenSSL(tmp_path)
 
 
 # --- verification with `cryptography` and pycryptodome --------------------------------------
-def cryptography_verifies(public, algorithm: str, message: bytes, signature: bytes,  # type: ignore[no-untyped-def]
+def cryptography_verifies(public, algorithm: str, message: bytes, signature: bytes,
                           message_type: str = "RAW") -> bool:
     try:
         if algorithm == "ED25519_SHA_512":
@@ -251,7 +251,7 @@ def ml_dsa_mu(public_raw: bytes, message: bytes) -> bytes:
 
 
 # === Sign / Verify ===========================================================================
-def _check_outside(openssl, spec: str, algorithm: str, public_der: bytes, public,  # type: ignore[no-untyped-def]
+def _check_outside(openssl, spec: str, algorithm: str, public_der: bytes, public,
                    message: bytes, signature: bytes) -> None:
     """The RAW-message signature verifies outside the server, and not for another message."""
     other = message + b"!"
@@ -266,7 +266,7 @@ def _check_outside(openssl, spec: str, algorithm: str, public_der: bytes, public
     assert not cryptography_verifies(public, algorithm, other, signature)
 
 
-def _sign_and_check(kms, openssl, key_id: str, spec: str, algorithm: str) -> None:  # type: ignore[no-untyped-def]
+def _sign_and_check(kms, openssl, key_id: str, spec: str, algorithm: str) -> None:
     public_der, public = public_key_of(kms, key_id)
     message = b"pay 100 to alice " + os.urandom(24)
     if algorithm == "ED25519_PH_SHA_512":
@@ -455,7 +455,7 @@ def metadata_cases() -> list:
     return cases
 
 
-def _public_key_matches_spec(public, spec: str) -> None:  # type: ignore[no-untyped-def]
+def _public_key_matches_spec(public, spec: str) -> None:
     if spec.startswith("RSA"):
         assert isinstance(public, rsa.RSAPublicKey)
         assert public.key_size == int(spec.split("_")[1])
@@ -548,7 +548,7 @@ def test_verify_mac_bad_mac_raises_invalid_mac(kms, keys):
 
 
 # === RSA OAEP Encrypt / Decrypt / ReEncrypt =======================================================
-def _oaep(algorithm: str):  # type: ignore[no-untyped-def]
+def _oaep(algorithm: str):
     chosen = hashes.SHA1() if algorithm == "RSAES_OAEP_SHA_1" else hashes.SHA256()
     return padding.OAEP(mgf=padding.MGF1(chosen), algorithm=chosen, label=None)
 
@@ -562,7 +562,7 @@ def oaep_cases(sqlite_only: bool) -> list:
     return cases
 
 
-def _rsa_round_trips(kms, openssl, key_id: str, spec: str, algorithm: str) -> None:  # type: ignore[no-untyped-def]
+def _rsa_round_trips(kms, openssl, key_id: str, spec: str, algorithm: str) -> None:
     der, public = public_key_of(kms, key_id)
     limit = OAEP_LIMITS[(spec, algorithm)]
     k = int(spec.split("_")[1]) // 8
@@ -685,7 +685,7 @@ def pair_cases(sqlite_only: bool) -> list:
     return [s for s in KEY_PAIR_SPECS if (s in representative) != sqlite_only]
 
 
-def _data_key_pairs(kms, key_id: str, spec: str) -> None:  # type: ignore[no-untyped-def]
+def _data_key_pairs(kms, key_id: str, spec: str) -> None:
     context = {"purpose": "data-key-pair", "spec": spec}
     out = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec=spec, EncryptionContext=context)
     assert out["KeyId"] == key_arn(key_id) and out["KeyPairSpec"] == spec
@@ -744,7 +744,7 @@ def test_derive_shared_secret_is_raw_ecdh(kms, keys, spec):
     assert out["SharedSecret"] == _openssl_derive(peer, kms_public)
 
 
-def _openssl_derive(peer, kms_public) -> bytes:  # type: ignore[no-untyped-def]
+def _openssl_derive(peer, kms_public) -> bytes:
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:

@@ -23,16 +23,16 @@ from tests.helpers import error_of, key_arn
 
 
 @pytest.fixture
-def keys(server):  # type: ignore[no-untyped-def]
+def keys(server):
     return lambda spec, usage: shared_key(server, spec, usage)
 
 
 @pytest.fixture
-def alice(server) -> User:  # type: ignore[no-untyped-def]
+def alice(server) -> User:
     return make_user(server)
 
 
-def key_with_policy(kms, spec: str, usage: str, *statements: dict) -> str:  # type: ignore[no-untyped-def]
+def key_with_policy(kms, spec: str, usage: str, *statements: dict) -> str:
     """A key whose policy lets the root administer it (delegating to IAM) plus `statements`."""
     policy = {"Version": "2012-10-17", "Statement": [
         {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": ROOT_ARN}, "Action": "kms:*", "Resource": "*"},
@@ -40,7 +40,7 @@ def key_with_policy(kms, spec: str, usage: str, *statements: dict) -> str:  # ty
     return kms.create_key(KeySpec=spec, KeyUsage=usage, Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
 
 
-def allow(principal: str, actions, condition: dict | None = None,  # type: ignore[no-untyped-def]
+def allow(principal: str, actions, condition: dict | None = None,
           effect: str = "Allow") -> dict:
     statement = {"Effect": effect, "Principal": {"AWS": principal}, "Action": actions, "Resource": "*"}
     if condition is not None:
@@ -48,7 +48,7 @@ def allow(principal: str, actions, condition: dict | None = None,  # type: ignor
     return statement
 
 
-def denied(call, action: str, user: User | None = None, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def denied(call, action: str, user: User | None = None, **kwargs) -> str:
     code, message = error_of(call, **kwargs)
     assert code == "AccessDeniedException", (code, message)
     assert f"is not authorized to perform: {action} on resource: " in message, message
@@ -205,7 +205,7 @@ def test_identity_policy_alone_does_not_open_a_key_whose_policy_does_not_delegat
 
 
 # === grants ============================================================================================
-def grant(kms, key_id: str, grantee: str, ops: list, **kw) -> dict:  # type: ignore[no-untyped-def]
+def grant(kms, key_id: str, grantee: str, ops: list, **kw) -> dict:
     return kms.create_grant(KeyId=key_id, GranteePrincipal=grantee, Operations=ops, **kw)
 
 

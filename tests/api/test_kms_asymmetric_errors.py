@@ -27,19 +27,19 @@ NO_USAGE = "You must specify a KeyUsage value for all KMS keys except for symmet
 
 
 @pytest.fixture
-def keys(server):  # type: ignore[no-untyped-def]
+def keys(server):
     return lambda spec, usage: shared_key(server, spec, usage)
 
 
 @pytest.fixture
-def raw_kms(server):  # type: ignore[no-untyped-def]
+def raw_kms(server):
     """A client without botocore's client-side checks, so out-of-range values reach the server."""
     return boto3.client("kms", endpoint_url=server.url, region_name=REGION,
                         aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
                         config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
 
 
-def key_count(kms) -> int:  # type: ignore[no-untyped-def]
+def key_count(kms) -> int:
     total, marker = 0, None
     while True:
         page = kms.list_keys(Limit=1000, **({"Marker": marker} if marker else {}))
@@ -49,7 +49,7 @@ def key_count(kms) -> int:  # type: ignore[no-untyped-def]
         marker = page["NextMarker"]
 
 
-def spki(public) -> bytes:  # type: ignore[no-untyped-def]
+def spki(public) -> bytes:
     return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -420,7 +420,7 @@ def test_dry_run_with_bad_request_reports_the_error(kms, keys):
 
 
 # === key states =====================================================================================
-def _prepare(kms, spec: str, usage: str) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+def _prepare(kms, spec: str, usage: str) -> tuple[str, dict]:
     """A fresh key and, made while it is still enabled, what the later calls need."""
     key_id = kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]["KeyId"]
     made: dict = {}

@@ -509,14 +509,14 @@ _FLEETS: dict[str, Fleet] = {}
 
 
 @pytest.fixture
-def wire(server):  # type: ignore[no-untyped-def]
+def wire(server):
     w = Wire(server.url)
     yield w
     w.close()
 
 
 @pytest.fixture
-def fleet(server, wire) -> Fleet:  # type: ignore[no-untyped-def]
+def fleet(server, wire) -> Fleet:
     """The fleet of this server (made once per server), checked intact after the test."""
     if server.url not in _FLEETS:
         _FLEETS[server.url] = make_fleet(wire)
@@ -1145,13 +1145,13 @@ def test_import_key_material_hostile_tokens_and_material(wire, fleet):
         oaep = padding.OAEP(mgf=padding.MGF1(hash_cls()), algorithm=hash_cls(), label=None)
         aes_key = os.urandom(32)
         candidates += [
-            pub.encrypt(fleet.materials["imp_sym"], padding.OAEP(mgf=padding.MGF1(other_hash()),  # type: ignore
+            pub.encrypt(fleet.materials["imp_sym"], padding.OAEP(mgf=padding.MGF1(other_hash()),  # type: ignore[union-attr]  # an RSA key here
                                                                  algorithm=other_hash(), label=None)),
-            pub.encrypt(aes_key, oaep) + os.urandom(40),  # type: ignore[union-attr]
-            pub.encrypt(os.urandom(16), oaep)  # type: ignore[union-attr]
+            pub.encrypt(aes_key, oaep) + os.urandom(40),  # type: ignore[union-attr]  # an RSA key here
+            pub.encrypt(os.urandom(16), oaep)  # type: ignore[union-attr]  # an RSA key here
             + aes_key_wrap_with_padding(os.urandom(16), os.urandom(32)),
-            pub.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(os.urandom(32), os.urandom(32)),  # type: ignore
-            pub.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, os.urandom(32))[:-8],  # type: ignore
+            pub.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(os.urandom(32), os.urandom(32)),  # type: ignore[union-attr]  # an RSA key here
+            pub.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, os.urandom(32))[:-8],  # type: ignore[union-attr]  # an RSA key here
             wrap(fleet.imports["imp_hmac"][3], fleet.materials["imp_sym"], algorithm),  # another key's wrapping key
         ]
         for encrypted in candidates:

@@ -25,13 +25,13 @@ def key_arn(key_id: str, region: str = REGION) -> str:
     return f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"
 
 
-def make_alias(kms, key_id: str) -> str:  # type: ignore[no-untyped-def]
+def make_alias(kms, key_id: str) -> str:
     name = f"alias/crypto-{uuid.uuid4().hex[:12]}"
     kms.create_alias(AliasName=name, TargetKeyId=key_id)
     return name
 
 
-def reference(kms, key_id: str, form: str) -> str:  # type: ignore[no-untyped-def]
+def reference(kms, key_id: str, form: str) -> str:
     """The key named as: bare id, key ARN, alias name or alias ARN."""
     if form == "id":
         return key_id
@@ -43,12 +43,12 @@ def reference(kms, key_id: str, form: str) -> str:  # type: ignore[no-untyped-de
     return f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:{alias}"
 
 
-def current_material(kms, key_id: str) -> str:  # type: ignore[no-untyped-def]
+def current_material(kms, key_id: str) -> str:
     return kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
 
 
 @pytest.fixture
-def other_key(kms) -> str:  # type: ignore[no-untyped-def]
+def other_key(kms) -> str:
     return kms.create_key(Description="other key")["KeyMetadata"]["KeyId"]
 
 

@@ -31,7 +31,7 @@ def flip(blob: bytes, position: int, mask: int = 0x01) -> bytes:
 
 
 @pytest.fixture
-def raw_kms(server):  # type: ignore[no-untyped-def]
+def raw_kms(server):
     """A client without botocore's client-side checks, so out-of-range values reach the server."""
     return boto3.client("kms", endpoint_url=server.url, region_name=REGION,
                         aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
@@ -39,12 +39,12 @@ def raw_kms(server):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def other_key(kms) -> str:  # type: ignore[no-untyped-def]
+def other_key(kms) -> str:
     return kms.create_key(Description="other key")["KeyMetadata"]["KeyId"]
 
 
 @pytest.fixture
-def blob(kms, key_id) -> bytes:  # type: ignore[no-untyped-def]
+def blob(kms, key_id) -> bytes:
     """PLAINTEXT under key_id with CONTEXT."""
     return kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT, EncryptionContext=CONTEXT)["CiphertextBlob"]
 
@@ -359,7 +359,7 @@ CRYPTO_OPERATIONS = ["encrypt", "decrypt", "re_encrypt_source", "generate_data_k
                      "generate_data_key_without_plaintext"]
 
 
-def call_crypto(kms, operation: str, key_id: str, blob: bytes):  # type: ignore[no-untyped-def]
+def call_crypto(kms, operation: str, key_id: str, blob: bytes):
     """Run one crypto operation that needs `key_id` usable (blob is under key_id, with CONTEXT)."""
     if operation == "encrypt":
         return kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)
@@ -436,7 +436,7 @@ def test_decrypt_tampered_blob_of_disabled_key_is_still_an_error(kms, key_id, bl
 
 # --- regions -----------------------------------------------------------------------------------
 @pytest.fixture
-def eu_kms(server):  # type: ignore[no-untyped-def]
+def eu_kms(server):
     return server.client("kms", region=OTHER_REGION)
 
 

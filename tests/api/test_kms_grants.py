@@ -21,11 +21,11 @@ USE_OPS = ["Encrypt", "Decrypt", "GenerateDataKey"]
 
 
 class User:
-    def __init__(self, name: str, arn: str, kms) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, name: str, arn: str, kms) -> None:
         self.name, self.arn, self.kms = name, arn, kms
 
 
-def make_user(server, policy: dict | None = None) -> User:  # type: ignore[no-untyped-def]
+def make_user(server, policy: dict | None = None) -> User:
     """An IAM user in the test account, inserted straight into the store."""
     store = server.app.state.store
     name = "grantee-" + uuid.uuid4().hex[:10]
@@ -44,16 +44,16 @@ def make_user(server, policy: dict | None = None) -> User:  # type: ignore[no-un
 
 
 @pytest.fixture
-def alice(server) -> User:  # type: ignore[no-untyped-def]
+def alice(server) -> User:
     return make_user(server)
 
 
 @pytest.fixture
-def bob(server) -> User:  # type: ignore[no-untyped-def]
+def bob(server) -> User:
     return make_user(server)
 
 
-def grant(kms, key_id: str, grantee: str, ops=None, **kw) -> dict:  # type: ignore[no-untyped-def]
+def grant(kms, key_id: str, grantee: str, ops=None, **kw) -> dict:
     return kms.create_grant(KeyId=key_id, GranteePrincipal=grantee, Operations=ops or USE_OPS, **kw)
 
 

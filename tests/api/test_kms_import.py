@@ -31,12 +31,12 @@ NO_EXPIRY = {"ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}
 
 
 # --- helpers -------------------------------------------------------------------------------
-def external_key(kms, spec: str = "SYMMETRIC_DEFAULT", usage: str | None = None) -> str:  # type: ignore[no-untyped-def]
+def external_key(kms, spec: str = "SYMMETRIC_DEFAULT", usage: str | None = None) -> str:
     kwargs = {"KeyUsage": usage} if usage else {}
     return kms.create_key(Origin="EXTERNAL", KeySpec=spec, **kwargs)["KeyMetadata"]["KeyId"]
 
 
-def parameters(kms, key_id: str, algorithm: str = OAEP_SHA256,  # type: ignore[no-untyped-def]
+def parameters(kms, key_id: str, algorithm: str = OAEP_SHA256,
                spec: str = "RSA_2048") -> dict:
     return kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec=spec)
 
@@ -73,7 +73,7 @@ def openssl_wrap(tmp: Path, public_der: bytes, material: bytes, algorithm: str) 
 local_wrap = wrap_key_material
 
 
-def import_material(kms, key_id: str, material: bytes, algorithm: str = OAEP_SHA256,  # type: ignore[no-untyped-def]
+def import_material(kms, key_id: str, material: bytes, algorithm: str = OAEP_SHA256,
                     **kwargs) -> dict:
     params = parameters(kms, key_id, algorithm)
     extra = kwargs or NO_EXPIRY
@@ -81,21 +81,21 @@ def import_material(kms, key_id: str, material: bytes, algorithm: str = OAEP_SHA
                                    EncryptedKeyMaterial=local_wrap(params["PublicKey"], material, algorithm), **extra)
 
 
-def pkcs8(private) -> bytes:  # type: ignore[no-untyped-def]
+def pkcs8(private) -> bytes:
     return private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
 
 
-def spki(private) -> bytes:  # type: ignore[no-untyped-def]
+def spki(private) -> bytes:
     return private.public_key().public_bytes(serialization.Encoding.DER,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def describe(kms, key_id: str) -> dict:  # type: ignore[no-untyped-def]
+def describe(kms, key_id: str) -> dict:
     return kms.describe_key(KeyId=key_id)["KeyMetadata"]
 
 
-def material_rows(server, key_id: str) -> int:  # type: ignore[no-untyped-def]
+def material_rows(server, key_id: str) -> int:
     from kms_core.storage.tables import KeyMaterialTable
 
     engine = create_engine(server.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -540,7 +540,7 @@ def test_import_and_delete_on_aws_kms_key_unsupported_operation(kms, key_id):
     expect_error(lambda: kms.delete_imported_key_material(KeyId=key_id), "UnsupportedOperationException", message)
 
 
-def _external_key_in_state(kms, state: str) -> tuple[str, bytes, dict]:  # type: ignore[no-untyped-def]
+def _external_key_in_state(kms, state: str) -> tuple[str, bytes, dict]:
     """An EXTERNAL key in `state`, its material (imported unless PendingImport) and fresh
     import parameters made before the state change."""
     key_id = external_key(kms)
@@ -571,7 +571,7 @@ def test_key_state_get_parameters_for_import(kms, state):
 def test_key_state_import_key_material(kms, state, after):
     key_id, material, params = _external_key_in_state(kms, state)
 
-    def call():  # type: ignore[no-untyped-def]
+    def call():
         return kms.import_key_material(KeyId=key_id, ImportToken=params["ImportToken"], **NO_EXPIRY,
                                        EncryptedKeyMaterial=local_wrap(params["PublicKey"], material, OAEP_SHA256))
     if after is None:
@@ -627,7 +627,7 @@ def _forms(secret: bytes) -> list[bytes]:
             base64.urlsafe_b64encode(secret).rstrip(b"=")]
 
 
-def _stored_bytes(server) -> bytes:  # type: ignore[no-untyped-def]
+def _stored_bytes(server) -> bytes:
     """Every byte the database holds: the SQLite file and its WAL, or every PostgreSQL row."""
     if server.backend == "sqlite":
         files = [p for p in server.data_dir.glob("paramstore.db*") if p.is_file()]

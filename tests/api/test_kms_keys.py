@@ -21,11 +21,11 @@ KEY_ARN_RE = re.compile(rf"^arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/"
 DAY = 86_400
 
 
-def all_key_ids(kms, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
+def all_key_ids(kms, **kwargs) -> list[str]:
     return [k["KeyId"] for page in pages(kms.list_keys, **kwargs) for k in page["Keys"]]
 
 
-def new_key(kms, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def new_key(kms, **kwargs) -> str:
     return kms.create_key(**kwargs)["KeyMetadata"]["KeyId"]
 
 
@@ -429,7 +429,7 @@ def test_cancel_key_deletion_disabled_key_invalid_state(kms, key_id):
 
 # --- Deletion when the waiting period ends ---------------------------------------------
 
-def _tag_rows(server, key_id: str) -> int:  # type: ignore[no-untyped-def]
+def _tag_rows(server, key_id: str) -> int:
     from kms_core.storage.tables import KeyTagTable
 
     url = server.database_url.replace("postgresql://", "postgresql+psycopg://", 1)

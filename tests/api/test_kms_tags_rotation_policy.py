@@ -21,14 +21,14 @@ DAY = 86_400
 
 
 @pytest.fixture
-def raw_kms(server):  # type: ignore[no-untyped-def]
+def raw_kms(server):
     """A client without botocore's client-side parameter checks, so the server sees the bad input."""
     return boto3.client("kms", endpoint_url=server.url, region_name=REGION,
                         aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
                         config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
 
 
-def tags_of(kms, key_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def tags_of(kms, key_id: str) -> dict[str, str]:
     return {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]}
 
 

@@ -12,7 +12,7 @@ from tests.process_helpers import ServerProcess
 
 
 @pytest.fixture
-def two_servers(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
+def two_servers(fresh_database, tmp_path):
     root_key = base64.b64encode(os.urandom(32)).decode()
     url = fresh_database[1]
     first = ServerProcess(tmp_path, url, root_key).wait_ready()

@@ -68,7 +68,7 @@ def quiet_client_logs() -> Iterator[None]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def dedicated(request, tmp_path, quiet_client_logs):  # type: ignore[no-untyped-def]
+def dedicated(request, tmp_path, quiet_client_logs):
     backend = request.param
     with database_for(backend) as (database_url, pg):
         data_dir = tmp_path / "data"
@@ -88,7 +88,7 @@ def dedicated(request, tmp_path, quiet_client_logs):  # type: ignore[no-untyped-
             stop_once()
 
 
-def exercise(live) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def exercise(live) -> dict[str, bytes]:
     """Push secrets through the server; return them by name."""
     kms = live.client("kms")
     key_id = kms.create_key(Description="at-rest")["KeyMetadata"]["KeyId"]
@@ -198,7 +198,7 @@ def as_bytes(value: object) -> bytes:
     return str(value).encode("utf-8", "surrogatepass")
 
 
-def rows_of(live, pg) -> list[Row]:  # type: ignore[no-untyped-def]
+def rows_of(live, pg) -> list[Row]:
     return postgres_rows(pg) if pg is not None else sqlite_rows(live.data_dir / "paramstore.db")
 
 
@@ -208,7 +208,7 @@ def cells(rows: list[Row]) -> Iterator[tuple[str, str, object]]:
             yield table, column, value
 
 
-def key_materials(live, rows: list[Row]) -> list[bytes]:  # type: ignore[no-untyped-def]
+def key_materials(live, rows: list[Row]) -> list[bytes]:
     """Unwrap every key material with the root key (the test may; the database must not
     hold them in the clear)."""
     root = load_root_key(live.data_dir, environ={})

@@ -43,7 +43,7 @@ MESSAGE = {
 }
 
 
-def clients(server, region: str = REGION,  # type: ignore[no-untyped-def]
+def clients(server, region: str = REGION,
             creds: tuple[str, str] = (ACCESS_KEY_ID, SECRET_ACCESS_KEY)) -> SimpleNamespace:
     """kms/ssm/iam clients without botocore's client-side checks (so odd tokens reach the server)."""
     extra = {"aws_access_key_id": creds[0], "aws_secret_access_key": creds[1]}
@@ -100,12 +100,12 @@ def _ignore_exists(call: Callable[[], object]) -> None:
 
 
 @pytest.fixture(scope="module")
-def home(server) -> SimpleNamespace:  # type: ignore[no-untyped-def]
+def home(server) -> SimpleNamespace:
     return clients(server)
 
 
 @pytest.fixture(scope="module")
-def listings(server, home) -> dict[str, Listing]:  # type: ignore[no-untyped-def]
+def listings(server, home) -> dict[str, Listing]:
     """One listing of three or more items per list operation, each under names of its own."""
     c = home
     uid = uuid.uuid4().hex[:8]
@@ -359,7 +359,7 @@ def test_token_refused_by_every_other_operation(listings, home, name):
 
 
 @pytest.fixture(scope="module")
-def other_account(server) -> SimpleNamespace:  # type: ignore[no-untyped-def]
+def other_account(server) -> SimpleNamespace:
     """Root credentials of a second account (made by the operator path)."""
     return clients(server, creds=second_account_key(server, OTHER_ACCOUNT))
 

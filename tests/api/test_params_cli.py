@@ -39,7 +39,7 @@ TRICKY = {
 
 
 @pytest.fixture
-def aws_env(server, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+def aws_env(server, monkeypatch, tmp_path):
     """The test credentials and server in the environment, and no stray AWS config."""
     for name in [n for n in os.environ if n.startswith("AWS_")] + ["PARAMSTORE_ENDPOINT_URL"]:
         monkeypatch.delenv(name, raising=False)
@@ -54,8 +54,8 @@ def aws_env(server, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def cli(aws_env):  # type: ignore[no-untyped-def]
-    def run(*args: str, ok: bool = True, input: str | None = None):  # type: ignore[no-untyped-def]
+def cli(aws_env):
+    def run(*args: str, ok: bool = True, input: str | None = None):
         result = runner.invoke(app, ["params", *args], input=input)
         if ok:
             assert result.exit_code == 0, (args, result.output, result.exception)
@@ -69,7 +69,7 @@ def base() -> str:
     return f"/t-{uuid.uuid4().hex[:10]}"
 
 
-def _failed(result, code: int = 1, error: str | None = None) -> str:  # type: ignore[no-untyped-def]
+def _failed(result, code: int = 1, error: str | None = None) -> str:
     """A failure: exit `code`, nothing on stdout, one `paramstore: Code: message` line on stderr."""
     assert result.exit_code == code, (result.exit_code, result.output, result.exception)
     assert result.stdout == ""
@@ -247,7 +247,7 @@ def test_rm_one_and_many(cli, ssm, base):
 
 # --- export / import -------------------------------------------------------------------------
 
-def _put_tricky(ssm, path: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _put_tricky(ssm, path: str) -> dict[str, str]:
     expected = {}
     for i, (key, value) in enumerate(TRICKY.items()):
         kind = "SecureString" if i % 2 else "String"
@@ -435,7 +435,7 @@ def test_wrong_secret_is_reported_by_code(cli, monkeypatch):
 
 # --- exec ------------------------------------------------------------------------------------
 
-def _subprocess_env(server) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _subprocess_env(server) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
                AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,

@@ -60,7 +60,7 @@ def assert_aws_error(response: httpx.Response, code: Optional[str] = None) -> di
 
 
 @pytest.fixture
-def still_up(server, kms):  # type: ignore[no-untyped-def]
+def still_up(server, kms):
     """After the test body, a normal boto3 call still works."""
     yield
     out = kms.generate_random(NumberOfBytes=16)
@@ -68,7 +68,7 @@ def still_up(server, kms):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def key_arn(kms) -> str:  # type: ignore[no-untyped-def]
+def key_arn(kms) -> str:
     return kms.create_key(Description="hostile")["KeyMetadata"]["Arn"]
 
 

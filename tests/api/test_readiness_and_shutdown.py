@@ -22,7 +22,7 @@ def ready(server: ServerProcess) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
-def execute(url, data_dir, statement: str) -> None:  # type: ignore[no-untyped-def]
+def execute(url, data_dir, statement: str) -> None:
     """One statement on the server's database, from this process, committed."""
     if url is None:
         conn = sqlite3.connect(data_dir / "paramstore.db", isolation_level=None)
@@ -40,7 +40,7 @@ def execute(url, data_dir, statement: str) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def live(tmp_path, fresh_database):  # type: ignore[no-untyped-def]
+def live(tmp_path, fresh_database):
     _, url = fresh_database
     server = ServerProcess(tmp_path, url, extra_args=("--db-timeout", "2")).wait_ready()
     yield server, url, tmp_path

@@ -23,7 +23,7 @@ AWS_CLI = Path(sys.executable).parent / "aws"
 # --- AWS CLI ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def cli(server, tmp_path):  # type: ignore[no-untyped-def]
+def cli(server, tmp_path):
     """Run `aws kms ...` against the server with a clean, explicit environment."""
     config = tmp_path / "aws-config"
     credentials = tmp_path / "aws-credentials"
@@ -123,7 +123,7 @@ CONTEXT = {"tenant": "acme", "purpose": "esdk-test", "unicode": "h\u00e9llo \u26
 
 
 @pytest.fixture
-def key_arn(kms) -> str:  # type: ignore[no-untyped-def]
+def key_arn(kms) -> str:
     return kms.create_key(Description="esdk")["KeyMetadata"]["Arn"]
 
 
@@ -133,7 +133,7 @@ def sdk() -> EncryptionSDKClient:
 
 
 @pytest.fixture
-def botocore_session(server, monkeypatch):  # type: ignore[no-untyped-def]
+def botocore_session(server, monkeypatch):
     """A botocore session with the test credentials whose KMS endpoint is the server."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", server.url)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
@@ -144,7 +144,7 @@ def botocore_session(server, monkeypatch):  # type: ignore[no-untyped-def]
     return session
 
 
-def _check_decrypted(header, context: dict) -> None:  # type: ignore[no-untyped-def]
+def _check_decrypted(header, context: dict) -> None:
     # The message carries the caller's context (the SDK may add its own reserved entries).
     for k, v in context.items():
         assert header.encryption_context.get(k) == v, header.encryption_context

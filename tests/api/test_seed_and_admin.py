@@ -45,14 +45,14 @@ SEED = textwrap.dedent(f"""\
 
 
 @pytest.fixture
-def store_location(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
+def store_location(fresh_database, tmp_path):
     """(data_dir, database_url or None) for a fresh store on each backend."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     return data_dir, fresh_database[1]
 
 
-def _client(server: ServerProcess, access_key_id: str, secret: str):  # type: ignore[no-untyped-def]
+def _client(server: ServerProcess, access_key_id: str, secret: str):
     return boto3.client("kms", endpoint_url=server.url, region_name=REGION, aws_access_key_id=access_key_id,
                         aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1}))
 
@@ -66,7 +66,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
-def _location_args(data_dir, url) -> list[str]:  # type: ignore[no-untyped-def]
+def _location_args(data_dir, url) -> list[str]:
     return ["--data-dir", str(data_dir)] + (["--database-url", url] if url else [])
 
 

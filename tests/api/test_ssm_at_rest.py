@@ -36,7 +36,7 @@ def _values() -> dict[str, tuple[str, str, dict]]:
     }
 
 
-def _put_all(ssm, kms) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def _put_all(ssm, kms) -> dict[str, bytes]:
     key_id = kms.create_key(Description="ssm at rest")["KeyMetadata"]["KeyId"]
     leaks: dict[str, bytes] = {}
     for name, (param_type, value, extra) in _values().items():
@@ -87,7 +87,7 @@ def test_no_parameter_value_at_rest_in_rows_files_dump_or_log(dedicated, tmp_pat
 
 
 # --- tampering ---------------------------------------------------------------------------
-def _execute(live, pg, statements: list[tuple[str, dict]]) -> None:  # type: ignore[no-untyped-def]
+def _execute(live, pg, statements: list[tuple[str, dict]]) -> None:
     """Change the store behind the server's back, then tell its caches (as any commit
     through another process would)."""
     from sqlalchemy import create_engine, text
@@ -102,7 +102,7 @@ def _execute(live, pg, statements: list[tuple[str, dict]]) -> None:  # type: ign
         engine.dispose()
 
 
-def _ids(live, pg, name: str) -> int:  # type: ignore[no-untyped-def]
+def _ids(live, pg, name: str) -> int:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(pg.url if pg is not None else f"sqlite:///{live.data_dir / 'paramstore.db'}")
@@ -114,7 +114,7 @@ def _ids(live, pg, name: str) -> int:  # type: ignore[no-untyped-def]
         engine.dispose()
 
 
-def _read_fails(ssm, name: str, wrong_values: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def _read_fails(ssm, name: str, wrong_values: tuple[str, ...]) -> None:
     with pytest.raises(ClientError) as info:
         value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         assert value not in wrong_values

@@ -20,7 +20,7 @@ def policy(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def allow(actions, resource) -> dict:  # type: ignore[no-untyped-def]
+def allow(actions, resource) -> dict:
     return {"Effect": "Allow", "Action": actions, "Resource": resource}
 
 
@@ -28,11 +28,11 @@ PROD_PARAMS = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/app/prod/*"
 
 
 @pytest.fixture
-def user(server):  # type: ignore[no-untyped-def]
+def user(server):
     """user(identity_policy) -> (ssm client, kms client) for a new IAM user."""
     iam = server.client("iam")
 
-    def make(identity_policy: str):  # type: ignore[no-untyped-def]
+    def make(identity_policy: str):
         name = "ssm-u-" + uuid.uuid4().hex[:8]
         iam.create_user(UserName=name)
         iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=identity_policy)

@@ -18,7 +18,7 @@ PUTS_PER_WRITER = 50
 
 
 @pytest.fixture
-def two_servers(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
+def two_servers(fresh_database, tmp_path):
     root_key = base64.b64encode(os.urandom(32)).decode()
     # 400 durable puts from two processes contend for one SQLite write lock: on a loaded
     # machine a put may wait longer than the 5 s default (tests/api/test_database_stalls.py

@@ -27,7 +27,7 @@ POOL = ["", "/", "//", "/a//b", "a/b", "/aws/x", "/ssm/x", "x:1", "x:", ":x", "x
         "text", "ami-12345678", "eyJrIjoicGF0aCIsImEiOjF9", "e30=", "Parameter", "Document"]
 
 
-def _value(rnd: random.Random, spec: dict):  # type: ignore[no-untyped-def]
+def _value(rnd: random.Random, spec: dict):
     if rnd.random() < 0.05:
         return rnd.choice([None, 1, "s", [], {}, True, 1e308, -1, 2 ** 70])
     kind = spec["type"]

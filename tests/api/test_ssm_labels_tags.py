@@ -13,14 +13,14 @@ from tests.helpers import expect_error
 
 
 @pytest.fixture
-def three(ssm, name) -> str:  # type: ignore[no-untyped-def]
+def three(ssm, name) -> str:
     """A parameter with versions 1, 2 and 3 (values v1..v3)."""
     for value in ("v1", "v2", "v3"):
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     return name
 
 
-def labels_by_version(ssm, name: str) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
+def labels_by_version(ssm, name: str) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     token = None
     while True:
@@ -31,11 +31,11 @@ def labels_by_version(ssm, name: str) -> dict[int, list[str]]:  # type: ignore[n
             return out
 
 
-def version_not_found(name: str, version) -> str:  # type: ignore[no-untyped-def]
+def version_not_found(name: str, version) -> str:
     return f"Systems Manager could not find version {version} of {name}. Verify the version and try again."
 
 
-def tags_of(ssm, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def tags_of(ssm, name: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in
             ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]}
 
@@ -229,7 +229,7 @@ def test_invalid_tags(raw, name, tag):
                  "ValidationException")
 
 
-def expect_error_any(call, codes: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def expect_error_any(call, codes: tuple[str, ...]):
     from botocore.exceptions import ClientError
     with pytest.raises(ClientError) as info:
         call()

@@ -16,7 +16,7 @@ from tests.helpers import expect_error
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT_ID}:root"
 
 
-def by_path(ssm, path: str, max_pages: int = 200, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
+def by_path(ssm, path: str, max_pages: int = 200, **kwargs) -> list[dict]:
     """All pages of GetParametersByPath; each page holds at most MaxResults (default 10)."""
     out: list[dict] = []
     token = None
@@ -31,7 +31,7 @@ def by_path(ssm, path: str, max_pages: int = 200, **kwargs) -> list[dict]:  # ty
     raise AssertionError("GetParametersByPath never ended")
 
 
-def describe(ssm, max_pages: int = 500, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
+def describe(ssm, max_pages: int = 500, **kwargs) -> list[dict]:
     out: list[dict] = []
     token = None
     limit = kwargs.get("MaxResults", 50)
@@ -54,7 +54,7 @@ def under(base: str) -> list[dict]:
 
 
 @pytest.fixture
-def tree(ssm, base):  # type: ignore[no-untyped-def]
+def tree(ssm, base):
     """base/a (String), base/b (StringList), base/s (SecureString), base/sub/c, base/sub/deep/d."""
     ssm.put_parameter(Name=base, Value="self", Type="String")
     ssm.put_parameter(Name=f"{base}/a", Value="A", Type="String")

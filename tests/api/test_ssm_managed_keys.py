@@ -14,11 +14,11 @@ from kms_core.service_keys import ServiceKeySet
 from tests.helpers import expect_error, stored_data_key
 
 
-def _managed_key(kms) -> dict:  # type: ignore[no-untyped-def]
+def _managed_key(kms) -> dict:
     return kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]
 
 
-def _stored_data_key(ssm, name: str) -> bytes:  # type: ignore[no-untyped-def]
+def _stored_data_key(ssm, name: str) -> bytes:
     return stored_data_key(ssm.get_parameter(Name=name)["Parameter"]["Value"])
 
 

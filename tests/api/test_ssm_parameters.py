@@ -34,11 +34,11 @@ def parameter_arn(name: str) -> str:
     return f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name.lstrip('/')}"
 
 
-def version_not_found(name: str, version) -> str:  # type: ignore[no-untyped-def]
+def version_not_found(name: str, version) -> str:
     return f"Systems Manager could not find version {version} of {name}. Verify the version and try again."
 
 
-def history(ssm, name: str, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
+def history(ssm, name: str, **kwargs) -> list[dict]:
     out: list[dict] = []
     token = None
     for _ in range(100):
@@ -529,12 +529,12 @@ def test_intelligent_tiering_never_downgrades(ssm, name):
 
 # --- wire shapes -----------------------------------------------------------------------------
 
-def raw_response(client, call):  # type: ignore[no-untyped-def]
+def raw_response(client, call):
     """(status, headers, JSON body) of the HTTP response behind a failing call."""
     import json as _json
     seen: dict = {}
 
-    def grab(http_response, **_):  # type: ignore[no-untyped-def]
+    def grab(http_response, **_):
         seen["http"] = http_response
     client.meta.events.register("after-call.ssm.*", grab)
     try:

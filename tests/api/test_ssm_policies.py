@@ -36,13 +36,13 @@ def policies(*items: dict) -> str:
     return json.dumps(list(items))
 
 
-def metadata(ssm, name: str) -> dict:  # type: ignore[no-untyped-def]
+def metadata(ssm, name: str) -> dict:
     found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
     assert len(found) == 1, found
     return found[0]
 
 
-def gone(ssm, name: str, timeout: float = 3.0) -> bool:  # type: ignore[no-untyped-def]
+def gone(ssm, name: str, timeout: float = 3.0) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -55,7 +55,7 @@ def gone(ssm, name: str, timeout: float = 3.0) -> bool:  # type: ignore[no-untyp
         time.sleep(0.1)
 
 
-def far(server, days: float = 3650) -> float:  # type: ignore[no-untyped-def]
+def far(server, days: float = 3650) -> float:
     return server.clock.now + days * 86400
 
 

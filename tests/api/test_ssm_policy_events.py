@@ -14,11 +14,11 @@ from botocore.exceptions import ClientError
 from kms_core.audit import query, verify
 
 
-def _events(server, arn: str, name: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def _events(server, arn: str, name: str) -> list[dict]:
     return [e for e in query(server.app.state.store.db, event_name=name) if arn in (e.get("resources") or [])]
 
 
-def _wait_for(predicate, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 5.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         result = predicate()

@@ -26,7 +26,7 @@ def base() -> str:
     return f"/rc-{uuid.uuid4().hex[:10]}"
 
 
-def _clean_env(server, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _clean_env(server, tmp_path: Path) -> dict[str, str]:
     """The test credentials and nothing else of AWS: no profile, no config file, no retries."""
     (tmp_path / "aws-empty").write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PARAMSTORE_"))}
@@ -43,7 +43,7 @@ parameters = pytest.importorskip("aws_lambda_powertools.utilities.parameters")
 
 
 @pytest.fixture
-def fresh_default_providers():  # type: ignore[no-untyped-def]
+def fresh_default_providers():
     """The module-level functions keep one provider (and its client) per process: start and end without."""
     parameters.clear_caches()
     yield
@@ -51,7 +51,7 @@ def fresh_default_providers():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def powertools_params(ssm, base):  # type: ignore[no-untyped-def]
+def powertools_params(ssm, base):
     """Two Strings, a SecureString and a JSON String under `base`, one of them a level deeper."""
     ssm.put_parameter(Name=f"{base}/db/host", Value="db.internal:5432", Type="String")
     ssm.put_parameter(Name=f"{base}/db/password", Value="p\u00e4ss=w\"rd\n2", Type="SecureString")
@@ -127,7 +127,7 @@ def test_powertools_provider_from_boto_config(server, powertools_params, monkeyp
 # --- AWS CLI ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def aws(server, tmp_path):  # type: ignore[no-untyped-def]
+def aws(server, tmp_path):
     """Run `aws ssm ...` against the server with a clean, explicit environment."""
     env = _clean_env(server, tmp_path)
 

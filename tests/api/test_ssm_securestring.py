@@ -17,7 +17,7 @@ from tests.helpers import expect_error, key_arn, stored_data_key
 
 
 @pytest.fixture
-def name(base) -> str:  # type: ignore[no-untyped-def]
+def name(base) -> str:
     return f"{base}/secret"
 
 
@@ -25,13 +25,13 @@ def parameter_arn(name: str) -> str:
     return f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name.lstrip('/')}"
 
 
-def metadata(ssm, name: str) -> dict:  # type: ignore[no-untyped-def]
+def metadata(ssm, name: str) -> dict:
     [meta] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
     return meta
 
 
 @pytest.fixture
-def managed_key(ssm, kms):  # type: ignore[no-untyped-def]
+def managed_key(ssm, kms):
     """The account's AWS-managed alias/aws/ssm key (made on first use by a default SecureString put)."""
     ssm.put_parameter(Name=f"/t/{uuid.uuid4().hex[:10]}/first-use", Value="x", Type="SecureString")
     return kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]

@@ -33,17 +33,17 @@ def allow(*actions: str, resource: str = "*") -> str:
 
 
 @pytest.fixture
-def iam(server):  # type: ignore[no-untyped-def]
+def iam(server):
     return server.client("iam")
 
 
 @pytest.fixture
-def sts(server):  # type: ignore[no-untyped-def]
+def sts(server):
     return server.client("sts")
 
 
 @pytest.fixture
-def unvalidated_sts(server):  # type: ignore[no-untyped-def]
+def unvalidated_sts(server):
     """An sts client that sends what botocore would refuse, so the server's checks answer."""
     from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
@@ -52,7 +52,7 @@ def unvalidated_sts(server):  # type: ignore[no-untyped-def]
                         config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
 
 
-def session_client(server, service: str, credentials: dict):  # type: ignore[no-untyped-def]
+def session_client(server, service: str, credentials: dict):
     return boto3.client(service, endpoint_url=server.url, region_name=REGION,
                         aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -60,7 +60,7 @@ def session_client(server, service: str, credentials: dict):  # type: ignore[no-
                         config=Config(retries={"total_max_attempts": 1}))
 
 
-def make_role(iam, trust_policy: str = ACCOUNT_TRUST, *policies: str, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def make_role(iam, trust_policy: str = ACCOUNT_TRUST, *policies: str, **kwargs) -> tuple[str, str]:
     name = unique()
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy, **kwargs)["Role"]["Arn"]
     for i, document in enumerate(policies):
@@ -68,7 +68,7 @@ def make_role(iam, trust_policy: str = ACCOUNT_TRUST, *policies: str, **kwargs) 
     return name, arn
 
 
-def make_user(server, iam, *policies: str):  # type: ignore[no-untyped-def]
+def make_user(server, iam, *policies: str):
     name = unique("u")
     iam.create_user(UserName=name)
     for i, document in enumerate(policies):

@@ -26,11 +26,11 @@ def doc(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def allow(action, resource="*", **extra) -> dict:  # type: ignore[no-untyped-def]
+def allow(action, resource="*", **extra) -> dict:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
-def deny(action, resource="*", **extra) -> dict:  # type: ignore[no-untyped-def]
+def deny(action, resource="*", **extra) -> dict:
     return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
 
 
@@ -38,14 +38,14 @@ def uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def client_for(server, service: str, creds: dict):  # type: ignore[no-untyped-def]
+def client_for(server, service: str, creds: dict):
     return boto3.client(service, endpoint_url=server.url, region_name=REGION,
                         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                         aws_session_token=creds.get("SessionToken"),
                         config=Config(retries={"total_max_attempts": 1}))
 
 
-def new_user(server, policy_document: str, path: str = "/"):  # type: ignore[no-untyped-def]
+def new_user(server, policy_document: str, path: str = "/"):
     """(name, access key) of a fresh IAM user with one inline policy."""
     iam = server.client("iam")
     name = "u-" + uid()
@@ -54,7 +54,7 @@ def new_user(server, policy_document: str, path: str = "/"):  # type: ignore[no-
     return name, iam.create_access_key(UserName=name)["AccessKey"]
 
 
-def error_of(call, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def error_of(call, **kwargs) -> tuple[str, str]:
     """(code, message) of the client error the call must raise (any 4xx status)."""
     with pytest.raises(ClientError) as info:
         call(**kwargs)
@@ -63,7 +63,7 @@ def error_of(call, **kwargs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     return response["Error"]["Code"], response["Error"].get("Message", "")
 
 
-def code_of(call, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def code_of(call, **kwargs) -> str:
     return error_of(call, **kwargs)[0]
 
 
@@ -160,7 +160,7 @@ def test_update_alias_needs_the_right_on_the_old_key(server):
 
 
 # --- 3. aws:TokenIssueTime revokes older sessions ---------------------------------------------
-def _role_with_session(server, policy_document: str):  # type: ignore[no-untyped-def]
+def _role_with_session(server, policy_document: str):
     iam, sts = server.client("iam"), server.client("sts")
     name = "r-" + uid()
     trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
@@ -418,7 +418,7 @@ def test_session_names_must_be_ascii(server):
 
 
 # --- AssumeRole's session policy, session tags and source identity ----------------------------
-def _role(server, trust_actions, role_policy: str) -> str:  # type: ignore[no-untyped-def]
+def _role(server, trust_actions, role_policy: str) -> str:
     iam = server.client("iam")
     name = "r-" + uid()
     trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},

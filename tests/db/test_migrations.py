@@ -17,7 +17,7 @@ EXPECTED_TABLES = {"ps_meta", "ps_epoch", "ps_account", "ps_access_key", "kms_ke
 
 
 @pytest.fixture
-def empty_db(fresh_database, tmp_path):  # type: ignore[no-untyped-def]
+def empty_db(fresh_database, tmp_path):
     db = Database(fresh_database[1] or sqlite_url(tmp_path))
     yield db
     db.dispose()

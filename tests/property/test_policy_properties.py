@@ -127,7 +127,7 @@ def run(req: dict, key_stmts: list, identity_docs: list, grant: Any = None) -> D
     return decide(req["principal"], req["action"], KEY_ARN, ACCT, key_policy, identity, req["facts"], lambda: g)
 
 
-def _only(compiled: CompiledPolicy):  # type: ignore[no-untyped-def]
+def _only(compiled: CompiledPolicy):
     (statement,) = compiled.statements
     return statement
 

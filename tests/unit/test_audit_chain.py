@@ -21,7 +21,7 @@ ROOT_ARN = "arn:aws:iam::111122223333:root"
 
 
 @pytest.fixture
-def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+def db(tmp_path: Path):
     database = Database(f"sqlite:///{tmp_path / 'paramstore.db'}")
     migrate.upgrade(database)
     yield database
@@ -33,7 +33,7 @@ def root() -> RootKey:
     return RootKey(os.urandom(32), "test")
 
 
-def event(i: int, **over) -> AuditEvent:  # type: ignore[no-untyped-def]
+def event(i: int, **over) -> AuditEvent:
     fields = dict(event_time=1_700_000_000.0 + i * 0.001, request_id=f"req-{i:04d}",
                   event_source="kms.amazonaws.com", event_name="Encrypt", region="us-east-1",
                   account_id="111122223333", principal_arn=ROOT_ARN, access_key_id="AKIAIOSFODNN7EXAMPLE",
@@ -50,14 +50,14 @@ def append_all(log: AuditLog, events: list[AuditEvent]) -> None:
     asyncio.run(go())
 
 
-def sql(db: Database, statement: str, *params) -> list:  # type: ignore[no-untyped-def]
+def sql(db: Database, statement: str, *params) -> list:
     with trail_engine(db).begin() as conn:
         result = conn.exec_driver_sql(statement, params)
         return result.fetchall() if result.returns_rows else []
 
 
 @pytest.fixture
-def trail(db, root):  # type: ignore[no-untyped-def]
+def trail(db, root):
     """Ten events, written one flush at a time."""
     log = AuditLog(db, root, clock=lambda: 0.0)
     for i in range(1, 11):
@@ -66,7 +66,7 @@ def trail(db, root):  # type: ignore[no-untyped-def]
     return db
 
 
-def test_intact_chain(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_intact_chain(trail, root) -> None:
     result = verify(trail, root)
     assert result.ok and result.count == 10, str(result)
     assert str(result) == "audit trail intact: 10 events"
@@ -77,7 +77,7 @@ def test_intact_chain(trail, root) -> None:  # type: ignore[no-untyped-def]
     assert sql(trail, "SELECT last_seq, last_mac FROM audit_head") == [(10, rows[-1][2])]
 
 
-def test_empty_trail_is_intact(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_empty_trail_is_intact(db, root) -> None:
     assert verify(db, root).ok and verify(db, root).count == 0
 
 
@@ -88,20 +88,20 @@ def test_empty_trail_is_intact(db, root) -> None:  # type: ignore[no-untyped-def
     ("event_time", 1_600_000_000.0),
     ("user_agent", None),
 ])
-def test_edited_field_is_pinpointed(trail, root, column, value) -> None:  # type: ignore[no-untyped-def]
+def test_edited_field_is_pinpointed(trail, root, column, value) -> None:
     sql(trail, f"UPDATE audit_event SET {column} = ? WHERE seq = 6", value)
     result = verify(trail, root)
     assert not result.ok and result.first_broken_seq == 6, str(result)
     assert "altered" in result.reason and result.count == 5
 
 
-def test_wrong_root_key_breaks_first_event(trail) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_root_key_breaks_first_event(trail) -> None:
     """Someone with only database access can't recompute the macs."""
     result = verify(trail, RootKey(os.urandom(32), "other"))
     assert not result.ok and result.first_broken_seq == 1
 
 
-def test_reforged_mac_without_key_is_caught_at_next_link(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_reforged_mac_without_key_is_caught_at_next_link(trail, root) -> None:
     # An attacker edits seq 4 and, lacking the key, copies the edit into an unkeyed hash:
     # still a mac mismatch at 4.  Replacing seq 4's mac by seq 5's breaks 4 as well.
     mac5 = sql(trail, "SELECT mac FROM audit_event WHERE seq = 5")[0][0]
@@ -110,14 +110,14 @@ def test_reforged_mac_without_key_is_caught_at_next_link(trail, root) -> None:  
     assert not result.ok and result.first_broken_seq == 4
 
 
-def test_deleted_middle_row_is_pinpointed(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_middle_row_is_pinpointed(trail, root) -> None:
     sql(trail, "DELETE FROM audit_event WHERE seq = 4")
     result = verify(trail, root)
     assert not result.ok and result.first_broken_seq == 4, str(result)
     assert "deleted" in result.reason
 
 
-def test_deleted_and_renumbered_is_caught(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_and_renumbered_is_caught(trail, root) -> None:
     """Delete seq 4 and shift 5..10 down to close the gap: the mac covers seq."""
     sql(trail, "DELETE FROM audit_event WHERE seq = 4")
     for seq in range(5, 11):
@@ -127,20 +127,20 @@ def test_deleted_and_renumbered_is_caught(trail, root) -> None:  # type: ignore[
     assert not result.ok and result.first_broken_seq == 4, str(result)
 
 
-def test_deleted_first_row(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_first_row(trail, root) -> None:
     sql(trail, "DELETE FROM audit_event WHERE seq = 1")
     result = verify(trail, root)
     assert not result.ok and result.first_broken_seq == 1
 
 
-def test_truncated_tail_is_caught(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_tail_is_caught(trail, root) -> None:
     sql(trail, "DELETE FROM audit_event WHERE seq >= 9")
     result = verify(trail, root)
     assert not result.ok and result.first_broken_seq == 9, str(result)
     assert "tail" in result.reason
 
 
-def test_reordered_rows_are_caught(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_reordered_rows_are_caught(trail, root) -> None:
     """Swap the seq numbers of two events (their contents and macs move with them)."""
     sql(trail, "UPDATE audit_event SET seq = -1 WHERE seq = 3")
     sql(trail, "UPDATE audit_event SET seq = 3 WHERE seq = 4")
@@ -149,7 +149,7 @@ def test_reordered_rows_are_caught(trail, root) -> None:  # type: ignore[no-unty
     assert not result.ok and result.first_broken_seq == 3, str(result)
 
 
-def test_row_inserted_beyond_head_is_caught(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_row_inserted_beyond_head_is_caught(trail, root) -> None:
     row = sql(trail, "SELECT * FROM audit_event WHERE seq = 10")[0]
     cols = [r[1] for r in sql(trail, "PRAGMA table_info(audit_event)")]
     values = dict(zip(cols, row), seq=11)
@@ -159,7 +159,7 @@ def test_row_inserted_beyond_head_is_caught(trail, root) -> None:  # type: ignor
     assert not result.ok and result.first_broken_seq == 11
 
 
-def test_concurrent_appends_are_written_in_order(db, root, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_appends_are_written_in_order(db, root, monkeypatch) -> None:
     log = AuditLog(db, root, clock=lambda: 0.0)
     batches: list[int] = []
     real = log.write_batch
@@ -173,7 +173,7 @@ def test_concurrent_appends_are_written_in_order(db, root, monkeypatch) -> None:
     assert verify(db, root).count == 60
 
 
-def test_two_writers_extend_one_chain(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_two_writers_extend_one_chain(db, root) -> None:
     """Two AuditLogs (as two server processes would) interleave on one chain."""
     a, b = AuditLog(db, root, clock=lambda: 0.0), AuditLog(db, root, clock=lambda: 0.0)
     for i in range(1, 21):
@@ -182,7 +182,7 @@ def test_two_writers_extend_one_chain(db, root) -> None:  # type: ignore[no-unty
     assert result.ok and result.count == 20
 
 
-def test_long_and_hostile_strings_are_stored_safely(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_long_and_hostile_strings_are_stored_safely(db, root) -> None:
     log = AuditLog(db, root, clock=lambda: 0.0)
     append_all(log, [event(1, user_agent="x" * 5000, access_key_id="A" * 500 + "\x00",
                            encryption_context={"k\ud800": "v\x00"}, event_name="N" * 300)])
@@ -193,7 +193,7 @@ def test_long_and_hostile_strings_are_stored_safely(db, root) -> None:  # type: 
     assert verify(db, root).ok
 
 
-def test_fail_closed_raises_and_fail_open_returns(db, root, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_fail_closed_raises_and_fail_open_returns(db, root, caplog) -> None:
     append_all(AuditLog(db, root, clock=lambda: 0.0), [event(1)])
     sql(db, "DROP TABLE audit_head")
     with pytest.raises(AuditUnavailable):
@@ -203,7 +203,7 @@ def test_fail_closed_raises_and_fail_open_returns(db, root, caplog) -> None:  # 
     assert "NOT recorded" in caplog.text and "secret-ish-agent" not in caplog.text
 
 
-def test_writer_recovers_after_failure(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_writer_recovers_after_failure(db, root) -> None:
     log = AuditLog(db, root, clock=lambda: 0.0)
     append_all(log, [event(1)])
     sql(db, "ALTER TABLE audit_event RENAME TO audit_event_x")
@@ -215,7 +215,7 @@ def test_writer_recovers_after_failure(db, root) -> None:  # type: ignore[no-unt
     assert result.ok and result.count == 2
 
 
-def test_query_filters(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_query_filters(db, root) -> None:
     other_key = KEY_ARN.replace("1234abcd", "9999abcd")
     user = "arn:aws:iam::111122223333:user/alice"
     log = AuditLog(db, root, clock=lambda: 0.0)
@@ -232,7 +232,7 @@ def test_query_filters(db, root) -> None:  # type: ignore[no-untyped-def]
     assert first["resources"] == [KEY_ARN] and first["encryption_context"] == {"purpose": "test-1"}
 
 
-def test_audit_writes_do_not_invalidate_caches(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_audit_writes_do_not_invalidate_caches(db, root) -> None:
     """Appending must not look like a store change (which would drop every cache)."""
     log = AuditLog(db, root, clock=lambda: 0.0)
     append_all(log, [event(1)])
@@ -242,7 +242,7 @@ def test_audit_writes_do_not_invalidate_caches(db, root) -> None:  # type: ignor
     assert verify(db, root).count == 3
 
 
-def test_head_moves_with_every_event(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_head_moves_with_every_event(db, root) -> None:
     """The head is the last event after every append (tail deletion: tests/unit/test_audit_tail.py)."""
     log = AuditLog(db, root, clock=lambda: 0.0)
     for i in range(1, 11):
@@ -259,7 +259,7 @@ from hypothesis import given, strategies as st  # noqa: E402
 
 
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=5))
-def test_resources_json_matches_the_encoder(items):  # type: ignore[no-untyped-def]
+def test_resources_json_matches_the_encoder(items):
     from kms_core.audit import _json, _resources_json
 
     assert _resources_json(items) == _json(list(items))

@@ -35,7 +35,7 @@ BEFORE_HEAD_MAC = "e5c0ffee0005"  # the last revision without audit_head.head_ma
 
 
 @pytest.fixture
-def db(fresh_database, tmp_path: Path):  # type: ignore[no-untyped-def]
+def db(fresh_database, tmp_path: Path):
     database = Database(fresh_database[1] or sqlite_url(tmp_path))
     migrate.upgrade(database)
     yield database
@@ -62,7 +62,7 @@ def append(log: AuditLog, *events: AuditEvent) -> None:
     asyncio.run(go())
 
 
-def sql(db: Database, statement: str, **params) -> list:  # type: ignore[no-untyped-def]
+def sql(db: Database, statement: str, **params) -> list:
     with trail_engine(db).begin() as conn:
         result = conn.execute(text(statement), params)
         return result.all() if result.returns_rows else []
@@ -82,13 +82,13 @@ def write_trail(db: Database, root: RootKey, n: int) -> None:
 
 
 @pytest.fixture
-def trail(db, root):  # type: ignore[no-untyped-def]
+def trail(db, root):
     write_trail(db, root, 10)
     return db
 
 
 # --- untouched -------------------------------------------------------------------------
-def test_untouched_trail_verifies_and_the_head_is_the_last_event(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_untouched_trail_verifies_and_the_head_is_the_last_event(trail, root) -> None:
     result = verify(trail, root)
     assert result.ok and result.count == 10 and result.note is None, str(result)
     assert str(result) == "audit trail intact: 10 events"
@@ -97,7 +97,7 @@ def test_untouched_trail_verifies_and_the_head_is_the_last_event(trail, root) ->
     assert tag is not None and len(tag) == 64
 
 
-def test_batched_appends_move_the_head_once_per_batch(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_batched_appends_move_the_head_once_per_batch(db, root) -> None:
     log = AuditLog(db, root, clock=lambda: 0.0)
     try:
         append(log, *(event(i) for i in range(1, 41)))
@@ -108,7 +108,7 @@ def test_batched_appends_move_the_head_once_per_batch(db, root) -> None:  # type
     assert verify(db, root).ok
 
 
-def test_two_writers_keep_the_head_on_the_last_event(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_two_writers_keep_the_head_on_the_last_event(db, root) -> None:
     """Two AuditLogs, as two server processes sharing the database would be."""
     a, b = AuditLog(db, root, clock=lambda: 0.0), AuditLog(db, root, clock=lambda: 0.0)
     try:
@@ -124,7 +124,7 @@ def test_two_writers_keep_the_head_on_the_last_event(db, root) -> None:  # type:
 
 # --- removing a suffix -------------------------------------------------------------------
 @pytest.mark.parametrize("first_deleted", [10, 7, 1], ids=["last-1", "last-4", "all"])
-def test_deleted_suffix_is_reported(trail, root, first_deleted) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_suffix_is_reported(trail, root, first_deleted) -> None:
     sql(trail, "DELETE FROM audit_event WHERE seq >= :s", s=first_deleted)
     result = verify(trail, root)
     gone = 11 - first_deleted
@@ -133,7 +133,7 @@ def test_deleted_suffix_is_reported(trail, root, first_deleted) -> None:  # type
     assert "deleted from the tail" in result.reason and f"{gone} event" in result.reason, result.reason
 
 
-def test_events_after_the_old_checkpoint_are_covered(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_events_after_the_old_checkpoint_are_covered(db, root) -> None:
     """The SQLite head used to move every 64 events (checkpoints at 1, 65, ...): deleting
     66..70 went unnoticed there.  Now any deletion after the last event is reported."""
     write_trail(db, root, 70)
@@ -142,7 +142,7 @@ def test_events_after_the_old_checkpoint_are_covered(db, root) -> None:  # type:
     assert not result.ok and result.first_broken_seq == 66 and "tail" in result.reason, str(result)
 
 
-def test_deleted_suffix_with_head_pointed_at_the_new_last_event(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_suffix_with_head_pointed_at_the_new_last_event(trail, root) -> None:
     """What someone without the root key would do: also move the head back.  Its tag can't follow."""
     sql(trail, "DELETE FROM audit_event WHERE seq >= 8")
     sql(trail, "UPDATE audit_head SET last_seq = 7, last_mac = (SELECT mac FROM audit_event WHERE seq = 7)")
@@ -151,7 +151,7 @@ def test_deleted_suffix_with_head_pointed_at_the_new_last_event(trail, root) -> 
     assert "head was altered" in result.reason
 
 
-def test_deleted_suffix_with_the_tag_removed(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_suffix_with_the_tag_removed(trail, root) -> None:
     """Nulling the tag doesn't pass the trail off as one from before the upgrade: its events
     carry the current chain key."""
     sql(trail, "DELETE FROM audit_event WHERE seq >= 8")
@@ -161,7 +161,7 @@ def test_deleted_suffix_with_the_tag_removed(trail, root) -> None:  # type: igno
     assert not result.ok and "not authenticated" in result.reason, str(result)
 
 
-def test_tag_copied_from_another_state_is_refused(trail, root) -> None:  # type: ignore[no-untyped-def]
+def test_tag_copied_from_another_state_is_refused(trail, root) -> None:
     """The tag binds seq and mac: keep the tag, change what it vouches for."""
     sql(trail, "UPDATE audit_head SET last_seq = 9, last_mac = (SELECT mac FROM audit_event WHERE seq = 9)")
     sql(trail, "DELETE FROM audit_event WHERE seq = 10")
@@ -169,7 +169,7 @@ def test_tag_copied_from_another_state_is_refused(trail, root) -> None:  # type:
     assert not result.ok and "head was altered" in result.reason, str(result)
 
 
-def test_head_written_back_behind_the_trail_is_reported(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_head_written_back_behind_the_trail_is_reported(db, root) -> None:
     """An older copy of the head written back while the events stay: events beyond it."""
     write_trail(db, root, 7)
     old = head(db)
@@ -184,7 +184,7 @@ def test_head_written_back_behind_the_trail_is_reported(db, root) -> None:  # ty
     assert not result.ok and result.first_broken_seq == 8 and "not covered" in result.reason, str(result)
 
 
-def test_rollback_to_an_older_head_copy_needs_an_external_anchor(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_rollback_to_an_older_head_copy_needs_an_external_anchor(db, root) -> None:
     """The documented limit: delete the tail AND write back the head as it was then, and the
     trail is the one that existed then.  Only a copy of the head kept elsewhere tells."""
     write_trail(db, root, 7)
@@ -203,7 +203,7 @@ def test_rollback_to_an_older_head_copy_needs_an_external_anchor(db, root) -> No
     assert head(db)[0] < external_copy[0]  # what comparing with the external copy shows
 
 
-def test_empty_trail(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_empty_trail(db, root) -> None:
     result = verify(db, root)
     assert result.ok and result.count == 0 and "not authenticated yet" in result.note
 
@@ -229,14 +229,14 @@ def legacy_trail(db: Database, root: RootKey, n: int, checkpoint: int) -> None:
 
 
 @pytest.fixture
-def old_db(fresh_database, tmp_path: Path):  # type: ignore[no-untyped-def]
+def old_db(fresh_database, tmp_path: Path):
     database = Database(fresh_database[1] or sqlite_url(tmp_path))
     migrate.upgrade(database, BEFORE_HEAD_MAC)
     yield database
     database.dispose()
 
 
-def test_upgraded_trail_verifies_then_gets_sealed(old_db, root) -> None:  # type: ignore[no-untyped-def]
+def test_upgraded_trail_verifies_then_gets_sealed(old_db, root) -> None:
     legacy_trail(old_db, root, 8, checkpoint=5)
     migrate.upgrade(old_db)
     assert head(old_db)[2] is None
@@ -259,7 +259,7 @@ def test_upgraded_trail_verifies_then_gets_sealed(old_db, root) -> None:  # type
     assert not result.ok and result.first_broken_seq == 10 and "tail" in result.reason, str(result)
 
 
-def test_upgraded_trail_below_the_old_checkpoint_is_still_checked(old_db, root) -> None:  # type: ignore[no-untyped-def]
+def test_upgraded_trail_below_the_old_checkpoint_is_still_checked(old_db, root) -> None:
     legacy_trail(old_db, root, 8, checkpoint=5)
     migrate.upgrade(old_db)
     sql(old_db, "DELETE FROM audit_event WHERE seq >= 4")
@@ -267,7 +267,7 @@ def test_upgraded_trail_below_the_old_checkpoint_is_still_checked(old_db, root) 
     assert not result.ok and result.first_broken_seq == 4 and "tail" in result.reason, str(result)
 
 
-def test_legacy_event_after_a_current_one_is_refused(old_db, root) -> None:  # type: ignore[no-untyped-def]
+def test_legacy_event_after_a_current_one_is_refused(old_db, root) -> None:
     """Events under the old chain key are a prefix: one after an event under the current key
     is refused, so the current era can't be passed off as (or mixed with) the old one."""
     legacy_trail(old_db, root, 3, checkpoint=3)
@@ -291,7 +291,7 @@ def test_legacy_event_after_a_current_one_is_refused(old_db, root) -> None:  # t
     assert not result.ok and result.first_broken_seq == 5, str(result)
 
 
-def test_event_times_never_go_backwards_when_the_wall_clock_steps_back(db, root) -> None:  # type: ignore[no-untyped-def]
+def test_event_times_never_go_backwards_when_the_wall_clock_steps_back(db, root) -> None:
     log = AuditLog(db, root, clock=lambda: 0.0)
     times = [1_700_000_100.0, 1_700_000_101.5, 1_700_000_050.0, 1_700_000_099.0, 1_700_000_102.0]
 

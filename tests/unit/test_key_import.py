@@ -36,12 +36,12 @@ def token_key() -> bytes:
     return RootKey(os.urandom(32), "test").derive(key_import.TOKEN_KEY_LABEL)
 
 
-def seal(token_key: bytes, private, key_id: str = KEY_ID, arn: str = ARN,  # type: ignore[no-untyped-def]
+def seal(token_key: bytes, private, key_id: str = KEY_ID, arn: str = ARN,
          algorithm: str = "RSAES_OAEP_SHA_256", valid_to: float = NOW + 86_400) -> bytes:
     return key_import.seal_token(token_key, arn, ImportToken(key_id, algorithm, valid_to, private))
 
 
-def _public_numbers(private) -> object:  # type: ignore[no-untyped-def]
+def _public_numbers(private) -> object:
     return private.public_key().public_numbers()
 
 
@@ -116,7 +116,7 @@ def test_token_with_rsa_4096_wrapping_key_fits_model_limit(token_key):
 
 
 # --- unwrapping ------------------------------------------------------------------------------
-def _oaep(hash_cls):  # type: ignore[no-untyped-def]
+def _oaep(hash_cls):
     return padding.OAEP(mgf=padding.MGF1(hash_cls()), algorithm=hash_cls(), label=None)
 
 
@@ -163,14 +163,14 @@ def test_unwrap_malformed_inputs_fail_opaquely(wrapping):
 
 
 # --- material -----------------------------------------------------------------------------------
-def _pkcs8(private) -> bytes:  # type: ignore[no-untyped-def]
+def _pkcs8(private) -> bytes:
     return private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
 
 
 @pytest.mark.parametrize("spec", ["SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512"])
 def test_check_material_secret_lengths_at_the_bounds(spec):
-    low, high = SPECS[spec].import_lengths  # type: ignore[misc]
+    low, high = SPECS[spec].import_lengths  # type: ignore[misc]  # Optional; set for these specs
     for n in (low, high):
         material = os.urandom(n)
         assert key_import.check_material(SPECS[spec], material) == material

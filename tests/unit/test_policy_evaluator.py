@@ -837,7 +837,7 @@ CASES: list[Case] = [
 ]
 
 
-def _compile(doc: Optional[dict], resource_policy: bool):  # type: ignore[no-untyped-def]
+def _compile(doc: Optional[dict], resource_policy: bool):
     return None if doc is None else compile_policy(doc, resource_policy=resource_policy)
 
 
@@ -979,7 +979,7 @@ def test_arn_like_substitutes_variables_as_literal_text():
         def __init__(self, values: dict) -> None:
             self.values = values
 
-        def get(self, name: str):  # type: ignore[no-untyped-def]
+        def get(self, name: str):
             return self.values.get(name.lower())
 
     check = compile_condition("ArnLike", "aws:SourceArn",

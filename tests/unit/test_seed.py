@@ -85,7 +85,7 @@ SEED = textwrap.dedent(f"""\
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def store(tmp_path, monkeypatch):
     for name in ("PARAMSTORE_ROOT_KEY", "PARAMSTORE_DATABASE_URL", "PARAMSTORE_SEED_FILE"):
         monkeypatch.delenv(name, raising=False)
     opened = open_store(_settings(tmp_path))
@@ -93,12 +93,12 @@ def store(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     opened.db.dispose()
 
 
-def _settings(data_dir: Path, **kw) -> Settings:  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path, **kw) -> Settings:
     return Settings(data_dir=data_dir, database_url=None, account_id=ACCOUNT_ID, admin_access_key_id=ACCESS_KEY_ID,
                     admin_secret_access_key=SECRET_ACCESS_KEY, **kw)
 
 
-def _rows(store, table) -> list:  # type: ignore[no-untyped-def]
+def _rows(store, table) -> list:
     with store.db.session() as session:
         return [r.model_dump() for r in session.exec(select(table))]
 

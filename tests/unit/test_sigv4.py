@@ -37,7 +37,7 @@ SUITE_SCOPE = f"Credential={SUITE_AKID}/20150830/us-east-1/service/aws4_request"
 
 def lookup(secrets: dict[str, str]):
     """A credential lookup over a dict: (secret, identity) with the key id as the identity."""
-    def find(akid: str, token: str | None):  # type: ignore[no-untyped-def]
+    def find(akid: str, token: str | None):
         secret = secrets.get(akid)
         return None if secret is None else (secret, akid)
     return find
@@ -81,7 +81,7 @@ def test_botocore_session_token_is_signed_and_passed_to_the_lookup(monkeypatch):
     headers = botocore_sign(monkeypatch, token="session-token-value")
     seen = []
 
-    def find(akid, token):  # type: ignore[no-untyped-def]
+    def find(akid, token):
         seen.append(token)
         return SECRET, akid
 

@@ -21,11 +21,11 @@ def kms() -> FakeKms:
     return FakeKms()
 
 
-def sealed(kms, value="hunter2", param_type=SECURE_STRING, key_id=None, tier="Standard", arn=ARN, version=1):  # type: ignore[no-untyped-def]
+def sealed(kms, value="hunter2", param_type=SECURE_STRING, key_id=None, tier="Standard", arn=ARN, version=1):
     return seal(kms, FakeCaller(), arn, version, param_type, key_id, value, tier)
 
 
-def opened(kms, blobs, param_type=SECURE_STRING, key_id=None, arn=ARN, version=1, cache=None, caller=None):  # type: ignore[no-untyped-def]
+def opened(kms, blobs, param_type=SECURE_STRING, key_id=None, arn=ARN, version=1, cache=None, caller=None):
     value_sealed, key_sealed = blobs
     return unseal(kms, caller or FakeCaller(), arn, version, param_type, key_id, value_sealed, key_sealed,
                   cache, (1, version))
