@@ -47,14 +47,14 @@ everything queued in ONE statement on a writer thread.
 
 * SQLite: the trail has a database file of its own (kms_core/storage/audit_file.py: a
   SQLite file has one write lock, and the trail must not wait on the store's), one
-  two connections per thread (WAL mode): `synchronous=NORMAL` for records of reads, FULL
-  for records of changes.
+  two connections per thread (WAL mode): `synchronous=NORMAL` for most records, FULL for
+  the periodic durable commit that lets the outbox forget (see write_in_transaction: the
+  record of a change commits with the change, in the store's `audit_outbox`).
   A committed audit event survives a crash of the server process; after a power loss or OS
   crash the last few audit commits of requests that changed nothing (those not yet followed
-  by a WAL checkpoint or by a change's record, which is committed with `synchronous=FULL`
-  and syncs the whole WAL) may be lost, together with the head moves that came with them
-  (the trail stays verifiable).  This keeps the fsync (~0.35 ms here) off every read; the
-  chain stays consistent either way.
+  by a WAL checkpoint or a FULL commit) may be lost, together with the head moves that came
+  with them (the trail stays verifiable); those of changes are still in the outbox.  This
+  keeps the fsync (~0.35 ms here) off every request; the chain stays consistent either way.
 * PostgreSQL: a dedicated psycopg connection, one round trip and one durable autocommit
   statement per batch (a conditional UPDATE of the head, which locks it, feeding the
   INSERT; see `_write_postgres`).
@@ -72,6 +72,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
@@ -105,6 +106,17 @@ _INSERT_SQLITE = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES (
                   + ", ".join("?" * len(COLUMNS)) + ")")
 _INSERT_PG = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES ("
               + ", ".join(["%s"] * len(COLUMNS)) + ")")
+#: SQLite: a change's record goes into the store's `audit_outbox` in the change's own
+#: transaction (see "The outbox" in AuditLog.write_in_transaction)
+_OUTBOX_INSERT = ("INSERT INTO audit_outbox (" + ", ".join(COLUMNS[1:15]) + ") VALUES ("
+                  + ", ".join("?" * 14) + ")")
+#: moved records are made durable in the trail (a FULL commit, which syncs its whole WAL)
+#: at least every this many records or seconds; only then do their outbox rows go
+OUTBOX_SYNC_EVERY = 64
+OUTBOX_SYNC_SECONDS = 1.0
+#: an outbox row older than this (or 4 database timeouts, if longer) was not moved by the
+#: process that wrote it (it died, or the trail refused the record): the sweeper moves it
+OUTBOX_ORPHAN_SECONDS = 60.0
 #: SQLite: the head moves inside each event's INSERT (a TEMP trigger: it lives on the audit
 #: writer's connection, where the tag function is registered, and nowhere else).  A missing
 #: head row (the migration makes it; nothing deletes it) is what verify() reports.
@@ -266,11 +278,11 @@ def side_change(what: dict) -> Iterator[None]:
 
 
 def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool, service_events: Any = (),
-                          service_log: "Optional[AuditLog]" = None) -> None:
+                          service_log: "Optional[AuditLog]" = None) -> Optional[Callable[[], None]]:
     """Called by every write transaction just before its COMMIT, with `run(sql, params)`
     executing on that transaction (driver placeholders: `?` SQLite, `%s` PostgreSQL).
-    Inside a request, the request's event goes with the change: in the same transaction
-    (PostgreSQL) or committed to the trail's own file just before (SQLite; see
+    Inside a request, the request's event goes with the change, in the same transaction
+    (PostgreSQL: into the trail; SQLite: into the store's outbox, see
     `AuditLog.write_in_transaction`), and an audit insert refused rolls the change back.
     The first transaction of a request carries its event; later ones in the same
     request carry it again with `detail.partOfRequest` (and `detail.sideChange` for what
@@ -278,25 +290,33 @@ def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool, serv
 
     `service_events`: what the service itself did in this transaction (a key deleted at the
     end of its waiting period, an automatic rotation, a parameter expired), written by
-    `service_log` (the request's log if there is one)."""
+    `service_log` (the request's log if there is one).
+
+    Returns what the caller runs once the transaction has committed (SQLite: the records
+    move to the trail file), or None."""
     log, make_event = _pending.log, _pending.make_event
+    staged: list = []
     if service_events:
         writer = log or service_log
         if writer is None:
             raise RuntimeError("a service change has no audit trail to go to")
         for service_event in service_events:
-            writer.write_in_transaction(run, postgres, _fields(service_event))
-    if log is None or make_event is None:
-        return
-    event = make_event()
-    side = _pending.side_change
-    if side is not None:
-        event.detail = {**(event.detail or {}), "sideChange": side, "partOfRequest": event.request_id}
-    elif _pending.written:
-        event.detail = {**(event.detail or {}), "partOfRequest": event.request_id}
-    log.write_in_transaction(run, postgres, _fields(event))
-    if side is None:
-        _pending.written = True
+            staged.append(writer.write_in_transaction(run, postgres, _fields(service_event)))
+    if log is not None and make_event is not None:
+        event = make_event()
+        side = _pending.side_change
+        if side is not None:
+            event.detail = {**(event.detail or {}), "sideChange": side, "partOfRequest": event.request_id}
+        elif _pending.written:
+            event.detail = {**(event.detail or {}), "partOfRequest": event.request_id}
+        staged.append(log.write_in_transaction(run, postgres, _fields(event)))
+        if side is None:
+            _pending.written = True
+    staged = [item for item in staged if item is not None]
+    if not staged:
+        return None
+    writer = staged[0][0]  # one log per transaction: the request's, or the service's
+    return lambda: writer.move_out([item[1:] for item in staged])
 
 
 # --- the writer ------------------------------------------------------------------------
@@ -321,6 +341,11 @@ class AuditLog:
         self._all_sqlite_conns: list = []
         self._lock = threading.Lock()
         self._adopted = False
+        # SQLite outbox: ids of rows whose records are in the trail (unsynced: not yet known
+        # to be on disk there; synced: on disk, so the rows can go with the next change)
+        self._outbox_unsynced: set[int] = set()
+        self._outbox_synced: set[int] = set()
+        self._outbox_synced_at = 0.0  # time.monotonic() of the last durable trail commit
 
     async def append(self, event: AuditEvent, wait: bool = True) -> None:
         """`wait=False`: don't wait for SQLite's write lock (the request already failed on
@@ -540,17 +565,28 @@ class AuditLog:
                 self._head = None  # another writer extended the chain: re-read and retry
         raise RuntimeError("audit head kept moving; gave up")
 
-    def write_in_transaction(self, run: Callable[[str, tuple], Any], postgres: bool, values: list) -> None:
+    def write_in_transaction(self, run: Callable[[str, tuple], Any], postgres: bool,
+                             values: list) -> Optional[tuple]:
         """Append one event for a change that is about to commit (see record_in_transaction).
         PostgreSQL: inside that transaction, whose COMMIT carries both; it takes the head's
-        row lock until then, so the tail read here is the tail it extends.  SQLite: the
-        trail has its own file (kms_core/storage/audit_file.py), so the record is committed
-        there first, durably, while the change holds the store's write lock; if it can't
-        be written, the change is rolled back."""
+        row lock until then, so the tail read here is the tail it extends.
+
+        SQLite, the outbox.  The trail has its own file (kms_core/storage/audit_file.py),
+        and two files can't share a commit.  So the record goes into the store's
+        `audit_outbox`, in the change's own transaction: the change and its record commit
+        together, with one fsync (a record in the trail file first cost a second one).
+        Right after the commit, `move_out` appends it to the trail (the chain and head as
+        for any event); the row is deleted by a later change's transaction once the trail
+        holds the record on disk.  A process that dies in between, or a trail that refuses
+        the record, leaves the row: the sweeper (`sweep_outbox`) moves it, once.  Returns
+        what `move_out` needs (SQLite), or None."""
         values = self._not_before_last(values)
         if not postgres:
-            self._write_sqlite([values], durable=True)
-            return
+            with self._lock:
+                cleared = tuple(sorted(self._outbox_synced)[:500])
+            if cleared:
+                run(f"DELETE FROM audit_outbox WHERE id IN ({', '.join('?' * len(cleared))})", cleared)
+            return self, run(_OUTBOX_INSERT, tuple(values)).lastrowid, values, cleared
         head = run("SELECT last_seq, last_mac FROM audit_head WHERE id = 1 FOR UPDATE", ()).fetchone()
         if head is None:
             raise RuntimeError("audit_head row is missing")
@@ -563,6 +599,85 @@ class AuditLog:
             (last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac)))
         # This process's group-commit writer holds the old head: its next append finds the
         # head moved, re-reads, and chains on.
+
+    # --- SQLite: the outbox (see write_in_transaction) ---------------------------------
+    def move_out(self, staged: list[tuple[int, list, tuple]]) -> None:
+        """After a change's commit: its records (outbox id, values, ids its transaction
+        deleted) into the trail.  A normal commit, except every OUTBOX_SYNC_EVERY records
+        or OUTBOX_SYNC_SECONDS a FULL one, which puts all moved so far on disk.  A record
+        the trail won't take now stays in the outbox for the sweeper: the change is
+        committed and its record is safe, so the request is not failed for it."""
+        now = time.monotonic()
+        with self._lock:
+            for item in staged:
+                self._outbox_synced.difference_update(item[2])
+            unsynced = set(self._outbox_unsynced)
+            durable = (len(unsynced) + len(staged) >= OUTBOX_SYNC_EVERY
+                       or now - self._outbox_synced_at >= OUTBOX_SYNC_SECONDS)
+        try:
+            self._write_sqlite([item[1] for item in staged], durable=durable)
+        except Exception as exc:
+            log.warning("audit: %d change record(s) left in the store's outbox for the sweeper (%s)",
+                        len(staged), type(exc).__name__)
+            return
+        ids = {item[0] for item in staged}
+        with self._lock:
+            if durable:
+                self._synced(unsynced | ids, now)
+            else:
+                self._outbox_unsynced |= ids
+
+    def _synced(self, ids: set[int], at: float) -> None:
+        """(under self._lock) `ids` are on disk in the trail: their rows may go."""
+        self._outbox_unsynced -= ids
+        self._outbox_synced |= ids
+        self._outbox_synced_at = at
+
+    def sweep_outbox(self) -> int:
+        """The server's periodic sweep (SQLite): puts what this process moved on disk, and
+        moves what nobody moved (outbox rows older than the orphan age that the trail
+        doesn't hold), once even with several processes sweeping (under the trail's write
+        lock).  Returns how many records it moved."""
+        if not self.db.is_sqlite or self.db.sqlite_path is None:
+            return 0
+        now = time.monotonic()
+        conn = self._sqlite_connection(durable=True)
+        with self._lock:
+            unsynced = set(self._outbox_unsynced)
+        if unsynced:
+            audit_file.sync_trail(conn)
+            with self._lock:
+                self._synced(unsynced, now)
+        orphan_age = max(OUTBOX_ORPHAN_SECONDS, 4 * self.db.timeout)
+        stale = audit_file.outbox_rows_before(self.db, self.clock() - orphan_age)
+        with self._lock:  # rows this process moved and put on disk: just deleted
+            settled = [row_id for row_id, _ in stale if row_id in self._outbox_synced]
+            stale = [row for row in stale if row[0] not in self._outbox_synced]
+        if settled:
+            audit_file.delete_outbox_rows(self.db, settled)
+            with self._lock:
+                self._outbox_synced.difference_update(settled)
+        if not stale:
+            return 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            missing = [values for _, values in stale if not audit_file.in_trail(conn, values, orphan_age)]
+            if missing:
+                tail = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
+                rows, last_seq, last_mac = self._chain(int(tail[0]) if tail else 0, tail[1] if tail else GENESIS_MAC,
+                                                       missing)
+                conn.executemany(_INSERT_SQLITE, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            self._last = None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._last = None  # re-read: the loop may have appended meanwhile on its own connection
+        audit_file.delete_outbox_rows(self.db, [row_id for row_id, _ in stale])
+        if missing:
+            log.warning("audit: moved %d change record(s) left in the store's outbox to the trail", len(missing))
+        return len(missing)
 
     def _close(self) -> None:
         """After a failed write: PostgreSQL reconnects (SQLite's connections stay; a failed

@@ -385,7 +385,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # From here on, database work on this (the event loop's) thread raises NeedsDatabase.
         store.db.loop_thread = threading.get_ident()
-        task = asyncio.create_task(_sweeper(store, worker, settings.sweep_interval_seconds))
+        task = asyncio.create_task(_sweeper(store, worker, audit, settings.sweep_interval_seconds))
         try:
             yield
         finally:
@@ -426,15 +426,20 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     return wrapped
 
 
-async def _sweeper(store: Store, worker: DatabaseWorker, interval: float) -> None:
+async def _sweeper(store: Store, worker: DatabaseWorker, audit: AuditLog, interval: float) -> None:
     """Due key deletions and rotations, and parameter expirations and notifications,
-    happen on time even when no request comes in."""
+    happen on time even when no request comes in; so do the audit outbox's chores (SQLite:
+    moved records put on disk, records nobody moved moved)."""
     while True:
         await asyncio.sleep(interval)
         try:
             await worker.run(store.sync)  # what it changes is recorded in the same transactions
         except Exception:
             log.exception("periodic maintenance failed; will retry")
+        try:
+            await worker.run(audit.sweep_outbox)
+        except Exception:
+            log.exception("audit outbox sweep failed; will retry")
 
 
 def run(settings: Settings) -> None:

@@ -7,11 +7,9 @@ own file, a locked store delays only the requests that change the store.  (Postg
 locks rows, not databases: there the trail stays in the store's database.)
 
 A change and its record still go together (kms_core/audit.py, `write_in_transaction`): the
-record is committed to the trail, on disk (`synchronous=FULL`), while the change holds the
-store's write lock and just before it commits; a record that can't be written rolls the
-change back.  If the change then fails to commit, the request's error record follows with
-the same request id.  A crash between the two commits leaves a record of a change that
-didn't happen, never a change without its record.
+record commits with the change, in the store's `audit_outbox`, and moves here right after;
+a record that can't be written rolls the change back.  The outbox's helpers are at the end
+of this module.
 
 The trail file and the store belong together:
 * `ps_meta` names the trail file once the store's trail lives there (`AUDIT_FILE_META`);
@@ -25,6 +23,7 @@ Back the two files up together (README, "Files").
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -215,3 +214,67 @@ def trail_engine(db: Any) -> Engine:
 
         db._trail_engine = engine
     return engine
+
+
+# --- the outbox (kms_core/audit.py, AuditLog.write_in_transaction) -----------------------
+_FIELDS = ", ".join(column.name for column in AuditEventTable.__table__.columns  # type: ignore[attr-defined]  # SQLModel sets __table__
+                    if column.name not in ("seq", "prev_mac", "mac"))
+
+
+def _store(db: Any) -> sqlite3.Connection:
+    return sqlite3.connect(str(db.sqlite_path), isolation_level=None, timeout=db.timeout)
+
+
+def outbox_rows_before(db: Any, before: float) -> list[tuple[int, list]]:
+    """Outbox rows (id, the event's 14 fields) with an event time before `before`, oldest first."""
+    store = _store(db)
+    try:
+        return [(row[0], list(row[1:])) for row in store.execute(
+            f"SELECT id, {_FIELDS} FROM audit_outbox WHERE event_time < ? ORDER BY id", (before,))]
+    finally:
+        store.close()
+
+
+def delete_outbox_rows(db: Any, ids: list[int]) -> None:
+    """Rows whose records the trail holds on disk (bookkeeping: no record of its own)."""
+    store = _store(db)
+    try:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            store.execute(f"DELETE FROM audit_outbox WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+    finally:
+        store.close()
+
+
+def sync_trail(conn: sqlite3.Connection) -> None:
+    """A FULL commit on the trail (`conn` is a durable connection): it syncs the trail's
+    WAL, so everything committed there before is on disk."""
+    conn.execute("INSERT OR REPLACE INTO audit_meta (name, value) VALUES ('outbox_synced_at', ?)",
+                 (repr(time.time()),))
+
+
+def in_trail(conn: sqlite3.Connection, values: list, slack: float) -> bool:
+    """Whether the trail holds an event with exactly these fields.  Its copy was appended
+    within `slack` seconds of its event time, where its neighbours' times are: a binary
+    search on seq (event times follow seq to within a request's duration) finds where
+    that window starts, and only the window is read."""
+    when = values[0]
+    bounds = conn.execute("SELECT min(seq), max(seq) FROM audit_event").fetchone()
+    if bounds[0] is None:
+        return False
+    low, high = int(bounds[0]), int(bounds[1])
+    while low < high:  # the first seq whose event time is at or after when - slack
+        middle = (low + high) // 2
+        row = conn.execute("SELECT event_time FROM audit_event WHERE seq >= ? ORDER BY seq LIMIT 1",
+                           (middle,)).fetchone()
+        if row is not None and row[0] < when - slack:
+            low = middle + 1
+        else:
+            high = middle
+    cursor = conn.execute(f"SELECT {_FIELDS} FROM audit_event WHERE seq >= ? ORDER BY seq", (low,))
+    for row in cursor:
+        if row[0] > when + slack:
+            break
+        if list(row) == values:
+            return True
+    return False

@@ -148,9 +148,13 @@ class Database:
         if self.is_sqlite:
             self._set_busy_timeout(conn.info, conn.driver_connection)
 
-    def committed(self) -> None:
-        """Count a commit: an attempt on the loop that committed something is not re-run."""
+    def committed(self, then: Optional[Callable[[], None]] = None) -> None:
+        """Count a commit: an attempt on the loop that committed something is not re-run.
+        `then`: what record_in_transaction left to do once committed (SQLite: its records
+        move from the store's outbox to the trail)."""
         self.commits += 1
+        if then is not None:
+            then()
 
     # --- transactions -------------------------------------------------------------------
     def session(self) -> Session:
@@ -171,10 +175,10 @@ class Database:
             try:
                 yield session
                 bump_epoch(session, epoch)
-                record_in_transaction(session_runner(session), not self.is_sqlite, service_events or (),
-                                      self.audit_log)
+                moved = record_in_transaction(session_runner(session), not self.is_sqlite, service_events or (),
+                                              self.audit_log)
                 session.commit()
-                self.committed()
+                self.committed(moved)
             except BaseException:
                 session.rollback()
                 raise

@@ -208,6 +208,30 @@ class AuditHeadTable(SQLModel, table=True):
     head_mac: Optional[str] = Field(default=None, max_length=64)
 
 
+class AuditOutboxTable(SQLModel, table=True):
+    """SQLite: the record of a change, committed in the change's own transaction (one
+    commit, one fsync); moved to the trail file right after, and deleted once the trail
+    holds it durably (kms_core/audit.py, "The outbox").  Unused on PostgreSQL, whose
+    trail is in the store's database."""
+
+    __tablename__ = "audit_outbox"
+    id: Optional[int] = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    event_time: float
+    request_id: str = Field(max_length=64)
+    event_source: str = Field(max_length=64)
+    event_name: str = Field(max_length=128)
+    region: Optional[str] = Field(default=None, max_length=32)
+    account_id: Optional[str] = Field(default=None, max_length=12)
+    principal_arn: Optional[str] = Field(default=None, max_length=2048)
+    access_key_id: Optional[str] = Field(default=None, max_length=128)
+    source_ip: Optional[str] = Field(default=None, max_length=64)
+    user_agent: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    resources: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    encryption_context: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_code: Optional[str] = Field(default=None, max_length=128)
+    detail: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 # --- service key sets (kms_core/service_keys.py) ---------------------------------------
 class ServiceOwnedKeyTable(SQLModel, table=True):
     """A service-owned key: used by a service (e.g. SSM, for String values at rest) in a

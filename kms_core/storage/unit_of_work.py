@@ -273,9 +273,9 @@ def add_service_owned_key(db: Database, row: ServiceOwnedKeyTable) -> None:
     try:
         with db.write_session() as session:
             session.add(row)
-            record_in_transaction(session_runner(session), not db.is_sqlite)
+            moved = record_in_transaction(session_runner(session), not db.is_sqlite)
             session.commit()
-            db.committed()
+            db.committed(moved)
     except IntegrityError as exc:
         raise Conflict() from exc
 

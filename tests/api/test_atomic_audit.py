@@ -1,5 +1,7 @@
 """A state change and its audit record commit together: with audit inserts refused, every
-changing request is refused and leaves nothing behind (SQLite and PostgreSQL)."""
+changing request is refused and leaves nothing behind (SQLite and PostgreSQL).  On SQLite
+a change's record is inserted into the store's `audit_outbox` in the change's own
+transaction (kms_core/audit.py) and a read's into the trail file: both are refused."""
 
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from botocore.exceptions import ClientError
 from kms_core.storage.audit_file import audit_file_path
 from tests.process_helpers import ServerProcess
 
-REFUSE_SQLITE = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_event "
+REFUSE_SQLITE = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON {table} "
                  "BEGIN SELECT RAISE(ABORT, 'audit inserts refused'); END")
 REFUSE_PG = ("CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit inserts refused'; "
              "END $$ LANGUAGE plpgsql; CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_event "
              "FOR EACH ROW EXECUTE FUNCTION refuse_audit()")
 ALLOW_SQLITE = "DROP TRIGGER refuse_audit"
 ALLOW_PG = "DROP TRIGGER refuse_audit ON audit_event; DROP FUNCTION refuse_audit()"
-AUDIT_TABLES = {"audit_event", "audit_head", "alembic_version"}
+AUDIT_TABLES = {"audit_event", "audit_head", "audit_outbox", "alembic_version"}
 
 
 class Database:
@@ -56,6 +58,20 @@ class Database:
         return {t: sorted(json.dumps(list(row), default=repr) for row in self.run(f'SELECT * FROM "{t}"'))
                 for t in tables if t not in AUDIT_TABLES}
 
+    def refuse_audit(self) -> None:
+        if self.url:
+            self.run(REFUSE_PG)
+        else:
+            self.run(REFUSE_SQLITE.format(table="audit_event"), trail=True)
+            self.run(REFUSE_SQLITE.format(table="audit_outbox"))
+
+    def allow_audit(self) -> None:
+        if self.url:
+            self.run(ALLOW_PG)
+        else:
+            self.run(ALLOW_SQLITE, trail=True)
+            self.run(ALLOW_SQLITE)
+
 
 @pytest.fixture
 def setup(tmp_path, fresh_database):
@@ -80,7 +96,7 @@ def test_refused_audit_inserts_leave_no_change_behind(setup):
     ssm.put_parameter(Name="/atomic/plain", Value="v1", Type="String")
     iam.create_user(UserName="atomic-before")
     before = db.state()
-    db.run(REFUSE_PG if db.url else REFUSE_SQLITE, trail=True)
+    db.refuse_audit()
     try:
         changes = [
             lambda: ssm.put_parameter(Name="/atomic/new", Value="secret-value", Type="SecureString"),
@@ -108,7 +124,7 @@ def test_refused_audit_inserts_leave_no_change_behind(setup):
         refused(lambda: ssm.get_parameter(Name="/atomic/existing", WithDecryption=True))
         assert db.state() == before
     finally:
-        db.run(ALLOW_PG if db.url else ALLOW_SQLITE, trail=True)
+        db.allow_audit()
     # once the trail takes inserts again, all is as it was, and the trail still verifies
     assert ssm.get_parameter(Name="/atomic/existing", WithDecryption=True)["Parameter"]["Value"] == "v1"
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"

@@ -210,9 +210,9 @@ class HotSql:
                     cursor.execute(_BUMP_EPOCH)
                     cursor.execute(_READ_EPOCH)
                 tx.epoch = cursor.fetchone()[0]
-                record_in_transaction(lambda sql, params: _executed(cursor, sql, params), self.pg)
+                moved = record_in_transaction(lambda sql, params: _executed(cursor, sql, params), self.pg)
                 cursor.execute("COMMIT")
-                self.db.committed()
+                self.db.committed(moved)
             except BaseException as error:
                 try:
                     cursor.execute("ROLLBACK")
