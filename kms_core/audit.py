@@ -108,8 +108,8 @@ _INSERT_PG = ("INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") VALUES ("
               + ", ".join(["%s"] * len(COLUMNS)) + ")")
 #: SQLite: a change's record goes into the store's `audit_outbox` in the change's own
 #: transaction (see "The outbox" in AuditLog.write_in_transaction)
-_OUTBOX_INSERT = ("INSERT INTO audit_outbox (" + ", ".join(COLUMNS[1:15]) + ") VALUES ("
-                  + ", ".join("?" * 14) + ")")
+_OUTBOX_INSERT = ("INSERT INTO audit_outbox (" + ", ".join(audit_file.EVENT_FIELDS) + ") VALUES ("
+                  + ", ".join("?" * len(audit_file.EVENT_FIELDS)) + ")")
 #: moved records are made durable in the trail (a FULL commit, which syncs its whole WAL)
 #: at least every this many records or seconds; only then do their outbox rows go
 OUTBOX_SYNC_EVERY = 64

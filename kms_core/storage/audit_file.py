@@ -217,8 +217,11 @@ def trail_engine(db: Any) -> Engine:
 
 
 # --- the outbox (kms_core/audit.py, AuditLog.write_in_transaction) -----------------------
-_FIELDS = ", ".join(column.name for column in AuditEventTable.__table__.columns  # type: ignore[attr-defined]  # SQLModel sets __table__
-                    if column.name not in ("seq", "prev_mac", "mac"))
+#: an event's 14 fields, event_time..detail: the trail's columns but its chain's
+EVENT_FIELDS: tuple[str, ...] = tuple(
+    column.name for column in AuditEventTable.__table__.columns  # type: ignore[attr-defined]  # SQLModel sets __table__
+    if column.name not in ("seq", "prev_mac", "mac"))
+_FIELDS = ", ".join(EVENT_FIELDS)
 
 
 def _store(db: Any) -> sqlite3.Connection:
