@@ -88,9 +88,9 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
                           ctx.kms.identities.principal_exists)
     ctx.resources.append(repository.to_key(row).arn)  # before the write: its event names the key
     with write(ctx) as work:
-        if work.keys.customer_keys_in(ctx.account_id, ctx.region) >= limits.MAX_CUSTOMER_KEYS:
-            raise LimitExceededException("The request was rejected because a quota was exceeded.")
         work.keys.insert(row, now, {tag["TagKey"]: tag["TagValue"] for tag in tags})
+        if work.keys.customer_keys_in(ctx.account_id, ctx.region) > limits.MAX_CUSTOMER_KEYS:
+            raise LimitExceededException("The request was rejected because a quota was exceeded.")
         key = repository.to_key(row)
     return {"KeyMetadata": key_metadata(key)}
 

@@ -232,6 +232,20 @@ class AuditOutboxTable(SQLModel, table=True):
     detail: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class ResourceCountTable(SQLModel, table=True):
+    """How many of a counted resource an account holds in a Region: `ssm:Standard` and
+    `ssm:Advanced` parameters, `kms:CustomerKey` keys.  Kept by triggers in the same
+    transaction as the row that changes it (migration a8c0ffee0008), so every write path
+    counts, the count is exact under concurrency (the counter row is locked until commit),
+    and a quota check is one primary-key read instead of a count(*) over the account."""
+
+    __tablename__ = "ps_resource_count"
+    account_id: str = Field(primary_key=True, max_length=12)
+    region: str = Field(primary_key=True, max_length=32)
+    resource: str = Field(primary_key=True, max_length=32)
+    count: int = 0
+
+
 # --- service key sets (kms_core/service_keys.py) ---------------------------------------
 class ServiceOwnedKeyTable(SQLModel, table=True):
     """A service-owned key: used by a service (e.g. SSM, for String values at rest) in a

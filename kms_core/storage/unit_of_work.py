@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from kms_core.audit import record_in_transaction
 from kms_core.crypto.root import RootKey
 from kms_core.domain.grants import Grant
-from kms_core.domain.model import KeyManager, KeyState, KeyWithMaterial
+from kms_core.domain.model import KeyState, KeyWithMaterial
 from kms_core.storage import repository
 from kms_core.storage.connect import Conflict
 from kms_core.storage.identities import IdentityRepository
@@ -31,6 +31,7 @@ from kms_core.storage.tables import (
     KeyMaterialTable,
     KeyTable,
     KeyTagTable,
+    ResourceCountTable,
     ServiceOwnedKeyTable,
 )
 
@@ -59,11 +60,12 @@ class KeyRepository:
         return repository.insert_key(self._session, self._root, row, now, tags)
 
     def customer_keys_in(self, account_id: str, region: str) -> int:
-        """How many customer-managed keys the account has in the Region (the CreateKey quota)."""
-        return self._session.exec(select(func.count()).select_from(KeyTable)
-                                  .where(KeyTable.account_id == account_id)
-                                  .where(KeyTable.region == region)
-                                  .where(KeyTable.key_manager == KeyManager.CUSTOMER)).one()
+        """How many customer-managed keys the account has in the Region, this transaction's
+        inserts included (the CreateKey quota): the trigger-kept counter, one row read."""
+        self._session.flush()
+        row = self._session.get(ResourceCountTable, (account_id, region, "kms:CustomerKey"),
+                                populate_existing=True)
+        return row.count if row is not None else 0
 
     def ids_page(self, account_id: str, region: str, after: Optional[str], limit: int) -> list[str]:
         """Up to `limit` key ids of the account and Region after `after`, in id order."""

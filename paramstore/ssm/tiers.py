@@ -55,8 +55,9 @@ def settle(ctx: SsmContext, requested: Optional[str], previous: Optional[str], v
 
 
 def check_quota(count: int, tier: str) -> None:
-    """Inside the write transaction, given how many `tier` parameters exist: one more must fit."""
-    if count >= MAX_PARAMETERS[tier]:
+    """Inside the write transaction, after the write, given how many `tier` parameters
+    exist with it: over the quota, the transaction must not commit."""
+    if count > MAX_PARAMETERS[tier]:
         raise ParameterLimitExceeded(
             f"You have exceeded the number of {tier.lower()} parameters allowed for this account and Region "
             f"({MAX_PARAMETERS[tier]}).")

@@ -13,7 +13,7 @@ from kms_core.storage.connect import sqlite_url
 EXPECTED_TABLES = {"ps_meta", "ps_epoch", "ps_account", "ps_access_key", "kms_key", "kms_key_material", "kms_grant",
                    "iam_user", "iam_role", "iam_inline_policy", "iam_principal_tag", "audit_event", "audit_head",
                    "kms_alias", "kms_key_tag", "kms_service_owned_key", "ssm_parameter", "ssm_parameter_version",
-                   "ssm_parameter_label", "ssm_parameter_tag", "ssm_service_setting"}
+                   "ssm_parameter_label", "ssm_parameter_tag", "ssm_service_setting", "ps_resource_count"}
 
 
 @pytest.fixture
@@ -64,3 +64,35 @@ def test_postgres_change_token_survives_a_dropped_monitor_connection(fresh_postg
         assert db.change_token() == second  # reconnected transparently, same value
     finally:
         db.dispose()
+
+
+def test_resource_counts_start_from_the_rows_already_stored(empty_db):
+    """Migration a8c0ffee0008 counts what an older store holds, and its triggers count on."""
+    from sqlalchemy import text
+
+    migrate.upgrade(empty_db, "a7c0ffee0007")
+    columns = ("account_id, region, canonical, name, parent, version, type, tier, data_type, "
+               "last_modified_date, last_modified_user")
+    rows = [("111122223333", "us-east-1", "a", "Standard"), ("111122223333", "us-east-1", "b", "Standard"),
+            ("111122223333", "us-east-1", "c", "Advanced"), ("444455556666", "eu-west-1", "a", "Standard")]
+    with empty_db.engine.begin() as conn:
+        for account, region, name, tier in rows:
+            conn.execute(text(f"INSERT INTO ssm_parameter ({columns}) VALUES "
+                              f"('{account}', '{region}', '{name}', '{name}', '/', 1, 'String', '{tier}', "
+                              "'text', 0, 'me')"))
+    migrate.upgrade(empty_db)
+
+    def counts() -> dict:
+        with empty_db.engine.connect() as conn:
+            return {tuple(r[:3]): r[3] for r in conn.execute(text(
+                "SELECT account_id, region, resource, count FROM ps_resource_count"))}
+
+    assert counts() == {("111122223333", "us-east-1", "ssm:Standard"): 2,
+                        ("111122223333", "us-east-1", "ssm:Advanced"): 1,
+                        ("444455556666", "eu-west-1", "ssm:Standard"): 1}
+    with empty_db.engine.begin() as conn:
+        conn.execute(text("UPDATE ssm_parameter SET tier = 'Advanced' WHERE canonical = 'a' AND region = 'us-east-1'"))
+        conn.execute(text("DELETE FROM ssm_parameter WHERE region = 'eu-west-1'"))
+    assert counts() == {("111122223333", "us-east-1", "ssm:Standard"): 1,
+                        ("111122223333", "us-east-1", "ssm:Advanced"): 2,
+                        ("444455556666", "eu-west-1", "ssm:Standard"): 0}

@@ -231,23 +231,23 @@ def test_default_standard_setting_rejects_a_new_too_large_value():
 
 @pytest.mark.parametrize("tier, limit", [(STANDARD, 10_000), (ADVANCED, 100_000)])
 def test_quota_allows_the_last_parameter(tier, limit):
-    check_quota(limit - 1, tier)  # one more makes exactly `limit`
+    check_quota(limit, tier)  # the count includes the parameter just written: exactly `limit` fits
 
 
 @pytest.mark.parametrize("tier, limit", [(STANDARD, 10_000), (ADVANCED, 100_000)])
 def test_quota_rejects_one_more_than_the_limit(tier, limit):
     with pytest.raises(ParameterLimitExceeded):
-        check_quota(limit, tier)
+        check_quota(limit + 1, tier)
     with pytest.raises(ParameterLimitExceeded):
         check_quota(limit + 5, tier)
 
 
 def test_quotas_are_per_tier():
-    check_quota(10_000, ADVANCED)  # 10,000 advanced parameters are far from the advanced quota
+    check_quota(10_001, ADVANCED)  # 10,001 advanced parameters are far from the advanced quota
     with pytest.raises(ParameterLimitExceeded):
-        check_quota(10_000, STANDARD)
+        check_quota(10_001, STANDARD)
 
 
 def test_empty_account_has_room():
-    check_quota(0, STANDARD)
-    check_quota(0, ADVANCED)
+    check_quota(1, STANDARD)
+    check_quota(1, ADVANCED)

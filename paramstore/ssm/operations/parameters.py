@@ -179,8 +179,6 @@ def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, valu
                 row is not None and row.version + 1 != plan.version):
             plan = _plan(ctx, req, row, value, policies)
             sealed = seal(ctx.ssm.kms_port, ctx, arn, plan.version, plan.type, plan.key_id, value, plan.tier)
-        if row is None or row.tier != plan.tier:
-            tiers.check_quota(tx.count_tier(ctx.account_id, ctx.region, plan.tier), plan.tier)
         updated = ParamRow(
             row.id if row is not None else 0, ctx.account_id, ctx.region, canonical,
             row.name if row is not None else name, parent_of(name), plan.version, plan.type, plan.tier,
@@ -191,6 +189,8 @@ def _store(ctx: SsmContext, req: dict, name: str, canonical: str, arn: str, valu
                 tx.insert_tag(updated.id, tag["Key"], tag["Value"])
         else:
             tx.update_parameter(updated)
+        if row is None or row.tier != plan.tier:  # counted by now (the store's triggers): may it stay?
+            tiers.check_quota(tx.count_tier(ctx.account_id, ctx.region, plan.tier), plan.tier)
         version = VersionRow(updated.id, plan.version, plan.type, plan.tier, plan.data_type, plan.key_id,
                              plan.description, plan.allowed_pattern, plan.policies, sealed[0], sealed[1], now, user)
         tx.insert_version(version)

@@ -93,7 +93,8 @@ _INSERT_VERSION = (f"INSERT INTO ssm_parameter_version ({', '.join(VERSION_COLUM
                    f"VALUES ({', '.join('?' for _ in VERSION_COLUMNS)})")
 _LABELLED = "SELECT label FROM ssm_parameter_label WHERE parameter_id = ? AND version = ? LIMIT 1"
 _DROP_VERSIONS_UPTO = "DELETE FROM ssm_parameter_version WHERE parameter_id = ? AND version <= ?"
-_COUNT_TIER = "SELECT count(*) FROM ssm_parameter WHERE account_id = ? AND region = ? AND tier = ?"
+#: how many parameters of a tier the account holds (kept by triggers: migration a8c0ffee0008)
+_COUNT_TIER = "SELECT count FROM ps_resource_count WHERE account_id = ? AND region = ? AND resource = ?"
 _INSERT_TAG = "INSERT INTO ssm_parameter_tag (parameter_id, tag_key, tag_value) VALUES (?, ?, ?)"
 #: a parameter and everything hanging off it (versions, labels, tags): the one cascade,
 #: run by the hot path's puts and by the repository's deletes alike
@@ -260,7 +261,11 @@ class PutTransaction:
             self._run(statement, (parameter_id,))
 
     def count_tier(self, account_id: str, region: str, tier: str) -> int:
-        return self._run(_COUNT_TIER, (account_id, region, tier)).fetchone()[0]
+        """How many `tier` parameters the account holds, this transaction's writes included
+        (a primary-key read of the trigger-kept counter; on PostgreSQL the row is locked
+        by the write that changed it, so concurrent creators count one after another)."""
+        row = self._run(_COUNT_TIER, (account_id, region, "ssm:" + tier)).fetchone()
+        return row[0] if row else 0
 
     def insert_parameter(self, row: ParamRow) -> int:
         """Insert and return the new id (a concurrent create raises IntegrityError)."""

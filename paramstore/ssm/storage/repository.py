@@ -9,12 +9,13 @@ import json
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from kms_core.audit import AuditEvent
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.storage.session import PARAMS_EPOCH, Database
+from kms_core.storage.tables import ResourceCountTable
 from paramstore.ssm.names import parameter_arn
 from paramstore.ssm.policies import fire_due, schedule
 from paramstore.ssm.storage.hot_sql import DELETE_PARAMETER
@@ -59,11 +60,10 @@ class ParameterRepository:
             return session.get(ServiceSettingTable, (account_id, region, setting_id))
 
     def count_parameters(self, account_id: str, region: str, tier: str) -> int:
+        """The trigger-kept count (kms_core/storage/tables.py, ResourceCountTable)."""
         with self.db.session() as session:
-            return session.exec(select(func.count()).select_from(ParameterTable)
-                                .where(ParameterTable.account_id == account_id)
-                                .where(ParameterTable.region == region)
-                                .where(ParameterTable.tier == tier)).one()
+            row = session.get(ResourceCountTable, (account_id, region, "ssm:" + tier))
+            return row.count if row is not None else 0
 
     def versions_after(self, parameter_id: int, after: int, limit: int) -> list[ParameterVersionTable]:
         """Up to `limit` versions numbered above `after`, oldest first (history pages)."""
