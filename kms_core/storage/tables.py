@@ -49,7 +49,13 @@ class AccessKeyTable(SQLModel, table=True):
 
 class KeyTable(SQLModel, table=True):
     __tablename__ = "kms_key"
-    __table_args__ = (Index("ix_kms_key_scope", "account_id", "region", "key_id"),)
+    __table_args__ = (
+        Index("ix_kms_key_scope", "account_id", "region", "key_id"),
+        # the due-work queries (next due time, what is due): index searches, not table scans
+        Index("ix_kms_key_deletion_due", "key_state", "deletion_date"),
+        Index("ix_kms_key_rotation_due", "rotation_enabled", "key_state", "next_rotation_date"),
+        Index("ix_kms_key_valid_to", "valid_to"),
+    )
     key_id: str = Field(primary_key=True, max_length=64)
     account_id: str = Field(max_length=12)
     region: str = Field(max_length=32)
@@ -157,11 +163,13 @@ class IamPrincipalTagTable(SQLModel, table=True):
 # --- grants ----------------------------------------------------------------------------
 class GrantTable(SQLModel, table=True):
     __tablename__ = "kms_grant"
+    #: ListRetirableGrants pages in (creation_date, grant_id) order: read off the index, not sorted
+    __table_args__ = (Index("ix_kms_grant_retiring_order", "retiring_principal", "creation_date", "grant_id"),)
     grant_id: str = Field(primary_key=True, max_length=64)
     key_id: str = Field(foreign_key="kms_key.key_id", index=True, max_length=64)
     name: Optional[str] = Field(default=None, max_length=256)
     grantee_principal: str = Field(max_length=256)
-    retiring_principal: Optional[str] = Field(default=None, index=True, max_length=256)
+    retiring_principal: Optional[str] = Field(default=None, max_length=256)
     operations: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
     constraints: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
     issuing_account: str = Field(max_length=12)

@@ -119,6 +119,16 @@ def path_range(path: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + "0"  # "0" is the character after "/"
 
 
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """Strings starting with `prefix`, as a half-open code-point range [low, high) (byte
+    order on both databases: an index range scan, where substr() would scan)."""
+    if not prefix:
+        return "", "\U0010ffff"
+    if ord(prefix[-1]) >= 0xD7FF:  # no successor that both databases store; names are ASCII anyway
+        return prefix, prefix + "\U0010ffff"
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def is_valid_label(label: str) -> bool:
     """≤100 chars of letters, digits, `.-_`; not starting with a digit, "aws" or "ssm"."""
     return (0 < len(label) <= MAX_LABEL_LENGTH and bool(_LABEL.fullmatch(label))

@@ -84,8 +84,9 @@ _SELECT_PARAM = (f"SELECT {', '.join(PARAM_COLUMNS)} FROM ssm_parameter "
                  "WHERE account_id = ? AND region = ? AND canonical = ?")
 _SELECT_VERSION = (f"SELECT {', '.join(VERSION_COLUMNS)} FROM ssm_parameter_version "
                    "WHERE parameter_id = ? AND version = ?")
-_NEXT_DUE = ("SELECT min(expires_at), min(expiration_notice_at), min(no_change_notice_at) FROM ssm_parameter "
-             "WHERE expires_at IS NOT NULL OR expiration_notice_at IS NOT NULL OR no_change_notice_at IS NOT NULL")
+#: each minimum from its own index (one OR'ed WHERE would scan the table)
+_NEXT_DUE = ("SELECT (SELECT min(expires_at) FROM ssm_parameter), (SELECT min(expiration_notice_at) FROM "
+             "ssm_parameter), (SELECT min(no_change_notice_at) FROM ssm_parameter)")
 _INSERT_PARAM = (f"INSERT INTO ssm_parameter ({', '.join(PARAM_COLUMNS[1:])}) "
                  f"VALUES ({', '.join('?' for _ in PARAM_COLUMNS[1:])})")
 _UPDATE_PARAM = ("UPDATE ssm_parameter SET " + ", ".join(f"{c} = ?" for c in PARAM_COLUMNS[6:]) + " WHERE id = ?")

@@ -15,7 +15,7 @@ from sqlalchemy import and_, exists, func, or_
 from sqlmodel import col, select
 
 from kms_core.storage.session import Database
-from paramstore.ssm.names import canonical_of, check_path, path_range
+from paramstore.ssm.names import canonical_of, check_path, path_range, prefix_range
 from paramstore.ssm.storage.tables import ParameterLabelTable, ParameterTable, ParameterTagTable, ParameterVersionTable
 
 
@@ -103,6 +103,8 @@ def _condition(db: Database, key: str, option: str, values: Optional[list]) -> A
               "Tier": ParameterTable.tier, "DataType": ParameterTable.data_type}[key]
     if key == "Name":
         values = [canonical_of(v) for v in values or ()]
+        if option == "BeginsWith":  # the name index, as a range
+            return or_(*(and_(column >= low, column < high) for low, high in map(prefix_range, values)))
     return or_(*(_string_match(db, column, option, v) for v in values or ()))
 
 
