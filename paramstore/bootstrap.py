@@ -52,6 +52,12 @@ class Store:
         if self.params is not None:
             self.params.sync()
 
+    def close(self) -> None:
+        """Release the database connections (a store opened only to prepare it)."""
+        if self.params is not None:
+            self.params.sql.dispose()
+        self.db.dispose()
+
 
 def open_store(settings: Settings, runtime: Optional[Runtime] = None) -> Store:
     """Open the store, or raise StartupError with a one-line reason (the cause chained, for

@@ -395,9 +395,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
             worker.close()
             store.db.loop_thread = None
             audit.close()
-            if store.params is not None:
-                store.params.sql.dispose()
-            store.db.dispose()
+            store.close()
 
     app = FastAPI(title="paramstore", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
@@ -442,18 +440,52 @@ async def _sweeper(store: Store, worker: DatabaseWorker, audit: AuditLog, interv
             log.exception("audit outbox sweep failed; will retry")
 
 
+#: where `serve --workers N` hands its settings to the worker processes (JSON, no secrets)
+WORKER_SETTINGS_ENV = "PARAMSTORE_WORKER_SETTINGS"
+
+
+def _log_setup(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def worker_app() -> AwsJsonMiddleware:
+    """A worker process's app under `serve --workers N` (uvicorn imports this factory in
+    each process it starts, and restarts a worker that dies)."""
+    import os
+
+    settings = Settings.of_worker(os.environ[WORKER_SETTINGS_ENV])
+    _log_setup(settings)
+    return create_app(settings)
+
+
 def run(settings: Settings) -> None:
     import uvicorn
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
-    log.info("paramstore %s listening on http://%s:%d (database: %s)", __version__, settings.host,
-             settings.port, "sqlite" if app.state.store.db.is_sqlite else "postgresql")
+    _log_setup(settings)
     # SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to the grace
     # period, then exit 0 (uvicorn's graceful shutdown).  uvicorn re-raises the signal it
     # caught once it is done, to the handler it found: this one makes that a plain return,
     # so a drained SIGTERM exits 0 rather than by the signal.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                access_log=settings.access_log, log_level=settings.log_level, server_header=False,
-                proxy_headers=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    options: dict[str, Any] = dict(
+        host=settings.host, port=settings.port, loop="uvloop", http="httptools", access_log=settings.access_log,
+        log_level=settings.log_level, server_header=False, proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    if settings.workers > 1:
+        # Migrations, bootstrap and the seed run once, here, before any worker starts; each
+        # worker then opens the store as one more server process on the same database
+        # (caches stay coherent through the store's epochs, as across separate servers).
+        import os
+
+        store = open_store(settings)
+        database = "sqlite" if store.db.is_sqlite else "postgresql"
+        store.close()
+        os.environ[WORKER_SETTINGS_ENV] = settings.for_workers()
+        log.info("paramstore %s listening on http://%s:%d with %d workers (database: %s)", __version__,
+                 settings.host, settings.port, settings.workers, database)
+        uvicorn.run("paramstore.server:worker_app", factory=True, workers=settings.workers, **options)
+        return
+    app = create_app(settings)
+    log.info("paramstore %s listening on http://%s:%d (database: %s)", __version__, settings.host,
+             settings.port, "sqlite" if app.state.store.db.is_sqlite else "postgresql")
+    uvicorn.run(app, **options)

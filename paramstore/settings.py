@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +44,23 @@ class Settings:
     #: on SIGTERM, how long in-flight requests may take to finish before the server exits
     shutdown_grace_seconds: float = field(
         default_factory=lambda: float(os.environ.get("PARAMSTORE_SHUTDOWN_GRACE", "30")))
+    #: server processes sharing the port (paramstore/server.py, `run`)
+    workers: int = 1
+
+    def for_workers(self) -> str:
+        """These settings for the worker processes, as JSON: the parent has migrated,
+        bootstrapped and seeded, so a worker only opens the store (and refuses a schema
+        that is not current).  Secrets stay out: a worker reads them where the parent did
+        (the environment, the data directory)."""
+        worker = replace(self, migrate=False, seed_file=None, workers=1)
+        return json.dumps({f.name: str(v) if isinstance(v := getattr(worker, f.name), Path) else v
+                           for f in fields(worker) if f.name != "admin_secret_access_key"})
+
+    @classmethod
+    def of_worker(cls, text: str) -> "Settings":
+        values = json.loads(text)
+        values["data_dir"] = Path(values["data_dir"])
+        return cls(**values)
 
     def create_data_dir(self) -> bool:
         """Make the data directory, mode 0700 whatever the umask (missing parents as the umask

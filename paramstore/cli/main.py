@@ -40,12 +40,16 @@ def serve(
     shutdown_grace: Optional[float] = typer.Option(
         None, envvar="PARAMSTORE_SHUTDOWN_GRACE", min=0,
         help="On SIGTERM, seconds in-flight requests get to finish before the server exits (default 30)."),
+    workers: int = typer.Option(
+        1, envvar="PARAMSTORE_WORKERS", min=1, max=64,
+        help="Server processes sharing the port (one per core for production; see docs/performance.md)."),
 ) -> None:
     """Run the server."""
     from paramstore.bootstrap import StartupError
     from paramstore.server import run
 
-    settings = Settings(host=host, port=port, migrate=migrate, log_level=log_level, access_log=access_log)
+    settings = Settings(host=host, port=port, migrate=migrate, log_level=log_level, access_log=access_log,
+                        workers=workers)
     if data_dir is not None:
         settings.data_dir = data_dir
     if database_url is not None:
