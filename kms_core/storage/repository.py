@@ -102,13 +102,20 @@ def add_material(session: Session, root: RootKey, key_id: str, now: float,
                  material_id: Optional[str] = None) -> str:
     """Wrap and store key material (default: a fresh 256-bit backing key); returns its
     material id (default: random)."""
+    row = material_row(root, key_id, now, rotation_type, material, material_id)
+    session.add(row)
+    return row.material_id
+
+
+def material_row(root: RootKey, key_id: str, now: float, rotation_type: Optional[str] = None,
+                 material: Optional[bytes] = None, material_id: Optional[str] = None) -> KeyMaterialTable:
+    """A key material row, the material wrapped by the root key and bound to the row."""
     material_id = material_id or os.urandom(32).hex()
     material = material if material is not None else os.urandom(MATERIAL_BYTES)
-    session.add(KeyMaterialTable(
+    return KeyMaterialTable(
         key_id=key_id, material_id=material_id,
         material_wrapped=root.wrap(material, material_row_identity(key_id, material_id)),
-        created_at=now, rotation_type=rotation_type, rotation_date=now if rotation_type else None))
-    return material_id
+        created_at=now, rotation_type=rotation_type, rotation_date=now if rotation_type else None)
 
 
 def new_key_row(key_id: str, account_id: str, region: str, now: float, policy: str, description: str = "",
