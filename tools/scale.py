@@ -220,7 +220,8 @@ def main() -> None:
     p.add_argument("--database-url")
     p.add_argument("--sizes", default="1000,100000,1000000")
     p.add_argument("--keys", type=int, default=100_000, help="keys at the largest size (a tenth of the parameters)")
-    p.add_argument("--ops", type=int, default=300, help="timed calls per operation")
+    p.add_argument("--ops", type=int, default=450, help="timed calls per operation")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the median is reported)")
     p.add_argument("--port", type=int, default=5190)
     p.add_argument("--out", type=Path)
     args = p.parse_args()
@@ -244,8 +245,15 @@ def main() -> None:
         have_params, have_keys = size, want_keys
         server = Server(args.data_dir, args.database_url, args.port)
         try:
-            timed = {name: measure(server, call, args.ops) for name, call in
-                     operations(server, size, key_ids, rng, gone).items()}
+            calls = operations(server, size, key_ids, rng, gone)
+            rounds: dict[str, list[dict]] = {name: [] for name in calls}
+            per_round = args.ops // args.rounds
+            for r in range(args.rounds):  # interleaved rounds: a sweep or checkpoint taints one, not all
+                for name, call in calls.items():
+                    rounds[name].append(measure(server, lambda i, call=call, r=r: call(
+                        i if i < 0 else r * per_round + i), per_round, warmup=20 if r == 0 else 0))
+            timed = {name: {"cpu_us": statistics.median(m["cpu_us"] for m in ms),
+                            "p50_ms": statistics.median(m["p50_ms"] for m in ms)} for name, ms in rounds.items()}
         finally:
             server.stop()
         results.append({"parameters": size, "keys": want_keys, "fill_seconds": round(seconds, 1),

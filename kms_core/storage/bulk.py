@@ -12,14 +12,41 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from kms_core.crypto.root import RootKey
 from kms_core.policy.document import default_key_policy
 from kms_core.storage.repository import material_row, new_key_id, new_key_row
 from kms_core.storage.session import Database, bump_epoch
 from kms_core.storage.tables import AliasTable, GrantTable
+
+
+#: the row triggers that keep ps_resource_count (migration a8c0ffee0008), by table
+COUNT_TRIGGERS = {"ssm_parameter": ("ps_count_parameter_rows", "ps_count_parameter_tier"),
+                  "kms_key": ("ps_count_key_insert", "ps_count_key_delete")}
+_ADD_COUNT = ("INSERT INTO ps_resource_count (account_id, region, resource, count) VALUES (%s, %s, %s, %s) "
+              "ON CONFLICT (account_id, region, resource) DO UPDATE SET count = ps_resource_count.count + "
+              "EXCLUDED.count")
+
+
+def pause_counting(run: Callable[[str, tuple], Any], table: str) -> None:
+    """PostgreSQL, inside a bulk transaction: the count triggers off until it ends.  A
+    trigger bumping one counter row thousands of times in one transaction walks an ever
+    longer chain of that row's versions (quadratic); `resume_counting` adds the batch's
+    counts in one statement per counter instead.  The ALTERs are transactional: a batch
+    that fails leaves the triggers on."""
+    for trigger in COUNT_TRIGGERS[table]:
+        run(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}", ())
+
+
+def resume_counting(run: Callable[[str, tuple], Any], table: str, counts: Counter) -> None:
+    for (account_id, region, resource), n in counts.items():
+        run(_ADD_COUNT, (account_id, region, resource, n))
+    counts.clear()
+    for trigger in COUNT_TRIGGERS[table]:
+        run(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}", ())
 
 
 @dataclass
@@ -36,16 +63,26 @@ def insert_keys(db: Database, root: RootKey, keys: Iterable[BulkKey], now: float
     """Insert the keys; returns their ids in order."""
     ids: list[str] = []
     dependents: list = []  # materials, aliases and grants, added once their keys are flushed
+    counts: Counter = Counter()
     session = db.write_session()
 
+    def run(sql: str, params: tuple) -> None:
+        session.connection().exec_driver_sql(sql, params)
+
     def commit() -> None:
+        if not db.is_sqlite:
+            pause_counting(run, "kms_key")
         session.flush()
         session.add_all(dependents)
         dependents.clear()
+        if not db.is_sqlite:
+            session.flush()
+            resume_counting(run, "kms_key", counts)
         session.commit()
 
     try:
         for spec in keys:
+            counts[(spec.account_id, spec.region, "kms:CustomerKey")] += 1
             key_id = new_key_id()
             row = new_key_row(key_id, spec.account_id, spec.region, now, default_key_policy(spec.account_id),
                               description=spec.description)

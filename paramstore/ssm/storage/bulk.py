@@ -13,10 +13,12 @@ next request (the parameters' epoch moves).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from kms_core.port import KmsPort
+from kms_core.storage.bulk import pause_counting, resume_counting
 from kms_core.storage.session import PARAMS_EPOCH, Database
 from paramstore.ssm.envelope import value_aad
 from paramstore.ssm.names import canonical_of, parameter_arn, parent_of
@@ -55,9 +57,13 @@ def insert_parameters(db: Database, kms: KmsPort, parameters: Iterable[BulkParam
         next_id = int(cursor.fetchone()[0]) + 1
         rows: tuple[list, list, list, list] = ([], [], [], [])
 
+        counts: Counter = Counter()
+
         def flush() -> None:
             if db.is_sqlite:  # its connections autocommit each statement otherwise
                 cursor.execute("BEGIN IMMEDIATE")
+            else:
+                pause_counting(cursor.execute, "ssm_parameter")
             for statement, batch_rows in zip((insert_param, insert_version, insert_label, insert_tag), rows):
                 if batch_rows:
                     cursor.executemany(statement, batch_rows)
@@ -65,12 +71,14 @@ def insert_parameters(db: Database, kms: KmsPort, parameters: Iterable[BulkParam
             if db.is_sqlite:
                 cursor.execute("COMMIT")
             else:
+                resume_counting(cursor.execute, "ssm_parameter", counts)
                 raw.commit()
 
         for p in parameters:
             canonical = canonical_of(p.name)
             arn = parameter_arn(p.region, p.account_id, canonical)
             latest = len(p.values)
+            counts[(p.account_id, p.region, "ssm:" + p.tier)] += 1
             rows[0].append((next_id, p.account_id, p.region, canonical, p.name, parent_of(p.name), latest, p.type,
                             p.tier, "text", None, p.description, None, None, now, user, None, None, None))
             for version, value in enumerate(p.values, start=1):
