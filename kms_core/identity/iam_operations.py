@@ -124,17 +124,31 @@ def _paginate(ctx: RequestContext, params: dict, operation: str, bound: Any, ite
     """A MaxItems page of `items` (sorted by `name_of`).  The Marker is sealed for this
     account, Region, operation and `bound` (the request's filter); anything else that
     comes back as a Marker is a ValidationError."""
+    after, max_items = _page_request(ctx, params, operation, bound)
+    if after is not None:
+        items = [i for i in items if name_of(i) > after]
+    return _page_of(ctx, operation, bound, items, max_items, name_of)
+
+
+def _page_request(ctx: RequestContext, params: dict, operation: str, bound: Any) -> tuple[Optional[str], int]:
+    """(the name the page starts after, MaxItems) of a list request."""
     max_items = as_int(optional(params, "MaxItems"), "maxItems")
     if max_items is None:
         max_items = 100
     if not 1 <= max_items <= 1000:
         raise ValidationError(invalid("maxItems", "Member must have value between 1 and 1000", max_items))
     marker = optional(params, "Marker")
-    if marker is not None:
-        after = open_page_token(ctx, "iam:" + operation, bound, marker)
-        if after is None:
-            raise ValidationError("Invalid Marker.")
-        items = [i for i in items if name_of(i) > after]
+    if marker is None:
+        return None, max_items
+    after = open_page_token(ctx, "iam:" + operation, bound, marker)
+    if after is None:
+        raise ValidationError("Invalid Marker.")
+    return after, max_items
+
+
+def _page_of(ctx: RequestContext, operation: str, bound: Any, items: list, max_items: int,
+             name_of: Callable[[Any], str]) -> tuple[list, dict]:
+    """The page (the first `max_items` of `items`) and IsTruncated / Marker."""
     page = items[:max_items]
     extra: dict = {"IsTruncated": len(items) > max_items}
     if len(items) > max_items:
@@ -253,9 +267,9 @@ def _list(ctx: RequestContext, params: dict, kind: _Kind) -> Result:
     prefix = optional(params, "PathPrefix") or "/"
     operation = f"List{kind.title}s"
     authorize(ctx, f"iam:{operation}", "*")
-    found = _read(ctx, lambda rows: rows.principals(ctx.account_id, kind.kind))
-    found = sorted((r for r in found if r.path.startswith(prefix)), key=kind.name_of)
-    page, extra = _paginate(ctx, params, operation, prefix, found, kind.name_of)
+    after, max_items = _page_request(ctx, params, operation, prefix)
+    found = _read(ctx, lambda rows: rows.principals_page(ctx.account_id, kind.kind, prefix, after, max_items + 1))
+    page, extra = _page_of(ctx, operation, prefix, list(found), max_items, kind.name_of)
     return {f"{kind.title}s": [kind.brief(r, None) for r in page], **extra}
 
 

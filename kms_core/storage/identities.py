@@ -9,7 +9,7 @@ policies and tags).  Nothing here validates, authorizes or commits.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -88,11 +88,19 @@ class IdentityRepository:
     def principal(self, account_id: str, kind: str, name: str) -> Optional[PrincipalRow]:
         return self.user(account_id, name) if kind == USER else self.role(account_id, name)
 
-    def principals(self, account_id: str, kind: str) -> Sequence[PrincipalRow]:
-        """All of an account's users or roles, unordered."""
-        if kind == USER:
-            return list(self._session.exec(select(IamUserTable).where(IamUserTable.account_id == account_id)))
-        return list(self._session.exec(select(IamRoleTable).where(IamRoleTable.account_id == account_id)))
+    def principals_page(self, account_id: str, kind: str, path_prefix: str, after: Optional[str],
+                        limit: int) -> Sequence[PrincipalRow]:
+        """Up to `limit` of an account's users or roles whose path starts with `path_prefix`,
+        by name (code-point order on both databases), after the name `after`: a keyset page."""
+        table: Any = IamUserTable if kind == USER else IamRoleTable
+        name = table.user_name if kind == USER else table.role_name
+        ordered = name if self._session.get_bind().dialect.name == "sqlite" else name.collate("C")
+        query = select(table).where(table.account_id == account_id)
+        if path_prefix != "/":
+            query = query.where(func.substr(table.path, 1, len(path_prefix)) == path_prefix)
+        if after is not None:
+            query = query.where(ordered > after)
+        return list(self._session.exec(query.order_by(ordered).limit(limit)))
 
     def name_taken(self, account_id: str, kind: str, name: str) -> bool:
         """Case-blind, as IAM compares names (`Admin` is taken by `admin`)."""

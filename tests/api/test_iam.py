@@ -110,6 +110,23 @@ def test_list_users_paginates(iam):
     assert paged == names
 
 
+def test_list_roles_pages_in_code_point_order_with_mixed_case_names(iam):
+    """Pages are keyset queries in the database: the order must be the same on both (upper
+    case before lower, `-` before letters), or a page boundary would skip or repeat a name."""
+    tag = uuid.uuid4().hex[:6]
+    prefix = f"/cp{tag}/"
+    names = [f"b-{tag}", f"C-{tag}", f"a_{tag}", f"Z{tag}", f"y{tag}", f"A0{tag}"]  # names are case-blind unique
+    trust = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},'
+             '"Action":"sts:AssumeRole"}]}')
+    for name in names:
+        iam.create_role(RoleName=name, Path=prefix, AssumeRolePolicyDocument=trust)
+    iam.create_role(RoleName=f"other{tag}", Path=f"/cq{tag}/", AssumeRolePolicyDocument=trust)
+    paged = [r["RoleName"] for page in iam.get_paginator("list_roles").paginate(PathPrefix=prefix,
+                                                                                PaginationConfig={"PageSize": 2})
+             for r in page["Roles"]]
+    assert paged == sorted(names)
+
+
 def test_delete_user_with_access_key_or_policy_is_delete_conflict(iam):
     name = unique()
     iam.create_user(UserName=name)

@@ -67,11 +67,11 @@ def test_users_and_roles_are_created_listed_and_deleted_alike(db: Database) -> N
         assert admin.get_principal(rows, ACCOUNT, ROLE, "Deployer").path == "/"
         assert list(rows.tags_of(ACCOUNT, USER, "alice").items()) == [("a", "1"), ("b", "2")]
         assert rows.tags_of(ACCOUNT, ROLE, "Deployer") == {"env": "prod"}
-        users, roles = rows.principals(ACCOUNT, USER), rows.principals(ACCOUNT, ROLE)
+        users, roles = rows.principals_page(ACCOUNT, USER, "/", None, 1000), rows.principals_page(ACCOUNT, ROLE, "/", None, 1000)
         assert [(type(r), r.user_name) for r in users if isinstance(r, IamUserTable)] == [(IamUserTable, "alice")]
         assert [(type(r), r.role_name) for r in roles if isinstance(r, IamRoleTable)] == [(IamRoleTable, "Deployer")]
         assert len(users) == len(roles) == 1
-        assert rows.principals(OTHER, USER) == []
+        assert rows.principals_page(OTHER, USER, "/", None, 1000) == []
     for kind, name, message in ((USER, "ALICE", "User with name ALICE already exists."),
                                 (ROLE, "deployer", "Role with name deployer already exists.")):
         with pytest.raises(EntityAlreadyExists, match=message), writing(db) as rows:
@@ -83,7 +83,7 @@ def test_users_and_roles_are_created_listed_and_deleted_alike(db: Database) -> N
         admin.delete_principal(rows, ACCOUNT, USER, "alice")
         admin.delete_principal(rows, ACCOUNT, ROLE, "Deployer")
     with reading(db) as rows:
-        assert rows.principals(ACCOUNT, USER) == [] and rows.principals(ACCOUNT, ROLE) == []
+        assert rows.principals_page(ACCOUNT, USER, "/", None, 1000) == [] and rows.principals_page(ACCOUNT, ROLE, "/", None, 1000) == []
         assert rows.tags_of(ACCOUNT, USER, "alice") == {} and rows.tags_of(ACCOUNT, ROLE, "Deployer") == {}
     with pytest.raises(NoSuchEntity, match="The role with name Deployer cannot be found."), reading(db) as rows:
         admin.get_principal(rows, ACCOUNT, ROLE, "Deployer")
