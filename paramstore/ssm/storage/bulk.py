@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from kms_core.port import KmsPort
-from kms_core.storage.bulk import pause_counting, resume_counting
+from kms_core.storage.bulk import analyze, pause_counting, resume_counting
 from kms_core.storage.session import PARAMS_EPOCH, Database
 from paramstore.ssm.envelope import value_aad
 from paramstore.ssm.names import canonical_of, parameter_arn, parent_of
@@ -98,6 +98,9 @@ def insert_parameters(db: Database, kms: KmsPort, parameters: Iterable[BulkParam
                            "(SELECT max(id) FROM ssm_parameter))")
         cursor.execute(f"UPDATE ps_epoch SET value = value + 1 WHERE id = {PARAMS_EPOCH}")
         raw.commit()
+        if not db.is_sqlite:
+            analyze(cursor, raw, ("ssm_parameter", "ssm_parameter_version", "ssm_parameter_label",
+                                  "ssm_parameter_tag", "ps_resource_count"))
     finally:
         raw.close()
     return total
