@@ -15,7 +15,7 @@ BENCH_DIR="${BENCH_DIR:-$HERE/../shared/bench}"
 VENV="${VENV:-$HERE/.venv}"
 ROUNDS="${ROUNDS:-3}"; DURATION="${DURATION:-5}"; CONNECTIONS="${CONNECTIONS:-4}"
 SCENARIOS="${SCENARIOS:-kms-encrypt,ssm-get-secure}"
-OUT="${OUT:-$(mktemp -d)}"
+OUT="${OUT:-$(mktemp -d)}"; mkdir -p "$OUT"
 export AWS_ACCESS_KEY_ID=AKIABENCHMARK0000000 AWS_SECRET_ACCESS_KEY=bench-secret-not-for-production
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
@@ -44,7 +44,7 @@ done
 
 tree_cpu_ticks() {  # the process and its descendants, in clock ticks
   local total=0 p
-  for p in $(pstree -p "$1" | grep -o '([0-9]*)' | tr -d '()'); do
+  for p in $(pstree -p -T "$1" | grep -o '([0-9]*)' | tr -d '()'); do
     [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
   done
   echo "$total"
