@@ -42,7 +42,7 @@ def serve(
         help="On SIGTERM, seconds in-flight requests get to finish before the server exits (default 30)."),
     workers: int = typer.Option(
         1, envvar="PARAMSTORE_WORKERS", min=1, max=64,
-        help="Server processes sharing the port (one per core for production; see docs/performance.md)."),
+        help="Server processes sharing the port (default 1; see docs/performance.md, Workers, before raising it)."),
 ) -> None:
     """Run the server."""
     from paramstore.bootstrap import StartupError
