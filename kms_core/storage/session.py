@@ -332,13 +332,6 @@ def ensure_epoch_row(session: Session) -> None:
             session.add(EpochTable(id=epoch, value=0))
 
 
-#: page cache per connection (SQLite's default is 2 MiB): a million parameters' indexes
-#: stop fitting in 2 MiB, and every cold lookup then reads its B-tree pages back from the
-#: OS (docs/performance.md, "Flat cost").  No mmap: an I/O error on a mapped file is a
-#: SIGBUS, where a read error is a clean failure.
-SQLITE_CACHE_KIB = 32 * 1024
-
-
 def _configure_sqlite(engine: Engine, writer: bool, timeout: float = DEFAULT_DB_TIMEOUT) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -352,7 +345,6 @@ def _configure_sqlite(engine: Engine, writer: bool, timeout: float = DEFAULT_DB_
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={max(1, int(timeout * 1000))}")
-        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cur.close()
 
     @event.listens_for(engine, "begin")
