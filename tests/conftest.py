@@ -187,6 +187,18 @@ def fresh_database(request):
 
 
 @pytest.fixture
+def fresh_server(fresh_database, tmp_path) -> Iterator[LiveServer]:
+    """A live server of the test's own, per backend, on a fresh store (for tests that
+    change what every other test would see: lowered quotas, bulk fills, recorded SQL)."""
+    backend, database_url = fresh_database
+    live, stop = start_server(tmp_path / "data", database_url, backend)
+    try:
+        yield live
+    finally:
+        stop()
+
+
+@pytest.fixture
 def fresh_postgres_url():
     """The URL of a fresh PostgreSQL database (skips without TEST_POSTGRES_URL)."""
     with database_for("postgres") as (database_url, _):

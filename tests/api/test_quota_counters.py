@@ -14,17 +14,11 @@ from sqlalchemy import text
 from kms_core.domain import limits
 from kms_core.storage.session import Database
 from paramstore.ssm import tiers
-from tests.conftest import start_server
 
 
 @pytest.fixture
-def live(fresh_database, tmp_path):
-    backend, database_url = fresh_database
-    server, stop = start_server(tmp_path / "data", database_url, backend)
-    try:
-        yield server
-    finally:
-        stop()
+def live(fresh_server):
+    return fresh_server
 
 
 def _counts(server) -> dict:

@@ -8,17 +8,12 @@ import pytest
 
 from kms_core.storage.bulk import BulkKey, insert_keys
 from paramstore.ssm.storage.bulk import BulkParameter, insert_parameters
-from tests.conftest import ACCOUNT_ID, REGION, start_server
+from tests.conftest import ACCOUNT_ID, REGION
 
 
 @pytest.fixture
-def live(fresh_database, tmp_path):
-    backend, database_url = fresh_database
-    server, stop = start_server(tmp_path / "data", database_url, backend)
-    try:
-        yield server
-    finally:
-        stop()
+def live(fresh_server):
+    return fresh_server
 
 
 def test_bulk_parameters_and_keys_read_back_through_the_api(live):

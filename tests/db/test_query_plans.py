@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import event
 
 from paramstore.ssm.storage import hot_sql
-from tests.conftest import start_server
 
 #: tables whose row count grows with what the store holds (not per-account singletons)
 BIG_TABLES = {
@@ -35,10 +34,9 @@ BIG_TABLES = {
 
 
 @pytest.fixture
-def recorded(fresh_database, tmp_path, monkeypatch):
+def recorded(fresh_server, monkeypatch):
     """(live server, the statements it ran since the fixture began recording)."""
-    backend, database_url = fresh_database
-    server, stop = start_server(tmp_path / "data", database_url, backend)
+    server = fresh_server
     statements: list[tuple[str, object]] = []
     db = server.app.state.store.db
     engines = {id(e): e for e in (db.engine, db.read_engine)}.values()
@@ -65,7 +63,6 @@ def recorded(fresh_database, tmp_path, monkeypatch):
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", on_execute)
-        stop()
 
 
 def _exercise(server) -> None:

@@ -19,10 +19,10 @@ from typing import Iterable, Optional
 
 from kms_core.port import KmsPort
 from kms_core.storage.bulk import analyze, pause_counting, resume_counting
-from kms_core.storage.session import PARAMS_EPOCH, Database
+from kms_core.storage.session import Database
 from paramstore.ssm.envelope import value_aad
 from paramstore.ssm.names import canonical_of, parameter_arn, parent_of
-from paramstore.ssm.storage.hot_sql import PARAM_COLUMNS, VERSION_COLUMNS
+from paramstore.ssm.storage.hot_sql import BUMP_EPOCH, INSERT_TAG, INSERT_VERSION, PARAM_COLUMNS
 
 
 @dataclass
@@ -43,28 +43,28 @@ def insert_parameters(db: Database, kms: KmsPort, parameters: Iterable[BulkParam
                       user: str, batch: int = 5000) -> int:
     """Insert the parameters (none may exist yet), `batch` to a transaction; returns how many."""
     raw = db.engine.raw_connection()
-    mark = "%s" if not db.is_sqlite else "?"
-    insert_param = (f"INSERT INTO ssm_parameter ({', '.join(PARAM_COLUMNS)}) "
-                    f"VALUES ({', '.join(mark for _ in PARAM_COLUMNS)})")
-    insert_version = (f"INSERT INTO ssm_parameter_version ({', '.join(VERSION_COLUMNS)}) "
-                      f"VALUES ({', '.join(mark for _ in VERSION_COLUMNS)})")
-    insert_label = f"INSERT INTO ssm_parameter_label (parameter_id, label, version) VALUES ({mark}, {mark}, {mark})"
-    insert_tag = f"INSERT INTO ssm_parameter_tag (parameter_id, tag_key, tag_value) VALUES ({mark}, {mark}, {mark})"
+
+    def sql(statement: str) -> str:  # hot_sql's statements are written with SQLite's marks
+        return statement if db.is_sqlite else statement.replace("?", "%s")
+
+    insert_param = sql(f"INSERT INTO ssm_parameter ({', '.join(PARAM_COLUMNS)}) "
+                       f"VALUES ({', '.join('?' for _ in PARAM_COLUMNS)})")  # the id too: numbered here
+    insert_label = sql("INSERT INTO ssm_parameter_label (parameter_id, label, version) VALUES (?, ?, ?)")
+    statements = (insert_param, sql(INSERT_VERSION), insert_label, sql(INSERT_TAG))
     total = 0
     try:
         cursor = raw.cursor()
         cursor.execute("SELECT coalesce(max(id), 0) FROM ssm_parameter")
         next_id = int(cursor.fetchone()[0]) + 1
         rows: tuple[list, list, list, list] = ([], [], [], [])
-
-        counts: Counter = Counter()
+        counts: Counter = Counter()  # PostgreSQL: what the paused count triggers would have counted
 
         def flush() -> None:
             if db.is_sqlite:  # its connections autocommit each statement otherwise
                 cursor.execute("BEGIN IMMEDIATE")
             else:
                 pause_counting(cursor.execute, "ssm_parameter")
-            for statement, batch_rows in zip((insert_param, insert_version, insert_label, insert_tag), rows):
+            for statement, batch_rows in zip(statements, rows):
                 if batch_rows:
                     cursor.executemany(statement, batch_rows)
                     batch_rows.clear()
@@ -96,7 +96,7 @@ def insert_parameters(db: Database, kms: KmsPort, parameters: Iterable[BulkParam
         if not db.is_sqlite:  # the id sequence continues after the rows numbered here
             cursor.execute("SELECT setval(pg_get_serial_sequence('ssm_parameter', 'id'), "
                            "(SELECT max(id) FROM ssm_parameter))")
-        cursor.execute(f"UPDATE ps_epoch SET value = value + 1 WHERE id = {PARAMS_EPOCH}")
+        cursor.execute(BUMP_EPOCH)
         raw.commit()
         if not db.is_sqlite:
             analyze(cursor, raw, ("ssm_parameter", "ssm_parameter_version", "ssm_parameter_label",

@@ -90,20 +90,20 @@ _NEXT_DUE = ("SELECT (SELECT min(expires_at) FROM ssm_parameter), (SELECT min(ex
 _INSERT_PARAM = (f"INSERT INTO ssm_parameter ({', '.join(PARAM_COLUMNS[1:])}) "
                  f"VALUES ({', '.join('?' for _ in PARAM_COLUMNS[1:])})")
 _UPDATE_PARAM = ("UPDATE ssm_parameter SET " + ", ".join(f"{c} = ?" for c in PARAM_COLUMNS[6:]) + " WHERE id = ?")
-_INSERT_VERSION = (f"INSERT INTO ssm_parameter_version ({', '.join(VERSION_COLUMNS)}) "
+INSERT_VERSION = (f"INSERT INTO ssm_parameter_version ({', '.join(VERSION_COLUMNS)}) "
                    f"VALUES ({', '.join('?' for _ in VERSION_COLUMNS)})")
 _LABELLED = "SELECT label FROM ssm_parameter_label WHERE parameter_id = ? AND version = ? LIMIT 1"
 _DROP_VERSIONS_UPTO = "DELETE FROM ssm_parameter_version WHERE parameter_id = ? AND version <= ?"
 #: how many parameters of a tier the account holds (kept by triggers: migration a8c0ffee0008)
 _COUNT_TIER = "SELECT count FROM ps_resource_count WHERE account_id = ? AND region = ? AND resource = ?"
-_INSERT_TAG = "INSERT INTO ssm_parameter_tag (parameter_id, tag_key, tag_value) VALUES (?, ?, ?)"
+INSERT_TAG = "INSERT INTO ssm_parameter_tag (parameter_id, tag_key, tag_value) VALUES (?, ?, ?)"
 #: a parameter and everything hanging off it (versions, labels, tags): the one cascade,
 #: run by the hot path's puts and by the repository's deletes alike
 DELETE_PARAMETER = ("DELETE FROM ssm_parameter_label WHERE parameter_id = ?",
                     "DELETE FROM ssm_parameter_tag WHERE parameter_id = ?",
                     "DELETE FROM ssm_parameter_version WHERE parameter_id = ?",
                     "DELETE FROM ssm_parameter WHERE id = ?")
-_BUMP_EPOCH = f"UPDATE ps_epoch SET value = value + 1 WHERE id = {PARAMS_EPOCH}"
+BUMP_EPOCH = f"UPDATE ps_epoch SET value = value + 1 WHERE id = {PARAMS_EPOCH}"
 _READ_EPOCH = f"SELECT value FROM ps_epoch WHERE id = {PARAMS_EPOCH}"
 #: one statement instead of two where the database has RETURNING (SQLite 3.35+, PostgreSQL)
 _RETURNING = sqlite3.sqlite_version_info >= (3, 35)
@@ -207,9 +207,9 @@ class HotSql:
                     cursor.execute("BEGIN IMMEDIATE")
                 yield tx
                 if self.pg or _RETURNING:
-                    cursor.execute(_BUMP_EPOCH + " RETURNING value")
+                    cursor.execute(BUMP_EPOCH + " RETURNING value")
                 else:
-                    cursor.execute(_BUMP_EPOCH)
+                    cursor.execute(BUMP_EPOCH)
                     cursor.execute(_READ_EPOCH)
                 tx.epoch = cursor.fetchone()[0]
                 moved = record_in_transaction(lambda sql, params: _executed(cursor, sql, params), self.pg)
@@ -278,10 +278,10 @@ class PutTransaction:
         self._run(_UPDATE_PARAM, (*row[6:], row.id))
 
     def insert_tag(self, parameter_id: int, key: str, value: str) -> None:
-        self._run(_INSERT_TAG, (parameter_id, key, value))
+        self._run(INSERT_TAG, (parameter_id, key, value))
 
     def insert_version(self, row: VersionRow) -> None:
-        self._run(_INSERT_VERSION, tuple(row))
+        self._run(INSERT_VERSION, tuple(row))
 
     def drop_versions_upto(self, parameter_id: int, version: int) -> Optional[str]:
         """Delete versions up to `version` unless that one is labelled; returns the label
