@@ -24,12 +24,29 @@ need to point at) or nulling its tag once any event was written under `audit-cha
 What this does NOT defend against: someone with write access to the database who deletes
 the newest events AND writes back an older copy of the whole head row (from a backup, a
 replica or an earlier read; a rollback) leaves a trail that is indistinguishable from the
-one that existed back then.  The same goes for rolling the whole database back, and for
+one that existed back then (chain 0 cut back below another chain's start is the exception:
+that chain's events give it away, see Chains).  The same goes for rolling the whole database back, and for
 wiping every event together with the head's tag (which looks like a fresh install, or, if
 only `audit-chain-v1` rows remain, like a store never written by this version).  Only a
 copy of the head kept outside the database (shipped to a log service, a WORM bucket, a
 ticket) catches those: compare it with `SELECT last_seq, last_mac FROM audit_head`.
 Anyone holding the root key can of course forge anything.
+
+Chains.  One chain serializes its writers: each append extends the one tail.  So every
+server process (each `--workers` worker, each process sharing a PostgreSQL database)
+claims a chain of its own at start (`claim_chain`: the first chain no running process
+holds, by an flock of `<trail file>.lock` on SQLite and a session advisory lock on
+PostgreSQL; the OS or the server drops it when the process ends, and the next process
+reuses the chain).  Chain c's events have seqs in (c << 40, (c + 1) << 40) and its head is
+`audit_head.id = c + 1`; chain 0 is the one earlier versions wrote.  On SQLite each chain
+has a trail file of its own (`paramstore-audit-<c>.db`, named in the store's `ps_meta`),
+since one file has one write lock.  Each chain is a complete chain as described above
+(its own macs, which bind its seqs, and its own authenticated head), and a chain shared by
+two processes (a lock lost on reconnect, an earlier version) stays correct, as chain 0
+always was.  A chain other than 0 is recorded in chain 0 (`AuditChainOpened`, detail
+`{"chain": c}`) before its first event, so deleting a chain whole (its events and head,
+or its file) is reported: chain 0 names it.  Reading the trail merges the chains by event
+time.
 
 Upgrading.  A head written by an earlier version has no tag (NULL): until this version
 writes its first event (which seals the head), `verify()` checks such a trail the old way
@@ -70,9 +87,11 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
@@ -87,6 +106,12 @@ from kms_core.storage.connect import is_timeout, postgres_connect_args, psycopg_
 
 log = logging.getLogger("paramstore.audit")
 
+
+
+def _store_id(db: Any) -> Optional[str]:
+    with db.read_engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT value FROM ps_meta WHERE name = 'store_id'").fetchone()
+    return row[0] if row else None
 
 
 def _prepared(key: "bytes | HmacSha256Key") -> HmacSha256Key:
@@ -123,7 +148,13 @@ OUTBOX_ORPHAN_SECONDS = 60.0
 _HEAD_TRIGGER_SQLITE = (
     "CREATE TEMP TRIGGER IF NOT EXISTS paramstore_audit_head_follows AFTER INSERT ON main.audit_event BEGIN "
     "UPDATE audit_head SET last_seq = NEW.seq, last_mac = NEW.mac, "
-    "head_mac = paramstore_audit_head_tag(NEW.seq, NEW.mac) WHERE id = 1; END")
+    "head_mac = paramstore_audit_head_tag(NEW.seq, NEW.mac) WHERE id = {head_id}; END")
+#: the event chain 0 records when another chain starts (verify() then requires that chain)
+CHAIN_OPENED = "AuditChainOpened"
+#: pg_advisory_lock class of the chain locks (objid: the chain)
+_PG_CHAIN_LOCK_CLASS = 0x70617564
+#: PostgreSQL: the newest event of one chain (base < seq < next base), and the head with it
+_PG_TAIL = "SELECT seq, mac FROM audit_event WHERE seq > %s AND seq < %s ORDER BY seq DESC LIMIT 1"
 
 _PG_CASTS = ("bigint", "float8") + ("text",) * 15
 _PG_ROW = "(" + ", ".join(f"%s::{t}" for t in _PG_CASTS) + ")"
@@ -134,7 +165,7 @@ def _pg_append_sql(n: int) -> str:
     sql = _pg_sql_cache.get(n)
     if sql is None:
         sql = ("WITH h AS (UPDATE audit_head SET last_seq = %s, last_mac = %s, head_mac = %s "
-               "WHERE id = 1 AND last_seq = %s AND last_mac = %s RETURNING id) "
+               "WHERE id = %s AND last_seq = %s AND last_mac = %s RETURNING id) "
                "INSERT INTO audit_event (" + ", ".join(COLUMNS) + ") "
                "SELECT v.* FROM (VALUES " + ", ".join([_PG_ROW] * n) + ") AS v(" + ", ".join(COLUMNS) + ") "
                "WHERE EXISTS (SELECT 1 FROM h)")
@@ -323,8 +354,11 @@ def record_in_transaction(run: Callable[[str, tuple], Any], postgres: bool, serv
 class AuditLog:
     """`await append(event)` returns once the event is committed (or, failing open, logged as lost)."""
 
-    def __init__(self, db, root, clock, fail_closed: bool = True) -> None:
+    def __init__(self, db, root, clock, fail_closed: bool = True, chain: int = 0) -> None:
         self.db, self.root, self.clock, self.fail_closed = db, root, clock, fail_closed
+        self._set_chain(chain)
+        self._chain_lock: Optional[int] = None  # SQLite: the flock held on this chain's lock file
+        self._claimed = False  # PostgreSQL: this log holds its chain's advisory lock
         self._key = HmacSha256Key(root.derive(CHAIN_LABEL))
         self._head_key = HmacSha256Key(root.derive(HEAD_LABEL))
         self._pending: list[tuple[list, Optional[asyncio.Future]]] = []
@@ -456,14 +490,26 @@ class AuditLog:
             last_mac = mac
         return rows, last_seq, last_mac
 
-    def _sqlite_connection(self, durable: bool) -> Any:
+    def _set_chain(self, chain: int) -> None:
+        """The chain this log appends to (see "Chains" in the module docstring)."""
+        self.chain = chain
+        self._base = audit_file.chain_base(chain)
+        self._next_base = audit_file.chain_base(chain + 1)
+        self._head_id = audit_file.head_id(chain)
+        #: this thread-local's attribute names of the chain's two connections (per request: no formatting)
+        self._conn_names = {False: f"conn_{chain}", True: f"durable_{chain}"}
+
+    def _sqlite_connection(self, durable: bool, chain: Optional[int] = None) -> Any:
         """This thread's connection to the trail file (kms_core/storage/audit_file.py), with
         the busy_timeout the database gives this thread (`busy_timeout_for_thread`): on the
         event loop it doesn't wait for the file's write lock (the worker waits instead).
         A thread has two: `durable` commits with synchronous=FULL (a change's record), the
         other with NORMAL (a read's), each set once rather than switched per commit."""
         conns = self._sqlite_conns
-        name = "durable" if durable else "conn"
+        if chain is None:
+            chain, name = self.chain, self._conn_names[durable]
+        else:
+            name = ("durable_" if durable else "conn_") + str(chain)
         conn = getattr(conns, name, None)
         if conn is not None:
             busy = self.db.busy_timeout_for_thread()
@@ -477,14 +523,14 @@ class AuditLog:
             self._adopted = True
         busy = self.db.busy_timeout_for_thread()
         setattr(conns, name + "_busy", busy)
-        conn = audit_file.connect(audit_file.audit_file_path(self.db.sqlite_path), busy, durable)
+        conn = audit_file.connect(audit_file.audit_file_path(self.db.sqlite_path, chain), busy, durable, chain)
         # The head follows every insert in the same statement (a trigger of this
         # connection, with the tag computed here): one autocommit INSERT per event, as
         # cheap as the INSERT alone was, and the head can't lag behind the events.
         head_key = self._head_key
         conn.create_function("paramstore_audit_head_tag", 2,
                              lambda seq, mac: head_tag(head_key, seq, mac), deterministic=True)
-        conn.execute(_HEAD_TRIGGER_SQLITE)
+        conn.execute(_HEAD_TRIGGER_SQLITE.format(head_id=audit_file.head_id(chain)))
         setattr(conns, name, conn)
         with self._lock:
             self._all_sqlite_conns.append(conn)
@@ -500,7 +546,7 @@ class AuditLog:
             last = self._last  # a local: the loop and the worker may both append
             if last is None:
                 row = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
-                last = (int(row[0]), row[1]) if row else (0, GENESIS_MAC)
+                last = (int(row[0]), row[1]) if row else (self._base, GENESIS_MAC)
             rows, last_seq, last_mac = self._chain(last[0], last[1], batch)
             try:
                 if len(rows) == 1:
@@ -528,6 +574,63 @@ class AuditLog:
             return
         raise RuntimeError("audit chain kept moving; gave up")
 
+    def _postgres_connection(self) -> Any:
+        """The writer's own autocommit connection; it holds this chain's advisory lock (taken
+        again after a reconnect; if another process took it meanwhile, both extend the chain
+        through the head's compare-and-set, as with one shared chain)."""
+        conn = self._conn
+        if conn is None:
+            conn = psycopg.connect(psycopg_dsn(self.db.url), autocommit=True, **postgres_connect_args(self.db.timeout))
+            self._conn = conn
+            self._head = None
+            if self._claimed:
+                conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_PG_CHAIN_LOCK_CLASS, self.chain))
+        return conn
+
+    def claim_chain(self) -> int:
+        """A server process takes a chain no other running process writes (the first free
+        one; chain 0 when it runs alone) so that processes don't contend for one head.
+        A chain other than 0, started afresh, is first recorded in chain 0 (CHAIN_OPENED),
+        so that verify() misses it if it is ever deleted whole.  Returns the chain."""
+        chain = 0
+        if self.db.is_sqlite:
+            if self.db.sqlite_path is None:
+                return 0
+            self._sqlite_connection(durable=False, chain=0)  # chain 0's file exists (adopted)
+            for candidate in range(audit_file.MAX_CHAINS):
+                fd = audit_file.try_lock_chain(self.db.sqlite_path, candidate)
+                if fd is not None:
+                    chain, self._chain_lock = candidate, fd
+                    break
+            self._set_chain(chain)
+            self._last = None
+            if chain:
+                audit_file.register_chain(self.db, chain, _store_id(self.db))
+            head = self._sqlite_connection(durable=False).execute(
+                "SELECT last_seq FROM audit_head WHERE id = ?", (self._head_id,)).fetchone()
+        else:
+            conn = self._postgres_connection()
+            for candidate in range(audit_file.MAX_CHAINS):
+                if conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                                (_PG_CHAIN_LOCK_CLASS, candidate)).fetchone()[0]:
+                    chain = candidate
+                    break
+            self._set_chain(chain)
+            self._claimed = True
+            self._head = self._last = None
+            conn.execute("INSERT INTO audit_head (id, last_seq, last_mac) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (id) DO NOTHING", (self._head_id, self._base, GENESIS_MAC))
+            head = conn.execute("SELECT last_seq FROM audit_head WHERE id = %s", (self._head_id,)).fetchone()
+        if chain and head is not None and int(head[0]) == self._base:
+            opened = AuditEvent(event_time=self.clock(), request_id=str(uuid.uuid4()), event_source="paramstore",
+                                event_name=CHAIN_OPENED, detail={"chain": chain})
+            recorder = AuditLog(self.db, self.root, self.clock, chain=0)
+            try:
+                recorder.write_batch([_fields(opened)])
+            finally:
+                recorder.close()
+        return chain
+
     def _write_postgres(self, batch: list[list]) -> None:
         """One autocommit statement per batch: a conditional UPDATE of the head (which takes
         its row lock, like SELECT ... FOR UPDATE) feeding the INSERT.  The macs are computed
@@ -536,26 +639,23 @@ class AuditLog:
         and we re-read the head and try again.  (The chain continues from the last stored
         event, read with the head: normally the head itself, but a head written by an
         earlier version may lag behind it.)"""
-        conn = self._conn
-        if conn is None:
-            conn = psycopg.connect(psycopg_dsn(self.db.url), autocommit=True, **postgres_connect_args(self.db.timeout))
-            self._conn = conn
-            self._head = None
+        conn = self._postgres_connection()
         sql = _pg_append_sql(len(batch))
         with conn.cursor() as cur:
             for _ in range(50):
                 if self._head is None:
                     cur.execute("SELECT h.last_seq, h.last_mac, t.seq, t.mac FROM audit_head h LEFT JOIN "
-                                "(SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1) t ON true "
-                                "WHERE h.id = 1")
+                                f"({_PG_TAIL}) t ON true WHERE h.id = %s",
+                                (self._base, self._next_base, self._head_id))
                     head = cur.fetchone()
                     if head is None:
                         raise RuntimeError("audit_head row is missing")
                     self._head = (int(head[0]), head[1])
-                    self._last = (int(head[2]), head[3]) if head[2] is not None else (0, GENESIS_MAC)
+                    self._last = (int(head[2]), head[3]) if head[2] is not None else (self._base, GENESIS_MAC)
                 seq, mac = self._head
                 rows, last_seq, last_mac = self._chain(*(self._last or self._head), batch)
-                params: list = [last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac), seq, mac]
+                params: list = [last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac),
+                                self._head_id, seq, mac]
                 for row in rows:
                     params.extend(row)
                 cur.execute(sql, params, prepare=True)
@@ -587,16 +687,16 @@ class AuditLog:
             if cleared:
                 run(f"DELETE FROM audit_outbox WHERE id IN ({', '.join('?' * len(cleared))})", cleared)
             return self, run(_OUTBOX_INSERT, tuple(values)).lastrowid, values, cleared
-        head = run("SELECT last_seq, last_mac FROM audit_head WHERE id = 1 FOR UPDATE", ()).fetchone()
+        head = run("SELECT last_seq, last_mac FROM audit_head WHERE id = %s FOR UPDATE", (self._head_id,)).fetchone()
         if head is None:
             raise RuntimeError("audit_head row is missing")
         # A statement of its own, after the lock, sees the latest committed tail.
-        tail = run("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1", ()).fetchone()
-        last = (int(tail[0]), tail[1]) if tail else (0, GENESIS_MAC)
+        tail = run(_PG_TAIL, (self._base, self._next_base)).fetchone()
+        last = (int(tail[0]), tail[1]) if tail else (self._base, GENESIS_MAC)
         rows, last_seq, last_mac = self._chain(last[0], last[1], [values])
         run(_INSERT_PG, rows[0])
-        run("UPDATE audit_head SET last_seq = %s, last_mac = %s, head_mac = %s WHERE id = 1",
-            (last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac)))
+        run("UPDATE audit_head SET last_seq = %s, last_mac = %s, head_mac = %s WHERE id = %s",
+            (last_seq, last_mac, head_tag(self._head_key, last_seq, last_mac), self._head_id))
         # This process's group-commit writer holds the old head: its next append finds the
         # head moved, re-reads, and chains on.
 
@@ -659,9 +759,12 @@ class AuditLog:
                 self._outbox_synced.difference_update(settled)
         if not stale:
             return 0
+        # Chain 0's write lock serializes the sweepers of all processes; a record is looked
+        # for in every chain (its writer may have moved it to its own).
+        conn = self._sqlite_connection(durable=True, chain=0)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            missing = [values for _, values in stale if not audit_file.in_trail(conn, values, orphan_age)]
+            missing = [values for _, values in stale if not audit_file.in_any_trail(self.db, conn, values, orphan_age)]
             if missing:
                 tail = conn.execute("SELECT seq, mac FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
                 rows, last_seq, last_mac = self._chain(int(tail[0]) if tail else 0, tail[1] if tail else GENESIS_MAC,
@@ -702,6 +805,9 @@ class AuditLog:
                 conn.close()
             except Exception:
                 pass
+        lock, self._chain_lock = self._chain_lock, None
+        if lock is not None:
+            os.close(lock)  # releases the chain for the next process
 
 
 # --- verification ------------------------------------------------------------------------
@@ -724,28 +830,82 @@ def _events(count: int) -> str:
     return "1 event" if count == 1 else f"{count} events"
 
 
+class _ChainCheck:
+    """The keys verify() checks macs and heads with."""
+
+    def __init__(self, root: Any) -> None:
+        self.key = HmacSha256Key(root.derive(CHAIN_LABEL))
+        self.legacy_key = HmacSha256Key(root.derive(LEGACY_CHAIN_LABEL))
+        self.head_key = HmacSha256Key(root.derive(HEAD_LABEL))
+
+
+def _chain_opened(values: list) -> Optional[int]:
+    """The chain a CHAIN_OPENED event of chain 0 records, if `values` is one."""
+    if values[2] != "paramstore" or values[3] != CHAIN_OPENED or values[13] is None:
+        return None
+    try:
+        chain = json.loads(values[13]).get("chain")
+    except (ValueError, AttributeError):
+        return None
+    return chain if type(chain) is int else None
+
+
 def verify(db, root) -> VerifyResult:
-    """Walk the chain by seq; name the first broken link and why.  Then hold the last event
-    against the authenticated head (see the module docstring)."""
-    key, legacy_key = HmacSha256Key(root.derive(CHAIN_LABEL)), HmacSha256Key(root.derive(LEGACY_CHAIN_LABEL))
-    head_key = HmacSha256Key(root.derive(HEAD_LABEL))
-    # One statement, one snapshot: the head and the highest seq as committed together (an
-    # append running meanwhile is either wholly in it or wholly out of it).
-    head = audit_queries.head_and_highest_seq(db)
-    if head is None:
+    """Walk each chain by seq; name the first broken link and why.  Then hold each chain's
+    last event against its authenticated head (see the module docstring), and require every
+    chain that chain 0 records as opened to be there."""
+    check = _ChainCheck(root)
+    heads, highest = audit_queries.chain_heads(db)
+    if heads.get(0) is None:
         return VerifyResult(False, 0, 0, "the audit_head row is missing")
+    opened: dict[int, int] = {}  # chain -> the seq of chain 0 that recorded its start
+    result = _verify_chain(db, check, 0, heads[0], opened)
+    total, note = result.count, result.note
+    if not result.ok:
+        return result
+    for chain in sorted(set(heads) | set(opened)):
+        if chain == 0:
+            continue
+        head = heads.get(chain)
+        if head is None:
+            where = f"seq {opened[chain]}" if chain in opened else "the store"
+            return VerifyResult(False, total, audit_file.chain_base(chain) + 1,
+                                f"audit chain {chain} (recorded at {where}) is missing: its trail file or head "
+                                "was deleted, with every event in it")
+        result = _verify_chain(db, check, chain, head, opened)
+        if not result.ok:
+            result.count += total
+            result.reason = f"audit chain {chain}: {result.reason}"
+            return result
+        if result.count and chain not in opened:
+            return VerifyResult(False, total, audit_file.chain_base(chain) + 1,
+                                f"audit chain {chain} holds events but chain 0 does not record its start "
+                                "(chain 0 was cut back, or an older copy of it was written back)")
+        total += result.count
+    if audit_file.chain_of(highest) not in heads:
+        return VerifyResult(False, total, highest, f"seq {highest} belongs to audit chain "
+                            f"{audit_file.chain_of(highest)}, which has no head (its head was deleted)")
+    return VerifyResult(True, total, note=note)
+
+
+def _verify_chain(db: Any, check: _ChainCheck, chain: int, head: tuple, opened: dict[int, int]) -> VerifyResult:
+    """One chain: its events from the chain's base on, and its head.  Chain 0's CHAIN_OPENED
+    events go into `opened`."""
+    base = audit_file.chain_base(chain)
     head_seq, head_mac, tag = int(head[0]), head[1], head[2]
-    stored_max = int(head[3]) if head[3] is not None else 0
+    stored_max = int(head[3]) if head[3] is not None else base
     sealed = tag is not None
-    forged = sealed and not hmac.compare_digest(head_tag(head_key, head_seq, head_mac), tag)
+    forged = sealed and not hmac.compare_digest(head_tag(check.head_key, head_seq, head_mac), tag)
+    if not base <= head_seq < audit_file.chain_base(chain + 1):
+        forged = True  # a head copied from another chain
     # A sealed head is the last event: an event beyond it in this snapshot was not written
     # with it.  (Later appends are beyond the snapshot and not walked.)  A forged head says
     # nothing: walk everything, and report it if the chain itself is intact.
     sealed = sealed and not forged
     upto = max(head_seq, min(stored_max, head_seq + 1)) if sealed else max(head_seq, stored_max)
-    expected_seq, expected_prev, count = 1, GENESIS_MAC, 0
+    expected_seq, expected_prev, count = base + 1, GENESIS_MAC, 0
     v2 = False  # an event under the current chain key seen: no older one may follow
-    for row in audit_queries.rows_upto(db, upto):
+    for row in audit_queries.rows_upto(db, chain, upto):
         seq, values, prev_mac, mac = int(row[0]), list(row[1:15]), row[15], row[16]
         values[0] = float(values[0])
         if seq != expected_seq:
@@ -753,9 +913,9 @@ def verify(db, root) -> VerifyResult:
                        else f"seqs {expected_seq}..{seq - 1}")
             return VerifyResult(False, count, expected_seq,
                                 f"{missing} missing (deleted); the next stored event is seq {seq}")
-        if not v2 and hmac.compare_digest(compute_mac(legacy_key, prev_mac, seq, values), mac):
+        if not v2 and chain == 0 and hmac.compare_digest(compute_mac(check.legacy_key, prev_mac, seq, values), mac):
             pass  # written by an earlier version
-        elif hmac.compare_digest(compute_mac(key, prev_mac, seq, values), mac):
+        elif hmac.compare_digest(compute_mac(check.key, prev_mac, seq, values), mac):
             v2 = True
         else:
             return VerifyResult(False, count, seq, "the event's contents or seq were altered (mac mismatch)")
@@ -769,16 +929,20 @@ def verify(db, root) -> VerifyResult:
             return VerifyResult(False, count, seq, f"events after seq {head_seq} are not covered by the "
                                 "authenticated head (an older copy of the head was written back, or a "
                                 "server that does not move the head wrote them)")
+        if chain == 0:
+            started = _chain_opened(values)
+            if started is not None:
+                opened.setdefault(started, seq)
         count += 1
         expected_seq, expected_prev = seq + 1, mac
     if forged:
         return VerifyResult(False, count, head_seq, "the audit head was altered: its tag does not match the seq "
                             "and mac it records (the head was rewritten without the root key)")
-    if count < head_seq:
-        gone = head_seq - count
+    if count < head_seq - base:
+        gone = head_seq - base - count
         return VerifyResult(False, count, expected_seq,
                             f"{_events(gone)} deleted from the tail: the {'authenticated ' if sealed else ''}"
-                            f"head records {_events(head_seq)} but the trail ends at seq {expected_seq - 1}")
+                            f"head records {_events(head_seq - base)} but the trail ends at seq {expected_seq - 1}")
     if not sealed and v2:
         return VerifyResult(False, count, expected_seq,
                             "the audit head is not authenticated although the trail holds events written "
@@ -786,7 +950,8 @@ def verify(db, root) -> VerifyResult:
                             f"{head_seq} may have been deleted)")
     if not sealed:
         if count == 0:
-            return VerifyResult(True, 0, note="the head is not authenticated yet: no event recorded")
+            return VerifyResult(True, 0, note="the head is not authenticated yet: no event recorded"
+                                if chain == 0 else None)
         return VerifyResult(True, count, note=f"the head is not authenticated yet (written by an earlier "
                             f"version): removal of events after seq {head_seq} would go unnoticed until the "
                             "server records its next event")

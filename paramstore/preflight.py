@@ -50,6 +50,8 @@ class StoredFacts:
     root_check: Optional[str] = None
     #: SQLite: the file the store's audit trail lives in (kms_core/storage/audit_file.py)
     audit_file: Optional[str] = None
+    #: SQLite: the further audit chains whose files the store names (one per writer process)
+    audit_chains: tuple[int, ...] = ()
 
 
 def masked(url: str) -> str:
@@ -122,10 +124,13 @@ def _facts(execute: Any, list_tables: str) -> StoredFacts:
         return StoredFacts(empty=False)
     meta = dict(execute(f"SELECT name, value FROM ps_meta WHERE name IN "
                         f"('{STORE_ID}', '{STORE_CREATED}', '{ROOT_CHECK}', '{AUDIT_FILE_META}')").fetchall())
+    chains = tuple(sorted(int(row[0][len(AUDIT_FILE_META) + 1:]) for row in execute(
+        f"SELECT name FROM ps_meta WHERE name LIKE '{AUDIT_FILE_META}.%'").fetchall()
+        if row[0][len(AUDIT_FILE_META) + 1:].isdigit()))
     created = meta.get(STORE_CREATED)
     return StoredFacts(empty=False, store_id=meta.get(STORE_ID),
                        created_at=float(created) if created else None, root_check=meta.get(ROOT_CHECK),
-                       audit_file=meta.get(AUDIT_FILE_META))
+                       audit_file=meta.get(AUDIT_FILE_META), audit_chains=chains)
 
 
 def inspect_database(url: str) -> StoredFacts:
@@ -213,7 +218,7 @@ def refuse_damaged_store(data_dir: Path, url: str, facts: StoredFacts, marker: O
     store_path = sqlite_path(url)
     if facts.audit_file is not None and store_path is not None:
         try:
-            audit_file.check(store_path, facts.store_id)
+            audit_file.check(store_path, facts.store_id, facts.audit_chains)
         except audit_file.AuditFileError as exc:
             raise StartupError(str(exc)) from None
     return False

@@ -376,6 +376,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     query_protocol = build_query_protocol(store, verifier)
 
     audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
+    audit.claim_chain()  # a chain of this process's own: workers don't contend for one head
     store.db.audit_log = audit  # the service's own changes (deletions, rotations, expirations)
     worker = DatabaseWorker(store.db)
     audit.worker = worker

@@ -22,6 +22,8 @@ Back the two files up together (README, "Files").
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -39,20 +41,41 @@ from kms_core.storage.tables import AuditEventTable, AuditHeadTable
 AUDIT_FILE_META = "audit_trail_file"
 #: the chain's genesis: the prev_mac of the first event, and the head of an empty trail
 GENESIS_MAC = "0" * 64
+#: a chain's events have seqs in (base, base + 2**CHAIN_BITS), base = chain << CHAIN_BITS:
+#: chain 0 is the one every earlier version wrote (seqs 1, 2, ...); each is a hash chain of
+#: its own with its own head (`audit_head.id = chain + 1`), see kms_core/audit.py, "Chains"
+CHAIN_BITS = 40
+#: how many chains a store may have: one per concurrent writer process, reused after it exits
+MAX_CHAINS = 64
+
+
+def chain_base(chain: int) -> int:
+    """The seq before a chain's first event (its empty head's last_seq)."""
+    return chain << CHAIN_BITS
+
+
+def chain_of(seq: int) -> int:
+    return seq >> CHAIN_BITS
+
+
+def head_id(chain: int) -> int:
+    return chain + 1
 
 
 def _create(table: Any) -> str:
     return str(CreateTable(table.__table__, if_not_exists=True).compile(dialect=sqlite_dialect.dialect()))
 
 
-#: the same tables as the store's own (kms_core/storage/tables.py, one definition for both),
-#: plus the store this trail belongs to
-SCHEMA = (
-    _create(AuditEventTable),
-    _create(AuditHeadTable),
-    f"INSERT OR IGNORE INTO audit_head (id, last_seq, last_mac) VALUES (1, 0, '{GENESIS_MAC}')",
-    "CREATE TABLE IF NOT EXISTS audit_meta (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT)",
-)
+def _schema(chain: int) -> tuple[str, ...]:
+    """The same tables as the store's own (kms_core/storage/tables.py, one definition for
+    both), with the empty head of the chain the file holds, plus the store it belongs to."""
+    return (
+        _create(AuditEventTable),
+        _create(AuditHeadTable),
+        f"INSERT OR IGNORE INTO audit_head (id, last_seq, last_mac) "
+        f"VALUES ({head_id(chain)}, {chain_base(chain)}, '{GENESIS_MAC}')",
+        "CREATE TABLE IF NOT EXISTS audit_meta (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT)",
+    )
 _COLUMNS = ", ".join(column.name for column in AuditEventTable.__table__.columns)  # type: ignore[attr-defined]  # SQLModel sets __table__
 
 
@@ -60,15 +83,70 @@ class AuditFileError(Exception):
     """The store says its trail is in a file that is missing, damaged or another store's."""
 
 
-def audit_file_path(store_path: Path) -> Path:
-    """`paramstore.db` -> `paramstore-audit.db`, in the same directory."""
+def audit_file_path(store_path: Path, chain: int = 0) -> Path:
+    """`paramstore.db` -> `paramstore-audit.db` (chain 0) or `paramstore-audit-<chain>.db`,
+    in the same directory."""
     store_path = Path(store_path)
-    return store_path.with_name(f"{store_path.stem}-audit{store_path.suffix}")
+    suffix = f"-{chain}" if chain else ""
+    return store_path.with_name(f"{store_path.stem}-audit{suffix}{store_path.suffix}")
 
 
-def connect(path: Path, busy_timeout_ms: int, durable: bool = False) -> sqlite3.Connection:
+def chain_meta_name(chain: int) -> str:
+    """The `ps_meta` row naming a chain's file (chain 0: AUDIT_FILE_META itself)."""
+    return f"{AUDIT_FILE_META}.{chain}" if chain else AUDIT_FILE_META
+
+
+def try_lock_chain(store_path: Path, chain: int) -> Optional[int]:
+    """An exclusive, non-blocking flock on the chain's lock file (`<trail file>.lock`):
+    held by the process writing that chain for as long as it runs (the OS drops it when
+    the process dies).  Returns the descriptor, or None if another process holds it."""
+    path = Path(str(audit_file_path(store_path, chain)) + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def register_chain(db: Any, chain: int, store_id: Optional[str]) -> None:
+    """Name a chain's file in the store's `ps_meta` (start-up then requires it, `check`),
+    and the store in the file (idempotent)."""
+    conn = connect(audit_file_path(db.sqlite_path, chain), max(1, int(db.timeout * 1000)), chain=chain)
+    try:
+        if store_id is not None:
+            conn.execute("INSERT OR IGNORE INTO audit_meta (name, value) VALUES ('store_id', ?)", (store_id,))
+    finally:
+        conn.close()
+    store = _store(db)
+    try:
+        store.execute("INSERT OR IGNORE INTO ps_meta (name, value) VALUES (?, ?)",
+                      (chain_meta_name(chain), audit_file_path(db.sqlite_path, chain).name))
+    finally:
+        store.close()
+
+
+def chain_files(db: Any) -> dict[int, Path]:
+    """The store's chains and their files: chain 0, those `ps_meta` names (a file it names
+    may be gone: `verify` reports it), and any chain file beside the store."""
+    store_path = Path(db.sqlite_path)
+    chains = {0: audit_file_path(store_path)}
+    with db.read_engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name FROM ps_meta WHERE name LIKE ?", (AUDIT_FILE_META + ".%",)).all()
+    names = [row[0][len(AUDIT_FILE_META) + 1:] for row in rows]
+    prefix = f"{store_path.stem}-audit-"
+    names += [p.name[len(prefix):-len(store_path.suffix) or None]
+              for p in store_path.parent.glob(f"{prefix}*{store_path.suffix}")]
+    for name in names:
+        if name.isdigit() and 0 < int(name) < MAX_CHAINS:
+            chains[int(name)] = audit_file_path(store_path, int(name))
+    return dict(sorted(chains.items()))
+
+
+def connect(path: Path, busy_timeout_ms: int, durable: bool = False, chain: int = 0) -> sqlite3.Connection:
     """A writer's connection: autocommit, WAL, `synchronous=NORMAL`, or FULL if `durable`
-    (for the records of changes), made 0600 if it creates the file."""
+    (for the records of changes), made 0600 if it creates the file (holding `chain`)."""
     create_sqlite_file(path)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                            timeout=busy_timeout_ms / 1000)
@@ -79,7 +157,7 @@ def connect(path: Path, busy_timeout_ms: int, durable: bool = False) -> sqlite3.
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_meta'").fetchone() is None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in SCHEMA:
+            for statement in _schema(chain):
                 conn.execute(statement)
             conn.execute("COMMIT")
         except BaseException:
@@ -179,30 +257,33 @@ def _copy_trail(db: Any, store: sqlite3.Connection, path: Path, store_id: Option
         conn.close()
 
 
-def check(store_path: Path, store_id: Optional[str]) -> None:
-    """Start-up (read-only): the store names its trail file; it must be there, be a trail,
-    and be this store's."""
-    path = audit_file_path(store_path)
-    present, owner = inspect(path)
-    if not present:
-        raise AuditFileError(
-            f"audit trail {path} of store {store_id or '(id not recorded)'} is missing or empty; restore it from "
-            f"the backup taken with {Path(store_path).name} (the store and its trail go together)")
-    if owner is not None and store_id is not None and owner != store_id:
-        raise AuditFileError(f"audit trail {path} belongs to store {owner}, not to store {store_id}; "
-                             "restore this store's own trail")
+def check(store_path: Path, store_id: Optional[str], chains: tuple[int, ...] = ()) -> None:
+    """Start-up (read-only): the store names its trail files (chain 0 and `chains`); each
+    must be there, be a trail, and be this store's."""
+    for chain in (0, *chains):
+        path = audit_file_path(store_path, chain)
+        present, owner = inspect(path)
+        if not present:
+            raise AuditFileError(
+                f"audit trail {path} of store {store_id or '(id not recorded)'} is missing or empty; restore it "
+                f"from the backup taken with {Path(store_path).name} (the store and its trail files go together)")
+        if owner is not None and store_id is not None and owner != store_id:
+            raise AuditFileError(f"audit trail {path} belongs to store {owner}, not to store {store_id}; "
+                                 "restore this store's own trail")
 
 
-def trail_engine(db: Any) -> Engine:
-    """The engine that reads (and, for tests and tools, writes) the trail's tables: the
-    trail file's if the store keeps it there, else the store's own."""
+def trail_engine(db: Any, chain: int = 0) -> Engine:
+    """The engine that reads (and, for tests and tools, writes) a chain's tables: its trail
+    file's if the store keeps its trail in files, else the store's own (PostgreSQL: all
+    chains share the store's `audit_event`)."""
     if not trail_in_file(db):
         return db.engine
-    engine = getattr(db, "_trail_engine", None)
+    engines = db.__dict__.setdefault("_trail_engines", {})
+    engine = engines.get(chain)
     if engine is None:
         from sqlmodel import create_engine
 
-        path = audit_file_path(db.sqlite_path)
+        path = audit_file_path(db.sqlite_path, chain)
         if not inspect(path)[0]:
             raise AuditFileError(f"audit trail {path} is missing or empty")
         engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False,
@@ -212,7 +293,7 @@ def trail_engine(db: Any) -> Engine:
         def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
             dbapi_conn.execute(f"PRAGMA busy_timeout={max(1, int(db.timeout * 1000))}")
 
-        db._trail_engine = engine
+        engines[chain] = engine
     return engine
 
 
@@ -280,4 +361,21 @@ def in_trail(conn: sqlite3.Connection, values: list, slack: float) -> bool:
             break
         if list(row) == values:
             return True
+    return False
+
+
+def in_any_trail(db: Any, chain0: sqlite3.Connection, values: list, slack: float) -> bool:
+    """`in_trail` over every chain: chain 0 on `chain0` (the sweeper's, holding its write
+    lock), the others on read connections of their own."""
+    if in_trail(chain0, values, slack):
+        return True
+    for chain, path in chain_files(db).items():
+        if chain == 0 or not path.exists():
+            continue
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=db.timeout)
+        try:
+            if in_trail(conn, values, slack):
+                return True
+        finally:
+            conn.close()
     return False

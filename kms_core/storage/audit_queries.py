@@ -17,16 +17,30 @@ from kms_core.storage.tables import AuditEventTable
 COLUMNS: tuple[str, ...] = tuple(c.name for c in AuditEventTable.__table__.columns)  # type: ignore[attr-defined]  # SQLModel sets __table__ at class creation; mypy can't see it
 
 
-def _connect(db: Any) -> Any:
-    return audit_file.trail_engine(db).connect()
+def _connect(db: Any, chain: int = 0) -> Any:
+    return audit_file.trail_engine(db, chain).connect()
 
 
-def rows_upto(db: Any, upto: int, page: int = 5000) -> Iterator[tuple]:
-    """Every stored event with seq <= `upto`, in seq order, a page at a time."""
-    after = -(1 << 62)
+def _in_files(db: Any) -> bool:
+    return audit_file.trail_in_file(db)
+
+
+def chains(db: Any) -> list[int]:
+    """The store's chains: SQLite, one trail file each (those present); PostgreSQL, one
+    head row each."""
+    if _in_files(db):
+        return [chain for chain, path in audit_file.chain_files(db).items() if audit_file.inspect(path)[0]]
+    with _connect(db) as conn:
+        return [int(row[0]) - 1 for row in conn.execute(text("SELECT id FROM audit_head ORDER BY id"))]
+
+
+def rows_upto(db: Any, chain: int, upto: int, page: int = 5000) -> Iterator[tuple]:
+    """Every stored event of `chain` with seq <= `upto`, in seq order, a page at a time."""
+    after = audit_file.chain_base(chain)
+    upto = min(upto, audit_file.chain_base(chain + 1) - 1)
     sql = text("SELECT " + ", ".join(COLUMNS) + " FROM audit_event WHERE seq > :after AND seq <= :upto "
                "ORDER BY seq LIMIT :page")
-    with _connect(db) as conn:
+    with _connect(db, chain) as conn:
         while True:
             rows = conn.execute(sql, {"after": after, "upto": upto, "page": page}).all()
             if not rows:
@@ -35,12 +49,39 @@ def rows_upto(db: Any, upto: int, page: int = 5000) -> Iterator[tuple]:
             after = rows[-1][0]
 
 
-def head_and_highest_seq(db: Any) -> Optional[tuple]:
-    """(last_seq, last_mac, head_mac, highest stored seq) in one statement, so one
-    snapshot: an append running meanwhile is wholly in it or wholly out of it."""
+#: one statement, one snapshot: each chain's head and its highest stored seq, and the
+#: highest seq stored at all (an event of a chain without a head would be beyond them)
+_HEADS = ("SELECT h.id, h.last_seq, h.last_mac, h.head_mac, "
+          "(SELECT MAX(e.seq) FROM audit_event e WHERE e.seq > (h.id - 1) * :span AND e.seq < h.id * :span), "
+          "(SELECT MAX(seq) FROM audit_event) FROM audit_head h")
+
+
+def chain_heads(db: Any) -> tuple[dict[int, Optional[tuple]], int]:
+    """({chain: (last_seq, last_mac, head_mac, highest stored seq of the chain) or None if
+    its trail file is gone}, highest seq stored anywhere).  Each chain's row is read in
+    one snapshot with its events: an append running meanwhile is wholly in it or out of it."""
+    span = audit_file.chain_base(1)
+    heads: dict[int, Optional[tuple]] = {}
+    highest = 0
+    if _in_files(db):
+        # Chain 0 last: a chain's start is recorded there before its first event, so a
+        # chain read holding events has its record in chain 0 read after it.
+        files = sorted(audit_file.chain_files(db).items(), key=lambda item: (item[0] == 0, item[0]))
+        for chain, path in files:
+            if not audit_file.inspect(path)[0]:
+                heads[chain] = None
+                continue
+            with _connect(db, chain) as conn:
+                for row in conn.execute(text(_HEADS), {"span": span}):
+                    if int(row[0]) - 1 == chain:
+                        heads[chain] = tuple(row[1:5])
+                    highest = max(highest, int(row[5] or 0))
+        return heads, highest
     with _connect(db) as conn:
-        return conn.execute(text("SELECT last_seq, last_mac, head_mac, (SELECT MAX(seq) FROM audit_event) "
-                                 "FROM audit_head WHERE id = 1")).first()
+        for row in conn.execute(text(_HEADS), {"span": span}):
+            heads[int(row[0]) - 1] = tuple(row[1:5])
+            highest = max(highest, int(row[5] or 0))
+    return heads, highest
 
 
 def matching_rows(db: Any, since: Optional[float] = None, until: Optional[float] = None,
@@ -64,12 +105,23 @@ def matching_rows(db: Any, since: Optional[float] = None, until: Optional[float]
         conds.append(or_(*[t.c.event_source == source for source in event_sources]))
     for needle in resource_needles:
         conds.append(t.c.resources.contains(needle, autoescape=True))
-    stmt = select(*[t.c[c] for c in COLUMNS])
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    stmt = stmt.order_by(t.c.seq.desc()).limit(limit) if limit is not None else stmt.order_by(t.c.seq)
-    with _connect(db) as conn:
-        rows = list(conn.execute(stmt).all())
-    if limit is not None:
-        rows.reverse()
+    every = chains(db)
+    rows: list = []
+    for chain in every:
+        where = list(conds)
+        if len(every) > 1:  # each chain's seq range: its key's range scan
+            where += [t.c.seq > audit_file.chain_base(chain), t.c.seq < audit_file.chain_base(chain + 1)]
+        stmt = select(*[t.c[c] for c in COLUMNS])
+        if where:
+            stmt = stmt.where(and_(*where))
+        stmt = stmt.order_by(t.c.seq.desc()).limit(limit) if limit is not None else stmt.order_by(t.c.seq)
+        with _connect(db, chain) as conn:
+            found = list(conn.execute(stmt).all())
+        if limit is not None:
+            found.reverse()
+        rows += found
+    if len(every) > 1:  # chains interleave in time; within one, seq order is time order
+        rows.sort(key=lambda row: (row[1], audit_file.chain_of(row[0]), row[0]))
+        if limit is not None:
+            rows = rows[-limit:] if limit else []
     return rows
