@@ -192,14 +192,20 @@ class AwsJsonMiddleware:
         if protocol.inline_first(headers) or (db is not None and db.inline_on_loop and not db.worker_busy):
             # On the loop: answered from memory, or (SQLite, worker idle) by statements that
             # never wait; whatever would have to wait raises NeedsDatabase.
-            if db is not None:
-                inline_attempt.db, inline_attempt.commits = db, db.commits
             try:
+                if db is not None and db.loop_check is not None:
+                    # PostgreSQL: the change check, awaited (and shared with the requests
+                    # arriving meanwhile) rather than blocking the loop for a round trip
+                    db.loop_token = await db.loop_check.token()
+                if db is not None:
+                    inline_attempt.db, inline_attempt.commits = db, db.commits
                 outcome = protocol.handle(*args)
             except NeedsDatabase:
                 pass
             finally:
                 inline_attempt.db = None
+                if db is not None:
+                    db.loop_token = None
         if outcome is None:  # the database worker: a stalled query waits there, not here
             outcome = await self.db_worker.run(protocol.handle, *args)
         try:

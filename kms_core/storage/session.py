@@ -113,6 +113,10 @@ class Database:
         #: the event loop's thread once the server runs: database work there raises
         #: NeedsDatabase (the monitor and audit connections excepted: they never wait long)
         self.loop_thread: Optional[int] = None
+        #: PostgreSQL: the change token the loop's shared check read for the request running
+        #: on the loop now (`LoopChangeCheck`), which change_token() then answers with
+        self.loop_token: Optional[object] = None
+        self.loop_check = LoopChangeCheck(self) if not self.is_sqlite else None
 
     def _on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         self._set_busy_timeout(record.info, dbapi_conn)
@@ -223,8 +227,10 @@ class Database:
         A missing connection or a slow answer sends the request to the database worker,
         which waits (or fails cleanly) in its place: a stalled or frozen server, which
         can't enforce its own statement_timeout, never freezes the loop."""
+        if self.loop_token is not None:
+            return self.loop_token
         monitor = self._monitor
-        if monitor.conn is None or monitor.conn.closed:
+        if monitor.conn is None or monitor.conn.closed or (self.loop_check and self.loop_check.in_flight):
             raise NeedsDatabase()
         try:
             return monitor.postgres_token(self.url, min(self.timeout, LOOP_CHECK_SECONDS))
@@ -242,6 +248,97 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+class LoopChangeCheck:
+    """PostgreSQL: the event loop's change check, awaited instead of blocking the loop, and
+    shared: requests that arrive while a check is in flight wait for the next one, which
+    starts when it ends (a check that began before a request arrived can't vouch for it),
+    so under load one round trip answers many requests.  Any failure or an answer slower
+    than LOOP_CHECK_SECONDS raises NeedsDatabase: the request goes to the database
+    worker, which checks (and reconnects) on its own connection, as before."""
+
+    def __init__(self, db: "Database") -> None:
+        self.db = db
+        self.in_flight: Any = None  # the future of the check on the wire
+        self._next: Any = None  # the future of the check that starts when it ends
+
+    async def token(self) -> object:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        monitor = self.db._monitor
+        if monitor.conn is None or monitor.conn.closed:
+            raise NeedsDatabase()
+        if self.in_flight is None:
+            self.in_flight = future = loop.create_future()
+            self._send(loop, future)
+        else:
+            if self._next is None:
+                self._next = loop.create_future()
+            future = self._next
+        try:
+            return await asyncio.shield(future)
+        except NeedsDatabase:
+            raise
+        except Exception:
+            raise NeedsDatabase() from None
+
+    def _send(self, loop: Any, future: Any) -> None:
+        monitor = self.db._monitor
+        try:
+            pgconn = monitor.conn.pgconn
+            pgconn.send_query_prepared(b"ps_epoch", None)
+            if pgconn.flush():  # not all out (a full socket buffer): not worth waiting here
+                raise psycopg.OperationalError("the change check could not be sent at once")
+            fd = pgconn.socket
+        except Exception as exc:
+            self._finish(loop, future, exc)
+            return
+        timer = loop.call_later(min(self.db.timeout, LOOP_CHECK_SECONDS), self._timed_out, loop, future, fd)
+        loop.add_reader(fd, self._readable, loop, future, fd, timer)
+
+    def _readable(self, loop: Any, future: Any, fd: int, timer: Any) -> None:
+        pgconn = self.db._monitor.conn.pgconn
+        try:
+            pgconn.consume_input()
+            if pgconn.is_busy():
+                return
+            result = None
+            while True:
+                next_result = pgconn.get_result()
+                if next_result is None:
+                    break
+                result = next_result
+            if result is None or result.status != ExecStatus.TUPLES_OK:
+                raise RuntimeError("epoch check failed")
+            token: Any = _token([(int(result.get_value(i, 0)), int(result.get_value(i, 1)))
+                                 for i in range(result.ntuples)])
+        except Exception as exc:
+            token = exc
+        loop.remove_reader(fd)
+        timer.cancel()
+        self._finish(loop, future, token)
+
+    def _timed_out(self, loop: Any, future: Any, fd: int) -> None:
+        loop.remove_reader(fd)
+        self._finish(loop, future, NeedsDatabase())
+
+    def _finish(self, loop: Any, future: Any, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            self.db._monitor.close()  # mid-query or broken: the worker reconnects it
+            future.set_exception(outcome)
+            future.exception()  # retrieved: only the waiters care
+        else:
+            future.set_result(outcome)
+        self.in_flight, following, self._next = None, self._next, None
+        if following is not None:
+            if isinstance(outcome, BaseException):  # no connection now: they go to the worker too
+                following.set_exception(NeedsDatabase())
+                following.exception()
+            else:
+                self.in_flight = following
+                self._send(loop, following)
 
 
 class _ChangeMonitor:
