@@ -42,6 +42,18 @@ for name in floor1 floor2 ours1 ours2; do
   for _ in $(seq 1 200); do curl -s -o /dev/null "${URL[$name]}/health" -X POST && break; sleep 0.1; done
 done
 
+db_cpu_ticks() {  # PostgreSQL's processes (backends, WAL writer...), 0 for SQLite
+  local total=0 p
+  [ -n "${DATABASE_URL:-}" ] || { echo 0; return; }
+  for p in $(pgrep -x postgres; pgrep -f '^postgres:'); do
+    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+box_busy_ticks() {  # all CPUs, busy (not idle, not iowait) and total
+  awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat
+}
+
 tree_cpu_ticks() {  # the process and its descendants, in clock ticks
   local total=0 p
   for p in $(pstree -p -T "$1" | grep -o '([0-9]*)' | tr -d '()'); do
@@ -59,11 +71,12 @@ for scenario in ${SCENARIOS//,/ }; do
   for round in $(seq 1 "$ROUNDS"); do
     for name in floor1 ours1 floor2 ours2; do
       env_file="$OUT/env-${name/floor/ours}-$scenario.sh"
-      before=$(tree_cpu_ticks "${PID[$name]}")
+      before=$(tree_cpu_ticks "${PID[$name]}"); db_before=$(db_cpu_ticks); read -r busy_before all_before < <(box_busy_ticks)
       line=$( (set -a; source "$env_file"; wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$BENCH_DIR/wrk_aws_json.lua" \
                "${URL[$name]}/") | grep WRKJSON | sed 's/WRKJSON //')
-      after=$(tree_cpu_ticks "${PID[$name]}")
-      printf '%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$name" "$((after - before))" "$line" >>"$OUT/results.tsv"
+      after=$(tree_cpu_ticks "${PID[$name]}"); db_after=$(db_cpu_ticks); read -r busy_after all_after < <(box_busy_ticks)
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$name" "$((after - before))" "$line" \
+          "$((db_after - db_before))" "$(( (busy_after - busy_before) * 100 / (all_after - all_before) ))" >>"$OUT/results.tsv"
     done
   done
 done
@@ -72,16 +85,19 @@ import json, statistics, sys, os
 ticks = os.sysconf("SC_CLK_TCK")
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
 by = {}
-for scenario, rnd, name, used, payload in rows:
+for scenario, rnd, name, used, payload, db_used, busy in rows:
     w = json.loads(payload)
-    by.setdefault((scenario, name), []).append((w["req_per_s"], int(used) / ticks / max(w["requests"], 1) * 1e6,
-                                                w["errors"]))
-print("| scenario | server | req/s (median) | CPU µs/req | non-2xx |")
-print("|---|---|---|---|---|")
+    n = max(w["requests"], 1)
+    by.setdefault((scenario, name), []).append((w["req_per_s"], int(used) / ticks / n * 1e6, w["errors"],
+                                                int(db_used) / ticks / n * 1e6, int(busy)))
+print("| scenario | server | req/s (median) | CPU µs/req | database CPU µs/req | box busy % | non-2xx |")
+print("|---|---|---|---|---|---|---|")
 gains = {}
 for (scenario, name), runs in sorted(by.items()):
     rps = statistics.median(r[0] for r in runs); cpu = statistics.median(r[1] for r in runs)
-    print(f"| {scenario} | {name} | {rps:.0f} | {cpu:.0f} | {sum(r[2] for r in runs)} |")
+    dbcpu = statistics.median(r[3] for r in runs) if not name.startswith("floor") else 0
+    busy = statistics.median(r[4] for r in runs)
+    print(f"| {scenario} | {name} | {rps:.0f} | {cpu:.0f} | {dbcpu:.0f} | {busy:.0f} | {sum(r[2] for r in runs)} |")
     gains[(scenario, name)] = (rps, cpu)
 print("\n| scenario | floor 2÷1 workers | ours 2÷1 workers | ours gain ÷ floor gain | ours CPU/req 2÷1 |")
 print("|---|---|---|---|---|")
