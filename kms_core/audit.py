@@ -108,12 +108,6 @@ log = logging.getLogger("paramstore.audit")
 
 
 
-def _store_id(db: Any) -> Optional[str]:
-    with db.read_engine.connect() as conn:
-        row = conn.exec_driver_sql("SELECT value FROM ps_meta WHERE name = 'store_id'").fetchone()
-    return row[0] if row else None
-
-
 def _prepared(key: "bytes | HmacSha256Key") -> HmacSha256Key:
     """The writer prepares its keys once; verify() and tests may pass raw bytes."""
     return key if type(key) is HmacSha256Key else HmacSha256Key(key)  # type: ignore[arg-type]  # `type(x) is` does not narrow for mypy
@@ -605,7 +599,7 @@ class AuditLog:
             self._set_chain(chain)
             self._last = None
             if chain:
-                audit_file.register_chain(self.db, chain, _store_id(self.db))
+                audit_file.register_chain(self.db, chain)
             head = self._sqlite_connection(durable=False).execute(
                 "SELECT last_seq FROM audit_head WHERE id = ?", (self._head_id,)).fetchone()
         else:

@@ -110,17 +110,18 @@ def try_lock_chain(store_path: Path, chain: int) -> Optional[int]:
     return fd
 
 
-def register_chain(db: Any, chain: int, store_id: Optional[str]) -> None:
+def register_chain(db: Any, chain: int) -> None:
     """Name a chain's file in the store's `ps_meta` (start-up then requires it, `check`),
     and the store in the file (idempotent)."""
-    conn = connect(audit_file_path(db.sqlite_path, chain), max(1, int(db.timeout * 1000)), chain=chain)
-    try:
-        if store_id is not None:
-            conn.execute("INSERT OR IGNORE INTO audit_meta (name, value) VALUES ('store_id', ?)", (store_id,))
-    finally:
-        conn.close()
     store = _store(db)
     try:
+        row = store.execute("SELECT value FROM ps_meta WHERE name = 'store_id'").fetchone()
+        conn = connect(audit_file_path(db.sqlite_path, chain), max(1, int(db.timeout * 1000)), chain=chain)
+        try:
+            if row is not None:
+                conn.execute("INSERT OR IGNORE INTO audit_meta (name, value) VALUES ('store_id', ?)", (row[0],))
+        finally:
+            conn.close()
         store.execute("INSERT OR IGNORE INTO ps_meta (name, value) VALUES (?, ?)",
                       (chain_meta_name(chain), audit_file_path(db.sqlite_path, chain).name))
     finally:

@@ -21,14 +21,10 @@ def _connect(db: Any, chain: int = 0) -> Any:
     return audit_file.trail_engine(db, chain).connect()
 
 
-def _in_files(db: Any) -> bool:
-    return audit_file.trail_in_file(db)
-
-
 def chains(db: Any) -> list[int]:
     """The store's chains: SQLite, one trail file each (those present); PostgreSQL, one
     head row each."""
-    if _in_files(db):
+    if audit_file.trail_in_file(db):
         return [chain for chain, path in audit_file.chain_files(db).items() if audit_file.inspect(path)[0]]
     with _connect(db) as conn:
         return [int(row[0]) - 1 for row in conn.execute(text("SELECT id FROM audit_head ORDER BY id"))]
@@ -63,7 +59,7 @@ def chain_heads(db: Any) -> tuple[dict[int, Optional[tuple]], int]:
     span = audit_file.chain_base(1)
     heads: dict[int, Optional[tuple]] = {}
     highest = 0
-    if _in_files(db):
+    if audit_file.trail_in_file(db):
         # Chain 0 last: a chain's start is recorded there before its first event, so a
         # chain read holding events has its record in chain 0 read after it.
         files = sorted(audit_file.chain_files(db).items(), key=lambda item: (item[0] == 0, item[0]))

@@ -17,6 +17,7 @@ token is the tuple of all of them:
 
 from __future__ import annotations
 
+import asyncio
 import select
 import sqlite3
 import threading
@@ -264,8 +265,6 @@ class LoopChangeCheck:
         self._next: Any = None  # the future of the check that starts when it ends
 
     async def token(self) -> object:
-        import asyncio
-
         loop = asyncio.get_running_loop()
         monitor = self.db._monitor
         if monitor.conn is None or monitor.conn.closed:

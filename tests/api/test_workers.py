@@ -38,6 +38,19 @@ def _workers(server: ServerProcess) -> list[int]:
             and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
+def _encrypt_concurrently(clients: list, key: str, each: int) -> None:
+    """Every client encrypts `each` times, all at once (new connections spread over the workers)."""
+    def load(client) -> None:
+        for _ in range(each):
+            client.encrypt(KeyId=key, Plaintext=b"x")
+
+    threads = [threading.Thread(target=load, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 @pytest.fixture
 def workers(fresh_database, tmp_path):
     server = ServerProcess(tmp_path, fresh_database[1], extra_args=("--workers", str(WORKERS))).wait_ready()
@@ -54,16 +67,7 @@ def test_every_worker_serves_and_migrations_ran_once(workers):
     before = {p: _cpu_ticks(p) for p in pids}
     clients = [workers.client("kms") for _ in range(8)]
     key = clients[0].create_key()["KeyMetadata"]["KeyId"]
-
-    def load(client) -> None:
-        for _ in range(60):
-            client.encrypt(KeyId=key, Plaintext=b"x")
-
-    threads = [threading.Thread(target=load, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _encrypt_concurrently(clients, key, 60)
     busy = [p for p in pids if _cpu_ticks(p) - before[p] >= 5]  # at least 50 ms of work each
     assert len(busy) == WORKERS, {p: _cpu_ticks(p) - before[p] for p in pids}
     log = workers.log()
@@ -81,17 +85,7 @@ def test_each_worker_audits_to_a_chain_of_its_own(workers):
     """Workers don't share one audit chain (they would take turns at its end): each claims
     its own, chain 0 records the other's start, and the whole trail verifies."""
     key = workers.client("kms").create_key()["KeyMetadata"]["KeyId"]
-    clients = [workers.client("kms") for _ in range(8)]
-
-    def load(client) -> None:
-        for _ in range(25):
-            client.encrypt(KeyId=key, Plaintext=b"x")
-
-    threads = [threading.Thread(target=load, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _encrypt_concurrently([workers.client("kms") for _ in range(8)], key, 25)
     listed = _audit(workers, "ls", "--event", "kms:Encrypt", "--json")
     assert listed.returncode == 0, listed.stderr
     seqs = [json.loads(line)["seq"] for line in listed.stdout.splitlines()]

@@ -28,11 +28,6 @@ def db(tmp_path: Path):
     database.dispose()
 
 
-@pytest.fixture
-def root() -> RootKey:
-    return RootKey(os.urandom(32), "test")
-
-
 def event(i: int, **over) -> AuditEvent:
     fields = dict(event_time=1_700_000_000.0 + i * 0.001, request_id=f"req-{i:04d}",
                   event_source="kms.amazonaws.com", event_name="Encrypt", region="us-east-1",

@@ -6,33 +6,17 @@ a chain's tail, or chain 0's record of a chain is reported."""
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from kms_core.audit import CHAIN_OPENED, AuditEvent, AuditLog, _fields, head_tag, HEAD_LABEL, query, verify
-from kms_core.crypto.root import RootKey
-from kms_core.storage import audit_file, migrate
+from kms_core.storage import audit_file
 from kms_core.storage.audit_file import audit_file_path, chain_base, trail_engine
-from kms_core.storage.connect import sqlite_url
 from kms_core.storage.session import Database
 
 ROOT_ARN = "arn:aws:iam::111122223333:root"
-
-
-@pytest.fixture
-def db(fresh_database, tmp_path: Path):
-    database = Database(fresh_database[1] or sqlite_url(tmp_path))
-    migrate.upgrade(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def root() -> RootKey:
-    return RootKey(os.urandom(32), "test")
 
 
 def event(i: int) -> AuditEvent:

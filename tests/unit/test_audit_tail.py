@@ -9,7 +9,6 @@ from __future__ import annotations
 from kms_core.storage.audit_file import trail_engine
 import asyncio
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
@@ -32,19 +31,6 @@ from kms_core.storage.connect import sqlite_url
 ROOT_ARN = "arn:aws:iam::111122223333:root"
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BEFORE_HEAD_MAC = "e5c0ffee0005"  # the last revision without audit_head.head_mac
-
-
-@pytest.fixture
-def db(fresh_database, tmp_path: Path):
-    database = Database(fresh_database[1] or sqlite_url(tmp_path))
-    migrate.upgrade(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def root() -> RootKey:
-    return RootKey(os.urandom(32), "test")
 
 
 def event(i: int) -> AuditEvent:
