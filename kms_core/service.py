@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 from kms_core.audit import AuditEvent
 from kms_core.crypto.key_import import WrappingKeyCache
-from kms_core.crypto.root import RootKey
+from kms_core.crypto.root import RootKeyring
 from kms_core.domain import limits
 from kms_core.domain.arn import key_arn
 from kms_core.domain.model import KeyState, KeyWithMaterial, Origin, RotationType
@@ -37,7 +37,7 @@ _MAX_CACHED_KEYS = 100_000
 
 
 class KmsCore:
-    def __init__(self, db: Database, root: RootKey, runtime: Runtime) -> None:
+    def __init__(self, db: Database, root: RootKeyring, runtime: Runtime) -> None:
         self.db = db
         self.root = root
         self.runtime = runtime

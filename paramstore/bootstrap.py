@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from kms_core.crypto.root import ROOT_KEY_FILE, RootKey, RootKeyError, load_root_key
+from kms_core.crypto.root import ROOT_KEY_FILE, RootKeyError, RootKeyring
+from kms_core.storage import root_versions
 from paramstore import preflight
 from paramstore.preflight import ROOT_CHECK, STORE_CREATED, STORE_ID, StartupError
 from kms_core.runtime import Runtime
@@ -41,7 +42,7 @@ log = logging.getLogger("paramstore")
 @dataclass
 class Store:
     db: Database
-    root: RootKey
+    root: RootKeyring
     kms: KmsCore
     credentials_file: Optional[Path] = None
     params: Optional[ParameterStore] = None
@@ -95,13 +96,15 @@ def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
     except migrate.SchemaOutdated as exc:
         raise StartupError(str(exc)) from None
     try:
-        root = load_root_key(settings.data_dir, create=new_store)
+        root, first_records = root_versions.open_keyring(db, settings.data_dir, create=new_store,
+                                                         new_store_target=settings.root_key_uri)
     except RootKeyError as exc:
         raise StartupError(str(exc)) from None
+    root_versions.guard(db, root)
     for attempt in range(3):
         try:
             credentials_file, store_id, created_at = _check_root_and_bootstrap(
-                db, root, settings, runtime, store_id or str(uuid.uuid4()))
+                db, root, settings, runtime, store_id or str(uuid.uuid4()), first_records)
             break
         except Conflict:
             # Several servers started at once on an empty database: another one won the
@@ -154,8 +157,9 @@ def apply_seed_file(store: Store, path: Path) -> None:
     log.info("applied seed file %s: %s", path, report.summary())
 
 
-def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, runtime: Runtime,
-                              new_store_id: str) -> tuple[Optional[Path], str, float]:
+def _check_root_and_bootstrap(db: Database, root: RootKeyring, settings: Settings, runtime: Runtime,
+                              new_store_id: str, first_records: Optional[dict] = None
+                              ) -> tuple[Optional[Path], str, float]:
     """Check the root key against the store's, and make what a store needs on first start:
     its id and creation time (also for a store made before they were recorded), the first
     account and its access key.  Returns (credentials file written, store id, created at)."""
@@ -169,10 +173,14 @@ def _check_root_and_bootstrap(db: Database, root: RootKey, settings: Settings, r
             if meta.holds_keys():
                 raise StartupError("the store holds keys but no root key check value; refusing to start")
             meta.put(ROOT_CHECK, root.check_value())
+            for name, value in (first_records or {}).items():  # a store whose first root is in an HSM
+                meta.put(name, value)
         elif not root.matches(check):
             raise StartupError(
                 f"the root key from {root.source} is not the key this store was created with; "
                 "refusing to start (restore the original root key file or PARAMSTORE_ROOT_KEY)")
+        if meta.get(root_versions.CURRENT) is None:  # the row every wrapping write reads (root_versions)
+            meta.put(root_versions.CURRENT, "1")
         now = runtime.clock()
         store_id, created_at = meta.get(STORE_ID), meta.get(STORE_CREATED)
         if store_id is None:

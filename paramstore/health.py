@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from kms_core.crypto.root import RootKeyError
 from kms_core.storage import migrate
 from kms_core.storage.store_meta import schema_and_root_check
 from paramstore.preflight import first_line, masked
@@ -38,4 +39,8 @@ class Readiness:
                    "(run `paramstore db upgrade`)"
         if check is None or not store.root.matches(check):
             return "the root key loaded is not this store's"
+        try:
+            store.root.probe()
+        except RootKeyError as exc:
+            return str(exc)
         return None

@@ -52,6 +52,8 @@ class StoredFacts:
     audit_file: Optional[str] = None
     #: SQLite: the further audit chains whose files the store names (one per writer process)
     audit_chains: tuple[int, ...] = ()
+    #: the store records its root-key versions (each names where its key lives)
+    versioned_root: bool = False
 
 
 def masked(url: str) -> str:
@@ -123,14 +125,15 @@ def _facts(execute: Any, list_tables: str) -> StoredFacts:
     if "ps_meta" not in tables:
         return StoredFacts(empty=False)
     meta = dict(execute(f"SELECT name, value FROM ps_meta WHERE name IN "
-                        f"('{STORE_ID}', '{STORE_CREATED}', '{ROOT_CHECK}', '{AUDIT_FILE_META}')").fetchall())
+                        f"('{STORE_ID}', '{STORE_CREATED}', '{ROOT_CHECK}', '{AUDIT_FILE_META}', 'root_key.v1')").fetchall())
     chains = tuple(sorted(int(row[0][len(AUDIT_FILE_META) + 1:]) for row in execute(
         f"SELECT name FROM ps_meta WHERE name LIKE '{AUDIT_FILE_META}.%'").fetchall()
         if row[0][len(AUDIT_FILE_META) + 1:].isdigit()))
     created = meta.get(STORE_CREATED)
     return StoredFacts(empty=False, store_id=meta.get(STORE_ID),
                        created_at=float(created) if created else None, root_check=meta.get(ROOT_CHECK),
-                       audit_file=meta.get(AUDIT_FILE_META), audit_chains=chains)
+                       audit_file=meta.get(AUDIT_FILE_META), audit_chains=chains,
+                       versioned_root="root_key.v1" in meta)
 
 
 def inspect_database(url: str) -> StoredFacts:
@@ -205,7 +208,8 @@ def refuse_damaged_store(data_dir: Path, url: str, facts: StoredFacts, marker: O
                 f"{marker['store_id']} (created {marker.get('created_at', '?')}) lives here; restore the database "
                 "from a backup, or pick another data dir (--data-dir) for a new store")
         return True
-    if facts.root_check is not None and not root_key_available(data_dir, environ):
+    # A store with recorded root versions names where each lives (kms_core/storage/root_versions.py)
+    if facts.root_check is not None and not facts.versioned_root and not root_key_available(data_dir, environ):
         store = facts.store_id or (marker or {}).get("store_id") or "(id not recorded)"
         created = _iso(facts.created_at) if facts.created_at else (marker or {}).get("created_at", "?")
         raise StartupError(

@@ -445,6 +445,27 @@ async def _sweeper(store: Store, worker: DatabaseWorker, audit: AuditLog, interv
             await worker.run(audit.sweep_outbox)
         except Exception:
             log.exception("audit outbox sweep failed; will retry")
+        await _finish_root_rotation(store, worker)
+
+
+async def _finish_root_rotation(store: Store, worker: DatabaseWorker) -> None:
+    """An unfinished root-key rotation (its command stopped, or ran with --no-wait) is
+    finished here, a batch at a time, yielding between batches so requests keep going."""
+    from kms_core.storage.root_rotation import finish_step
+
+    while True:
+        try:
+            step = await worker.run(lambda: finish_step(store.db, store.root, store.kms.clock, "paramstore"))
+        except Exception:
+            log.exception("root-key rewrap failed; will retry")
+            return
+        if step is None or step.stuck:
+            if step is not None:
+                log.warning("root-key rotation: %s", step.stuck)
+            return
+        if step.retired:
+            log.warning("root key version(s) %s retired: no value needs them", step.retired)
+        await asyncio.sleep(0.01)
 
 
 #: where `serve --workers N` hands its settings to the worker processes (JSON, no secrets)

@@ -44,6 +44,9 @@ class Settings:
     #: on SIGTERM, how long in-flight requests may take to finish before the server exits
     shutdown_grace_seconds: float = field(
         default_factory=lambda: float(os.environ.get("PARAMSTORE_SHUTDOWN_GRACE", "30")))
+    #: a new store's first root key in a PKCS#11 token (RFC 7512 URI; docs/operations.md);
+    #: an existing store's root versions are recorded in the store itself
+    root_key_uri: Optional[str] = field(default_factory=lambda: os.environ.get("PARAMSTORE_ROOT_KEY_URI"))
     #: server processes sharing the port (paramstore/server.py, `run`)
     workers: int = 1
 

@@ -18,20 +18,22 @@ from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, free_port
 
 class ServerProcess:
     def __init__(self, data_dir: Path, database_url: Optional[str] = None, root_key_b64: Optional[str] = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), env: Optional[dict[str, str]] = None) -> None:
         self.port = free_port()
         self.database_url = database_url
         self.root_key_b64 = root_key_b64
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
+        extra_env, env = env or {}, dict(os.environ)
         env.update(PARAMSTORE_ADMIN_ACCESS_KEY_ID=ACCESS_KEY_ID, PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY)
         env.pop("PARAMSTORE_ROOT_KEY", None)
         if root_key_b64:
             env["PARAMSTORE_ROOT_KEY"] = root_key_b64
+        env.update(extra_env)
         args = [sys.executable, "-m", "paramstore", "serve", "--port", str(self.port), "--data-dir", str(data_dir)]
         if database_url:
             args += ["--database-url", database_url]
         args += list(extra_args)
+        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
         self.log_path = Path(data_dir) / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from kms_core.crypto import DecryptionFailed, gcm_open, gcm_seal
-from kms_core.crypto.root import RootKey
+from kms_core.crypto.root import RootKeyring
 
 PREFIX = "PSTS1"
 #: the largest session token issued or accepted (session policy and tags make it grow)
@@ -50,7 +50,7 @@ class Session:
 
 
 class SessionTokens:
-    def __init__(self, root: RootKey) -> None:
+    def __init__(self, root: RootKeyring) -> None:
         self._key = root.derive(b"sts-session-token-v1")
 
     def issue(self, account_id: str, role_name: str, role_id: str, session_name: str,

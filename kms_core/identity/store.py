@@ -10,7 +10,7 @@ import secrets
 import string
 from typing import Any, Callable, Optional
 
-from kms_core.crypto.root import RootKey
+from kms_core.crypto.root import RootKeyring
 from kms_core.domain.arn import root_arn
 from kms_core.domain.principal import ASSUMED_ROLE, ROOT, USER, Principal
 from kms_core.identity.sessions import SessionTokens
@@ -73,7 +73,7 @@ def principal_exists_in(txn: Txn, arn: str) -> bool:
 
 
 class IdentityStore:
-    def __init__(self, db: Database, root: RootKey, wall_clock: Optional[Callable[[], float]] = None) -> None:
+    def __init__(self, db: Database, root: RootKeyring, wall_clock: Optional[Callable[[], float]] = None) -> None:
         import time
 
         self._db = db

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from kms_core.audit import begin_request, end_request
+from kms_core.crypto.root import RootKeyError
 from kms_core.domain.principal import Principal
 from kms_core.storage.session import NeedsDatabase, retry_on_worker
 from kms_core.storage.connect import is_unavailable
@@ -199,6 +200,9 @@ class AwsJsonProtocol(RecordsChanges):
                             type(getattr(exc, "orig", None) or exc).__name__)
                 error = (service.timeout_error or service.internal_error)(_DATABASE_UNAVAILABLE)
                 out.database_unavailable = True
+            elif isinstance(exc, RootKeyError):  # the root (an HSM token) can't be reached: retryable
+                log.warning("root key unavailable handling %s (request %s): %s", target, request_id, exc)
+                error = (service.internal_error if service else AwsError)(_ROOT_UNAVAILABLE)
             else:  # a bug: answer 500 without internals, keep the traceback in the log
                 log.exception("internal error handling %s (request %s)", target, request_id)
                 error = (service.internal_error if service else AwsError)("An internal error occurred.")
@@ -208,6 +212,8 @@ class AwsJsonProtocol(RecordsChanges):
             out.resources = getattr(ctx, "resources", [])
         return out
 
+
+_ROOT_UNAVAILABLE = "The service's root key is unavailable (its key store cannot be reached). Retry the request."
 
 _CONTEXT_MEMBERS = ("EncryptionContext", "SourceEncryptionContext", "DestinationEncryptionContext")
 

@@ -25,7 +25,7 @@ import re
 from typing import Any, Optional
 
 from kms_core.crypto import DecryptionFailed, gcm_open, gcm_seal
-from kms_core.crypto.root import RootKey
+from kms_core.crypto.root import RootKeyring
 
 _VERSION = b"\x01"
 _LABEL = b"page-token-v1"
@@ -38,7 +38,7 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 class PageTokens:
     """Seals and opens the pagination tokens of one store."""
 
-    def __init__(self, root: RootKey) -> None:
+    def __init__(self, root: RootKeyring) -> None:
         self._key = root.derive(_LABEL)
 
     def seal(self, ctx: Any, operation: str, bound: Any, position: str) -> str:

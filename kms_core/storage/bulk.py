@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
-from kms_core.crypto.root import RootKey
+from kms_core.crypto.root import RootKeyring
 from kms_core.policy.document import default_key_policy
 from kms_core.storage.repository import material_row, new_key_id, new_key_row
 from kms_core.storage.session import Database, bump_epoch
@@ -68,7 +68,7 @@ class BulkKey:
     grantees: list[str] = field(default_factory=list)
 
 
-def insert_keys(db: Database, root: RootKey, keys: Iterable[BulkKey], now: float, batch: int = 2000) -> list[str]:
+def insert_keys(db: Database, root: RootKeyring, keys: Iterable[BulkKey], now: float, batch: int = 2000) -> list[str]:
     """Insert the keys; returns their ids in order."""
     ids: list[str] = []
     dependents: list = []  # materials, aliases and grants, added once their keys are flushed

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from kms_core.crypto import asymmetric as asymmetric_crypto
 from kms_core.crypto.keyed_hash import HmacSha256Key
-from kms_core.crypto.root import RootKey
+from kms_core.crypto.root import RootKeyring
 from kms_core.domain import limits
 from kms_core.domain.arn import key_arn
 from kms_core.domain.model import Key, KeyManager, KeyMaterial, KeySpec, KeyState, KeyUsage, KeyWithMaterial, Origin
@@ -43,7 +43,7 @@ def to_key(row: KeyTable) -> Key:
     )
 
 
-def load_key(session: Session, root: RootKey, key_id: str,
+def load_key(session: Session, root: RootKeyring, key_id: str,
              compile_policy: Callable[[str], object] = lambda text: None,
              load_grants: Callable[[Session, str], tuple] = lambda session, key_id: ()) -> Optional[KeyWithMaterial]:
     """Everything a request needs about one key, in one read transaction."""
@@ -97,7 +97,7 @@ def new_key_id() -> str:
     return str(uuid.uuid4())
 
 
-def add_material(session: Session, root: RootKey, key_id: str, now: float,
+def add_material(session: Session, root: RootKeyring, key_id: str, now: float,
                  rotation_type: Optional[str] = None, material: Optional[bytes] = None,
                  material_id: Optional[str] = None) -> str:
     """Wrap and store key material (default: a fresh 256-bit backing key); returns its
@@ -107,7 +107,7 @@ def add_material(session: Session, root: RootKey, key_id: str, now: float,
     return row.material_id
 
 
-def material_row(root: RootKey, key_id: str, now: float, rotation_type: Optional[str] = None,
+def material_row(root: RootKeyring, key_id: str, now: float, rotation_type: Optional[str] = None,
                  material: Optional[bytes] = None, material_id: Optional[str] = None) -> KeyMaterialTable:
     """A key material row, the material wrapped by the root key and bound to the row."""
     material_id = material_id or os.urandom(32).hex()
@@ -133,7 +133,7 @@ def new_key_row(key_id: str, account_id: str, region: str, now: float, policy: s
         policy=policy)
 
 
-def insert_key(session: Session, root: RootKey, row: KeyTable, now: float,
+def insert_key(session: Session, root: RootKeyring, row: KeyTable, now: float,
                tags: Optional[dict[str, str]] = None) -> KeyTable:
     """Store a new key row with fresh key material for its spec (none for Origin EXTERNAL:
     the customer imports it) and its tags (CreateKey, seed files)."""

@@ -118,6 +118,8 @@ class Database:
         #: on the loop now (`LoopChangeCheck`), which change_token() then answers with
         self.loop_token: Optional[object] = None
         self.loop_check = LoopChangeCheck(self) if not self.is_sqlite else None
+        #: what every write session carries in `Session.info` (storage/root_versions.py: guard)
+        self.session_info: dict = {}
 
     def _on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         self._set_busy_timeout(record.info, dbapi_conn)
@@ -169,7 +171,10 @@ class Database:
 
     def write_session(self) -> Session:
         self.off_loop()
-        return Session(self.engine, expire_on_commit=False)
+        session = Session(self.engine, expire_on_commit=False)
+        if self.session_info:
+            session.info.update(self.session_info)  # the root-version guard (storage/root_versions.py)
+        return session
 
     @contextmanager
     def write(self, epoch: int = KMS_EPOCH, service_events: Optional[list] = None) -> Iterator[Session]:

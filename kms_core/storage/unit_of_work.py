@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from kms_core.audit import record_in_transaction
-from kms_core.crypto.root import RootKey
+from kms_core.crypto.root import RootKeyring
 from kms_core.domain.grants import Grant
 from kms_core.domain.model import KeyState, KeyWithMaterial
 from kms_core.storage import repository
@@ -41,7 +41,7 @@ from kms_core.storage.tables import (
 class KeyRepository:
     """Key rows and their material."""
 
-    def __init__(self, session: Session, root: RootKey) -> None:
+    def __init__(self, session: Session, root: RootKeyring) -> None:
         self._session, self._root = session, root
 
     def get(self, key_id: str) -> Optional[KeyTable]:
@@ -241,7 +241,7 @@ class ServiceOwnedKeyRepository:
 class UnitOfWork:
     """The repositories over one transaction (a write, or a read)."""
 
-    def __init__(self, session: Session, root: RootKey) -> None:
+    def __init__(self, session: Session, root: RootKeyring) -> None:
         self.keys = KeyRepository(session, root)
         self.aliases = AliasRepository(session)
         self.tags = KeyTagRepository(session)
@@ -257,7 +257,7 @@ class UnitOfWork:
 
 
 @contextmanager
-def writing(db: Database, root: RootKey, service_events: Optional[list] = None) -> Iterator[UnitOfWork]:
+def writing(db: Database, root: RootKeyring, service_events: Optional[list] = None) -> Iterator[UnitOfWork]:
     """A write transaction (storage/session.py: the change token, the audit record it
     carries) and its repositories.  A unique row taken first by another transaction is a
     `Conflict`."""
@@ -283,7 +283,7 @@ def add_service_owned_key(db: Database, row: ServiceOwnedKeyTable) -> None:
 
 
 @contextmanager
-def reading(db: Database, root: RootKey) -> Iterator[UnitOfWork]:
+def reading(db: Database, root: RootKeyring) -> Iterator[UnitOfWork]:
     with db.session() as session:
         yield UnitOfWork(session, root)
 

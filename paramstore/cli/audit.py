@@ -13,7 +13,7 @@ import typer
 from paramstore.settings import Settings
 
 if TYPE_CHECKING:
-    from kms_core.crypto.root import RootKey
+    from kms_core.crypto.root import RootKeyring
     from kms_core.storage.session import Database
 
 audit_app = typer.Typer(help="Read and verify the audit trail.", no_args_is_help=True)
@@ -106,7 +106,7 @@ def audit_ls(
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
 
 
-def _root_matches(db: Database, root: RootKey) -> bool:
+def _root_matches(db: Database, root: RootKeyring) -> bool:
     """A wrong root key would make every mac mismatch: say so instead of "seq 1 altered"."""
     from kms_core.storage.store_meta import stored_root_check
 
@@ -121,18 +121,10 @@ def audit_verify(
 ) -> None:
     """Check the hash chain; exit 1 and name the first broken link if it is not intact."""
     from kms_core.audit import verify
-    from kms_core.crypto.root import RootKeyError, load_root_key
+    from kms_core.crypto.root import RootKeyError
+    from kms_core.storage import root_versions
 
     settings = _settings(data_dir, database_url)
-    root_file = Path(settings.data_dir) / "root.key"
-    if not os.environ.get("PARAMSTORE_ROOT_KEY") and not root_file.exists():
-        typer.echo(f"paramstore: no root key ({root_file} missing and PARAMSTORE_ROOT_KEY unset)", err=True)
-        raise typer.Exit(2)
-    try:
-        root = load_root_key(settings.data_dir)
-    except RootKeyError as exc:
-        typer.echo(f"paramstore: {exc}", err=True)
-        raise typer.Exit(2) from None
     db = _open_db(settings)
     try:
         from kms_core.storage import migrate
@@ -141,6 +133,11 @@ def audit_verify(
             migrate.require_current(db)
         except migrate.SchemaOutdated as exc:
             typer.echo(f"paramstore: {exc}", err=True)
+            raise typer.Exit(2) from None
+        try:
+            root, _ = root_versions.open_keyring(db, settings.data_dir)
+        except RootKeyError as exc:
+            typer.echo(f"paramstore: no root key: {exc}", err=True)
             raise typer.Exit(2) from None
         if not _root_matches(db, root):
             typer.echo(f"paramstore: the root key from {root.source} is not this store's root key", err=True)

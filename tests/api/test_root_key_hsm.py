@@ -1,0 +1,148 @@
+"""A root key held in a PKCS#11 token (SoftHSM2): made by `admin init-hsm`, never
+extractable, used by a live server across restarts; a wrong PIN or a missing token is a
+clear start-up error (exit 2), and a token that goes away while serving fails requests
+that need it (KMSInternalException, readiness 503) until it is back, with no restart."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.hsm.softhsm import USER_PIN, make_softhsm
+from tests.process_helpers import ServerProcess
+
+
+@pytest.fixture
+def hsm(tmp_path):
+    return make_softhsm(tmp_path / "hsm")
+
+
+def paramstore(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    import os
+
+    run = subprocess.run([sys.executable, "-m", "paramstore", *args], capture_output=True, text=True,
+                         env={**os.environ, **env}, timeout=120)
+    if check:
+        assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+def init_key(hsm, label: str = "paramstore-root-1") -> str:
+    uri = hsm.uri(label)
+    out = paramstore("admin", "init-hsm", uri, env=hsm.env())
+    assert "extractable=False" in out.stdout and "sensitive=True" in out.stdout
+    return uri
+
+
+def test_keys_made_under_a_token_root_survive_a_restart_and_decrypt(hsm, tmp_path):
+    uri = init_key(hsm)
+    data = tmp_path / "data"
+    env = {**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": uri}
+    first = ServerProcess(data, env=env).wait_ready()
+    try:
+        kms, ssm = first.client(), first.client("ssm")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"held by the token")["CiphertextBlob"]
+        ssm.put_parameter(Name="/hsm/db-password", Value="s3cret-under-hsm", Type="SecureString")
+    finally:
+        first.stop()
+    assert not (data / "root.key").exists()  # the root is in the token, not on disk
+    second = ServerProcess(data, env=env).wait_ready()
+    try:
+        assert second.client().decrypt(CiphertextBlob=blob)["Plaintext"] == b"held by the token"
+        value = second.client("ssm").get_parameter(Name="/hsm/db-password", WithDecryption=True)
+        assert value["Parameter"]["Value"] == "s3cret-under-hsm"
+    finally:
+        second.stop()
+    status = paramstore("admin", "root-key", "status", "--data-dir", str(data), env=env)
+    assert "pkcs11" in status.stdout and "(current)" in status.stdout
+
+
+def test_the_root_key_object_is_not_extractable(hsm):
+    import os
+
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import AttributeSensitive
+
+    init_key(hsm, "not-extractable")
+    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
+    try:
+        token = pkcs11.lib(hsm.module).get_token(token_label=hsm.token)
+        with token.open(user_pin=USER_PIN) as session:
+            key = session.get_key(object_class=ObjectClass.SECRET_KEY, label="not-extractable")
+            assert key[Attribute.EXTRACTABLE] is False
+            assert key[Attribute.SENSITIVE] is True
+            assert key[Attribute.NEVER_EXTRACTABLE] is True
+            with pytest.raises(AttributeSensitive):
+                key[Attribute.VALUE]
+    finally:
+        os.environ.pop("SOFTHSM2_CONF", None)
+
+
+def test_init_hsm_refuses_an_existing_label_and_a_pin_in_the_uri(hsm):
+    uri = init_key(hsm, "taken")
+    again = paramstore("admin", "init-hsm", uri, env=hsm.env(), check=False)
+    assert again.returncode == 2 and "already holds" in again.stderr
+    with_pin = paramstore("admin", "init-hsm", uri + "?pin-value=1234", env=hsm.env(), check=False)
+    assert with_pin.returncode == 2 and "PIN in the pkcs11: URI is refused" in with_pin.stderr
+
+
+def test_a_wrong_pin_is_a_clear_start_error(hsm, tmp_path):
+    uri = init_key(hsm)
+    ServerProcess(tmp_path / "data", env={**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": uri}).wait_ready().stop()
+    wrong = ServerProcess(tmp_path / "data", env={**hsm.env(pin="wrong-pin-999"), "PARAMSTORE_ROOT_KEY_URI": uri})
+    code, log = wrong.wait_exit(), wrong.log()
+    wrong.stop()
+    assert code == 2
+    assert "PIN" in log and "wrong" in log
+    assert "wrong-pin-999" not in log and USER_PIN not in log
+
+
+def test_a_missing_token_is_a_clear_start_error(hsm, tmp_path):
+    uri = init_key(hsm)
+    data = tmp_path / "data"
+    ServerProcess(data, env={**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": uri}).wait_ready().stop()
+    shutil.rmtree(hsm.directory / "tokens")
+    (hsm.directory / "tokens").mkdir()
+    missing = ServerProcess(data, env={**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": uri})
+    code, log = missing.wait_exit(), missing.log()
+    missing.stop()
+    assert code == 2
+    assert f"no PKCS#11 token {hsm.token!r}" in log
+
+
+def test_a_new_store_on_a_token_without_the_key_is_refused(hsm, tmp_path):
+    server = ServerProcess(tmp_path / "data", env={**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": hsm.uri("never-made")})
+    code, log = server.wait_exit(), server.log()
+    server.stop()
+    assert code == 2 and "paramstore admin init-hsm" in log
+
+
+def test_a_token_that_goes_away_while_serving_fails_requests_until_it_is_back(hsm, tmp_path):
+    from botocore.exceptions import ClientError
+
+    uri = init_key(hsm)
+    server = ServerProcess(tmp_path / "data", env={**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": uri}).wait_ready()
+    try:
+        kms = server.client()
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"cached")["CiphertextBlob"]
+        tokens = hsm.directory / "tokens"
+        tokens.rename(hsm.directory / "away")
+        with pytest.raises(ClientError) as failed:
+            kms.create_key()  # a new key's material must be sealed by the token
+        assert failed.value.response["Error"]["Code"] == "KMSInternalException"
+        assert "root key is unavailable" in failed.value.response["Error"]["Message"]
+        ready = httpx.get(server.url + "/health/ready", timeout=5)
+        assert ready.status_code == 503 and "unavailable" in ready.text
+        (hsm.directory / "away").rename(tokens)
+        assert kms.create_key()["KeyMetadata"]["KeyState"] == "Enabled"  # no restart needed
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"cached"
+        assert httpx.get(server.url + "/health/ready", timeout=5).status_code == 200
+    finally:
+        server.stop()
