@@ -124,8 +124,9 @@ def _facts(execute: Any, list_tables: str) -> StoredFacts:
         return StoredFacts(empty=True)
     if "ps_meta" not in tables:
         return StoredFacts(empty=False)
-    meta = dict(execute(f"SELECT name, value FROM ps_meta WHERE name IN "
-                        f"('{STORE_ID}', '{STORE_CREATED}', '{ROOT_CHECK}', '{AUDIT_FILE_META}', 'root_key.v1')").fetchall())
+    names = (STORE_ID, STORE_CREATED, ROOT_CHECK, AUDIT_FILE_META, "root_key.v1")
+    meta = dict(execute("SELECT name, value FROM ps_meta WHERE name IN (" + ", ".join(f"'{n}'" for n in names)
+                        + ")").fetchall())
     chains = tuple(sorted(int(row[0][len(AUDIT_FILE_META) + 1:]) for row in execute(
         f"SELECT name FROM ps_meta WHERE name LIKE '{AUDIT_FILE_META}.%'").fetchall()
         if row[0][len(AUDIT_FILE_META) + 1:].isdigit()))

@@ -168,8 +168,9 @@ class Pkcs11Root:
                 try:
                     if self._key is None:
                         self._connect(reinitialize=attempt == 2)
-                    return getattr(self._key, operation)(data, mechanism=Mechanism.AES_GCM,
-                                                         mechanism_param=GCMParams(iv, aad, _TAG_BITS))
+                    result: bytes = getattr(self._key, operation)(data, mechanism=Mechanism.AES_GCM,
+                                                                  mechanism_param=GCMParams(iv, aad, _TAG_BITS))
+                    return result
                 except (px.PKCS11Error, RootKeyError) as exc:
                     if operation == "decrypt" and self._bad_data(exc):
                         raise DecryptionFailed() from None

@@ -32,7 +32,7 @@ import hmac
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Callable, Mapping, Optional, Protocol
 
 from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
 
@@ -286,7 +286,7 @@ def read_key_file(path: Path) -> RootKey:
     return RootKey(key, str(path))
 
 
-def read_key_env(name: str, environ: Optional[dict[str, str]] = None) -> RootKey:
+def read_key_env(name: str, environ: Optional[Mapping[str, str]] = None) -> RootKey:
     env = os.environ if environ is None else environ
     encoded = env.get(name)
     if not encoded:
@@ -305,7 +305,7 @@ def load_root_key(data_dir: Path, environ: dict[str, str] | None = None, create:
     missing."""
     env = os.environ if environ is None else environ
     if env.get(ROOT_KEY_ENV):
-        return read_key_env(ROOT_KEY_ENV, env)
+        return read_key_env(ROOT_KEY_ENV, environ)
     path = Path(data_dir) / ROOT_KEY_FILE
     if not path.exists():
         if not create:

@@ -37,7 +37,7 @@ from kms_core.crypto.root import (DOMAIN_KEY_IDENTITY, ROOT_KEY_BYTES, RootKey, 
                                   wrapped_version)
 from kms_core.storage.session import Database
 from kms_core.storage.tables import MetaTable
-from kms_core.storage.wrapped_rows import WRAPPED_COLUMNS, WrappedColumn
+from kms_core.storage.wrapped_rows import WRAPPED_COLUMNS
 
 CURRENT = "root_key.current"
 DOMAIN = "root_key.domain"
@@ -110,7 +110,11 @@ class StoredVersions:
 
 
 def read_versions(conn: Any) -> StoredVersions:
-    rows = conn.execute(text("SELECT name, value FROM ps_meta WHERE name LIKE 'root_key.%'")).all()
+    return versions_from_rows(conn.execute(text("SELECT name, value FROM ps_meta WHERE name LIKE 'root_key.%'")).all())
+
+
+def versions_from_rows(rows: Any) -> StoredVersions:
+    """The versions ps_meta's `root_key.*` rows describe (a store's, or a backup's)."""
     stored = StoredVersions()
     for name, value in rows:
         if name == CURRENT:
@@ -143,14 +147,19 @@ def open_keyring(db: Database, data_dir: Path, environ: Optional[dict] = None, c
     at bootstrap: `first_version_records`)."""
     with db.read_engine.connect() as conn:
         stored = read_versions(conn)
-    keyring, first_records = _keyring_for(stored, db, data_dir, environ, create, new_store_target)
+    keyring, first_records = keyring_for(stored, data_dir, environ, create, new_store_target)
     keyring.refresh = lambda: refresh_keyring(keyring, db, data_dir, environ)
     return keyring, first_records
 
 
-def _keyring_for(stored: StoredVersions, db: Database, data_dir: Path, environ: Optional[dict], create: bool,
-                 new_store_target: Optional[str]) -> tuple[RootKeyring, Optional[dict]]:
+def keyring_for(stored: StoredVersions, data_dir: Path, environ: Optional[dict] = None, create: bool = False,
+                new_store_target: Optional[str] = None, carried: Optional[RootKey] = None
+                ) -> tuple[RootKeyring, Optional[dict]]:
+    """The keyring for `stored`.  `carried`: the current version's key from elsewhere (a
+    backup that carries it), in place of where the record says it lives."""
     if not stored.records:
+        if carried is not None:
+            return single_version(carried), None
         if create and new_store_target:
             locator = describe_target(new_store_target, data_dir, 1)
             provider = open_provider(locator, data_dir, environ, create_file=True)
@@ -159,7 +168,8 @@ def _keyring_for(stored: StoredVersions, db: Database, data_dir: Path, environ: 
         return single_version(load_root_key(data_dir, environ, create=create)), None
     providers: dict[int, RootProvider] = {}
     for version, record in sorted(stored.live().items()):
-        providers[version] = provider = open_provider(record, data_dir, environ)
+        providers[version] = provider = (carried if carried is not None and version == stored.current
+                                         else open_provider(record, data_dir, environ))
         if "check" in record and not opens_check_blob(provider, version, record["check"]):
             raise RootKeyError(f"the root key from {provider.source} is not version {version} of this store's "
                                "root key; refusing to start")

@@ -18,6 +18,9 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(iam_app, name="iam")
 app.add_typer(__import__("paramstore.cli.audit", fromlist=["audit_app"]).audit_app, name="audit")
+# the root-key and backup commands are modules of their own that register on admin_app
+for _module in ("paramstore.cli.root_key", "paramstore.cli.backup"):
+    __import__(_module)
 app.add_typer(__import__("paramstore.cli.admin", fromlist=["admin_app"]).admin_app, name="admin")
 app.add_typer(__import__("paramstore.cli.params", fromlist=["params_app"]).params_app, name="params")
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from paramstore.cli.admin import DATA_DIR_HELP, DATABASE_URL_HELP, _open, admin_app
+
+if TYPE_CHECKING:
+    from kms_core.storage.session import Database
+    from paramstore.bootstrap import Store
 
 root_key_app = typer.Typer(help="The root key's versions: status and rewrap progress.", no_args_is_help=True)
 admin_app.add_typer(root_key_app, name="root-key")
@@ -102,7 +106,7 @@ def store_data_dir(data_dir: Optional[Path]) -> Path:
     return data_dir if data_dir is not None else Settings().data_dir
 
 
-def _audited(store) -> None:  # type: ignore[no-untyped-def]
+def _audited(store: "Store") -> None:
     """The command's own changes go to the store's audit trail (chain 0)."""
     from kms_core.audit import AuditLog
 
@@ -110,7 +114,7 @@ def _audited(store) -> None:  # type: ignore[no-untyped-def]
         store.db.audit_log = AuditLog(store.db, store.root, store.kms.clock)
 
 
-def _progress(db) -> str:  # type: ignore[no-untyped-def]
+def _progress(db: "Database") -> str:
     from kms_core.storage import root_versions
 
     with db.read_engine.connect() as conn:

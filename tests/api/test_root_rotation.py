@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import uuid
+from typing import Callable
 
 import boto3
 import pytest
@@ -62,7 +63,7 @@ class Load:
             except Exception as exc:  # noqa: BLE001 - every failure is a finding
                 self.errors.append(f"client {i}: {type(exc).__name__}: {exc}")
 
-    def run(self, during) -> None:  # type: ignore[no-untyped-def]
+    def run(self, during: Callable[[], None]) -> None:
         threads = [threading.Thread(target=self.client, args=(i,)) for i in range(CLIENTS)]
         for t in threads:
             t.start()
