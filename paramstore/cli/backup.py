@@ -1,4 +1,4 @@
-"""`paramstore admin backup FILE` and `paramstore admin restore FILE` (paramstore/backup.py).
+"""`paramstore admin backup FILE` and `paramstore admin restore FILE` (paramstore/backup/).
 
 Both act on the store's database directly, with servers running: backup reads one
 consistent snapshot and writes nothing to the store; restore goes only into an empty
