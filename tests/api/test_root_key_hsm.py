@@ -63,25 +63,17 @@ def test_keys_made_under_a_token_root_survive_a_restart_and_decrypt(hsm, tmp_pat
 
 
 def test_the_root_key_object_is_not_extractable(hsm):
-    import os
-
-    import pkcs11
     from pkcs11 import Attribute, ObjectClass
     from pkcs11.exceptions import AttributeSensitive
 
     init_key(hsm, "not-extractable")
-    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
-    try:
-        token = pkcs11.lib(hsm.module).get_token(token_label=hsm.token)
-        with token.open(user_pin=USER_PIN) as session:
-            key = session.get_key(object_class=ObjectClass.SECRET_KEY, label="not-extractable")
-            assert key[Attribute.EXTRACTABLE] is False
-            assert key[Attribute.SENSITIVE] is True
-            assert key[Attribute.NEVER_EXTRACTABLE] is True
-            with pytest.raises(AttributeSensitive):
-                key[Attribute.VALUE]
-    finally:
-        os.environ.pop("SOFTHSM2_CONF", None)
+    with hsm.session() as session:
+        key = session.get_key(object_class=ObjectClass.SECRET_KEY, label="not-extractable")
+        assert key[Attribute.EXTRACTABLE] is False
+        assert key[Attribute.SENSITIVE] is True
+        assert key[Attribute.NEVER_EXTRACTABLE] is True
+        with pytest.raises(AttributeSensitive):
+            key[Attribute.VALUE]
 
 
 def test_init_hsm_refuses_an_existing_label_and_a_pin_in_the_uri(hsm):
@@ -146,3 +138,33 @@ def test_a_token_that_goes_away_while_serving_fails_requests_until_it_is_back(hs
         assert httpx.get(server.url + "/health/ready", timeout=5).status_code == 200
     finally:
         server.stop()
+
+
+def test_rotation_from_one_token_key_to_another_while_serving(hsm, tmp_path):
+    """PKCS#11 -> a new token key: the server picks the new version up by itself; once the
+    old version is retired its key object can be destroyed and a restart needs only the new."""
+    from pkcs11 import ObjectClass
+
+    first, second = init_key(hsm, "root-a"), init_key(hsm, "root-b")
+    data = tmp_path / "data"
+    env = {**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": first}
+    server = ServerProcess(data, env=env).wait_ready()
+    try:
+        kms = server.client()
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"across token keys")["CiphertextBlob"]
+        rotated = paramstore("admin", "rotate-root-key", "--to", second, "--data-dir", str(data), env=env)
+        assert "retired root key version(s) 1" in rotated.stdout
+        new_key = kms.create_key()["KeyMetadata"]["KeyId"]  # sealed under version 2 by this server
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"across token keys"
+    finally:
+        server.stop()
+    with hsm.session(rw=True) as session:
+        session.get_key(object_class=ObjectClass.SECRET_KEY, label="root-a").destroy()
+    again = ServerProcess(data, env=hsm.env()).wait_ready()
+    try:
+        kms = again.client()
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"across token keys"
+        assert kms.describe_key(KeyId=new_key)["KeyMetadata"]["Enabled"]
+    finally:
+        again.stop()

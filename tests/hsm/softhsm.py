@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -46,6 +48,26 @@ class SoftHsm:
 
     def uri(self, label: str, token: str | None = None) -> str:
         return f"pkcs11:token={token or self.token};object={label}"
+
+    @contextmanager
+    def session(self, rw: bool = False) -> Iterator[Any]:
+        """A logged-in session on this token from the test process.  SoftHSM2 reads its
+        config at C_Initialize, and python-pkcs11 keeps one library per process, so the
+        module is re-initialised for this token's config."""
+        import pkcs11
+
+        previous = os.environ.get("SOFTHSM2_CONF")
+        os.environ["SOFTHSM2_CONF"] = str(self.conf)
+        try:
+            lib = pkcs11.lib(self.module)
+            lib.reinitialize()
+            with lib.get_token(token_label=self.token).open(user_pin=USER_PIN, rw=rw) as session:
+                yield session
+        finally:
+            if previous is None:
+                os.environ.pop("SOFTHSM2_CONF", None)
+            else:
+                os.environ["SOFTHSM2_CONF"] = previous
 
     def init_token(self) -> None:
         (self.directory / "tokens").mkdir(parents=True, exist_ok=True)
