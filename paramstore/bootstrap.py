@@ -101,6 +101,9 @@ def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
     except RootKeyError as exc:
         raise StartupError(str(exc)) from None
     root_versions.guard(db, root)
+    if settings.root_key_uri and not new_store and settings.root_key_uri.split("?")[0] != root.source:
+        log.warning("PARAMSTORE_ROOT_KEY_URI only picks a new store's root key; this store's is %s "
+                    "(move it with `paramstore admin rotate-root-key --to <uri>`)", root.source)
     for attempt in range(3):
         try:
             credentials_file, store_id, created_at = _check_root_and_bootstrap(

@@ -48,6 +48,8 @@ def finish_step(db: Database, keyring: RootKeyring, clock: Callable[[], float], 
     retired = root_versions.retire_finished(db, keyring, clock(), None, make)
     if retired:
         return Step(retired=retired)
+    if not root_versions.rewrap_pending(db):
+        return None  # another process retired them first
     left = {v: n for per in root_versions.counts(db).values() for v, n in per.items()
             if n and v != keyring.current}
     return Step(stuck=f"values under root versions {sorted(left)} could not be rewrapped" if left

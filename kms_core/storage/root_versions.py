@@ -370,16 +370,20 @@ def retire_finished(db: Database, keyring: RootKeyring, now: float, service_even
     with db.write(service_events=events) as session:
         if current_in_transaction(session, not db.is_sqlite) != stored.current:
             return []
+        retired = []
         for version in candidates:
-            row = session.get(MetaTable, record_name(version))
-            record = json.loads(row.value)
+            row = session.get(MetaTable, record_name(version), with_for_update=True)  # one retirer per version
+            record = json.loads(row.value) if row is not None else {"kind": "legacy"}
+            if record.get("state") == RETIRED:
+                continue  # another process (a sweeper, the command) was first
+            retired.append(version)
             record.update(state=RETIRED, retired_at=now)
             _put(session, record_name(version), json.dumps(record))
             if make_event is not None:
                 events.append(make_event("RetireRootKey", {"version": version, "where": where(record)}))
     live = _reread(db).live()
     keyring.adopt({v: p for v, p in keyring.versions.items() if v in live}, stored.current)
-    return candidates
+    return retired
 
 
 def _reread(db: Database) -> StoredVersions:
