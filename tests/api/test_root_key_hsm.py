@@ -168,3 +168,29 @@ def test_rotation_from_one_token_key_to_another_while_serving(hsm, tmp_path):
         assert kms.describe_key(KeyId=new_key)["KeyMetadata"]["Enabled"]
     finally:
         again.stop()
+
+
+def test_a_token_rooted_store_backs_up_and_restores_with_the_token(hsm, tmp_path):
+    """The backup holds no key (the token's can't leave it); a restore elsewhere opens
+    every value through the same token, and --include-root-key says why it can't."""
+    uri = init_key(hsm)
+    data, restored = tmp_path / "data", tmp_path / "restored"
+    env = {**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": uri}
+    server = ServerProcess(data, env=env).wait_ready()
+    try:
+        blob = server.client().encrypt(KeyId=server.client().create_key()["KeyMetadata"]["KeyId"],
+                                       Plaintext=b"token backup")["CiphertextBlob"]
+    finally:
+        server.stop()
+    backup = tmp_path / "token.psbak"
+    paramstore("admin", "backup", str(backup), "--data-dir", str(data), env=env)
+    refused = paramstore("admin", "backup", str(tmp_path / "with-key.psbak"), "--data-dir", str(data),
+                         "--include-root-key", env={**env, "PARAMSTORE_BACKUP_PASSPHRASE": "p"}, check=False)
+    assert refused.returncode == 1 and "HSM" in refused.stderr
+    done = paramstore("admin", "restore", str(backup), "--data-dir", str(restored), env=hsm.env())
+    assert "verified" in done.stdout
+    again = ServerProcess(restored, env=hsm.env()).wait_ready()
+    try:
+        assert again.client().decrypt(CiphertextBlob=blob)["Plaintext"] == b"token backup"
+    finally:
+        again.stop()
