@@ -34,6 +34,8 @@ from kms_core.crypto.root import RootKeyError
 PIN_ENV = "PARAMSTORE_PKCS11_PIN"
 PIN_FILE_ENV = "PARAMSTORE_PKCS11_PIN_FILE"
 MODULE_ENV = "PARAMSTORE_PKCS11_MODULE"
+#: a new store's root (paramstore/settings.py); its module-path is this process's configuration too
+NEW_STORE_URI_ENV = "PARAMSTORE_ROOT_KEY_URI"
 _TAG_BITS = 128
 
 
@@ -69,11 +71,19 @@ class Pkcs11Uri:
         return cls(text, attrs.get("token"), attrs["object"], attrs.get("serial"),
                    params.get("module-path"), params.get("pin-source"))
 
+    def untrusted(self) -> "Pkcs11Uri":
+        """This URI as read back from the database: its module path and PIN source are
+        dropped.  Whoever can write the database must not choose a library this process
+        loads, or a file it reads; those come from this process's own configuration."""
+        return Pkcs11Uri(self.text.split("?")[0], self.token, self.object, self.serial)
+
     def module(self, environ: Optional[dict[str, str]] = None) -> str:
         env = os.environ if environ is None else environ
-        module = self.module_path or env.get(MODULE_ENV)
+        configured = env.get(NEW_STORE_URI_ENV, "")
+        module = (self.module_path or env.get(MODULE_ENV)
+                  or (Pkcs11Uri.parse(configured).module_path if configured.startswith("pkcs11:") else None))
         if not module:
-            raise RootKeyError(f"no PKCS#11 module: add ?module-path=... to the URI or set {MODULE_ENV}")
+            raise RootKeyError(f"no PKCS#11 module: set {MODULE_ENV} (or add ?module-path=... to the URI)")
         return module
 
     def pin(self, environ: Optional[dict[str, str]] = None) -> str:

@@ -68,7 +68,9 @@ def key_file_path(locator: dict, data_dir: Path) -> Path:
 
 
 def open_provider(locator: dict, data_dir: Path, environ: Optional[dict] = None,
-                  create_file: bool = False) -> RootProvider:
+                  create_file: bool = False, from_operator: bool = False) -> RootProvider:
+    """`from_operator`: the locator comes from the command line or this process's settings,
+    not from the database (see Pkcs11Uri.untrusted)."""
     kind = locator.get("kind")
     if kind == "legacy":
         return load_root_key(data_dir, environ)
@@ -82,7 +84,8 @@ def open_provider(locator: dict, data_dir: Path, environ: Optional[dict] = None,
     if kind == "pkcs11":
         from kms_core.crypto.pkcs11_root import Pkcs11Root, Pkcs11Uri
 
-        return Pkcs11Root(Pkcs11Uri.parse(locator["uri"]), environ)
+        uri = Pkcs11Uri.parse(locator["uri"])
+        return Pkcs11Root(uri if from_operator else uri.untrusted(), environ)
     raise RootKeyError(f"unknown root key kind {kind!r} in the store")
 
 
@@ -162,7 +165,7 @@ def keyring_for(stored: StoredVersions, data_dir: Path, environ: Optional[dict] 
             return single_version(carried), None
         if create and new_store_target:
             locator = describe_target(new_store_target, data_dir, 1)
-            provider = open_provider(locator, data_dir, environ, create_file=True)
+            provider = open_provider(locator, data_dir, environ, create_file=True, from_operator=True)
             keyring = RootKeyring({1: provider}, 1, os.urandom(ROOT_KEY_BYTES))
             return keyring, first_version_records(keyring, locator, provider)
         return single_version(load_root_key(data_dir, environ, create=create)), None
@@ -272,7 +275,7 @@ def rotate(db: Database, keyring: RootKeyring, target: str, data_dir: Path, now:
         stored = read_versions(conn)
     version = max([stored.current, *stored.records]) + 1
     locator = describe_target(target, data_dir, version)
-    provider = open_provider(locator, data_dir, environ, create_file=locator["kind"] == "file")
+    provider = open_provider(locator, data_dir, environ, create_file=locator["kind"] == "file", from_operator=True)
     for held_version, held in keyring.versions.items():
         if getattr(held, "source", None) == provider.source:
             raise RootKeyError(f"{provider.source} already holds root key version {held_version}")

@@ -194,3 +194,28 @@ def test_a_token_rooted_store_backs_up_and_restores_with_the_token(hsm, tmp_path
         assert again.client().decrypt(CiphertextBlob=blob)["Plaintext"] == b"token backup"
     finally:
         again.stop()
+
+
+def test_the_database_cannot_choose_the_library_the_server_loads(hsm, tmp_path):
+    """A module path (or PIN file) written into the store's records is ignored: whoever
+    can write the database must not make the server load a library of their choosing."""
+    import json
+    import sqlite3
+
+    uri = init_key(hsm)
+    data = tmp_path / "data"
+    ServerProcess(data, env={**hsm.env(), "PARAMSTORE_ROOT_KEY_URI": uri}).wait_ready().stop()
+    evil = tmp_path / "evil.so"
+    evil.write_bytes(b"not a library")
+    with sqlite3.connect(data / "paramstore.db") as conn:
+        (value,) = conn.execute("SELECT value FROM ps_meta WHERE name = 'root_key.v1'").fetchone()
+        record = json.loads(value)
+        record["uri"] += f"?module-path={evil}&pin-source=file:/etc/passwd"
+        conn.execute("UPDATE ps_meta SET value = ? WHERE name = 'root_key.v1'", (json.dumps(record),))
+    server = ServerProcess(data, env=hsm.env()).wait_ready()  # the configured module, the configured PIN
+    server.stop()
+    env = {k: v for k, v in hsm.env().items() if k != "PARAMSTORE_PKCS11_MODULE"}
+    unconfigured = ServerProcess(data, env=env)
+    code, log = unconfigured.wait_exit(), unconfigured.log()
+    unconfigured.stop()
+    assert code == 2 and "no PKCS#11 module" in log and str(evil) not in log
