@@ -452,10 +452,13 @@ async def _finish_root_rotation(store: Store, worker: DatabaseWorker) -> None:
     """An unfinished root-key rotation (its command stopped, or ran with --no-wait) is
     finished here, a batch at a time, yielding between batches so requests keep going."""
     from kms_core.storage.root_rotation import finish_step
+    from kms_core.storage.root_versions import RewrapCursor
 
+    cursor = RewrapCursor()
     while True:
         try:
-            step = await worker.run(lambda: finish_step(store.db, store.root, store.kms.clock, "paramstore"))
+            step = await worker.run(lambda: finish_step(store.db, store.root, store.kms.clock, "paramstore",
+                                                        cursor=cursor))
         except Exception:
             log.exception("root-key rewrap failed; will retry")
             return

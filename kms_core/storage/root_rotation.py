@@ -36,15 +36,16 @@ class Step:
 
 
 def finish_step(db: Database, keyring: RootKeyring, clock: Callable[[], float], principal: str,
-                batch: int = 200) -> Optional[Step]:
-    """One step of an unfinished rotation: a batch rewrapped, or (none left) the old
-    versions retired.  None when no rotation is unfinished."""
+                batch: int = 200, cursor: Optional[root_versions.RewrapCursor] = None) -> Optional[Step]:
+    """One step of an unfinished rotation: a batch rewrapped, or (the pass over) the old
+    versions retired.  None when no rotation is unfinished.  Pass the same `cursor` to
+    each step of one pass."""
     if not root_versions.rewrap_pending(db):
         return None
     make = root_event(clock, principal)
-    moved = root_versions.rewrap_batch(db, keyring, batch, make)
-    if moved:
-        return Step(moved=moved)
+    done = root_versions.rewrap_batch(db, keyring, batch, make, cursor)
+    if done.visited:
+        return Step(moved=done.moved)
     retired = root_versions.retire_finished(db, keyring, clock(), None, make)
     if retired:
         return Step(retired=retired)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sqlalchemy import event, func, select as sa_select, text, update
+from sqlalchemy import event, func, select as sa_select, text, tuple_, update
 from sqlmodel import Session
 
 from kms_core.crypto.root import (DOMAIN_KEY_IDENTITY, ROOT_KEY_BYTES, RootKey, RootKeyError, RootKeyring,
@@ -305,38 +305,70 @@ def _prefix_is(column: Any, version: int) -> Any:
     return func.substr(column, 1, 3) == b"\x02" + version.to_bytes(2, "big")
 
 
+@dataclass
+class RewrapCursor:
+    """How far one pass of the rewrap has come, per column (the last primary key seen), so
+    each batch continues where the last stopped instead of scanning from the start: a
+    pass reads each row once however large the store.  One pass is enough, since nothing
+    under an older version can be written once the rotation committed."""
+
+    version: int = 0
+    after: dict[str, tuple] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+
+    def start(self, version: int) -> None:
+        if version != self.version:
+            self.version, self.after, self.done = version, {}, set()
+
+
+@dataclass
+class Batch:
+    """What one `rewrap_batch` did: rows looked at (0: the pass is over) and values moved."""
+
+    visited: int = 0
+    moved: int = 0
+
+
 def rewrap_batch(db: Database, keyring: RootKeyring, limit: int = 200,
-                 make_event: Optional[Callable[[str, dict], Any]] = None) -> int:
-    """Move up to `limit` values onto the current version, in one audited transaction; how
-    many moved (0: none left).  A compare-and-set per value, so servers and the CLI may
-    rewrap side by side."""
-    moved = 0
+                 make_event: Optional[Callable[[str, dict], Any]] = None,
+                 cursor: Optional[RewrapCursor] = None) -> Batch:
+    """Move up to `limit` values onto the current version, in one audited transaction.  A
+    compare-and-set per value, so servers and the CLI may rewrap side by side."""
+    cursor = cursor if cursor is not None else RewrapCursor()
+    batch = Batch()
     events: list = []
     with db.write(service_events=events) as session:
         current = current_in_transaction(session, not db.is_sqlite)
         if current != keyring.current and keyring.refresh is not None:
             keyring.refresh()
         if current != keyring.current:
-            return 0
+            return batch
+        cursor.start(current)
         for column in WRAPPED_COLUMNS:
+            if column.name in cursor.done:
+                continue
             target = getattr(column.table, column.column)
-            batch = session.execute(sa_select(column.table).where(~_prefix_is(target, current))
-                                    .limit(limit - moved)).scalars().all()
-            for row in batch:
+            pk = list(column.table.__table__.primary_key.columns)
+            query = sa_select(column.table).where(~_prefix_is(target, current)).order_by(*pk)
+            if column.name in cursor.after:
+                query = query.where(tuple_(*pk) > tuple_(*cursor.after[column.name]))
+            rows = session.execute(query.limit(limit - batch.visited)).scalars().all()
+            for row in rows:
                 old = column.value(row)
                 new = keyring.rewrap(old, column.identity(row))
-                if new is None:
-                    continue
-                keys = [getattr(column.table, c.name) == getattr(row, c.name)
-                        for c in column.table.__table__.primary_key.columns]
-                moved += session.execute(update(column.table).where(*keys, target == old)
-                                         .values({column.column: new})
-                                         .execution_options(synchronize_session=False)).rowcount
-            if moved >= limit:
+                if new is not None:
+                    keys = [getattr(column.table, c.name) == getattr(row, c.name) for c in pk]
+                    batch.moved += session.execute(update(column.table).where(*keys, target == old)
+                                                   .values({column.column: new})
+                                                   .execution_options(synchronize_session=False)).rowcount
+                cursor.after[column.name] = tuple(getattr(row, c.name) for c in pk)
+            batch.visited += len(rows)
+            if batch.visited >= limit:
                 break
-        if moved and make_event is not None:
-            events.append(make_event("RewrapRootKey", {"values": moved, "toVersion": current}))
-    return moved
+            cursor.done.add(column.name)
+        if batch.moved and make_event is not None:
+            events.append(make_event("RewrapRootKey", {"values": batch.moved, "toVersion": current}))
+    return batch
 
 
 def counts(db: Database) -> dict[str, dict[int, int]]:

@@ -85,8 +85,8 @@ def rotate_root_key(
         if not wait:
             typer.echo("the servers' sweepers move the remaining values; see `paramstore admin root-key status`")
             return
-        batches = 0
-        while (step := finish_step(store.db, store.root, store.kms.clock, _OPERATOR, batch=500)) is not None:
+        batches, cursor = 0, root_versions.RewrapCursor()
+        while (step := finish_step(store.db, store.root, store.kms.clock, _OPERATOR, 500, cursor)) is not None:
             if step.stuck:
                 typer.echo(f"paramstore: {step.stuck}", err=True)
                 raise typer.Exit(1)

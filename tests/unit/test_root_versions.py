@@ -87,13 +87,13 @@ def test_a_rewrap_stopped_part_way_is_finished_after_a_restart(settings):
     for _ in range(5):
         make_key(store)
     root_versions.rotate(store.db, store.root, "file", settings.data_dir, store.kms.clock())
-    assert root_versions.rewrap_batch(store.db, store.root, limit=2) == 2
+    assert root_versions.rewrap_batch(store.db, store.root, limit=2).moved == 2
     store.db.dispose()  # the command dies here
     restarted = opened(settings)
     counts = root_versions.counts(restarted.db)
     assert counts["kms_key_material.material_wrapped"] == {1: 3, 2: 2}
-    steps = []
-    while (step := finish_step(restarted.db, restarted.root, restarted.kms.clock, "test", batch=2)) is not None:
+    steps, cursor = [], root_versions.RewrapCursor()
+    while (step := finish_step(restarted.db, restarted.root, restarted.kms.clock, "test", 2, cursor)) is not None:
         steps.append(step)
     assert steps[-1].retired == [1]
     assert root_versions.counts(restarted.db)["kms_key_material.material_wrapped"] == {2: 5}
