@@ -38,7 +38,8 @@ from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
 from paramstore import __version__
 from kms_core.storage.session import NeedsDatabase, inline_attempt
-from paramstore.bootstrap import Store, open_store
+from paramstore import tls
+from paramstore.bootstrap import StartupError, Store, open_store
 from paramstore.db_worker import DatabaseWorker
 from paramstore.health import Readiness
 from paramstore.settings import Settings
@@ -502,6 +503,11 @@ def run(settings: Settings) -> None:
         host=settings.host, port=settings.port, loop="uvloop", http="httptools", access_log=settings.access_log,
         log_level=settings.log_level, server_header=False, proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    try:
+        options.update(tls.uvicorn_options(settings))
+    except tls.TlsError as exc:
+        raise StartupError(str(exc)) from None
+    scheme = "https" if "ssl_certfile" in options else "http"
     if settings.workers > 1:
         # Migrations, bootstrap and the seed run once, here, before any worker starts; each
         # worker then opens the store as one more server process on the same database
@@ -512,11 +518,11 @@ def run(settings: Settings) -> None:
         database = "sqlite" if store.db.is_sqlite else "postgresql"
         store.close()
         os.environ[WORKER_SETTINGS_ENV] = settings.for_workers()
-        log.info("paramstore %s listening on http://%s:%d with %d workers (database: %s)", __version__,
+        log.info("paramstore %s listening on %s://%s:%d with %d workers (database: %s)", __version__, scheme,
                  settings.host, settings.port, settings.workers, database)
         uvicorn.run("paramstore.server:worker_app", factory=True, workers=settings.workers, **options)
         return
     app = create_app(settings)
-    log.info("paramstore %s listening on http://%s:%d (database: %s)", __version__, settings.host,
+    log.info("paramstore %s listening on %s://%s:%d (database: %s)", __version__, scheme, settings.host,
              settings.port, "sqlite" if app.state.store.db.is_sqlite else "postgresql")
     uvicorn.run(app, **options)

@@ -15,6 +15,10 @@ MAX_BODY_BYTES = 1024 * 1024
 DATA_DIR_MODE = 0o700
 
 
+def _path_env(name: str) -> Optional[Path]:
+    return Path(os.environ[name]) if os.environ.get(name) else None
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
@@ -47,6 +51,11 @@ class Settings:
     #: a new store's first root key in a PKCS#11 token (RFC 7512 URI; docs/operations.md);
     #: an existing store's root versions are recorded in the store itself
     root_key_uri: Optional[str] = field(default_factory=lambda: os.environ.get("PARAMSTORE_ROOT_KEY_URI"))
+    #: TLS (paramstore/tls.py): the server's certificate chain and key (PEM), and for mutual
+    #: TLS the CA whose certificates clients must present
+    tls_cert: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_TLS_CERT"))
+    tls_key: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_TLS_KEY"))
+    tls_client_ca: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_TLS_CLIENT_CA"))
     #: server processes sharing the port (paramstore/server.py, `run`)
     workers: int = 1
 
@@ -62,7 +71,9 @@ class Settings:
     @classmethod
     def of_worker(cls, text: str) -> "Settings":
         values = json.loads(text)
-        values["data_dir"] = Path(values["data_dir"])
+        for name in ("data_dir", "seed_file", "tls_cert", "tls_key", "tls_client_ca"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
         return cls(**values)
 
     def create_data_dir(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -18,11 +19,15 @@ from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, free_port
 
 class ServerProcess:
     def __init__(self, data_dir: Path, database_url: Optional[str] = None, root_key_b64: Optional[str] = None,
-                 extra_args: tuple[str, ...] = (), env: Optional[dict[str, str]] = None) -> None:
+                 extra_args: tuple[str, ...] = (), env: Optional[dict[str, str]] = None,
+                 tls_ca: Optional[Path] = None) -> None:
+        """`tls_ca`: the server serves HTTPS (its --tls-* flags in `extra_args`), and clients
+        trust this CA."""
         self.port = free_port()
+        self.tls_ca = tls_ca
         self.database_url = database_url
         self.root_key_b64 = root_key_b64
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
         extra_env, env = env or {}, dict(os.environ)
         env.update(PARAMSTORE_ADMIN_ACCESS_KEY_ID=ACCESS_KEY_ID, PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY)
         env.pop("PARAMSTORE_ROOT_KEY", None)
@@ -44,7 +49,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log()}")
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                verify = ssl.create_default_context(cafile=str(self.tls_ca)) if self.tls_ca else True
+                if httpx.get(self.url + "/health", timeout=1, verify=verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -60,7 +66,8 @@ class ServerProcess:
 
     def client(self, service: str = "kms"):
         return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=ACCESS_KEY_ID,
-                            aws_secret_access_key=SECRET_ACCESS_KEY, config=Config(retries={"total_max_attempts": 1}))
+                            aws_secret_access_key=SECRET_ACCESS_KEY, config=Config(retries={"total_max_attempts": 1}),
+                            verify=str(self.tls_ca) if self.tls_ca else None)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

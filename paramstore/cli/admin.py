@@ -103,3 +103,22 @@ def seed(
     for line in report.updated:
         typer.echo(f"updated {line}")
     typer.echo(f"seed file {file} applied: {report.summary()}")
+
+
+@admin_app.command("dev-cert")
+def dev_cert(
+    directory: Path = typer.Argument(..., metavar="DIR", help="Where to write ca.pem, server.pem, server-key.pem, "
+                                                               "client.pem and client-key.pem."),
+    host: list[str] = typer.Option(["localhost", "127.0.0.1", "::1"], "--host",
+                                   help="A name or address the server certificate is for (repeatable)."),
+) -> None:
+    """Make a local CA and a server certificate signed by it, for HTTPS in development.
+
+    Serve with --tls-cert DIR/server.pem --tls-key DIR/server-key.pem and point clients at
+    the CA: AWS_CA_BUNDLE=DIR/ca.pem.  DIR/client.pem and client-key.pem are for trying
+    mutual TLS (--tls-client-ca DIR/ca.pem).  Not for production certificates."""
+    from paramstore.tls import make_dev_cert
+
+    files = make_dev_cert(directory, tuple(host))
+    typer.echo(f"paramstore serve --tls-cert {files['cert']} --tls-key {files['key']}")
+    typer.echo(f"export AWS_CA_BUNDLE={files['ca']}")

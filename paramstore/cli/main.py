@@ -43,6 +43,13 @@ def serve(
     shutdown_grace: Optional[float] = typer.Option(
         None, envvar="PARAMSTORE_SHUTDOWN_GRACE", min=0,
         help="On SIGTERM, seconds in-flight requests get to finish before the server exits (default 30)."),
+    tls_cert: Optional[Path] = typer.Option(
+        None, envvar="PARAMSTORE_TLS_CERT", help="Serve HTTPS with this certificate chain (PEM); needs --tls-key."),
+    tls_key: Optional[Path] = typer.Option(
+        None, envvar="PARAMSTORE_TLS_KEY", help="The certificate's private key (PEM)."),
+    tls_client_ca: Optional[Path] = typer.Option(
+        None, envvar="PARAMSTORE_TLS_CLIENT_CA",
+        help="Mutual TLS: clients must present a certificate signed by this CA (PEM)."),
     workers: int = typer.Option(
         1, envvar="PARAMSTORE_WORKERS", min=1, max=64,
         help="Server processes sharing the port (default 1; see docs/performance.md, Workers, before raising it)."),
@@ -63,6 +70,8 @@ def serve(
         settings.db_timeout_seconds = db_timeout
     if shutdown_grace is not None:
         settings.shutdown_grace_seconds = shutdown_grace
+    settings.tls_cert, settings.tls_key = tls_cert or settings.tls_cert, tls_key or settings.tls_key
+    settings.tls_client_ca = tls_client_ca or settings.tls_client_ca
     try:
         run(settings)
     except StartupError as exc:
