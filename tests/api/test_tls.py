@@ -68,6 +68,15 @@ def test_secure_transport_is_false_over_plain_http(tmp_path):
         with pytest.raises(ClientError) as denied:
             kms.encrypt(KeyId=key_id, Plaintext=b"in the clear")
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+
+        def claim_https(request, **_):  # type: ignore[no-untyped-def]  # botocore's event handler signature
+            request.headers["X-Forwarded-Proto"] = "https"
+            request.headers["X-Forwarded-Ssl"] = "on"
+
+        kms.meta.events.register("before-sign.kms.Encrypt", claim_https)
+        with pytest.raises(ClientError) as still_denied:  # a header anyone can send proves nothing
+            kms.encrypt(KeyId=key_id, Plaintext=b"in the clear")
+        assert still_denied.value.response["Error"]["Code"] == "AccessDeniedException"
     finally:
         server.stop()
 
