@@ -1,8 +1,9 @@
 """`paramstore iam ...`: manage users, roles, access keys and policies through the IAM/STS API.
 
 Each command calls a running server with boto3 (the iam and sts clients) at
-`--endpoint-url` (env PARAMSTORE_ENDPOINT_URL, default http://127.0.0.1:8080), signed
-with the usual AWS credential chain (AWS_ACCESS_KEY_ID / AWS_PROFILE / ~/.aws/...).
+`--endpoint-url` (env PARAMSTORE_ENDPOINT_URL, else AWS_ENDPOINT_URL_IAM or AWS_ENDPOINT_URL,
+default http://127.0.0.1:8080; cli/endpoints.py), signed with the usual AWS credential
+chain (AWS_ACCESS_KEY_ID / AWS_PROFILE / ~/.aws/...).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any, Optional
 
 import typer
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
+from paramstore.cli.endpoints import DEFAULT_ENDPOINT, resolve_endpoint
+
 
 iam_app = typer.Typer(help="Users, roles, access keys and identity policies (IAM/STS API).",
                       no_args_is_help=True)
@@ -40,12 +42,13 @@ class _Clients:
 @iam_app.callback()
 def _options(
     ctx: typer.Context,
-    endpoint_url: str = typer.Option(DEFAULT_ENDPOINT, envvar="PARAMSTORE_ENDPOINT_URL",
-                                     help="The paramstore server."),
+    endpoint_url: Optional[str] = typer.Option(
+        None, envvar="PARAMSTORE_ENDPOINT_URL",
+        help="The paramstore server (default: $AWS_ENDPOINT_URL_IAM, $AWS_ENDPOINT_URL, " + DEFAULT_ENDPOINT + ")."),
     region: str = typer.Option("us-east-1", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="Signing region."),
     profile: Optional[str] = typer.Option(None, envvar="AWS_PROFILE", help="AWS credentials profile."),
 ) -> None:
-    ctx.obj = _Clients(endpoint_url, region, profile)
+    ctx.obj = _Clients(resolve_endpoint(endpoint_url, "AWS_ENDPOINT_URL_IAM"), region, profile)
 
 
 def _call(ctx: typer.Context, service: str, method: str, **kwargs: Any) -> dict:

@@ -25,6 +25,20 @@ app.add_typer(__import__("paramstore.cli.admin", fromlist=["admin_app"]).admin_a
 app.add_typer(__import__("paramstore.cli.params", fromlist=["params_app"]).params_app, name="params")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from paramstore import __version__
+
+        typer.echo(f"paramstore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Self-hosted AWS KMS and SSM Parameter Store."""
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),

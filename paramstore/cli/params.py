@@ -25,8 +25,8 @@ from typing import Any, Iterator, NoReturn, Optional
 
 import typer
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
-ENDPOINT_ENV_FALLBACKS = ("AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL")
+from paramstore.cli.endpoints import DEFAULT_ENDPOINT, resolve_endpoint
+
 DELETE_BATCH = 10  # DeleteParameters takes at most 10 names
 SHORTEST_REDACTED_ANYWHERE = 4
 
@@ -150,15 +150,6 @@ def _redacted(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
-def _resolve_endpoint(given: Optional[str]) -> str:
-    if given:
-        return given
-    for name in ENDPOINT_ENV_FALLBACKS:
-        if os.environ.get(name):
-            return os.environ[name]
-    return DEFAULT_ENDPOINT
-
-
 @params_app.callback()
 def _options(
     ctx: typer.Context,
@@ -169,7 +160,7 @@ def _options(
                                          help="Signing region (default: the profile's, else us-east-1)."),
     profile: Optional[str] = typer.Option(None, envvar="AWS_PROFILE", help="AWS credentials profile."),
 ) -> None:
-    ctx.obj = _Ssm(_resolve_endpoint(endpoint_url), region, profile)
+    ctx.obj = _Ssm(resolve_endpoint(endpoint_url, "AWS_ENDPOINT_URL_SSM"), region, profile)
 
 
 def _ssm(ctx: typer.Context) -> _Ssm:

@@ -115,3 +115,15 @@ def test_cli_without_credentials(cli, monkeypatch):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     result = cli("whoami", ok=False)
     assert result.exit_code == 2 and "no AWS credentials" in result.output
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL"])
+def test_cli_reads_the_aws_endpoint_variables_like_params_does(cli, server, monkeypatch, variable):
+    monkeypatch.delenv("PARAMSTORE_ENDPOINT_URL")
+    monkeypatch.setenv(variable, server.url)
+    assert f"Account: {ACCOUNT_ID}" in cli("whoami").output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("paramstore ")
