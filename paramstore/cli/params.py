@@ -202,27 +202,32 @@ def _strip_one_newline(text: str) -> str:
     return text
 
 
-def _read_value(value: Optional[str], from_file: Optional[Path]) -> str:
-    """The value to store: from --from-file (bytes kept exactly), the argument, or stdin.
+def _read_value(value: Optional[str], from_file: Optional[Path], raw: bool = False) -> str:
+    """The value to store: the argument, --from-file, or stdin.
 
-    Stdin loses one trailing newline, so `echo secret | paramstore params put NAME` stores
-    `secret`; at a terminal the value is asked for without echo."""
+    A file and stdin are read the same way: exactly one trailing newline is dropped (so
+    `echo secret | paramstore params put NAME` and a file an editor saved both store
+    `secret`), and `raw` keeps every byte.  At a terminal the value is asked for without
+    echo."""
     if from_file is not None:
         if value is not None:
             _fail("give a VALUE or --from-file, not both", 2)
         if str(from_file) == "-":
-            return sys.stdin.read()
-        try:
-            return from_file.read_bytes().decode("utf-8")
-        except OSError as exc:
-            _fail(f"cannot read {from_file}: {exc.strerror}", 2)
-        except UnicodeDecodeError:
-            _fail(f"{from_file} is not UTF-8 text", 2)
+            text = sys.stdin.read()
+        else:
+            try:
+                text = from_file.read_bytes().decode("utf-8")
+            except OSError as exc:
+                _fail(f"cannot read {from_file}: {exc.strerror}", 2)
+            except UnicodeDecodeError:
+                _fail(f"{from_file} is not UTF-8 text", 2)
+        return text if raw else _strip_one_newline(text)
     if value is not None and value != "-":
         return value
     if value is None and sys.stdin.isatty():
         return typer.prompt("Value", hide_input=True, confirmation_prompt=True)
-    return _strip_one_newline(sys.stdin.read())
+    text = sys.stdin.read()
+    return text if raw else _strip_one_newline(text)
 
 
 def env_name(parameter_name: str) -> str:
@@ -352,7 +357,10 @@ def put(
     name: str,
     value: Optional[str] = typer.Argument(
         None, help="The value; '-' or omitted reads stdin (prefer stdin or --from-file for secrets)."),
-    from_file: Optional[Path] = typer.Option(None, "--from-file", "-f", help="Read the value from this file."),
+    from_file: Optional[Path] = typer.Option(
+        None, "--from-file", "-f",
+        help="Read the value from this file ('-': stdin). As with stdin, one trailing newline is dropped."),
+    raw: bool = typer.Option(False, "--raw", help="Keep every byte of a file or stdin, a final newline too."),
     type_: ParameterType = typer.Option(ParameterType.String, "--type", help="Parameter type."),
     key_id: Optional[str] = typer.Option(None, help="KMS key for a SecureString (default: alias/aws/ssm)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing parameter (a new version)."),
@@ -364,7 +372,7 @@ def put(
 ) -> None:
     """Create a parameter, or a new version of one with --overwrite; prints its version and tier."""
     ssm = _ssm(ctx)
-    secret = _read_value(value, from_file)
+    secret = _read_value(value, from_file, raw)
     args: dict[str, Any] = dict(Name=name, Value=secret, Type=type_.value, Overwrite=overwrite)
     for field, given in (("KeyId", key_id), ("Tier", tier.value if tier else None), ("Description", description),
                          ("AllowedPattern", allowed_pattern), ("DataType", data_type)):

@@ -111,7 +111,14 @@ def test_put_reads_stdin_and_files(cli, tmp_path, base):
     (tmp_path / "key.pem").write_bytes(content.encode())
     cli("put", f"{base}/file", "--from-file", str(tmp_path / "key.pem"), "--type", "SecureString")
     value = json.loads(cli("get", f"{base}/file", "--decrypt", "--json").stdout)["Value"]
-    assert value == content  # a file's bytes are kept exactly
+    assert value == content[:-1]  # as with stdin: exactly one trailing newline dropped
+    cli("put", f"{base}/raw-file", "--from-file", str(tmp_path / "key.pem"), "--raw", "--type", "SecureString")
+    value = json.loads(cli("get", f"{base}/raw-file", "--decrypt", "--json").stdout)["Value"]
+    assert value == content  # --raw: every byte
+    cli("put", f"{base}/raw-stdin", "--raw", input="kept\n\n")
+    assert json.loads(cli("get", f"{base}/raw-stdin", "--json").stdout)["Value"] == "kept\n\n"
+    cli("put", f"{base}/two-newlines", input="one dropped\n\n")
+    assert json.loads(cli("get", f"{base}/two-newlines", "--json").stdout)["Value"] == "one dropped\n"
 
     missing = _failed(cli("put", f"{base}/nofile", "--from-file", str(tmp_path / "nope"), ok=False), 2)
     assert "cannot read" in missing
