@@ -207,10 +207,25 @@ def put_role_policy(ctx: typer.Context, role_name: str, policy_name: str, policy
 
 # --- STS -------------------------------------------------------------------------------------
 @iam_app.command("assume-role")
-def assume_role(ctx: typer.Context, role_arn: str, session_name: str,
-                duration_seconds: int = typer.Option(3600, help="Seconds (900..the role's maximum).")) -> None:
-    """Assume a role; prints `export AWS_...` lines for a shell (eval "$(paramstore iam assume-role ...)")."""
-    creds = _call(ctx, "sts", "assume_role", RoleArn=role_arn, RoleSessionName=session_name,
+def assume_role(
+    ctx: typer.Context,
+    role_arn_arg: Optional[str] = typer.Argument(None, metavar="[ROLE_ARN]", show_default=False,
+                                                 help="The role (or --role-arn)."),
+    session_name_arg: Optional[str] = typer.Argument(None, metavar="[SESSION_NAME]", show_default=False,
+                                                     help="The session name (or --role-session-name)."),
+    role_arn: Optional[str] = typer.Option(None, "--role-arn", help="The role to assume, as the AWS CLI names it."),
+    role_session_name: Optional[str] = typer.Option(None, "--role-session-name",
+                                                    help="The session name, as the AWS CLI names it."),
+    duration_seconds: int = typer.Option(3600, help="Seconds (900..the role's maximum)."),
+) -> None:
+    """Assume a role; prints `export AWS_...` lines for a shell (eval "$(paramstore iam assume-role ...)").
+
+    Takes the AWS CLI's --role-arn and --role-session-name, or both positionally."""
+    arn, session = role_arn or role_arn_arg, role_session_name or session_name_arg
+    if not arn or not session:
+        typer.echo("paramstore: assume-role needs --role-arn and --role-session-name", err=True)
+        raise typer.Exit(2)
+    creds = _call(ctx, "sts", "assume_role", RoleArn=arn, RoleSessionName=session,
                   DurationSeconds=duration_seconds)["Credentials"]
     typer.echo(f"export AWS_ACCESS_KEY_ID={creds['AccessKeyId']}")
     typer.echo(f"export AWS_SECRET_ACCESS_KEY={creds['SecretAccessKey']}")

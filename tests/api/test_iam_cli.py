@@ -93,6 +93,9 @@ def test_cli_roles_and_assume_role(cli, tmp_path, monkeypatch):
         monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+    named = cli("assume-role", "--role-arn", arn, "--role-session-name", "aws-cli-style").output  # the AWS CLI's names
+    assert "export AWS_SESSION_TOKEN=" in named
+    assert cli("assume-role", "--role-arn", arn, ok=False).exit_code == 2
     failed = cli("delete-role", role, ok=False)
     assert failed.exit_code == 1 and "DeleteConflict" in failed.output
 
