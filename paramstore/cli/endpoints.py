@@ -18,3 +18,44 @@ def resolve_endpoint(given: Optional[str], service_env: str) -> str:
         if os.environ.get(name):
             return os.environ[name]
     return DEFAULT_ENDPOINT
+
+
+#: the client options accepted before or after the subcommand, as with the AWS CLI
+GLOBAL_OPTIONS = ("--endpoint-url", "--region", "--profile")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`paramstore params get NAME --endpoint-url U` as well as `paramstore params
+    --endpoint-url U get NAME`: the group's own options move in front of the subcommand,
+    wherever they were given (up to a `--`, after which everything belongs to a program)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in arg or i + 1 >= len(args):
+                front.append(arg)
+                i += 1
+            else:
+                front.extend(args[i:i + 2])
+                i += 2
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def client_group() -> type:
+    """The Typer group class for client command groups: it hoists the global options."""
+    from typer.core import TyperGroup
+
+    class ClientGroup(TyperGroup):
+        def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]  # click's own untyped signature
+            return super().parse_args(ctx, hoist_global_options(list(args)))
+
+    return ClientGroup

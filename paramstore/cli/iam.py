@@ -14,11 +14,11 @@ from typing import Any, Optional
 
 import typer
 
-from paramstore.cli.endpoints import DEFAULT_ENDPOINT, resolve_endpoint
+from paramstore.cli.endpoints import DEFAULT_ENDPOINT, client_group, resolve_endpoint
 
 
 iam_app = typer.Typer(help="Users, roles, access keys and identity policies (IAM/STS API).",
-                      no_args_is_help=True)
+                      no_args_is_help=True, cls=client_group())
 
 
 class _Clients:

@@ -25,7 +25,7 @@ from typing import Any, Iterator, NoReturn, Optional
 
 import typer
 
-from paramstore.cli.endpoints import DEFAULT_ENDPOINT, resolve_endpoint
+from paramstore.cli.endpoints import DEFAULT_ENDPOINT, client_group, resolve_endpoint
 
 DELETE_BATCH = 10  # DeleteParameters takes at most 10 names
 SHORTEST_REDACTED_ANYWHERE = 4
@@ -58,7 +58,7 @@ EXEC_REFUSED_VARIABLES = (
 )
 
 params_app = typer.Typer(help="SSM parameters: put, get, list, history, labels, export/import, exec.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, cls=client_group())
 
 
 class ParameterType(str, Enum):

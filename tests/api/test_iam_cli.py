@@ -130,3 +130,9 @@ def test_cli_reads_the_aws_endpoint_variables_like_params_does(cli, server, monk
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("paramstore ")
+
+
+def test_the_endpoint_option_works_before_or_after_the_subcommand(cli, server, monkeypatch):
+    monkeypatch.delenv("PARAMSTORE_ENDPOINT_URL")
+    assert f"Account: {ACCOUNT_ID}" in cli("whoami", "--endpoint-url", server.url).output
+    assert f"Account: {ACCOUNT_ID}" in cli("--endpoint-url", server.url, "whoami", "--region", "us-east-1").output

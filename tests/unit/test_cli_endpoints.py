@@ -13,3 +13,15 @@ def test_the_flag_wins_then_the_service_variable_then_the_general_one(monkeypatc
     assert resolve_endpoint(None, "AWS_ENDPOINT_URL_IAM") == "http://general:1"
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     assert resolve_endpoint(None, "AWS_ENDPOINT_URL_IAM") == DEFAULT_ENDPOINT
+
+
+def test_global_options_move_in_front_of_the_subcommand():
+    from paramstore.cli.endpoints import hoist_global_options
+
+    assert hoist_global_options(["get", "/a", "--endpoint-url", "http://x:1", "--decrypt"]) == [
+        "--endpoint-url", "http://x:1", "get", "/a", "--decrypt"]
+    assert hoist_global_options(["--region=eu-west-1", "ls", "--profile", "p"]) == [
+        "--region=eu-west-1", "--profile", "p", "ls"]
+    # after `--` everything is the program's, even what looks like an option
+    assert hoist_global_options(["exec", "/app", "--", "tool", "--region", "r"]) == [
+        "exec", "/app", "--", "tool", "--region", "r"]
