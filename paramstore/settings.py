@@ -59,6 +59,17 @@ class Settings:
     #: server processes sharing the port (paramstore/server.py, `run`)
     workers: int = 1
 
+    @classmethod
+    def for_place(cls, data_dir: Optional[Path], database_url: Optional[str]) -> "Settings":
+        """Settings for the operator commands: the environment's, with --data-dir and
+        --database-url applied where given."""
+        settings = cls()
+        if data_dir is not None:
+            settings.data_dir = data_dir
+        if database_url is not None:
+            settings.database_url = database_url
+        return settings
+
     def for_workers(self) -> str:
         """These settings for the worker processes, as JSON: the parent has migrated,
         bootstrapped and seeded, so a worker only opens the store (and refuses a schema

@@ -120,8 +120,6 @@ def _pkcs11() -> Any:
 class Pkcs11Root:
     """A root version whose key is an object in a PKCS#11 token."""
 
-    exportable = False
-
     def __init__(self, uri: Pkcs11Uri, environ: Optional[dict[str, str]] = None) -> None:
         self.uri = uri
         self.source = uri.text.split("?")[0]
@@ -224,15 +222,6 @@ class Pkcs11Root:
             return {"sensitive": bool(self._key[Attribute.SENSITIVE]),
                     "extractable": bool(self._key[Attribute.EXTRACTABLE]),
                     "token": bool(self._key[Attribute.TOKEN])}
-
-    def close(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                try:
-                    self._session.close()
-                except Exception:
-                    pass
-            self._session = self._key = None
 
     def __repr__(self) -> str:
         return f"Pkcs11Root({self.source!r})"

@@ -59,8 +59,6 @@ class RootProvider(Protocol):
     """One root version's key: seals and opens with an AAD; never hands the key out."""
 
     source: str
-    #: whether the key's bytes can be exported (a backup with --include-root-key)
-    exportable: bool
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes: ...
 
@@ -69,8 +67,6 @@ class RootProvider(Protocol):
 
 class RootKey:
     """A root version held in process memory (from a key file or an environment variable)."""
-
-    exportable = True
 
     def __init__(self, key: bytes, source: str) -> None:
         if len(key) != ROOT_KEY_BYTES:
@@ -198,10 +194,6 @@ class RootKeyring:
     @property
     def source(self) -> str:
         return self._versions[self.current].source
-
-    @property
-    def exportable(self) -> bool:
-        return all(p.exportable for p in self._versions.values())
 
     def export_for_backup(self) -> bytes:
         """The current version's key bytes (only an in-process key; the backup command

@@ -101,8 +101,6 @@ class StoredVersions:
     current: int = 1
     records: dict[int, dict] = field(default_factory=dict)
     domain: Optional[bytes] = None
-    #: whether root_key.current exists (a store from before versions has none until its next start)
-    has_current_row: bool = False
 
     def live(self) -> dict[int, dict]:
         """Versions still in use: their rows may hold values, so their keys must load."""
@@ -121,7 +119,7 @@ def versions_from_rows(rows: Any) -> StoredVersions:
     stored = StoredVersions()
     for name, value in rows:
         if name == CURRENT:
-            stored.current, stored.has_current_row = int(value), True
+            stored.current = int(value)
         elif name == DOMAIN:
             stored.domain = base64.b64decode(value)
         elif name.startswith("root_key.v"):

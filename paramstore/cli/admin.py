@@ -30,12 +30,8 @@ DATABASE_URL_HELP = "SQLAlchemy URL, e.g. postgresql://user@host/db."
 def _open(data_dir: Optional[Path], database_url: Optional[str]) -> Store:
     from paramstore.bootstrap import StartupError, open_store
 
-    settings = Settings()
+    settings = Settings.for_place(data_dir, database_url)
     settings.seed_file = None  # only `admin seed` applies a seed file, explicitly
-    if data_dir is not None:
-        settings.data_dir = data_dir
-    if database_url is not None:
-        settings.database_url = database_url
     try:
         return open_store(settings)
     except StartupError as exc:

@@ -21,15 +21,6 @@ DATA_DIR_HELP = "Data directory (SQLite file, root key)."
 DATABASE_URL_HELP = "SQLAlchemy URL, e.g. postgresql://user@host/db."
 
 
-def _settings(data_dir: Optional[Path], database_url: Optional[str]) -> Settings:
-    settings = Settings()
-    if data_dir is not None:
-        settings.data_dir = data_dir
-    if database_url is not None:
-        settings.database_url = database_url
-    return settings
-
-
 def _open_db(settings: Settings) -> Database:
     from kms_core.storage.session import Database
 
@@ -83,7 +74,7 @@ def audit_ls(
     """List audit events, oldest first."""
     from kms_core.audit import query
 
-    db = _open_db(_settings(data_dir, database_url))
+    db = _open_db(Settings.for_place(data_dir, database_url))
     try:
         events = query(db, since=parse_time(since), until=parse_time(until), principal=principal, key=key,
                        event_name=event, limit=limit, resource=resource)
@@ -123,7 +114,7 @@ def audit_verify(
     from kms_core.crypto.root import RootKeyError
     from kms_core.storage import root_versions
 
-    settings = _settings(data_dir, database_url)
+    settings = Settings.for_place(data_dir, database_url)
     db = _open_db(settings)
     try:
         from kms_core.storage import migrate

@@ -18,15 +18,6 @@ PASSPHRASE_FILE_HELP = ("File whose first line is the passphrase sealing the roo
                         "(else $PARAMSTORE_BACKUP_PASSPHRASE).")
 
 
-def _settings(data_dir: Optional[Path], database_url: Optional[str]) -> Settings:
-    settings = Settings()
-    if data_dir is not None:
-        settings.data_dir = data_dir
-    if database_url is not None:
-        settings.database_url = database_url
-    return settings
-
-
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"paramstore: {message}", err=True)
     return typer.Exit(1)
@@ -50,7 +41,7 @@ def backup(
     from paramstore import backup as backups
     from paramstore import preflight
 
-    settings = _settings(data_dir, database_url)
+    settings = Settings.for_place(data_dir, database_url)
     try:
         marker = preflight.read_marker(settings.data_dir)
         root = backups.store_keyring(settings.data_dir, settings.resolved_database_url(), settings.db_timeout_seconds)
@@ -80,7 +71,7 @@ def restore(
     from paramstore import backup as backups
     from paramstore import preflight
 
-    settings = _settings(data_dir, database_url)
+    settings = Settings.for_place(data_dir, database_url)
     url = settings.resolved_database_url()
     try:
         preflight.check_url(url)

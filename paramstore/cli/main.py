@@ -100,11 +100,7 @@ def serve(
 def _db(data_dir: Optional[Path], database_url: Optional[str]) -> Database:
     from kms_core.storage.session import Database
 
-    settings = Settings()
-    if data_dir is not None:
-        settings.data_dir = data_dir
-    if database_url is not None:
-        settings.database_url = database_url
+    settings = Settings.for_place(data_dir, database_url)
     settings.create_data_dir()
     return Database(settings.resolved_database_url())
 
