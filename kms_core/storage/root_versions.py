@@ -237,14 +237,18 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         return
     postgres = session.get_bind().dialect.name == "postgresql"
     current = current_in_transaction(session, postgres)
+    held = keyring.versions  # before a refresh drops a version retired meanwhile: the values here need it
     if current != keyring.current and keyring.refresh is not None:
         keyring.refresh()
     for obj in pending:
         column = _WRAPPED_TYPES[type(obj)]
         value = column.value(obj)
-        if wrapped_version(value) != current:
-            setattr(obj, column.column, keyring.wrap(keyring.unwrap(value, column.identity(obj)),
-                                                     column.identity(obj)))
+        version = wrapped_version(value)
+        if version != current:
+            identity = column.identity(obj)
+            provider = held.get(version) if version is not None else None
+            plain = open_under(provider, value, identity) if provider else keyring.unwrap(value, identity)
+            setattr(obj, column.column, keyring.wrap(plain, identity))
             if wrapped_version(getattr(obj, column.column)) != current:
                 raise RootKeyError(f"root key version {current} is not available to this process")
 

@@ -159,3 +159,19 @@ def test_no_value_is_readable_in_the_clear_after_rotation(settings):
             plain = store.root.unwrap(row.material_wrapped, f"kms_key_material|{row.key_id}|{row.material_id}")
             assert plain not in row.material_wrapped
     store.db.dispose()
+
+
+def test_a_write_wrapped_under_a_version_retired_before_it_commits_is_moved_not_lost(settings):
+    """A server wrapped a value under v1; before its transaction flushed, another process
+    rotated, rewrapped and retired v1.  The guard still opens the value with the key it
+    held, and writes it under v2."""
+    slow = opened(settings)
+    fast = opened(settings)
+    root_versions.rotate(fast.db, fast.root, "file", settings.data_dir, fast.kms.clock())
+    while finish_step(fast.db, fast.root, fast.kms.clock, "test") is not None:
+        pass
+    assert slow.root.current == 1
+    make_key(slow)
+    assert versions_in(slow, KeyMaterialTable, "material_wrapped") == {2}
+    slow.db.dispose()
+    fast.db.dispose()
