@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -108,3 +109,15 @@ def second_account_key(server, account_id: str) -> tuple[str, str]:
         akid, secret = identities.add_access_key(session, account_id, time.time())
     store.kms.changed()
     return akid, secret
+
+
+def printed_table(out: str) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of a table the CLI printed: columns are two or more spaces apart
+    (a header such as USER ID holds one)."""
+    header, *rows = out.rstrip("\n").splitlines()
+    return re.split(r" {2,}", header), [re.split(r" {2,}", row) for row in rows]
+
+
+def printed_record(out: str) -> dict[str, str]:
+    """A single record as the CLI prints it by default: one `HEADER  value` line per field."""
+    return dict(re.split(r" {2,}", line, maxsplit=1) for line in out.strip().splitlines())

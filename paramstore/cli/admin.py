@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+import paramstore.cli.output as output
 from paramstore.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def _open(data_dir: Optional[Path], database_url: Optional[str]) -> Store:
 
 @admin_app.command("create-account")
 def create_account(
+    ctx: typer.Context,
     account_id: str = typer.Argument(..., metavar="ID", help="The new account's id: 12 digits."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     database_url: Optional[str] = typer.Option(None, help=DATABASE_URL_HELP),
@@ -48,7 +50,8 @@ def create_account(
     """Create an account and a root access key; print the key as a credentials-file profile.
 
     The output is AWS shared-credentials format, a profile named after the account, ready to
-    append to ~/.aws/credentials.  An existing account is an error (exit 1)."""
+    append to ~/.aws/credentials (with --output, the record instead).  An existing account is
+    an error (exit 1)."""
     if not re.fullmatch(r"\d{12}", account_id, re.ASCII):
         typer.echo(f"paramstore: an account id is 12 digits, not {account_id!r}", err=True)
         raise typer.Exit(1)
@@ -66,6 +69,11 @@ def create_account(
         store.kms.changed()
     finally:
         store.db.dispose()
+    if output.requested(ctx) is not None:
+        output.show_one(ctx, {"AccountId": account_id, "AccessKeyId": access_key_id, "SecretAccessKey": secret},
+                        [("ACCOUNT", "AccountId"), ("ACCESS KEY ID", "AccessKeyId"),
+                         ("SECRET ACCESS KEY", "SecretAccessKey")])
+        return
     typer.echo(f"[{account_id}]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}")
 
 

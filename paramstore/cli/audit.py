@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+import paramstore.cli.output as output
 from paramstore.settings import Settings
 
 if TYPE_CHECKING:
     from kms_core.crypto.root import RootKeyring
     from kms_core.storage.session import Database
 
-audit_app = typer.Typer(help="Read and verify the audit trail.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the audit trail.  `ls` prints a table; --output json|table|text.",
+                        no_args_is_help=True)
 
 DATA_DIR_HELP = "Data directory (SQLite file, root key)."
 DATABASE_URL_HELP = "SQLAlchemy URL, e.g. postgresql://user@host/db."
@@ -54,8 +56,17 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+AUDIT_COLUMNS: list[output.Column] = [
+    ("SEQ", "seq"), ("TIME", "event_time_iso"),
+    ("EVENT", lambda e: f"{e['event_source'].split('.')[0]}:{e['event_name']}"),
+    ("PRINCIPAL", "principal_arn"), ("ACCESS KEY", "access_key_id"), ("SOURCE IP", "source_ip"),
+    ("RESOURCES", "resources"), ("OUTCOME", lambda e: e["error_code"] or "OK"),
+]
+
+
 @audit_app.command("ls")
 def audit_ls(
+    ctx: typer.Context,
     since: Optional[str] = typer.Option(None, help="Only events at or after this time (ISO 8601 or epoch)."),
     until: Optional[str] = typer.Option(None, help="Only events at or before this time (ISO 8601 or epoch)."),
     principal: Optional[str] = typer.Option(None, help="Only events by this principal ARN."),
@@ -67,11 +78,12 @@ def audit_ls(
     event: Optional[str] = typer.Option(
         None, help="Only this event, e.g. Decrypt, or kms:Decrypt / ssm:GetParameter for one service's."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most the N most recent matching events."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line (JSON Lines, for log shippers; "
+                                                       "--output json prints one JSON array)."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     database_url: Optional[str] = typer.Option(None, help=DATABASE_URL_HELP),
 ) -> None:
-    """List audit events, oldest first."""
+    """List audit events, oldest first (a table; --output json|table|text)."""
     from kms_core.audit import query
 
     db = _open_db(Settings.for_place(data_dir, database_url))
@@ -80,20 +92,12 @@ def audit_ls(
                        event_name=event, limit=limit, resource=resource)
     finally:
         db.dispose()
+    events = [{**e, "event_time_iso": _iso(e["event_time"])} for e in events]
     if as_json:
         for e in events:
-            e = {**e, "event_time_iso": _iso(e["event_time"])}
             typer.echo(json.dumps(e, sort_keys=False, separators=(",", ":")))
         return
-    header = ("SEQ", "TIME", "EVENT", "PRINCIPAL", "ACCESS KEY", "SOURCE IP", "RESOURCES", "OUTCOME")
-    rows = [header]
-    for e in events:
-        rows.append((str(e["seq"]), _iso(e["event_time"]), f"{e['event_source'].split('.')[0]}:{e['event_name']}",
-                     e["principal_arn"] or "-", e["access_key_id"] or "-", e["source_ip"] or "-",
-                     ",".join(e["resources"]) or "-", e["error_code"] or "OK"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for r in rows:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    output.show_list(ctx, events, AUDIT_COLUMNS)
 
 
 def _root_matches(db: Database, root: RootKeyring) -> bool:

@@ -6,14 +6,38 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
+from typer.core import TyperGroup
 
+import paramstore.cli.errors as errors
+import paramstore.cli.output as output
+from paramstore.cli.endpoints import hoist_options
 from paramstore.cli.iam import iam_app
 from paramstore.settings import Settings
 
 if TYPE_CHECKING:
     from kms_core.storage.session import Database
 
-app = typer.Typer(help="Self-hosted AWS KMS and SSM Parameter Store.", no_args_is_help=True)
+
+class _Paramstore(TyperGroup):
+    """The root command: --output is taken anywhere on the line (up to a `--`), and a failure
+    no command reported itself (an AWS error, no connection...) still ends as one line."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]  # click's own untyped signature
+        return super().parse_args(ctx, hoist_options(list(args), output.GLOBAL_OPTIONS))
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]  # click's own untyped signature
+        with errors.reported(ctx):
+            return super().invoke(ctx)
+
+
+# one line per paragraph: this typer keeps a docstring's line breaks in --help
+_HELP = "\n\n".join((
+    "Self-hosted AWS KMS and SSM Parameter Store.",
+    "A command that fails prints one line, `paramstore: ...`, on stderr, and exits 1 when the server refused "
+    "(an AWS error: `paramstore: Code: message`) or 2 when there was no answer (bad arguments or files, no "
+    "credentials, no connection, TLS).",
+))
+app = typer.Typer(help=_HELP, no_args_is_help=True, cls=_Paramstore)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(iam_app, name="iam")
@@ -34,9 +58,17 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
-    """Self-hosted AWS KMS and SSM Parameter Store."""
+def _main(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+    output_format: Optional[output.OutputFormat] = typer.Option(
+        None, "--output", show_default=False,
+        help="table (the default), json (the AWS API's records, for scripts) or text (tab-separated, for cut "
+             "and awk); before or after the subcommand.  $PARAMSTORE_OUTPUT sets the default."),
+) -> None:
+    """Self-hosted AWS KMS and SSM Parameter Store (help: _HELP)."""
+    output.choose(ctx, output_format)
 
 
 @app.command()

@@ -7,6 +7,8 @@ else http://127.0.0.1:8080.
 
 Values never have to appear on a command line (where `ps` and shell history would see them):
 `put` and `import` read them from a file or stdin, and no error message repeats a value.
+Arguments also take the AWS CLI's names (`put --name N --value V`, `get --name N
+--with-decryption`); what each command prints is cli/output.py's, its errors cli/errors.py's.
 """
 
 from __future__ import annotations
@@ -15,20 +17,23 @@ import contextlib
 import fnmatch
 import json
 import os
-import re
 import subprocess
 import sys
-from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator, NoReturn, Optional
+from typing import Any, Optional
 
 import typer
 
-from paramstore.cli.endpoints import DEFAULT_ENDPOINT, client_group, resolve_endpoint
+import paramstore.cli.arguments as arguments
+import paramstore.cli.output as output
+from paramstore.cli.endpoints import (ServiceClient, client_group, endpoint_option, profile_option, region_option,
+                                      resolve_endpoint)
+from paramstore.cli.errors import SERVICE_ERROR, aws_error, fail, hidden, report
 
 DELETE_BATCH = 10  # DeleteParameters takes at most 10 names
-SHORTEST_REDACTED_ANYWHERE = 4
+NOTHING_UNDER_PATH = 1  # `exec` with no parameter to give the program: it is not run
+CANNOT_RUN = 127  # `exec` of a program that can't be started, as a shell says it
 
 #: Variables that `params exec` will not set from a parameter unless named by --allow-env
 #: (shell-style patterns, matched against the upper-cased variable name).  They decide which
@@ -57,7 +62,8 @@ EXEC_REFUSED_VARIABLES = (
     "AWS_*", "PARAMSTORE_*",
 )
 
-params_app = typer.Typer(help="SSM parameters: put, get, list, history, labels, export/import, exec.",
+params_app = typer.Typer(help="SSM parameters: put, get, list, history, labels, export/import, exec; the AWS "
+                              "CLI's argument names work too.  Listings print a table; --output json|table|text.",
                          no_args_is_help=True, cls=client_group())
 
 
@@ -78,120 +84,33 @@ class Format(str, Enum):
     json = "json"
 
 
-class _Ssm:
-    """The ssm client, made on first use so `--help` and argument errors need no credentials."""
-
-    def __init__(self, endpoint_url: str, region: Optional[str], profile: Optional[str]) -> None:
-        self.endpoint_url, self.region, self.profile = endpoint_url, region, profile
-        self._client: Any = None
-
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            session = boto3.session.Session(profile_name=self.profile) if self.profile else boto3.session.Session()
-            self._client = session.client(
-                "ssm", endpoint_url=self.endpoint_url, region_name=self.region or session.region_name or "us-east-1",
-                config=Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5))
-        return self._client
-
-    def call(self, method: str, redact: tuple[str, ...] = (), about: str = "", **kwargs: Any) -> dict:
-        """Call one SSM operation; failures end the command with a one-line `Code: message`
-        (after `about: ` when given).
-
-        `redact` lists secret values that must not be repeated should the server's message
-        quote them."""
-        from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
-                                         NoCredentialsError)
-
-        try:
-            response = getattr(self.client(), method)(**kwargs)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            prefix = f"{about}: " if about else ""
-            _fail(f"{prefix}{err.get('Code', 'Error')}: {_redacted(err.get('Message', ''), redact)}", 1)
-        except NoCredentialsError:
-            _fail("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)", 2)
-        except EndpointConnectionError:
-            _fail(f"cannot connect to {self.endpoint_url} (is the server running? see --endpoint-url)", 2)
-        except BotoCoreError as exc:
-            _fail(_redacted(str(exc), redact), 2)
-        response.pop("ResponseMetadata", None)
-        return response
-
-    def pages(self, method: str, field: str, **kwargs: Any) -> Iterator[dict]:
-        """Every item of a NextToken-paged listing."""
-        while True:
-            page = self.call(method, **kwargs)
-            yield from page.get(field, [])
-            if not page.get("NextToken"):
-                return
-            kwargs["NextToken"] = page["NextToken"]
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    """One line on stderr (an HTML error page from a proxy is folded and cut short)."""
-    line = " ".join(message.split())
-    if len(line) > 500:
-        line = line[:497] + "..."
-    typer.echo(f"paramstore: {line}", err=True)
-    raise typer.Exit(code)
-
-
-def _redacted(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret replaced by ***; a very short one only where it stands alone,
-    so that a value like "v" does not take every v out of the message."""
-    for secret in secrets:
-        if len(secret) >= SHORTEST_REDACTED_ANYWHERE:
-            text = text.replace(secret, "***")
-        elif secret:
-            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
-    return text
-
-
 @params_app.callback()
-def _options(
-    ctx: typer.Context,
-    endpoint_url: Optional[str] = typer.Option(
-        None, envvar="PARAMSTORE_ENDPOINT_URL",
-        help="The paramstore server (default: $AWS_ENDPOINT_URL_SSM, $AWS_ENDPOINT_URL, " + DEFAULT_ENDPOINT + ")."),
-    region: Optional[str] = typer.Option(None, envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
-                                         help="Signing region (default: the profile's, else us-east-1)."),
-    profile: Optional[str] = typer.Option(None, envvar="AWS_PROFILE", help="AWS credentials profile."),
-) -> None:
-    ctx.obj = _Ssm(resolve_endpoint(endpoint_url, "AWS_ENDPOINT_URL_SSM"), region, profile)
+def _options(ctx: typer.Context, endpoint_url: Optional[str] = endpoint_option("AWS_ENDPOINT_URL_SSM"),
+             region: Optional[str] = region_option(), profile: Optional[str] = profile_option()) -> None:
+    ctx.obj = ServiceClient("ssm", resolve_endpoint(endpoint_url, "AWS_ENDPOINT_URL_SSM"), region, profile,
+                            attempts=2)
 
 
-def _ssm(ctx: typer.Context) -> _Ssm:
+def _ssm(ctx: typer.Context) -> ServiceClient:
     return ctx.obj
 
 
-# --- formatting ------------------------------------------------------------------------------
-def _when(value: Any) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return "" if value is None else str(value)
+def _name_option() -> Any:
+    return typer.Option(None, "--name", show_default=False, help="The parameter, as the AWS CLI names it.")
 
 
-def _json_default(value: Any) -> str:
-    return _when(value) if isinstance(value, datetime) else str(value)
+def _name_argument() -> Any:
+    return typer.Argument(None, metavar="NAME", show_default=False, help="The parameter (or --name).")
 
 
-def _one_line(value: str) -> str:
-    """A value shown in a table cell: JSON-quoted when it holds anything that would break the row."""
-    if any(ch.isspace() and ch != " " or not ch.isprintable() for ch in value):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+def _decrypt_option(what: str) -> Any:
+    return typer.Option(False, "--decrypt", "--with-decryption", help=what)
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    for row in [headers] + rows:
-        cells = [cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
-        typer.echo("  ".join(cells))
+PARAMETER_COLUMNS: list[output.Column] = [("NAME", "Name"), ("TYPE", "Type"), ("VERSION", "Version"),
+                                          ("LAST MODIFIED", "LastModifiedDate")]
+VALUE_COLUMNS = PARAMETER_COLUMNS[:3] + [("VALUE", "Value")] + PARAMETER_COLUMNS[3:] + [("ARN", "ARN")]
+PUT_COLUMNS: list[output.Column] = [("VERSION", "Version"), ("TIER", "Tier")]
 
 
 # --- values in and out -----------------------------------------------------------------------
@@ -211,16 +130,8 @@ def _read_value(value: Optional[str], from_file: Optional[Path], raw: bool = Fal
     echo."""
     if from_file is not None:
         if value is not None:
-            _fail("give a VALUE or --from-file, not both", 2)
-        if str(from_file) == "-":
-            text = sys.stdin.read()
-        else:
-            try:
-                text = from_file.read_bytes().decode("utf-8")
-            except OSError as exc:
-                _fail(f"cannot read {from_file}: {exc.strerror}", 2)
-            except UnicodeDecodeError:
-                _fail(f"{from_file} is not UTF-8 text", 2)
+            fail("give a VALUE or --from-file, not both")
+        text = arguments.read_text_file(from_file)
         return text if raw else _strip_one_newline(text)
     if value is not None and value != "-":
         return value
@@ -242,7 +153,7 @@ def _by_env_name(parameters: list[dict]) -> dict[str, str]:
     for param in parameters:
         key = env_name(param["Name"])
         if key in origin:
-            _fail(f"{origin[key]} and {param['Name']} both become {key}; narrow the path or use --no-recursive", 2)
+            fail(f"{origin[key]} and {param['Name']} both become {key}; narrow the path or use --no-recursive")
         origin[key], out[key] = param["Name"], param["Value"]
     return out
 
@@ -344,19 +255,36 @@ def parse_dotenv(text: str) -> dict[str, str]:
     return out
 
 
-def _parameters_under(ssm: _Ssm, path: str, recursive: bool, decrypt: bool) -> list[dict]:
+def _parameters_under(ssm: ServiceClient, path: str, recursive: bool, decrypt: bool) -> list[dict]:
     found = ssm.pages("get_parameters_by_path", "Parameters", Path=path, Recursive=recursive,
                       WithDecryption=decrypt, MaxResults=10)
     return sorted(found, key=lambda p: p["Name"])
 
 
 # --- commands --------------------------------------------------------------------------------
-@params_app.command("put")
+# one line per paragraph: this typer keeps a docstring's line breaks in --help
+_PUT_HELP = "\n\n".join((
+    "Create a parameter, or a new version of one with --overwrite; prints `Version: N  Tier: T` "
+    "(with --output, that record).",
+    "The value comes from VALUE or --value, from a file (--from-file PATH, or --value file://PATH), or from "
+    "stdin ('-', or no value at all; at a terminal it is asked for without echo).  A file and stdin are read "
+    "the same way: exactly one trailing newline (\\n or \\r\\n) is dropped, so `echo s3cret | paramstore "
+    "params put NAME` and a file an editor saved both store `s3cret`; --raw keeps every byte, a final newline "
+    "too.  A value on the command line is seen by ps and shell history: prefer stdin or a file for secrets.",
+))
+
+
+@params_app.command("put", help=_PUT_HELP)
 def put(
     ctx: typer.Context,
-    name: str,
-    value: Optional[str] = typer.Argument(
-        None, help="The value; '-' or omitted reads stdin (prefer stdin or --from-file for secrets)."),
+    name_arg: Optional[str] = _name_argument(),
+    value_arg: Optional[str] = typer.Argument(
+        None, metavar="VALUE", show_default=False,
+        help="The value; '-' or omitted reads stdin (prefer stdin or --from-file for secrets)."),
+    name: Optional[str] = _name_option(),
+    value: Optional[str] = typer.Option(
+        None, "--value", show_default=False,
+        help="The value as the AWS CLI names it; file://PATH reads it from a file, as --from-file does."),
     from_file: Optional[Path] = typer.Option(
         None, "--from-file", "-f",
         help="Read the value from this file ('-': stdin). As with stdin, one trailing newline is dropped."),
@@ -370,37 +298,52 @@ def put(
     allowed_pattern: Optional[str] = typer.Option(None, help="Regular expression every value must match."),
     data_type: Optional[str] = typer.Option(None, help="text, aws:ec2:image or aws:ssm:integration."),
 ) -> None:
-    """Create a parameter, or a new version of one with --overwrite; prints its version and tier."""
-    ssm = _ssm(ctx)
-    secret = _read_value(value, from_file, raw)
-    args: dict[str, Any] = dict(Name=name, Value=secret, Type=type_.value, Overwrite=overwrite)
+    """Create a parameter, or a new version of one (help: _PUT_HELP)."""
+    if name is not None and value_arg is None:  # `put --name NAME VALUE`: the one positional is the value
+        name_arg, value_arg = None, name_arg
+    parameter = arguments.required(name, name_arg, "--name")
+    if value is not None and value.startswith(arguments.FILE_PREFIX):
+        if from_file is not None:
+            fail("give --value file://PATH or --from-file, not both")
+        from_file = Path(os.path.expanduser(value[len(arguments.FILE_PREFIX):]))
+        value = None
+    secret = _read_value(arguments.either(value, value_arg, "--value"), from_file, raw)
+    args: dict[str, Any] = dict(Name=parameter, Value=secret, Type=type_.value, Overwrite=overwrite)
     for field, given in (("KeyId", key_id), ("Tier", tier.value if tier else None), ("Description", description),
                          ("AllowedPattern", allowed_pattern), ("DataType", data_type)):
         if given is not None:
             args[field] = given
-    result = ssm.call("put_parameter", redact=(secret,), **args)
-    version = result["Version"]
-    typer.echo(f"Version: {version}  Tier: {result.get('Tier', 'Standard')}")
+    ssm = _ssm(ctx)
+    with hidden(ctx, secret):
+        result = ssm.call("put_parameter", **args)
+    result.setdefault("Tier", "Standard")
+    if output.requested(ctx) is None:
+        typer.echo(f"Version: {result['Version']}  Tier: {result['Tier']}")
+    else:
+        output.show_one(ctx, result, PUT_COLUMNS)
     if label:
-        _label(ssm, name, version, label, failure_prefix=f"{name} version {version} was stored, but ")
+        _label(ssm, parameter, result["Version"], label,
+               failure_prefix=f"{parameter} version {result['Version']} was stored, but ")
 
 
 @params_app.command("get")
 def get(
     ctx: typer.Context,
-    name: str,
+    name_arg: Optional[str] = _name_argument(),
+    name: Optional[str] = _name_option(),
     version: Optional[int] = typer.Option(None, help="A past version (default: the latest)."),
     label: Optional[str] = typer.Option(None, help="The version carrying this label."),
-    decrypt: bool = typer.Option(False, "--decrypt", help="Decrypt a SecureString."),
-    as_json: bool = typer.Option(False, "--json", help="Print the whole Parameter as JSON."),
+    decrypt: bool = _decrypt_option("Decrypt a SecureString."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole Parameter as JSON (--output json)."),
 ) -> None:
-    """Print a parameter's value alone, so that `$(paramstore params get NAME)` works."""
+    """Print a parameter's value alone, so that `$(paramstore params get NAME)` works (--output: the Parameter)."""
+    parameter_name = arguments.required(name, name_arg, "--name")
     if version is not None and label is not None:
-        _fail("give --version or --label, not both", 2)
+        fail("give --version or --label, not both")
     selector = f":{version}" if version is not None else f":{label}" if label is not None else ""
-    parameter = _ssm(ctx).call("get_parameter", Name=name + selector, WithDecryption=decrypt)["Parameter"]
-    if as_json:
-        typer.echo(json.dumps(parameter, indent=2, default=_json_default, ensure_ascii=False))
+    parameter = _ssm(ctx).call("get_parameter", Name=parameter_name + selector, WithDecryption=decrypt)["Parameter"]
+    if as_json or output.requested(ctx) is not None:
+        output.show_one(ctx, parameter, VALUE_COLUMNS, fmt=output.for_records(ctx, as_json))
     else:
         typer.echo(parameter["Value"])
 
@@ -408,44 +351,45 @@ def get(
 @params_app.command("ls")
 def ls(
     ctx: typer.Context,
-    path: str = typer.Argument("/", help="A path such as /myapp/prod."),
+    path_arg: Optional[str] = typer.Argument(None, metavar="PATH", show_default=False,
+                                             help="A path such as /myapp/prod (default: /)."),
+    path: Optional[str] = typer.Option(None, "--path", show_default=False, help="The path, as the AWS CLI names it."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Include every level below PATH."),
 ) -> None:
     """List the parameters under PATH (from their metadata: no value is fetched or decrypted)."""
-    filters = [{"Key": "Path", "Option": "Recursive" if recursive else "OneLevel", "Values": [path]}]
+    where = arguments.either(path, path_arg, "--path") or "/"
+    filters = [{"Key": "Path", "Option": "Recursive" if recursive else "OneLevel", "Values": [where]}]
     found = sorted(_ssm(ctx).pages("describe_parameters", "Parameters", ParameterFilters=filters, MaxResults=50),
                    key=lambda p: p["Name"])
-    _table(["NAME", "TYPE", "VERSION", "LAST MODIFIED"],
-           [[p["Name"], p.get("Type", ""), str(p.get("Version", "")), _when(p.get("LastModifiedDate"))]
-            for p in found])
+    output.show_list(ctx, found, PARAMETER_COLUMNS)
 
 
 @params_app.command("history")
 def history(
     ctx: typer.Context,
-    name: str,
-    decrypt: bool = typer.Option(False, "--decrypt", help="Show each version's value, decrypted."),
+    name_arg: Optional[str] = _name_argument(),
+    name: Optional[str] = _name_option(),
+    decrypt: bool = _decrypt_option("Show each version's value, decrypted."),
 ) -> None:
-    """Every version of a parameter, with its labels and who changed it."""
-    versions = _ssm(ctx).pages("get_parameter_history", "Parameters", Name=name, WithDecryption=decrypt,
-                               MaxResults=50)
-    headers = ["VERSION", "LABELS", "TYPE", "LAST MODIFIED", "USER"] + (["VALUE"] if decrypt else [])
-    rows = []
-    for v in sorted(versions, key=lambda p: p["Version"]):
-        row = [str(v["Version"]), ",".join(v.get("Labels", [])) or "-", v.get("Type", ""),
-               _when(v.get("LastModifiedDate")), v.get("LastModifiedUser", "")]
-        rows.append(row + ([_one_line(v.get("Value", ""))] if decrypt else []))
-    _table(headers, rows)
+    """Every version of a parameter, with its labels and who changed it (values only with --decrypt)."""
+    versions = _ssm(ctx).pages("get_parameter_history", "Parameters", WithDecryption=decrypt, MaxResults=50,
+                               Name=arguments.required(name, name_arg, "--name"))
+    records = [v if decrypt else {k: field for k, field in v.items() if k != "Value"}
+               for v in sorted(versions, key=lambda p: p["Version"])]
+    columns: list[output.Column] = [("VERSION", "Version"), ("LABELS", "Labels"), ("TYPE", "Type"),
+                                    ("LAST MODIFIED", "LastModifiedDate"), ("USER", "LastModifiedUser")]
+    output.show_list(ctx, records, columns + ([("VALUE", "Value")] if decrypt else []))
 
 
-def _label(ssm: _Ssm, name: str, version: Optional[int], labels: list[str], failure_prefix: str = "") -> int:
+def _label(ssm: ServiceClient, name: str, version: Optional[int], labels: list[str], failure_prefix: str = "") -> int:
     """Attach labels; returns the labelled version.  Labels the server refuses fail the command."""
     args: dict[str, Any] = dict(Name=name, Labels=labels)
     if version is not None:
         args["ParameterVersion"] = version
     result = ssm.call("label_parameter_version", **args)
     if result.get("InvalidLabels"):
-        _fail(f"{failure_prefix}InvalidLabels: not valid as labels: {', '.join(result['InvalidLabels'])}", 1)
+        fail(f"{failure_prefix}InvalidLabels: not valid as labels: {', '.join(result['InvalidLabels'])}",
+             SERVICE_ERROR)
     return result.get("ParameterVersion", version)
 
 
@@ -454,11 +398,12 @@ def label(
     ctx: typer.Context,
     name: str,
     labels: list[str] = typer.Argument(..., help="Labels to attach (moved from another version if there)."),
-    version: Optional[int] = typer.Option(None, help="The version to label (default: the latest)."),
+    version: Optional[int] = typer.Option(None, "--version", "--parameter-version",
+                                          help="The version to label (default: the latest)."),
 ) -> None:
     """Attach labels to a version, so readers can ask for NAME:LABEL instead of a number."""
     labelled = _label(_ssm(ctx), name, version, labels)
-    typer.echo(f"labelled {name} version {labelled}: {', '.join(labels)}")
+    output.tell(ctx, f"labelled {name} version {labelled}: {', '.join(labels)}")
 
 
 @params_app.command("unlabel")
@@ -466,32 +411,41 @@ def unlabel(
     ctx: typer.Context,
     name: str,
     labels: list[str] = typer.Argument(..., help="Labels to remove."),
-    version: int = typer.Option(..., help="The version carrying the labels."),
+    version: int = typer.Option(..., "--version", "--parameter-version", help="The version carrying the labels."),
 ) -> None:
     """Remove labels from a version."""
     result = _ssm(ctx).call("unlabel_parameter_version", Name=name, ParameterVersion=version, Labels=labels)
     if result.get("RemovedLabels"):
-        typer.echo(f"removed from {name} version {version}: {', '.join(result['RemovedLabels'])}")
+        output.tell(ctx, f"removed from {name} version {version}: {', '.join(result['RemovedLabels'])}")
     if result.get("InvalidLabels"):
-        _fail(f"InvalidLabels: not on version {version}: {', '.join(result['InvalidLabels'])}", 1)
+        fail(f"InvalidLabels: not on version {version}: {', '.join(result['InvalidLabels'])}", SERVICE_ERROR)
 
 
 @params_app.command("rm")
-def rm(ctx: typer.Context, names: list[str] = typer.Argument(..., help="Parameters to delete.")) -> None:
+def rm(
+    ctx: typer.Context,
+    names_arg: Optional[list[str]] = typer.Argument(None, metavar="NAME", show_default=False,
+                                                    help="Parameters to delete."),
+    names_opt: Optional[list[str]] = typer.Option(None, "--name", "--names", show_default=False,
+                                                  help="A parameter to delete, as the AWS CLI names it (repeatable)."),
+) -> None:
     """Delete parameters with all their versions; names that are not there are reported and fail."""
+    names = (names_opt or []) + (names_arg or [])
+    if not names:
+        arguments.missing("--name")
     ssm = _ssm(ctx)
     if len(names) == 1:
         ssm.call("delete_parameter", Name=names[0])
-        typer.echo(f"deleted {names[0]}")
+        output.tell(ctx, f"deleted {names[0]}")
         return
     missing: list[str] = []
     for start in range(0, len(names), DELETE_BATCH):
         result = ssm.call("delete_parameters", Names=names[start:start + DELETE_BATCH])
         for deleted in result.get("DeletedParameters", []):
-            typer.echo(f"deleted {deleted}")
+            output.tell(ctx, f"deleted {deleted}")
         missing.extend(result.get("InvalidParameters", []))
     if missing:
-        _fail(f"ParameterNotFound: {', '.join(missing)}", 1)
+        fail(f"ParameterNotFound: {', '.join(missing)}", SERVICE_ERROR)
 
 
 @params_app.command("export")
@@ -524,13 +478,10 @@ def import_(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing parameters (new versions)."),
 ) -> None:
     """Create one parameter per entry of a .env or JSON file (the formats that `export` prints)."""
+    from botocore.exceptions import ClientError
+
     ssm = _ssm(ctx)
-    try:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror}", 2)
-    except UnicodeDecodeError:
-        _fail(f"{file} is not UTF-8 text", 2)
+    text = arguments.read_text_file(file).replace("\r\n", "\n").replace("\r", "\n")  # universal newlines
     fmt = format_ or (Format.json if file.suffix.lower() == ".json" else Format.dotenv)
     entries = _parse_import(text, fmt, file)
     items = [(f"{prefix.rstrip('/')}/{key.lstrip('/')}" if prefix else key, value)
@@ -544,15 +495,15 @@ def import_(
             args: dict[str, Any] = dict(Name=name, Value=value, Type=type_.value, Overwrite=overwrite)
             if key_id is not None:
                 args["KeyId"] = key_id
-            try:
-                ssm.call("put_parameter", redact=(value,), about=name, **args)
-            except typer.Exit as exc:  # reported; a refused entry does not stop the others
-                if exc.exit_code != 1:
-                    raise
-                failures += 1
-    typer.echo(f"imported {len(items) - failures} of {len(items)} parameters")
+            with hidden(ctx, value):
+                try:
+                    ssm.call("put_parameter", **args)
+                except ClientError as exc:  # a refused entry does not stop the others (no answer does)
+                    report(f"{name}: {aws_error(exc)}", secrets=(value,))
+                    failures += 1
+    output.tell(ctx, f"imported {len(items) - failures} of {len(items)} parameters")
     if failures:
-        raise typer.Exit(1)
+        raise typer.Exit(SERVICE_ERROR)
 
 
 def _parse_import(text: str, fmt: Format, file: Path) -> dict[str, str]:
@@ -560,17 +511,17 @@ def _parse_import(text: str, fmt: Format, file: Path) -> dict[str, str]:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            _fail(f"{file}: not JSON ({exc.msg} at line {exc.lineno})", 2)
+            fail(f"{file}: not JSON ({exc.msg} at line {exc.lineno})")
         if not isinstance(data, dict):
-            _fail(f"{file}: expected a JSON object of name: value", 2)
+            fail(f"{file}: expected a JSON object of name: value")
         bad = [key for key, value in data.items() if not isinstance(value, str)]
         if bad:
-            _fail(f"{file}: values must be strings (not for {', '.join(bad)})", 2)
+            fail(f"{file}: values must be strings (not for {', '.join(bad)})")
         return data
     try:
         return parse_dotenv(text)
     except DotenvError as exc:
-        _fail(f"{file}: {exc}", 2)
+        fail(f"{file}: {exc}")
 
 
 def refused_variable(variable: str, allowed: set[str]) -> bool:
@@ -611,13 +562,13 @@ def exec_(
     found = _parameters_under(_ssm(ctx), path, recursive, decrypt=True)
     if not found and not allow_empty:
         hint = "" if recursive else "; deeper levels need --recursive"
-        _fail(f"no parameters under {path} (nothing run{hint}; --allow-empty runs it anyway)", 1)
+        fail(f"no parameters under {path} (nothing run{hint}; --allow-empty runs it anyway)", NOTHING_UNDER_PATH)
     allowed = {name.upper() for name in allow_env or []}
     refused = [f"{env_name(p['Name'])} (from {p['Name']})" for p in found
                if refused_variable(env_name(p["Name"]), allowed)]
     if refused:
-        _fail(f"refusing to set {', '.join(refused)}: a variable that changes how a program runs is taken from "
-              "a parameter only when allowed with --allow-env NAME; nothing run", 2)
+        fail(f"refusing to set {', '.join(refused)}: a variable that changes how a program runs is taken from "
+              "a parameter only when allowed with --allow-env NAME; nothing run")
     values = _by_env_name(found)
     env = {**os.environ, **values}
     sys.stdout.flush()
@@ -626,9 +577,9 @@ def exec_(
         try:
             os.execvpe(command[0], command, env)
         except OSError as exc:
-            _fail(f"cannot run {command[0]}: {exc.strerror}", 127)
+            fail(f"cannot run {command[0]}: {exc.strerror}", CANNOT_RUN)
     try:
         code = subprocess.call(command, env=env)
     except OSError as exc:
-        _fail(f"cannot run {command[0]}: {exc.strerror}", 127)
+        fail(f"cannot run {command[0]}: {exc.strerror}", CANNOT_RUN)
     raise typer.Exit(code)

@@ -9,13 +9,12 @@ file PARAMSTORE_PKCS11_PIN_FILE names, never from the command line.
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
 
+import paramstore.cli.output as output
 from paramstore.cli.admin import DATA_DIR_HELP, DATABASE_URL_HELP, _open, admin_app
 
 if TYPE_CHECKING:
@@ -129,13 +128,20 @@ def _percent(done: int, total: int) -> str:
     return "100%" if total == 0 else f"{100 * done // total}%"
 
 
+ROOT_VERSION_COLUMNS: list[output.Column] = [
+    ("VERSION", "version"), ("CURRENT", "current"), ("KIND", "kind"), ("WHERE", "where"), ("STATE", "state"),
+    ("CREATED", lambda r: output.when(r["created_at"])), ("VALUES", "total"),
+]
+
+
 @root_key_app.command("status")
 def status(
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (--output json)."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     database_url: Optional[str] = typer.Option(None, help=DATABASE_URL_HELP),
 ) -> None:
-    """The root versions, where each lives, its state, and how many values each wraps."""
+    """The root versions, where each lives, its state, and how many values each wraps; the rewrap's progress."""
     from kms_core.storage import root_versions
 
     store = _open(data_dir, database_url)
@@ -157,12 +163,9 @@ def status(
                      "values": values, "total": sum(values.values())})
     total = sum(r["total"] for r in rows)
     done = next((r["total"] for r in rows if r["current"]), 0)
-    if as_json:
-        typer.echo(json.dumps({"current": stored.current, "versions": rows, "values": total,
-                               "under_current": done, "rewrap_complete": done == total}, indent=2))
-        return
-    for r in rows:
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["created_at"])) if r["created_at"] else "-"
-        typer.echo(f"v{r['version']}{' (current)' if r['current'] else ''}  {r['kind']}  {r['where']}  "
-                   f"{r['state']}  created {when}  values {r['total']}")
-    typer.echo(f"rewrap: {done} of {total} values under the current version ({_percent(done, total)})")
+    fmt = output.for_records(ctx, as_json)
+    output.show_list(ctx, rows, ROOT_VERSION_COLUMNS, fmt=fmt,
+                     document={"current": stored.current, "versions": rows, "values": total, "under_current": done,
+                               "rewrap_complete": done == total})
+    if fmt is output.OutputFormat.table:
+        typer.echo(f"rewrap: {done} of {total} values under the current version ({_percent(done, total)})")

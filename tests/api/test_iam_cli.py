@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 
@@ -10,45 +11,29 @@ from typer.testing import CliRunner
 
 from paramstore.cli import app
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, SECRET_ACCESS_KEY
+from tests.helpers import printed_record
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def cli(server, monkeypatch, tmp_path):
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("PARAMSTORE_ENDPOINT_URL", server.url)
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, ["iam", *args])
-        if ok:
-            assert result.exit_code == 0, (result.output, result.exception)
-        return result
-
-    return run
+def cli(paramstore):
+    return functools.partial(paramstore, "iam")
 
 
 def test_cli_whoami(cli):
-    out = cli("whoami").output
-    assert f"Arn: arn:aws:iam::{ACCOUNT_ID}:root" in out and f"Account: {ACCOUNT_ID}" in out
+    found = printed_record(cli("whoami").output)
+    assert found["ARN"] == f"arn:aws:iam::{ACCOUNT_ID}:root" and found["ACCOUNT"] == ACCOUNT_ID
 
 
 def test_cli_user_lifecycle_and_keys(cli, monkeypatch, tmp_path):
     name = f"cli-{uuid.uuid4().hex[:8]}"
-    created = json.loads(cli("create-user", name, "--tag", "team=ops").output)
+    created = json.loads(cli("create-user", name, "--tag", "team=ops", "--output", "json").output)
     assert created["UserName"] == name and created["Tags"] == [{"Key": "team", "Value": "ops"}]
     assert name in cli("list-users").output
 
-    out = cli("create-access-key", name).output
-    lines = dict(line.split(" = ") for line in out.strip().splitlines())
-    akid, secret = lines["aws_access_key_id"], lines["aws_secret_access_key"]
+    key = printed_record(cli("create-access-key", name).output)  # the secret is shown, this once
+    akid, secret = key["ACCESS KEY ID"], key["SECRET ACCESS KEY"]
     assert akid.startswith("AKIA") and len(secret) == 40
     assert akid in cli("list-access-keys", name).output
 
@@ -62,7 +47,7 @@ def test_cli_user_lifecycle_and_keys(cli, monkeypatch, tmp_path):
     # the new user's key works for the CLI too
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", akid)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    assert f"user/{name}" in cli("whoami").output
+    assert printed_record(cli("whoami").output)["ARN"].endswith(f"user/{name}")
     assert name in cli("list-users").output
     denied = cli("list-roles", ok=False)
     assert denied.exit_code == 1 and "AccessDenied" in denied.output
@@ -73,7 +58,7 @@ def test_cli_roles_and_assume_role(cli, tmp_path, monkeypatch):
     trust = tmp_path / "trust.json"
     trust.write_text(json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID},
                                                 "Action": "sts:AssumeRole"}]}))
-    created = json.loads(cli("create-role", role, "--trust-policy", str(trust)).output)
+    created = json.loads(cli("create-role", role, "--trust-policy", str(trust), "--output", "json").output)
     arn = created["Arn"]
     assert arn == f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
     assert role in cli("list-roles").output
@@ -87,7 +72,7 @@ def test_cli_roles_and_assume_role(cli, tmp_path, monkeypatch):
     assert set(exports) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
     for key, value in exports.items():
         monkeypatch.setenv(key, value)
-    assert f"assumed-role/{role}/cli-session" in cli("whoami").output
+    assert printed_record(cli("whoami").output)["ARN"].endswith(f"assumed-role/{role}/cli-session")
 
     for key in exports:
         monkeypatch.delenv(key)
@@ -124,7 +109,7 @@ def test_cli_without_credentials(cli, monkeypatch):
 def test_cli_reads_the_aws_endpoint_variables_like_params_does(cli, server, monkeypatch, variable):
     monkeypatch.delenv("PARAMSTORE_ENDPOINT_URL")
     monkeypatch.setenv(variable, server.url)
-    assert f"Account: {ACCOUNT_ID}" in cli("whoami").output
+    assert printed_record(cli("whoami").output)["ACCOUNT"] == ACCOUNT_ID
 
 
 def test_version():
@@ -134,5 +119,5 @@ def test_version():
 
 def test_the_endpoint_option_works_before_or_after_the_subcommand(cli, server, monkeypatch):
     monkeypatch.delenv("PARAMSTORE_ENDPOINT_URL")
-    assert f"Account: {ACCOUNT_ID}" in cli("whoami", "--endpoint-url", server.url).output
-    assert f"Account: {ACCOUNT_ID}" in cli("--endpoint-url", server.url, "whoami", "--region", "us-east-1").output
+    assert printed_record(cli("whoami", "--endpoint-url", server.url).output)["ACCOUNT"] == ACCOUNT_ID
+    assert printed_record(cli("--endpoint-url", server.url, "whoami", "--region", "us-east-1").output)["ACCOUNT"] == ACCOUNT_ID

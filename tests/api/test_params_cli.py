@@ -4,6 +4,7 @@ Every test works under its own uuid path: the server is shared by the whole sess
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -39,29 +40,14 @@ TRICKY = {
 
 
 @pytest.fixture
-def aws_env(server, monkeypatch, tmp_path):
+def aws_env(cli_environment):
     """The test credentials and server in the environment, and no stray AWS config."""
-    for name in [n for n in os.environ if n.startswith("AWS_")] + ["PARAMSTORE_ENDPOINT_URL"]:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("PARAMSTORE_ENDPOINT_URL", server.url)
-    return server
+    return cli_environment
 
 
 @pytest.fixture
-def cli(aws_env):
-    def run(*args: str, ok: bool = True, input: str | None = None):
-        result = runner.invoke(app, ["params", *args], input=input)
-        if ok:
-            assert result.exit_code == 0, (args, result.output, result.exception)
-        return result
-
-    return run
+def cli(paramstore):
+    return functools.partial(paramstore, "params")
 
 
 @pytest.fixture
@@ -660,8 +646,8 @@ def test_subprocess_put_from_pipe_and_get_into_shell(server, base):
 
 
 def test_a_value_quoted_by_the_server_is_masked():
-    from paramstore.cli.params import _redacted
+    from paramstore.cli.errors import redacted
 
-    assert _redacted("bad value hunter2-x for /a", ("hunter2-x",)) == "bad value *** for /a"
+    assert redacted("bad value hunter2-x for /a", ("hunter2-x",)) == "bad value *** for /a"
     # a short value only where it stands alone, so the message stays readable
-    assert _redacted("value v invalid: v1 vv", ("v",)) == "value *** invalid: v1 vv"
+    assert redacted("value v invalid: v1 vv", ("v",)) == "value *** invalid: v1 vv"
