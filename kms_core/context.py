@@ -9,6 +9,7 @@ from kms_core.domain.principal import Principal
 
 if TYPE_CHECKING:
     from kms_core.service import KmsCore
+    from kms_core.protocol.throttling import Charges
 
 
 @dataclass(slots=True)
@@ -30,6 +31,8 @@ class RequestContext:
     #: the alias the request named the key by (kms:RequestAlias)
     request_alias: Optional[str] = None
     secure_transport: bool = False
+    #: the request quotas it was charged to (kms_core/protocol/throttling.py), None when throttling is off
+    charges: Optional["Charges"] = None
 
     @property
     def account_id(self) -> str:

@@ -36,7 +36,15 @@ from kms_core.storage.unit_of_work import reading, writing
 _MAX_CACHED_KEYS = 100_000
 
 
+def _nothing() -> None:
+    pass
+
+
 class KmsCore:
+    #: the key cache's hits and misses, told to whoever counts them (paramstore/metrics.py)
+    on_key_cache_hit: Callable[[], None] = staticmethod(_nothing)
+    on_key_cache_miss: Callable[[], None] = staticmethod(_nothing)
+
     def __init__(self, db: Database, root: RootKeyring, runtime: Runtime) -> None:
         self.db = db
         self.root = root
@@ -102,11 +110,14 @@ class KmsCore:
         try:
             entry = self._keys[key_id]
         except KeyError:
+            self.on_key_cache_miss()
             with reading(self.db, self.root) as work:
                 entry = work.keys.load(key_id, self._compile_key_policy)
             if len(self._keys) >= _MAX_CACHED_KEYS:
                 self._keys.clear()
             self._keys[key_id] = entry
+        else:
+            self.on_key_cache_hit()
         if entry is not None and entry.key.origin == Origin.EXTERNAL:
             return self._without_lapsed_material(entry)
         return entry

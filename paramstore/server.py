@@ -16,10 +16,11 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from kms_core.context import RequestContext
 from kms_core.domain.principal import Principal
@@ -36,15 +37,16 @@ from kms_core.protocol.query import FORM_CONTENT_TYPE, AwsQueryProtocol, QuerySe
 from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
+from kms_core.protocol.throttling import Throttle, kms_quota, parse_quotas
 from paramstore import __version__
 from kms_core.storage.session import NeedsDatabase, inline_attempt
-from paramstore import tls
+from paramstore import metrics, tls
 from paramstore.bootstrap import StartupError, Store, open_store
 from paramstore.db_worker import DatabaseWorker
 from paramstore.health import Readiness
 from paramstore.settings import Settings
 from paramstore.ssm.context import SsmContext
-from paramstore.ssm.targets import ssm_service
+from paramstore.ssm.targets import ssm_quota_of, ssm_service
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -109,10 +111,28 @@ def _ssm_context_factory(store: Store) -> SsmContextFactory:
     return make_context
 
 
-def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None) -> AwsJsonProtocol:
+def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None,
+                   throttle: Optional[Throttle] = None) -> AwsJsonProtocol:
     verifier = verifier or build_verifier(store)
-    return AwsJsonProtocol([kms_service(_context_factory(store)), ssm_service(_ssm_context_factory(store))],
-                           verifier, store.sync)
+    kms, ssm = kms_service(_context_factory(store)), ssm_service(_ssm_context_factory(store))
+    kms.quota_of = lambda operation, _account, _region, request: kms_quota(operation, request)
+    ssm.quota_of = ssm_quota_of(store.params)
+    protocol = AwsJsonProtocol([kms, ssm], verifier, store.sync)
+    protocol.throttle = throttle
+    return protocol
+
+
+def build_throttle(settings: Settings) -> Optional[Throttle]:
+    """The request quotas, if the operator turned them on (kms_core/protocol/throttling.py)."""
+    try:
+        overrides = parse_quotas(settings.quotas)
+    except ValueError as exc:
+        raise StartupError(f"PARAMSTORE_QUOTAS / --quota: {exc}") from None
+    if not settings.throttle and not overrides:
+        return None
+    throttle = Throttle(overrides, share=settings.throttle_share)
+    throttle.on_throttled = metrics.throttled
+    return throttle
 
 
 def build_query_protocol(store: Store, verifier: SigV4Verifier) -> AwsQueryProtocol:
@@ -135,6 +155,8 @@ class AwsJsonMiddleware:
 
     #: the FastAPI app's state, as on the app it wraps (create_app sets it)
     state: State
+    #: counts and times answered requests (paramstore/metrics.py); None with metrics off
+    metrics: Optional[metrics.RequestMetrics] = None
 
     def __init__(self, app: Any, protocol: AwsJsonProtocol, max_body_bytes: int, audit: AuditLog,
                  clock: Any, query_protocol: Optional[AwsQueryProtocol] = None,
@@ -155,6 +177,7 @@ class AwsJsonMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         raw_headers = scope["headers"]
         if len(raw_headers) > MAX_HEADER_COUNT:
             await self._headers_too_large(scope, send)
@@ -214,6 +237,7 @@ class AwsJsonMiddleware:
                 await self.audit.append(self._event(outcome, source_ip, headers),
                                         wait=not outcome.database_unavailable)
         except AuditUnavailable:
+            self._measure(outcome, started, audit_ok=False)
             if outcome.database_unavailable:
                 # The answer is already a retryable error that carries nothing and changed
                 # nothing; the database that stalled the request also refused its record.
@@ -231,7 +255,20 @@ class AwsJsonMiddleware:
             error = internal(message)
             await _respond(send, error.http_status, error_body(error), outcome.request_id)
             return
+        self._measure(outcome, started)
         await _respond(send, outcome.status, outcome.body, outcome.request_id, content_type=content_type)
+
+    def _measure(self, outcome: Any, started: float, audit_ok: bool = True) -> None:
+        """The answered request in the metrics: its count, latency, audit record and any
+        database failure.  (A fail-closed refusal counts under the outcome it would have had:
+        the audit failure is its own family.)"""
+        if self.metrics is None:
+            return
+        self.metrics.record(outcome.event_source, outcome.event_name, outcome.error_code,
+                            time.perf_counter() - started)
+        metrics.audit_appended(audit_ok)
+        if outcome.database_error is not None:
+            metrics.database_error(outcome.database_error)
 
     def _event(self, outcome: Any, source_ip: Optional[str], headers: dict[str, str]) -> AuditEvent:
         principal = outcome.principal
@@ -308,11 +345,16 @@ class AwsJsonMiddleware:
             access_key_id=access_key_of(headers), source_ip=client[0] if client else None,
             user_agent=headers.get("user-agent"), error_code=error.code,
             detail={"errorMessage": error.message, **(detail or {})})
+        audit_ok = True
         try:
             await self.audit.append(event)
         except AuditUnavailable:
             # Failing closed changes nothing here: the answer is a refusal that carries no data.
             log.error("could not record refused request %s (%s) in the audit trail", request_id, error.code)
+            audit_ok = False
+        if self.metrics is not None:
+            self.metrics.record(source, event.event_name, error.code, 0.0)
+            metrics.audit_appended(audit_ok)
         await _respond(send, error.http_status, error_body(error), request_id, close=True)
 
 
@@ -379,7 +421,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     """The ASGI app: AWS JSON on `POST /` in front of a FastAPI app (`.app`) for the rest."""
     store = store or open_store(settings, runtime)
     verifier = build_verifier(store)
-    protocol = build_protocol(store, verifier)
+    protocol = build_protocol(store, verifier, build_throttle(settings))
     query_protocol = build_query_protocol(store, verifier)
 
     audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)
@@ -425,11 +467,38 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
             return JSONResponse({"status": "unavailable", "reason": reason, "version": __version__}, status_code=503)
         return JSONResponse({"status": "ready", "version": __version__})
 
+    if settings.metrics:
+        _install_metrics(app, store, protocol, query_protocol, on_main_port=settings.metrics_port is None)
+
     app.state.store = store
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
                                 store, worker)
     wrapped.state = app.state
+    if settings.metrics:
+        wrapped.metrics = metrics.RequestMetrics(_operations(protocol, query_protocol))
     return wrapped
+
+
+def _install_metrics(app: FastAPI, store: Store, protocol: AwsJsonProtocol, query_protocol: AwsQueryProtocol,
+                     on_main_port: bool) -> None:
+    """Count the key cache, mark the build, and (unless --metrics-port gives them a port
+    of their own) answer scrapes on GET /metrics."""
+    store.kms.on_key_cache_hit, store.kms.on_key_cache_miss = metrics.key_cache_hit, metrics.key_cache_miss
+    metrics.mark_build()
+    if not on_main_port:
+        return
+
+    @app.get("/metrics", response_model=None)
+    def scrape() -> Response:
+        """Prometheus text format.  A plain `def`: reading the workers' files is file I/O."""
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
+
+def _operations(protocol: AwsJsonProtocol, query_protocol: AwsQueryProtocol) -> set[tuple[str, str]]:
+    """(service label, operation) for every operation served: the metrics' label set."""
+    pairs = {(service.signing_name, name) for service in protocol.services() for name in service.operations}
+    pairs |= {(service.signing_name, name) for service in query_protocol.services() for name in service.operations}
+    return pairs
 
 
 async def _sweeper(store: Store, worker: DatabaseWorker, audit: AuditLog, interval: float) -> None:
@@ -491,8 +560,6 @@ def worker_app() -> AwsJsonMiddleware:
 
 
 def run(settings: Settings) -> None:
-    import uvicorn
-
     _log_setup(settings)
     # SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to the grace
     # period, then exit 0 (uvicorn's graceful shutdown).  uvicorn re-raises the signal it
@@ -508,6 +575,43 @@ def run(settings: Settings) -> None:
     except tls.TlsError as exc:
         raise StartupError(str(exc)) from None
     scheme = "https" if "ssl_certfile" in options else "http"
+    build_throttle(settings)  # a bad --quota stops the start here, not in every worker
+    with _metrics_serving(settings):
+        _serve(settings, options, scheme)
+
+
+@contextlib.contextmanager
+def _metrics_serving(settings: Settings) -> Any:
+    """Under workers, a directory for their metrics (made before they start, removed
+    after they stop); with --metrics-port, the scrape server on its own port."""
+    import os
+    import shutil
+    import tempfile
+
+    made = None
+    if settings.metrics and settings.workers > 1 and metrics.multiprocess_dir() is None:
+        made = tempfile.mkdtemp(prefix="paramstore-metrics-")
+        os.environ[metrics.MULTIPROCESS_ENV] = made
+    stop = None
+    try:
+        if settings.metrics and settings.metrics_port is not None:
+            try:
+                stop = metrics.serve_separately(settings.host, settings.metrics_port)
+            except OSError as exc:
+                raise StartupError(f"cannot serve metrics on port {settings.metrics_port}: {exc.strerror}") from None
+            log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+        yield
+    finally:
+        if stop is not None:
+            stop()
+        if made is not None:
+            os.environ.pop(metrics.MULTIPROCESS_ENV, None)
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _serve(settings: Settings, options: dict[str, Any], scheme: str) -> None:
+    import uvicorn
+
     if settings.workers > 1:
         # Migrations, bootstrap and the seed run once, here, before any worker starts; each
         # worker then opens the store as one more server process on the same database

@@ -58,6 +58,23 @@ class Settings:
     tls_client_ca: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_TLS_CLIENT_CA"))
     #: server processes sharing the port (paramstore/server.py, `run`)
     workers: int = 1
+    #: a throwaway store in a temporary directory (paramstore/ephemeral.py): its schema from
+    #: the migrations' snapshot, its root key made for it (never from the environment)
+    ephemeral: bool = False
+    #: AWS request quotas (kms_core/protocol/throttling.py): off unless turned on, or any quota is set
+    throttle: bool = field(default_factory=lambda: os.environ.get("PARAMSTORE_THROTTLE", "").lower()
+                           in ("1", "on", "true", "aws"))
+    #: quota overrides, "NAME=RATE[,NAME=RATE...]" (requests per second)
+    quotas: str = field(default_factory=lambda: os.environ.get("PARAMSTORE_QUOTAS", ""))
+    #: this process's share of each quota: 1/workers in a worker of `serve --workers N`
+    throttle_share: float = 1.0
+    #: Prometheus metrics (paramstore/metrics.py): on `/metrics` of the main port, or on
+    #: their own port (then the main port has none); off with PARAMSTORE_METRICS=off
+    metrics: bool = field(default_factory=lambda: os.environ.get("PARAMSTORE_METRICS", "").lower()
+                          not in ("0", "off", "false"))
+    metrics_port: Optional[int] = field(
+        default_factory=lambda: int(os.environ["PARAMSTORE_METRICS_PORT"]) if os.environ.get(
+            "PARAMSTORE_METRICS_PORT") else None)
 
     @classmethod
     def for_place(cls, data_dir: Optional[Path], database_url: Optional[str]) -> "Settings":
@@ -75,7 +92,7 @@ class Settings:
         bootstrapped and seeded, so a worker only opens the store (and refuses a schema
         that is not current).  Secrets stay out: a worker reads them where the parent did
         (the environment, the data directory)."""
-        worker = replace(self, migrate=False, seed_file=None, workers=1)
+        worker = replace(self, migrate=False, seed_file=None, workers=1, throttle_share=1 / self.workers)
         return json.dumps({f.name: str(v) if isinstance(v := getattr(worker, f.name), Path) else v
                            for f in fields(worker) if f.name != "admin_secret_access_key"})
 

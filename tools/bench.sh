@@ -10,7 +10,7 @@
 # KMSBENCH=tools/kmsbench_authz.py gives the benchmark key a 10-statement policy and 10 grants.
 # A/B: BASE_VENV=/path/to/venv (a venv with the build before the change installed) runs that
 # build too, as "base", in the same interleaved rounds; the table then gains base's figures
-# and the ours/base ratios.
+# and the ours/base ratios.  OURS_ARGS adds `serve` flags to ours (e.g. "--throttle --quota ssm:reads=1e9").
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$HERE/../shared/bench}"
@@ -27,7 +27,7 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
     --no-access-log --log-level warning >"$OUT/floor.log" 2>&1 & PIDS+=($!); FLOOR_PID=$!
 DB_ARGS=(); [ -n "${DATABASE_URL:-}" ] && DB_ARGS=(--database-url "$DATABASE_URL")
 PARAMSTORE_ADMIN_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID PARAMSTORE_ADMIN_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
-    "$VENV/bin/paramstore" serve --port 5101 --data-dir "$DATA" "${DB_ARGS[@]}" >"$OUT/server.log" 2>&1 &
+    "$VENV/bin/paramstore" serve --port 5101 --data-dir "$DATA" "${DB_ARGS[@]}" ${OURS_ARGS:-} >"$OUT/server.log" 2>&1 &
 PIDS+=($!); OURS_PID=$!
 ENDPOINTS=(-e floor=http://127.0.0.1:5110 -e ours=http://127.0.0.1:5101)
 PIDARGS=(--server-pid "floor=$FLOOR_PID" --server-pid "ours=$OURS_PID")

@@ -39,6 +39,8 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
     if entry is None or entry.key.account_id != account or entry.key.region != region:
         raise NotFoundException(f"Key '{key_arn(region, account, kid)}' does not exist")
     ctx.resources.append(entry.key.arn)
+    if ctx.charges is not None:
+        ctx.charges.key_use(entry.key.key_spec)
     return entry
 
 

@@ -276,6 +276,8 @@ def _checked_decrypt(ctx: RequestContext, parsed: ciphertext.BlobHeader, request
         raise InvalidCiphertextException()
     if requested is None:
         ctx.resources.append(entry.key.arn)
+        if ctx.charges is not None:
+            ctx.charges.key_use(entry.key.key_spec)
     ctx.encryption_context = context
     ctx.condition_values["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
     if allowed_keys is None or entry.key.key_id not in allowed_keys:

@@ -22,7 +22,7 @@ from kms_core.audit import begin_request, end_request
 from kms_core.crypto.root import RootKeyError
 from kms_core.domain.principal import Principal
 from kms_core.storage.session import NeedsDatabase, retry_on_worker
-from kms_core.storage.connect import is_unavailable
+from kms_core.storage.connect import is_timeout, is_unavailable
 from kms_core.domain.errors import (
     AwsError,
     SerializationException,
@@ -30,6 +30,7 @@ from kms_core.domain.errors import (
 )
 from kms_core.protocol.shapes import compile_operation
 from kms_core.protocol.sigv4 import SigV4Verifier
+from kms_core.protocol.throttling import Charges, Throttle
 
 log = logging.getLogger("paramstore.protocol")
 
@@ -60,6 +61,9 @@ class ServiceSpec:
     #: operations usually answered from memory: tried on the event loop first (a cache miss
     #: moves them to the database worker); all others go to the worker directly
     inline_operations: frozenset = frozenset()
+    #: quota_of(operation, account_id, region, request): the request quota (kms_core/protocol/throttling.py)
+    #: an operation is charged to before it runs, or None
+    quota_of: Optional[Callable[[str, str, str, dict], Optional[str]]] = None
 
     def add(self, name: str, handler: Handler, input_shape: dict) -> None:
         self.operations[name] = Operation(name, handler, compile_operation(input_shape))
@@ -86,6 +90,8 @@ class Outcome:
     audited: bool = False
     #: the request failed because the database timed out or went away
     database_unavailable: bool = False
+    #: "timeout" (a statement waited too long) or "unavailable" (the database went away)
+    database_error: Optional[str] = None
 
 
 class RecordsChanges:
@@ -161,6 +167,12 @@ class AwsJsonProtocol(RecordsChanges):
         self._services = {s.target_prefix: s for s in services}
         self._verifier = verifier
         self._before_request = before_request
+        #: request quotas (kms_core/protocol/throttling.py), or None when throttling is off
+        self.throttle: Optional[Throttle] = None
+
+    def services(self) -> list:
+        """The services answered here (for the metrics' label set)."""
+        return list(self._services.values())
 
     def inline_first(self, headers: dict[str, str]) -> bool:
         """Whether to try this request on the event loop (see ServiceSpec.inline_operations)."""
@@ -176,6 +188,7 @@ class AwsJsonProtocol(RecordsChanges):
         service = self._services.get(prefix)
         out = Outcome(0, b"", request_id, service.event_source if service else "", op_name or target)
         ctx = None
+        charges = None
         try:
             if service is None:
                 raise UnknownOperationException(f"Operation {target or '(none)'} is not supported.")
@@ -188,14 +201,22 @@ class AwsJsonProtocol(RecordsChanges):
             request = operation.validate(_parse_body(body))
             out.encryption_context = _audited_context(request)
             ctx = service.make_context(signed.identity, signed.region, request_id, op_name, source_ip, secure)
+            if self.throttle is not None and service.quota_of is not None:
+                charges = ctx.charges = Charges(self.throttle, signed.identity.account_id, signed.region, op_name)
+                quota = service.quota_of(op_name, charges.account_id, signed.region, request)
+                if quota is not None:
+                    charges.charge(quota)
             result = self.run_handler(operation.handler, ctx, request, out, headers, source_ip)
             out.status, out.body = 200, _dumps(result)
         except AwsError as error:
             out.status, out.body, out.error_code = error.http_status, error_body(error), error.code
         except Exception as exc:
             if retry_on_worker(exc):
+                if charges is not None:  # charged when it runs again, on the worker
+                    charges.refund()
                 raise NeedsDatabase() from None
             if service is not None and is_unavailable(exc):  # retryable: the database timed out or went away
+                out.database_error = "timeout" if is_timeout(exc) else "unavailable"
                 log.warning("database unavailable handling %s (request %s): %s", target, request_id,
                             type(getattr(exc, "orig", None) or exc).__name__)
                 error = (service.timeout_error or service.internal_error)(_DATABASE_UNAVAILABLE)

@@ -172,6 +172,10 @@ class AwsQueryProtocol(RecordsChanges):
         self._verifier = verifier
         self._before_request = before_request
 
+    def services(self) -> list:
+        """The services answered here (for the metrics' label set)."""
+        return list(self._services.values())
+
     def inline_first(self, headers: dict[str, str]) -> bool:
         """IAM and STS requests read or write the database: always on the worker."""
         return False

@@ -99,6 +99,19 @@ def serve(
     workers: int = typer.Option(
         1, envvar="PARAMSTORE_WORKERS", min=1, max=64,
         help="Server processes sharing the port (default 1; see docs/performance.md, Workers, before raising it)."),
+    throttle: Optional[bool] = typer.Option(
+        None, "--throttle/--no-throttle",
+        help="Enforce AWS's default request quotas per account and Region (ThrottlingException \"Rate exceeded\"); "
+             "off by default, PARAMSTORE_THROTTLE=on.  See docs/operations.md, Throttling."),
+    quota: Optional[list[str]] = typer.Option(
+        None, "--quota", metavar="NAME=RATE",
+        help="Set one quota, in requests per second (repeatable; e.g. ssm:reads=5, kms:crypto-symmetric=100, "
+             "kms:CreateKey=1); turns throttling on.  PARAMSTORE_QUOTAS takes NAME=RATE,NAME=RATE."),
+    metrics: Optional[bool] = typer.Option(
+        None, "--metrics/--no-metrics", help="Prometheus metrics (default on; PARAMSTORE_METRICS=off)."),
+    metrics_port: Optional[int] = typer.Option(
+        None, envvar="PARAMSTORE_METRICS_PORT", min=1, max=65535,
+        help="Serve /metrics on this port (same --host) instead of the main port."),
 ) -> None:
     """Run the server."""
     from paramstore.bootstrap import StartupError
@@ -118,8 +131,26 @@ def serve(
         settings.shutdown_grace_seconds = shutdown_grace
     settings.tls_cert, settings.tls_key = tls_cert or settings.tls_cert, tls_key or settings.tls_key
     settings.tls_client_ca = tls_client_ca or settings.tls_client_ca
+    if throttle is not None:
+        settings.throttle = throttle
+        if not throttle:  # off means off, whatever PARAMSTORE_QUOTAS says
+            settings.quotas = ""
+    if quota:
+        settings.quotas = ",".join(filter(None, [settings.quotas, *quota]))
+    if metrics is not None:
+        settings.metrics = metrics
+    if metrics_port is not None:
+        settings.metrics_port = metrics_port
     try:
-        run(settings)
+        if ephemeral:
+            if data_dir is not None or database_url is not None:
+                raise StartupError("--ephemeral makes its own store in a temporary directory; "
+                                   "drop --data-dir and --database-url")
+            from paramstore.ephemeral import serve as serve_ephemeral
+
+            serve_ephemeral(settings)
+        else:
+            run(settings)
     except StartupError as exc:
         if debug:
             import traceback

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from kms_core.protocol.awsjson import ServiceSpec
+from kms_core.protocol.throttling import SSM_READ_OPERATIONS, SSM_STANDARD_READS
 from paramstore.ssm.context import SsmContext
 from paramstore.ssm.errors import InternalServerError
 from paramstore.ssm.operations import labels, listing, parameters, settings, tags
@@ -40,3 +41,18 @@ def ssm_service(make_context: Callable[..., Any]) -> ServiceSpec:
     for name, handler in HANDLERS.items():
         spec.add(name, handler, SSM_SHAPES[name])
     return spec
+
+
+HIGH_THROUGHPUT = "/ssm/parameter-store/high-throughput-enabled"
+
+
+def ssm_quota_of(params: Any) -> Callable[[str, str, str, dict], Optional[str]]:
+    """The request quota of an SSM operation: reads share one at standard throughput and
+    have one each when the account turned high throughput on (a cached setting: no query)."""
+
+    def quota_of(operation: str, account_id: str, region: str, _request: dict) -> Optional[str]:
+        if operation in SSM_READ_OPERATIONS and params.setting(account_id, region, HIGH_THROUGHPUT) != "true":
+            return SSM_STANDARD_READS
+        return "ssm:" + operation
+
+    return quota_of

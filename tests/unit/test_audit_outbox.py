@@ -22,17 +22,14 @@ from kms_core.storage import migrate
 from kms_core.storage.audit_file import audit_file_path
 from kms_core.storage.connect import sqlite_url
 from kms_core.storage.session import Database
+from tests.fakes.clock import FakeClock
 
 NOW = 1_800_000_000.0
 ROOT_ARN = "arn:aws:iam::111122223333:root"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
+def Clock() -> FakeClock:  # noqa: N802  (reads as the class it makes)
+    return FakeClock(NOW)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from kms_core.crypto.root import RootKey
 from kms_core.domain.model import Key, KeyMaterial, KeyState, KeyWithMaterial
 from kms_core.domain.specs import SPECS
 from kms_core.service import KmsCore
+from tests.fakes.clock import FakeClock
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 OTHER_ID = "0000abcd-12ab-34cd-56ef-1234567890ab"
@@ -218,16 +219,8 @@ def test_material_id_deterministic_keyed_and_bound_to_key():
 
 
 # --- wrapping key cache -------------------------------------------------------------------------
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_wrapping_key_cache_reuses_then_replaces_after_max_age():
-    clock = _Clock()
+    clock = FakeClock()
     cache = key_import.WrappingKeyCache(max_age=600, clock=clock)
     first = cache.private_key("111122223333", "RSA_2048")
     assert first.key_size == 2048
@@ -243,7 +236,7 @@ KEY_A, KEY_B = "1234abcd-12ab-34cd-56ef-1234567890ab", "0987dcba-09ba-43dc-65fe-
 
 
 def test_wrapping_key_cache_separate_per_kms_key_and_spec_and_bounded():
-    clock = _Clock()
+    clock = FakeClock()
     cache = key_import.WrappingKeyCache(max_entries=2, clock=clock)
     a = cache.private_key(KEY_A, "RSA_2048")
     clock.now = 1

@@ -1,0 +1,147 @@
+"""Prometheus metrics: what the server did, for `/metrics` (or `serve --metrics-port`).
+
+Families (all prefixed `paramstore_`):
+- `requests_total{service, operation, outcome}`: outcome is "Success" or the AWS error code;
+- `request_duration_seconds{service, operation}`: a histogram, from the request's headers
+  read to its answer ready (the audit append included);
+- `key_cache_lookups_total{result}`: the KMS key cache, "hit" or "miss";
+- `audit_appends_total{result}`: audit records written ("ok") or refused ("failed");
+- `database_errors_total{kind}`: requests failed by the database, "timeout" or "unavailable";
+- `throttled_requests_total{service, quota}`: requests refused over a quota;
+- `build_info{version, python}`: always 1.
+
+Labels never name an account, a key, a parameter or a principal: a scrape reveals traffic
+shape, not tenants, and the label sets stay bounded whatever callers send (an unknown
+operation is "other").
+
+Under `serve --workers N` each worker writes its values to files in a directory shared
+with the others (prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR), and
+whichever process answers a scrape adds them all up.  The directory is made by `serve`
+before the workers start and removed when it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any, Callable, Iterable, Optional
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY
+
+from paramstore import __version__
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+#: the services a request's event source names, as the `service` label
+_SERVICES = {"kms.amazonaws.com": "kms", "ssm.amazonaws.com": "ssm", "iam.amazonaws.com": "iam",
+             "sts.amazonaws.com": "sts"}
+#: sub-millisecond answers from memory up to the database timeout
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+OTHER = "other"
+
+REQUESTS = Counter("paramstore_requests", "AWS API requests answered, by service, operation and outcome "
+                   "(Success or the AWS error code).", ["service", "operation", "outcome"])
+LATENCY = Histogram("paramstore_request_duration_seconds", "Time to answer an AWS API request.",
+                    ["service", "operation"], buckets=_LATENCY_BUCKETS)
+KEY_CACHE = Counter("paramstore_key_cache_lookups", "KMS key cache lookups, by result (hit or miss).", ["result"])
+AUDIT_APPENDS = Counter("paramstore_audit_appends", "Audit records, by result (ok, or failed: not written).",
+                        ["result"])
+DATABASE_ERRORS = Counter("paramstore_database_errors", "Requests failed by the database, by kind "
+                          "(timeout or unavailable).", ["kind"])
+THROTTLED = Counter("paramstore_throttled_requests", "Requests refused with ThrottlingException, by service "
+                    "and quota.", ["service", "quota"])
+BUILD_INFO = Gauge("paramstore_build_info", "The running build (always 1).", ["version", "python"],
+                   multiprocess_mode="max")
+
+# Children made once: labels() takes a lock and builds a tuple; the hot path only increments.
+_CACHE_HIT, _CACHE_MISS = KEY_CACHE.labels("hit"), KEY_CACHE.labels("miss")
+_AUDIT_OK, _AUDIT_FAILED = AUDIT_APPENDS.labels("ok"), AUDIT_APPENDS.labels("failed")
+_DATABASE = {kind: DATABASE_ERRORS.labels(kind) for kind in ("timeout", "unavailable")}
+
+
+class RequestMetrics:
+    """Counts and times answered requests.  `operations` are the (service label,
+    operation) pairs the server implements; any other operation is counted as "other"."""
+
+    def __init__(self, operations: Iterable[tuple[str, str]]) -> None:
+        self._known = frozenset(operations)
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def record(self, event_source: str, operation: str, error_code: Optional[str], seconds: float) -> None:
+        key = (event_source, operation, error_code or "Success")
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._make_children(*key)
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def _make_children(self, event_source: str, operation: str, outcome: str) -> tuple[Any, Any]:
+        service = _SERVICES.get(event_source, OTHER)
+        if (service, operation) not in self._known:
+            operation = OTHER
+        if not outcome.isascii() or not outcome.replace(".", "").isalnum() or len(outcome) > 64:
+            outcome = OTHER  # error codes are ours; this only guards the label set
+        return REQUESTS.labels(service, operation, outcome), LATENCY.labels(service, operation)
+
+
+def key_cache_hit() -> None:
+    _CACHE_HIT.inc()
+
+
+def key_cache_miss() -> None:
+    _CACHE_MISS.inc()
+
+
+def audit_appended(ok: bool = True) -> None:
+    (_AUDIT_OK if ok else _AUDIT_FAILED).inc()
+
+
+def database_error(kind: str) -> None:
+    child = _DATABASE.get(kind)
+    if child is not None:
+        child.inc()
+
+
+def throttled(service: str, quota: str) -> None:
+    THROTTLED.labels(service, quota).inc()
+
+
+def mark_build() -> None:
+    BUILD_INFO.labels(__version__, platform.python_version()).set(1)
+
+
+def multiprocess_dir() -> Optional[str]:
+    return os.environ.get(MULTIPROCESS_ENV) or None
+
+
+def exposition_registry() -> CollectorRegistry:
+    """What a scrape reads: this process's registry, or under workers every worker's files."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    return registry
+
+
+def render() -> bytes:
+    return generate_latest(exposition_registry())
+
+
+def serve_separately(host: str, port: int) -> Callable[[], None]:
+    """`--metrics-port`: a plain HTTP server for scrapes on its own port (a thread of the
+    process that calls it); returns its shutdown."""
+    from prometheus_client import start_http_server
+
+    server, thread = start_http_server(port, addr=host, registry=exposition_registry())
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
