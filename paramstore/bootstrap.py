@@ -24,7 +24,7 @@ from paramstore import preflight
 from paramstore.preflight import ROOT_CHECK, STORE_CREATED, STORE_ID, StartupError
 from kms_core.runtime import Runtime
 from kms_core.service import KmsCore
-from kms_core.storage import audit_file, migrate
+from kms_core.storage import audit_file, migrate, sqlite_snapshot
 from kms_core.storage.session import Database
 from kms_core.storage.connect import SQLITE_SIDE_FILES
 from kms_core.storage.store_meta import bootstrapping
@@ -89,15 +89,18 @@ def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
         preflight.write_marker(settings.data_dir, store_id, runtime.wall_clock(), url, creating=True)
     db = Database(url, timeout=settings.db_timeout_seconds)
     try:
-        if settings.migrate:
+        if settings.ephemeral and new_store:  # made and thrown away each run: the migrations' result, at once
+            sqlite_snapshot.create(db)
+        elif settings.migrate:
             migrate.upgrade(db)
         else:
             migrate.require_current(db)
     except migrate.SchemaOutdated as exc:
         raise StartupError(str(exc)) from None
     try:
-        root, first_records = root_versions.open_keyring(db, settings.data_dir, create=new_store,
-                                                         new_store_target=settings.root_key_uri)
+        # an ephemeral store's root key is its own (a key file in its directory), never PARAMSTORE_ROOT_KEY
+        root, first_records = root_versions.open_keyring(db, settings.data_dir, {} if settings.ephemeral else None,
+                                                         create=new_store, new_store_target=settings.root_key_uri)
     except RootKeyError as exc:
         raise StartupError(str(exc)) from None
     root_versions.guard(db, root)

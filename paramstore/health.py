@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Readiness:
     def __init__(self, store: "Store") -> None:
         self.store = store
-        self._head = migrate.head_revision(store.db)  # parsing the migration scripts: once
+        self._head: Optional[str] = None  # parsing the migration scripts: once, at the first probe
 
     def problem(self) -> Optional[str]:
         """None when ready, else a one-line reason (never a secret: the URL is masked)."""
@@ -34,6 +34,8 @@ class Readiness:
             revision, check = schema_and_root_check(store.db)
         except Exception as exc:  # noqa: BLE001 - any failure to ask is "not ready"
             return f"the {where} can't be reached: {first_line(getattr(exc, 'orig', None) or exc)}"
+        if self._head is None:
+            self._head = migrate.head_revision(store.db)
         if revision != self._head:
             return f"the database schema is at {revision or 'no revision'}, this release needs {self._head} " \
                    "(run `paramstore db upgrade`)"

@@ -1,14 +1,18 @@
-"""Apply or check Alembic migrations from code (server start-up, `paramstore db`)."""
+"""Apply or check Alembic migrations from code (server start-up, `paramstore db`).
+
+Alembic is imported by the functions that use it, not with this module: a start that
+migrates nothing (an ephemeral store, made from kms_core/storage/sqlite_snapshot.py) does
+without it."""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
 
 from kms_core.storage.session import Database
 from migrations import MIGRATIONS_DIR
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 class SchemaOutdated(Exception):
@@ -16,6 +20,8 @@ class SchemaOutdated(Exception):
 
 
 def alembic_config(db: Database) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
@@ -23,19 +29,27 @@ def alembic_config(db: Database) -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(db), revision)
 
 
 def downgrade(db: Database, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(db), revision)
 
 
 def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(db: Database) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
 
 

@@ -82,6 +82,9 @@ def serve(
     access_log: bool = typer.Option(False, help="Log every HTTP request."),
     seed: Optional[Path] = typer.Option(None, envvar="PARAMSTORE_SEED_FILE",
                                         help="YAML seed file applied at start (accounts, users, keys, ...)."),
+    ephemeral: bool = typer.Option(
+        False, help="A throwaway store in a temporary directory, removed on exit, with a random root key; "
+                    "prints the endpoint and credentials as export lines (docs/testing-apps.md)."),
     debug: bool = typer.Option(False, help="On a refused start, print the traceback under the one-line reason."),
     db_timeout: Optional[float] = typer.Option(
         None, envvar="PARAMSTORE_DB_TIMEOUT", min=0.1,
