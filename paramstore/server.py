@@ -265,8 +265,7 @@ class AwsJsonMiddleware:
         if self.metrics is None:
             return
         self.metrics.record(outcome.event_source, outcome.event_name, outcome.error_code,
-                            time.perf_counter() - started)
-        metrics.audit_appended(audit_ok)
+                            time.perf_counter() - started, audit_ok)
         if outcome.database_error is not None:
             metrics.database_error(outcome.database_error)
 
@@ -353,8 +352,7 @@ class AwsJsonMiddleware:
             log.error("could not record refused request %s (%s) in the audit trail", request_id, error.code)
             audit_ok = False
         if self.metrics is not None:
-            self.metrics.record(source, event.event_name, error.code, 0.0)
-            metrics.audit_appended(audit_ok)
+            self.metrics.record(source, event.event_name, error.code, 0.0, audit_ok)
         await _respond(send, error.http_status, error_body(error), request_id, close=True)
 
 
@@ -430,18 +428,22 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     worker = DatabaseWorker(store.db)
     audit.worker = worker
     store.db.inline_on_loop = store.db.is_sqlite  # see paramstore/db_worker.py
+    request_metrics = metrics.RequestMetrics(_operations(protocol, query_protocol)) if settings.metrics else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # From here on, database work on this (the event loop's) thread raises NeedsDatabase.
         store.db.loop_thread = threading.get_ident()
-        task = asyncio.create_task(_sweeper(store, worker, audit, settings.sweep_interval_seconds))
+        tasks = [asyncio.create_task(_sweeper(store, worker, audit, settings.sweep_interval_seconds))]
+        if request_metrics is not None:
+            tasks.append(asyncio.create_task(_flush_metrics(request_metrics)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             worker.close()
             store.db.loop_thread = None
             audit.close()
@@ -467,19 +469,18 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
             return JSONResponse({"status": "unavailable", "reason": reason, "version": __version__}, status_code=503)
         return JSONResponse({"status": "ready", "version": __version__})
 
-    if settings.metrics:
-        _install_metrics(app, store, protocol, query_protocol, on_main_port=settings.metrics_port is None)
+    if request_metrics is not None:
+        _install_metrics(app, store, request_metrics, on_main_port=settings.metrics_port is None)
 
     app.state.store = store
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
                                 store, worker)
     wrapped.state = app.state
-    if settings.metrics:
-        wrapped.metrics = metrics.RequestMetrics(_operations(protocol, query_protocol))
+    wrapped.metrics = request_metrics
     return wrapped
 
 
-def _install_metrics(app: FastAPI, store: Store, protocol: AwsJsonProtocol, query_protocol: AwsQueryProtocol,
+def _install_metrics(app: FastAPI, store: Store, request_metrics: metrics.RequestMetrics,
                      on_main_port: bool) -> None:
     """Count the key cache, mark the build, and (unless --metrics-port gives them a port
     of their own) answer scrapes on GET /metrics."""
@@ -489,8 +490,10 @@ def _install_metrics(app: FastAPI, store: Store, protocol: AwsJsonProtocol, quer
         return
 
     @app.get("/metrics", response_model=None)
-    def scrape() -> Response:
-        """Prometheus text format.  A plain `def`: reading the workers' files is file I/O."""
+    async def scrape() -> Response:
+        """Prometheus text format.  On the event loop, where requests are counted, so this
+        process's counts are moved in first; under workers it reads their files (small)."""
+        request_metrics.flush()
         return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 
@@ -499,6 +502,17 @@ def _operations(protocol: AwsJsonProtocol, query_protocol: AwsQueryProtocol) -> 
     pairs = {(service.signing_name, name) for service in protocol.services() for name in service.operations}
     pairs |= {(service.signing_name, name) for service in query_protocol.services() for name in service.operations}
     return pairs
+
+
+async def _flush_metrics(request_metrics: metrics.RequestMetrics) -> None:
+    """The counts into the metric families every second: under workers, the other workers'
+    scrapes read them from the files; with --metrics-port, that port's thread does."""
+    try:
+        while True:
+            await asyncio.sleep(metrics.FLUSH_SECONDS)
+            request_metrics.flush()
+    finally:
+        request_metrics.flush()  # what was counted before the stop
 
 
 async def _sweeper(store: Store, worker: DatabaseWorker, audit: AuditLog, interval: float) -> None:
