@@ -81,6 +81,7 @@ class RequestMetrics:
         #: (event source, operation, error code) -> [requests, seconds, per-bucket counts]
         self._pending: dict[tuple[str, str, Optional[str]], list] = {}
         self._audit = [0, 0]  # records written, refused
+        self.key_cache = KeyCacheCounts()
 
     def record(self, event_source: str, operation: str, error_code: Optional[str], seconds: float,
                audit_ok: bool = True) -> None:
@@ -108,6 +109,7 @@ class RequestMetrics:
             _AUDIT_OK.inc(written)
         if refused:
             _AUDIT_FAILED.inc(refused)
+        self.key_cache.flush()
 
     def _make_children(self, event_source: str, operation: str, error_code: Optional[str]) -> tuple[Any, Any]:
         service = _SERVICES.get(event_source, OTHER)
@@ -120,12 +122,27 @@ class RequestMetrics:
         return children
 
 
-def key_cache_hit() -> None:
-    _CACHE_HIT.inc()
+class KeyCacheCounts:
+    """Key-cache lookups, counted from any thread (the event loop's and the database
+    worker's) at the cost of a list append: appending is atomic, where `n += 1` from two
+    threads can lose a count.  `flush` moves them into the family."""
 
+    def __init__(self) -> None:
+        self.hits: list[None] = []
+        self.misses: list[None] = []
 
-def key_cache_miss() -> None:
-    _CACHE_MISS.inc()
+    def hit(self) -> None:
+        self.hits.append(None)
+
+    def miss(self) -> None:
+        self.misses.append(None)
+
+    def flush(self) -> None:
+        for marks, child in ((self.hits, _CACHE_HIT), (self.misses, _CACHE_MISS)):
+            n = len(marks)
+            if n:
+                del marks[:n]  # only those counted: appends since stay for the next flush
+                child.inc(n)
 
 
 def database_error(kind: str) -> None:

@@ -37,7 +37,7 @@ from kms_core.protocol.query import FORM_CONTENT_TYPE, AwsQueryProtocol, QuerySe
 from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
-from kms_core.protocol.throttling import Throttle, kms_quota, parse_quotas
+from kms_core.protocol.throttling import Throttle, kms_quota_of, parse_quotas
 from paramstore import __version__
 from kms_core.storage.session import NeedsDatabase, inline_attempt
 from paramstore import metrics, tls
@@ -115,7 +115,7 @@ def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None,
                    throttle: Optional[Throttle] = None) -> AwsJsonProtocol:
     verifier = verifier or build_verifier(store)
     kms, ssm = kms_service(_context_factory(store)), ssm_service(_ssm_context_factory(store))
-    kms.quota_of = lambda operation, _account, _region, request: kms_quota(operation, request)
+    kms.quota_of = kms_quota_of()
     ssm.quota_of = ssm_quota_of(store.params)
     protocol = AwsJsonProtocol([kms, ssm], verifier, store.sync)
     protocol.throttle = throttle
@@ -484,7 +484,8 @@ def _install_metrics(app: FastAPI, store: Store, request_metrics: metrics.Reques
                      on_main_port: bool) -> None:
     """Count the key cache, mark the build, and (unless --metrics-port gives them a port
     of their own) answer scrapes on GET /metrics."""
-    store.kms.on_key_cache_hit, store.kms.on_key_cache_miss = metrics.key_cache_hit, metrics.key_cache_miss
+    key_cache = request_metrics.key_cache
+    store.kms.on_key_cache_hit, store.kms.on_key_cache_miss = key_cache.hit, key_cache.miss
     metrics.mark_build()
     if not on_main_port:
         return

@@ -86,11 +86,15 @@ def known_quota(name: str) -> bool:
 
 def key_type_quota(key_spec: str) -> str:
     """The shared cryptographic quota a key's use counts against."""
-    if key_spec.startswith("RSA"):
-        return CRYPTO_RSA
-    if key_spec.startswith("ECC") or key_spec == "SM2":
-        return CRYPTO_ECC
-    return CRYPTO_SYMMETRIC
+    quota = _KEY_TYPE_QUOTAS.get(key_spec)
+    if quota is None:
+        quota = CRYPTO_RSA if key_spec.startswith("RSA") else \
+            CRYPTO_ECC if key_spec.startswith("ECC") or key_spec == "SM2" else CRYPTO_SYMMETRIC
+        _KEY_TYPE_QUOTAS[key_spec] = quota  # key specs are a short, fixed list
+    return quota
+
+
+_KEY_TYPE_QUOTAS: dict[str, str] = {}
 
 
 class Bucket:
@@ -187,6 +191,26 @@ def kms_quota(operation: str, request: dict) -> Optional[str]:
     if operation == "GenerateRandom":
         return CRYPTO_SYMMETRIC
     return "kms:" + operation
+
+
+_PAIR_OPERATIONS = frozenset({"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"})
+
+
+def kms_quota_of() -> Callable[[str, str, str, dict], Optional[str]]:
+    """kms_quota as a ServiceSpec.quota_of, remembered per operation (only the data key pair
+    operations depend on the request; operation names are the implemented ones by then)."""
+    by_operation: dict[str, Optional[str]] = {}
+
+    def quota_of(operation: str, _account_id: str, _region: str, request: dict) -> Optional[str]:
+        if operation in _PAIR_OPERATIONS:
+            return kms_quota(operation, request)
+        try:
+            return by_operation[operation]
+        except KeyError:
+            quota = by_operation[operation] = kms_quota(operation, request)
+            return quota
+
+    return quota_of
 
 
 def parse_quotas(text: str) -> dict[str, float]:
