@@ -37,6 +37,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 #: the services a request's event source names, as the `service` label
 _SERVICES = {"kms.amazonaws.com": "kms", "ssm.amazonaws.com": "ssm", "iam.amazonaws.com": "iam",
+             "secretsmanager.amazonaws.com": "secretsmanager",
              "sts.amazonaws.com": "sts"}
 #: how often each process moves its counts into the families (RequestMetrics.flush)
 FLUSH_SECONDS = 1.0

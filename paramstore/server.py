@@ -46,6 +46,7 @@ from paramstore.db_worker import DatabaseWorker
 from paramstore.health import Readiness
 from paramstore.settings import Settings
 from paramstore.ssm.context import SsmContext
+from paramstore.secrets.targets import secrets_service
 from paramstore.ssm.targets import ssm_quota_of, ssm_service
 
 if TYPE_CHECKING:
@@ -67,9 +68,11 @@ MAX_HEADER_COUNT = 100
 MAX_HEADER_BYTES = 16 * 1024
 
 #: where a refused request's event goes when its target is known (as the protocols record them)
-_TARGET_SOURCES = {"TrentService": "kms.amazonaws.com", "AmazonSSM": "ssm.amazonaws.com"}
+_TARGET_SOURCES = {"TrentService": "kms.amazonaws.com", "AmazonSSM": "ssm.amazonaws.com",
+                   "secretsmanager": "secretsmanager.amazonaws.com"}
 #: ... or, failing that, the service its credential scope names
 _SIGNING_SOURCES = {"kms": "kms.amazonaws.com", "ssm": "ssm.amazonaws.com", "iam": "iam.amazonaws.com",
+                    "secretsmanager": "secretsmanager.amazonaws.com",
                     "sts": "sts.amazonaws.com"}
 #: the headers a refused request's event is made from (ASGI names are lower-case)
 _REFUSAL_HEADERS = frozenset({b"user-agent", b"authorization", b"x-amz-target"})
@@ -117,7 +120,8 @@ def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None,
     kms, ssm = kms_service(_context_factory(store)), ssm_service(_ssm_context_factory(store))
     kms.quota_of = kms_quota_of()
     ssm.quota_of = ssm_quota_of(store.params)
-    protocol = AwsJsonProtocol([kms, ssm], verifier, store.sync)
+    secrets = secrets_service(_context_factory(store))
+    protocol = AwsJsonProtocol([kms, ssm, secrets], verifier, store.sync)
     protocol.throttle = throttle
     return protocol
 

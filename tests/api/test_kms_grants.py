@@ -21,8 +21,9 @@ USE_OPS = ["Encrypt", "Decrypt", "GenerateDataKey"]
 
 
 class User:
-    def __init__(self, name: str, arn: str, kms) -> None:
+    def __init__(self, name: str, arn: str, kms, access_key_id: str = "", secret: str = "") -> None:
         self.name, self.arn, self.kms = name, arn, kms
+        self.access_key_id, self.secret = access_key_id, secret
 
 
 def make_user(server, policy: dict | None = None) -> User:
@@ -40,7 +41,7 @@ def make_user(server, policy: dict | None = None) -> User:
                                        policy_name="p", document=json.dumps(policy)))
     store.kms.changed()
     return User(name, f"arn:aws:iam::{ACCOUNT_ID}:user/{name}",
-                server.client("kms", access_key_id=akid, secret=secret))
+                server.client("kms", access_key_id=akid, secret=secret), akid, secret)
 
 
 @pytest.fixture
