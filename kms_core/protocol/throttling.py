@@ -181,19 +181,19 @@ class Charges:
         self.taken.clear()
 
 
+_PAIR_OPERATIONS = frozenset({"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"})
+
+
 def kms_quota(operation: str, request: dict) -> Optional[str]:
     """The quota a KMS request is charged to before its key is known (its key's type is
     charged when the operation finds the key: Charges.key_use)."""
+    if operation in _PAIR_OPERATIONS:
+        return "kms:data-key-pair/" + str(request.get("KeyPairSpec"))
     if operation in KMS_CRYPTO_OPERATIONS:
-        if operation.startswith("GenerateDataKeyPair"):
-            return "kms:data-key-pair/" + str(request.get("KeyPairSpec"))
         return None
     if operation == "GenerateRandom":
         return CRYPTO_SYMMETRIC
     return "kms:" + operation
-
-
-_PAIR_OPERATIONS = frozenset({"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"})
 
 
 def kms_quota_of() -> Callable[[str, str, str, dict], Optional[str]]:
