@@ -75,6 +75,15 @@ def test_a_user_needs_secretsmanager_get_random_password(server):
     assert len(client.get_random_password(PasswordLength=12)["RandomPassword"]) == 12
 
 
+def test_an_explicit_deny_wins_over_a_wildcard_allow(server):
+    user = make_user(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "secretsmanager:GetRandomPassword", "Resource": "*"}]})
+    client = server.client("secretsmanager", access_key_id=user.access_key_id, secret=user.secret)
+    expect_error(lambda: client.get_random_password(), "AccessDeniedException",
+                 contains="explicit deny")
+
+
 def test_an_unknown_operation_is_refused_as_unsupported(server):
     raw = server.client("secretsmanager")
     expect_error(lambda: raw.list_secrets(), "UnknownOperationException", contains="ListSecrets")
