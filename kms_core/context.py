@@ -31,6 +31,8 @@ class RequestContext:
     #: the alias the request named the key by (kms:RequestAlias)
     request_alias: Optional[str] = None
     secure_transport: bool = False
+    #: what the audit record adds about this request (a secret's version id): never a value
+    audit_detail: Optional[dict] = None
     #: the request quotas it was charged to (kms_core/protocol/throttling.py), None when throttling is off
     charges: Optional["Charges"] = None
 

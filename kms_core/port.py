@@ -81,6 +81,8 @@ class DataKey:
 
     sealed: bytes
     aead: Aead
+    #: the ARN of the KMS key that sealed it (None for the service's own key)
+    key_arn: Optional[str] = None
 
 
 class ValueRejected(Exception):
@@ -175,13 +177,13 @@ class InProcessKms:
     def generate_data_key(self, caller: Caller, key_id: str, context: Mapping[str, str]) -> DataKey:
         result = self._call(caller, "GenerateDataKey", crypto.generate_data_key,
                             {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": dict(context)})
-        return DataKey(result["CiphertextBlob"], Aead(result["Plaintext"]))
+        return DataKey(result["CiphertextBlob"], Aead(result["Plaintext"]), result["KeyId"])
 
     def encrypt_data_key(self, caller: Caller, key_id: str, context: Mapping[str, str]) -> DataKey:
         key = os.urandom(DATA_KEY_BYTES)
         result = self._call(caller, "Encrypt", crypto.encrypt,
                             {"KeyId": key_id, "Plaintext": key, "EncryptionContext": dict(context)})
-        return DataKey(result["CiphertextBlob"], Aead(key))
+        return DataKey(result["CiphertextBlob"], Aead(key), result["KeyId"])
 
     def decrypt_data_key(self, caller: Caller, sealed: bytes, context: Mapping[str, str]) -> Aead:
         result = self._call(caller, "Decrypt", crypto.decrypt,

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from kms_core.storage.metadata import metadata
 import kms_core.storage.tables  # noqa: F401  (register the KMS tables)
 import paramstore.ssm.storage.tables  # noqa: F401  (register the Parameter Store tables)
+import paramstore.secrets.storage.tables  # noqa: F401  (register the Secrets Manager tables)
 from kms_core.storage.session import Database
 
 config = context.config

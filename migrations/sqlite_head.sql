@@ -5,7 +5,7 @@ CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO "alembic_version" VALUES('b1c0ffee0010');
+INSERT INTO "alembic_version" VALUES('c2c0ffee0011');
 CREATE TABLE "audit_event" (
 	seq INTEGER NOT NULL, 
 	event_time FLOAT NOT NULL, 
@@ -181,6 +181,7 @@ CREATE TABLE ps_epoch (
 );
 INSERT INTO "ps_epoch" VALUES(1,0);
 INSERT INTO "ps_epoch" VALUES(2,0);
+INSERT INTO "ps_epoch" VALUES(3,0);
 CREATE TABLE ps_meta (
 	name VARCHAR(64) NOT NULL, 
 	value TEXT NOT NULL, 
@@ -192,6 +193,50 @@ CREATE TABLE ps_resource_count (
 	resource VARCHAR(32) NOT NULL, 
 	count INTEGER NOT NULL, 
 	CONSTRAINT pk_ps_resource_count PRIMARY KEY (account_id, region, resource)
+);
+CREATE TABLE secrets_secret (
+	id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, 
+	account_id VARCHAR(12) NOT NULL, 
+	region VARCHAR(32) NOT NULL, 
+	name VARCHAR(512) NOT NULL, 
+	arn VARCHAR(1024) NOT NULL, 
+	description TEXT, 
+	kms_key_id VARCHAR(2048), 
+	kms_key_arn VARCHAR(2048), 
+	resource_policy TEXT, 
+	tags TEXT, 
+	created_date FLOAT NOT NULL, 
+	last_changed_date FLOAT NOT NULL, 
+	last_accessed_date FLOAT, 
+	deleted_date FLOAT, 
+	rotation_enabled BOOLEAN, 
+	rotation_lambda_arn VARCHAR(2048), 
+	rotation_rules TEXT, 
+	last_rotated_date FLOAT, 
+	next_rotation_date FLOAT, 
+	version_seq INTEGER NOT NULL, 
+	CONSTRAINT uq_secrets_secret_name UNIQUE (account_id, region, name)
+);
+CREATE TABLE secrets_stage (
+	secret_id INTEGER NOT NULL, 
+	stage VARCHAR(256) NOT NULL, 
+	version_id VARCHAR(64) NOT NULL, 
+	CONSTRAINT pk_secrets_stage PRIMARY KEY (secret_id, stage), 
+	CONSTRAINT fk_secrets_stage_secret_id_secrets_secret FOREIGN KEY(secret_id) REFERENCES secrets_secret (id)
+);
+CREATE TABLE secrets_version (
+	secret_id INTEGER NOT NULL, 
+	version_id VARCHAR(64) NOT NULL, 
+	seq INTEGER NOT NULL, 
+	created_date FLOAT NOT NULL, 
+	last_accessed_date FLOAT, 
+	kms_key_arn VARCHAR(2048), 
+	default_key BOOLEAN NOT NULL, 
+	binary BOOLEAN NOT NULL, 
+	value_sealed BLOB, 
+	data_key_sealed BLOB, 
+	CONSTRAINT pk_secrets_version PRIMARY KEY (secret_id, version_id), 
+	CONSTRAINT fk_secrets_version_secret_id_secrets_secret FOREIGN KEY(secret_id) REFERENCES secrets_secret (id)
 );
 CREATE TABLE ssm_parameter (
 	id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, 
@@ -273,5 +318,8 @@ CREATE INDEX ix_kms_key_deletion_due ON kms_key (key_state, deletion_date);
 CREATE INDEX ix_kms_key_rotation_due ON kms_key (rotation_enabled, key_state, next_rotation_date);
 CREATE INDEX ix_kms_key_valid_to ON kms_key (valid_to);
 CREATE INDEX ix_kms_grant_retiring_order ON kms_grant (retiring_principal, creation_date, grant_id);
+CREATE INDEX ix_secrets_secret_deleted_date ON secrets_secret (deleted_date);
+CREATE INDEX ix_secrets_secret_next_rotation_date ON secrets_secret (next_rotation_date);
+CREATE INDEX ix_secrets_version_seq ON secrets_version (secret_id, seq);
 DELETE FROM "sqlite_sequence";
 COMMIT;

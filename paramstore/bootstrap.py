@@ -32,6 +32,7 @@ from kms_core.storage.unit_of_work import Conflict
 from paramstore.settings import Settings
 
 if TYPE_CHECKING:
+    from paramstore.secrets.store import SecretStore
     from paramstore.ssm.store import ParameterStore
 
 log = logging.getLogger("paramstore")
@@ -46,12 +47,15 @@ class Store:
     kms: KmsCore
     credentials_file: Optional[Path] = None
     params: Optional[ParameterStore] = None
+    secrets: Optional[SecretStore] = None
 
     def sync(self) -> None:
         """Before every request: caches current, due lifecycle work done."""
         self.kms.sync()
         if self.params is not None:
             self.params.sync()
+        if self.secrets is not None:
+            self.secrets.sync()
 
     def close(self) -> None:
         """Release the database connections (a store opened only to prepare it)."""
@@ -123,10 +127,11 @@ def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
         raise StartupError(str(exc)) from None
     if marker is None or marker.get("creating") or marker.get("store_id") != store_id:
         preflight.write_marker(settings.data_dir, store_id, created_at, url)
+    from paramstore.secrets.store import SecretStore
     from paramstore.ssm.store import ParameterStore
 
     kms = KmsCore(db, root, runtime)
-    store = Store(db, root, kms, credentials_file, ParameterStore(kms))
+    store = Store(db, root, kms, credentials_file, ParameterStore(kms), SecretStore(kms))
     warn_if_others_can_read(settings, db)
     if settings.seed_file is not None:
         apply_seed_file(store, settings.seed_file)

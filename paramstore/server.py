@@ -46,6 +46,7 @@ from paramstore.db_worker import DatabaseWorker
 from paramstore.health import Readiness
 from paramstore.settings import Settings
 from paramstore.ssm.context import SsmContext
+from paramstore.secrets.context import SecretsContext
 from paramstore.secrets.targets import secrets_service
 from paramstore.ssm.targets import ssm_quota_of, ssm_service
 
@@ -114,13 +115,24 @@ def _ssm_context_factory(store: Store) -> SsmContextFactory:
     return make_context
 
 
+def _secrets_context_factory(store: Store) -> Callable[..., SecretsContext]:
+    kms, secrets = store.kms, store.secrets
+
+    def make_context(principal: Principal, region: str, request_id: str, operation: str,
+                     source_ip: Optional[str], secure: bool) -> SecretsContext:
+        return SecretsContext(kms, principal, region, request_id, operation, source_ip=source_ip,
+                              secure_transport=secure, secrets=secrets)
+
+    return make_context
+
+
 def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None,
                    throttle: Optional[Throttle] = None) -> AwsJsonProtocol:
     verifier = verifier or build_verifier(store)
     kms, ssm = kms_service(_context_factory(store)), ssm_service(_ssm_context_factory(store))
     kms.quota_of = kms_quota_of()
     ssm.quota_of = ssm_quota_of(store.params)
-    secrets = secrets_service(_context_factory(store))
+    secrets = secrets_service(_secrets_context_factory(store))
     protocol = AwsJsonProtocol([kms, ssm, secrets], verifier, store.sync)
     protocol.throttle = throttle
     return protocol
@@ -284,7 +296,8 @@ class AwsJsonMiddleware:
             region=region, account_id=principal.account_id if principal else None,
             principal_arn=principal.arn if principal else None, access_key_id=outcome.access_key_id,
             source_ip=source_ip, user_agent=headers.get("user-agent"), resources=outcome.resources,
-            encryption_context=outcome.encryption_context, error_code=outcome.error_code)
+            encryption_context=outcome.encryption_context, error_code=outcome.error_code,
+            detail=getattr(outcome, "detail", None))
 
     async def _read_body(self, scope: dict, headers: dict[str, str], receive: Any, send: Any) -> Optional[bytes]:
         declared = headers.get("content-length")

@@ -71,8 +71,8 @@ class Facts:
         return simple(self) if simple is not None else None
 
 
-#: a resource's tags: aws:ResourceTag/<key>, and the SSM and IAM spellings of the same
-_RESOURCE_TAG_KEYS = ("aws:resourcetag/", "ssm:resourcetag/", "iam:resourcetag/")
+#: a resource's tags: aws:ResourceTag/<key>, and the SSM, IAM and Secrets Manager spellings of the same
+_RESOURCE_TAG_KEYS = ("aws:resourcetag/", "ssm:resourcetag/", "iam:resourcetag/", "secretsmanager:resourcetag/")
 
 
 def _iso(epoch: Optional[float]) -> Optional[str]:

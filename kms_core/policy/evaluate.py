@@ -287,9 +287,61 @@ def decide(principal: Principal, action: str, resource: str, resource_account: O
 
     `key_policy` None means an IAM-only action (CreateKey, ListKeys, ...)."""
     same_account = resource_account is None or resource_account == principal.account_id
+    identity = _identity_effect(principal, action, resource, identity_policies, facts)
+    if isinstance(identity, Decision):
+        return identity
+    if key_policy is None:
+        return Decision.ALLOW if identity is Effect.ALLOW else Decision.NO_IDENTITY_ALLOW
+    found = _resource_effect(key_policy, principal, action, resource, facts)
+    if isinstance(found, Decision):
+        return found
+    direct, delegated = found
+    if same_account:
+        if direct or (delegated and identity is Effect.ALLOW):
+            return Decision.ALLOW
+    elif (direct or delegated) and identity is Effect.ALLOW:
+        return Decision.ALLOW
+    if grant_allows():
+        return Decision.ALLOW
+    if (delegated or not same_account and direct) and identity is not Effect.ALLOW:
+        return Decision.NO_IDENTITY_ALLOW
+    return Decision.NO_RESOURCE_ALLOW
+
+
+def decide_with_resource_policy(principal: Principal, action: str, resource: str, resource_account: str,
+                                resource_policy: Optional[CompiledPolicy], identity_policies: Iterable[CompiledPolicy],
+                                facts: Any) -> Decision:
+    """IAM's decision for a resource whose policy is optional (a Secrets Manager secret):
+    in the resource's own account the caller's identity policies or a resource-policy
+    statement naming the caller allow; from another account both the resource policy (the
+    caller or its account) and the caller's identity policies must.  An explicit Deny in
+    either wins; a session policy only narrows."""
+    identity = _identity_effect(principal, action, resource, identity_policies, facts)
+    if isinstance(identity, Decision):
+        return identity
+    direct = delegated = False
+    if resource_policy is not None:
+        found = _resource_effect(resource_policy, principal, action, resource, facts)
+        if isinstance(found, Decision):
+            return found
+        direct, delegated = found
+    if resource_account == principal.account_id:
+        if identity is Effect.ALLOW or direct:
+            return Decision.ALLOW
+        return Decision.NO_IDENTITY_ALLOW
+    if not (direct or delegated):
+        return Decision.NO_RESOURCE_ALLOW
+    return Decision.ALLOW if identity is Effect.ALLOW else Decision.NO_IDENTITY_ALLOW
+
+
+def _identity_effect(principal: Principal, action: str, resource: str, identity_policies: Iterable[CompiledPolicy],
+                     facts: Any) -> "Effect | Decision | None":
+    """The caller's own side: its identity policies (the root may do anything in its own
+    account; no SCPs here) narrowed by a session policy; a Decision when that already
+    refuses."""
     identity: Optional[Effect]
     if principal.is_account_root:
-        identity = Effect.ALLOW  # the root may do anything in its own account (no SCPs here)
+        identity = Effect.ALLOW
     else:
         identity = evaluate_identity(identity_policies, action, resource, facts)
     if identity is Effect.DENY:
@@ -303,11 +355,15 @@ def decide(principal: Principal, action: str, resource: str, resource_account: O
             return Decision.EXPLICIT_DENY_IDENTITY
         if narrowed is not Effect.ALLOW:
             return Decision.NO_IDENTITY_ALLOW
-    if key_policy is None:
-        return Decision.ALLOW if identity is Effect.ALLOW else Decision.NO_IDENTITY_ALLOW
+    return identity
 
+
+def _resource_effect(policy: CompiledPolicy, principal: Principal, action: str, resource: str,
+                     facts: Any) -> "tuple[bool, bool] | Decision":
+    """(allowed directly, allowed for the caller's account) by a resource policy, or the
+    explicit-deny Decision."""
     direct = delegated = False
-    for st, match in key_policy.candidates(action, principal):
+    for st, match in policy.candidates(action, principal):
         if not st.applies_to(resource, facts):
             continue
         if st.effect is Effect.DENY:
@@ -316,13 +372,4 @@ def decide(principal: Principal, action: str, resource: str, resource_account: O
             direct = True
         else:
             delegated = True
-    if same_account:
-        if direct or (delegated and identity is Effect.ALLOW):
-            return Decision.ALLOW
-    elif (direct or delegated) and identity is Effect.ALLOW:
-        return Decision.ALLOW
-    if grant_allows():
-        return Decision.ALLOW
-    if (delegated or not same_account and direct) and identity is not Effect.ALLOW:
-        return Decision.NO_IDENTITY_ALLOW
-    return Decision.NO_RESOURCE_ALLOW
+    return direct, delegated

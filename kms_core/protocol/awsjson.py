@@ -86,6 +86,7 @@ class Outcome:
     region: Optional[str] = None
     resources: list = field(default_factory=list)           # ARNs the request touched
     encryption_context: Optional[dict] = None               # as sent (AWS logs it in the clear)
+    detail: Optional[dict] = None                           # the operation's audit_detail
     #: the request's event was committed with its change (kms_core/audit.py, begin_request)
     audited: bool = False
     #: the request failed because the database timed out or went away
@@ -109,6 +110,7 @@ class RecordsChanges:
 
         def make_event() -> Any:
             out.resources = getattr(ctx, "resources", [])
+            out.detail = getattr(ctx, "audit_detail", None)
             out.access_key_id = access_key_of(headers)
             return self.event_of(out, source_ip, headers)
 
@@ -231,6 +233,7 @@ class AwsJsonProtocol(RecordsChanges):
         out.access_key_id = access_key_of(headers)
         if ctx is not None:
             out.resources = getattr(ctx, "resources", [])
+            out.detail = getattr(ctx, "audit_detail", None)
         return out
 
 

@@ -3,14 +3,14 @@
 One `Database` per process.  Writes run in `write()` transactions that also bump a
 `ps_epoch` row, so other processes sharing the database learn that their caches are stale.
 There is one row per cache domain (KMS_EPOCH: keys, aliases, identities; PARAMS_EPOCH:
-parameters), so a parameter write doesn't empty the key cache and vice versa; the change
+parameters; SECRETS_EPOCH: secrets), so a parameter write doesn't empty the key cache and vice versa; the change
 token is the tuple of all of them:
 
 * SQLite: `PRAGMA data_version` on a dedicated connection changes whenever any other
   connection commits.  It reads shared memory, not tables, so the check costs microseconds;
   only when it moves are the `ps_epoch` rows read (the audit trail has a file of its own,
   kms_core/storage/audit_file.py, so its appends don't move it at all).
-* PostgreSQL: one indexed read of `ps_epoch` (two rows) per request, on a dedicated
+* PostgreSQL: one indexed read of `ps_epoch` (three rows) per request, on a dedicated
   autocommit connection.  A committed change is therefore seen by every process on its
   very next request (a key disabled through one server is refused by the others).
 """
@@ -70,7 +70,8 @@ def retry_on_worker(exc: BaseException) -> bool:
 
 KMS_EPOCH = 1
 PARAMS_EPOCH = 2
-EPOCHS = (KMS_EPOCH, PARAMS_EPOCH)
+SECRETS_EPOCH = 3
+EPOCHS = (KMS_EPOCH, PARAMS_EPOCH, SECRETS_EPOCH)
 
 
 class Database:
@@ -413,7 +414,7 @@ def _answer_within(pgconn: Any, timeout: float) -> Any:
 
 
 def _token(rows: list) -> tuple:
-    """(KMS epoch, parameters epoch) from the ps_epoch rows."""
+    """(KMS epoch, parameters epoch, secrets epoch) from the ps_epoch rows."""
     values = dict(rows)
     return tuple(values.get(epoch, 0) for epoch in EPOCHS)
 

@@ -1,0 +1,55 @@
+"""Who may do what to a secret: the caller's identity policies and the secret's resource
+policy, evaluated by the same policy engine as KMS key policies and IAM
+(kms_core/policy/evaluate.py, decide_with_resource_policy).
+
+Each action carries the condition keys the Service Authorization Reference lists for it:
+every action on a secret has secretsmanager:SecretId (its ARN), SecretPrimaryRegion,
+resource/AllowRotationLambdaArn and the secret's tags (aws:ResourceTag/... and
+secretsmanager:ResourceTag/...); operations add their own request facts to
+`ctx.condition_values` before calling `authorize_secret`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from kms_core.policy.authorize import Facts, denied
+from kms_core.policy.evaluate import decide_with_resource_policy
+from kms_core.port import authorize_account
+from paramstore.secrets.context import SecretsContext
+from paramstore.secrets.storage.tables import SecretTable
+
+
+def tags_of(secret: SecretTable) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in json.loads(secret.tags)} if secret.tags else {}
+
+
+def authorize_secret(ctx: SecretsContext, action: str, secret: SecretTable) -> None:
+    """Allow `action` on the secret or raise AccessDeniedException; the secret is one of
+    the request's audited resources either way."""
+    if secret.arn not in ctx.resources:
+        ctx.resources.append(secret.arn)
+    values = ctx.condition_values
+    values["secretsmanager:secretid"] = secret.arn
+    values["secretsmanager:secretprimaryregion"] = secret.region
+    if secret.rotation_lambda_arn:
+        values["secretsmanager:resource/allowrotationlambdaarn"] = secret.rotation_lambda_arn
+    policy = ctx.secrets.policy(secret.resource_policy) if secret.resource_policy else None
+    decision = decide_with_resource_policy(ctx.principal, action, secret.arn, secret.account_id, policy,
+                                           ctx.identity_policies(), Facts(ctx, None, lambda: tags_of(secret)))
+    if not decision.allowed:
+        raise denied(ctx, action, secret.arn, decision)
+
+
+def authorize_new_secret(ctx: SecretsContext, action: str, arn: str) -> None:
+    """CreateSecret: no secret yet, so identity policies alone decide, on the ARN it would have."""
+    ctx.resources.append(arn)
+    authorize_account(ctx, action, arn)
+
+
+def would_allow(ctx: SecretsContext, action: str, secret: SecretTable, policy_text: Optional[str]) -> bool:
+    """Whether the caller could still do `action` under `policy_text` (ValidateResourcePolicy's lockout check)."""
+    policy = ctx.secrets.policy(policy_text) if policy_text else None
+    return decide_with_resource_policy(ctx.principal, action, secret.arn, secret.account_id, policy,
+                                       ctx.identity_policies(), Facts(ctx, None, lambda: tags_of(secret))).allowed

@@ -1,0 +1,1 @@
+"""Secrets Manager rows: tables.py (schema) and repository.py (queries and writes)."""

@@ -1,0 +1,86 @@
+"""Secrets Manager rows inside a request's transaction (`SecretStore.write()` or a read
+session): finding and locking a secret, its versions and labels, and removing it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlmodel import Session, delete, select
+
+from paramstore.secrets.storage.tables import SecretStageTable, SecretTable, SecretVersionTable
+
+#: an open transaction, as the operations name it (SQL's types stay in this package)
+Txn = Session
+
+
+def find_secret(session: Session, account_id: str, region: str, name: str,
+                lock: bool = False) -> Optional[SecretTable]:
+    query = (select(SecretTable).where(SecretTable.account_id == account_id).where(SecretTable.region == region)
+             .where(SecretTable.name == name))
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def secrets_in(session: Session, account_id: str, region: str) -> list[SecretTable]:
+    return list(session.exec(select(SecretTable).where(SecretTable.account_id == account_id)
+                             .where(SecretTable.region == region)))
+
+
+def stages_of(session: Session, secret_id: int) -> dict[str, str]:
+    """label -> version id."""
+    return {r.stage: r.version_id for r in session.exec(
+        select(SecretStageTable).where(SecretStageTable.secret_id == secret_id))}
+
+
+def replace_stages(session: Session, secret_id: int, before: dict[str, str], after: dict[str, str]) -> None:
+    """Write the difference between two label maps."""
+    for stage in before.keys() - after.keys():
+        row = session.get(SecretStageTable, (secret_id, stage))
+        if row is not None:
+            session.delete(row)
+    for stage, version_id in after.items():
+        if before.get(stage) == version_id:
+            continue
+        row = session.get(SecretStageTable, (secret_id, stage))
+        if row is None:
+            session.add(SecretStageTable(secret_id=secret_id, stage=stage, version_id=version_id))
+        else:
+            row.version_id = version_id
+            session.add(row)
+    session.flush()
+
+
+def version_of(session: Session, secret_id: int, version_id: str) -> Optional[SecretVersionTable]:
+    return session.get(SecretVersionTable, (secret_id, version_id))
+
+
+def versions_of(session: Session, secret_id: int) -> list[SecretVersionTable]:
+    """Oldest first."""
+    return list(session.exec(select(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id)
+                             .order_by(SecretVersionTable.seq)))
+
+
+def delete_versions(session: Session, secret_id: int, version_ids: list[str]) -> None:
+    if version_ids:
+        session.exec(delete(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id)  # type: ignore[call-overload]
+                     .where(SecretVersionTable.version_id.in_(version_ids)))  # type: ignore[attr-defined]
+
+
+def delete_secret_rows(session: Session, secret_id: int) -> None:
+    """A secret and everything that hangs off it."""
+    session.exec(delete(SecretStageTable).where(SecretStageTable.secret_id == secret_id))  # type: ignore[call-overload]
+    session.exec(delete(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id))  # type: ignore[call-overload]
+    session.exec(delete(SecretTable).where(SecretTable.id == secret_id))  # type: ignore[call-overload]
+
+
+def due_deletions(session: Session, now: float) -> list[SecretTable]:
+    return list(session.exec(select(SecretTable).where(SecretTable.deleted_date <= now)  # type: ignore[operator]
+                             .with_for_update()))
+
+
+def next_due(session: Session) -> Optional[float]:
+    """The earliest scheduled deletion."""
+    row = session.exec(select(SecretTable.deleted_date).where(SecretTable.deleted_date.is_not(None))  # type: ignore[union-attr]
+                       .order_by(SecretTable.deleted_date).limit(1)).first()
+    return row

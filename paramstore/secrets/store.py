@@ -1,0 +1,163 @@
+"""SecretStore: the long-lived state one server process holds for Secrets Manager.
+
+Reads come from an in-memory cache of secret rows, labels, versions and compiled resource
+policies; it is dropped whenever the secrets' change epoch moves (a write by this process
+or by any other process sharing the database: kms_core/storage/session.py), so a hit is
+never stale.  Writes run in `write()` transactions that bump only the secrets' epoch.
+Scheduled deletions are carried out by `sync()` once due, whichever process gets there
+first, with the service's own audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, Optional
+
+from kms_core.audit import AuditEvent
+from kms_core.policy.evaluate import CompiledPolicy, compile_policy
+from kms_core.port import InProcessKms, KmsPort
+from kms_core.protocol.awsjson import new_request_id
+from kms_core.storage.session import SECRETS_EPOCH
+from paramstore.secrets.envelope import SECRETS_KEYS
+from paramstore.secrets.storage import repository
+from paramstore.secrets.storage.repository import Txn
+from paramstore.secrets.storage.tables import SecretTable, SecretVersionTable
+
+if TYPE_CHECKING:
+    from kms_core.service import KmsCore
+
+_MAX_CACHED = 50_000
+#: the position of the secrets' epoch in the change token (kms_core/storage/session.py EPOCHS)
+_TOKEN_INDEX = SECRETS_EPOCH - 1
+
+
+class SecretStore:
+    def __init__(self, kms: "KmsCore") -> None:
+        self.kms = kms
+        #: all Secrets Manager asks of KMS (kms_core/port.py)
+        self.kms_port: KmsPort = InProcessKms(kms, SECRETS_KEYS)
+        self.db = kms.db
+        self.clock = kms.clock
+        self._token: object = object()
+        self._secrets: dict[tuple[str, str, str], Optional[SecretTable]] = {}
+        self._stages: dict[int, dict[str, str]] = {}
+        self._versions: dict[tuple[int, str], Optional[SecretVersionTable]] = {}
+        self._policies: dict[str, CompiledPolicy] = {}
+        #: (secret id, version id) -> data key already opened (paramstore/secrets/envelope.py)
+        self._data_keys: dict[tuple[int, str], object] = {}
+        self._next_due: Optional[float] = None
+
+    # --- cache coherence ------------------------------------------------------------------
+    def sync(self) -> None:
+        """After kms.sync(): drop the caches if the secrets' epoch moved; delete what is due."""
+        token = self.kms.last_token[_TOKEN_INDEX] if len(self.kms.last_token) > _TOKEN_INDEX else None
+        if token != self._token:
+            self.db.off_loop()  # caches are dropped and refilled on the database worker only
+            self._drop()
+            self._token = token
+        if self._next_due is None:
+            with self.db.session() as session:
+                due = repository.next_due(session)
+            self._next_due = math.inf if due is None else due
+        if self.clock() >= self._next_due:
+            self.process_due()
+
+    def changed(self) -> None:
+        self._drop()
+        self._token = object()
+
+    def _drop(self) -> None:
+        self._secrets.clear()
+        self._stages.clear()
+        self._versions.clear()
+        self._data_keys.clear()
+        self._next_due = None
+
+    @contextmanager
+    def write(self, service_events: Optional[list] = None) -> Iterator[Txn]:
+        """A write transaction of the secrets, carrying the request's audit record."""
+        with self.db.write(SECRETS_EPOCH, service_events) as session:
+            yield session
+        self.changed()
+
+    # --- reads ----------------------------------------------------------------------------
+    def secret(self, account_id: str, region: str, name: str) -> Optional[SecretTable]:
+        """The secret of that name, live or scheduled for deletion."""
+        key = (account_id, region, name)
+        try:
+            return self._secrets[key]
+        except KeyError:
+            pass
+        with self.db.session() as session:
+            row = repository.find_secret(session, account_id, region, name)
+        self._remember(self._secrets, key, row)
+        return row
+
+    def stages(self, secret: SecretTable) -> dict[str, str]:
+        """label -> version id."""
+        try:
+            return self._stages[secret.id]  # type: ignore[index]
+        except KeyError:
+            pass
+        with self.db.session() as session:
+            stages = repository.stages_of(session, secret.id)  # type: ignore[arg-type]
+        self._remember(self._stages, secret.id, stages)
+        return stages
+
+    def version(self, secret: SecretTable, version_id: str) -> Optional[SecretVersionTable]:
+        key = (secret.id, version_id)
+        try:
+            return self._versions[key]  # type: ignore[index]
+        except KeyError:
+            pass
+        with self.db.session() as session:
+            row = repository.version_of(session, secret.id, version_id)  # type: ignore[arg-type]
+        self._remember(self._versions, key, row)
+        return row
+
+    def versions(self, secret: SecretTable) -> list[SecretVersionTable]:
+        """Every version, oldest first (listings: not cached)."""
+        with self.db.session() as session:
+            return repository.versions_of(session, secret.id)  # type: ignore[arg-type]
+
+    def all_secrets(self, account_id: str, region: str) -> list[SecretTable]:
+        with self.db.session() as session:
+            return repository.secrets_in(session, account_id, region)
+
+    def policy(self, text: str) -> CompiledPolicy:
+        """A stored resource policy, compiled once (it was validated when put)."""
+        compiled = self._policies.get(text)
+        if compiled is None:
+            try:
+                compiled = compile_policy(text, resource_policy=True)
+            except Exception:  # can't compile: it allows nothing
+                compiled = CompiledPolicy(text, ())
+            if len(self._policies) >= 1024:
+                self._policies.clear()
+            self._policies[text] = compiled
+        return compiled
+
+    def data_keys(self) -> dict:
+        if len(self._data_keys) >= _MAX_CACHED:
+            self._data_keys.clear()
+        return self._data_keys
+
+    def _remember(self, cache: dict, key: object, value: object) -> None:
+        if len(cache) >= _MAX_CACHED:
+            cache.clear()
+        cache[key] = value
+
+    # --- the service's own work -----------------------------------------------------------
+    def process_due(self) -> None:
+        """Delete the secrets whose recovery window has ended (one audit record each)."""
+        now = self.clock()
+        events: list[AuditEvent] = []
+        with self.write(events) as session:
+            for row in repository.due_deletions(session, now):
+                events.append(AuditEvent(
+                    event_time=now, request_id=new_request_id(), event_source="secretsmanager.amazonaws.com",
+                    event_name="EndSecretDeletion", region=row.region, account_id=row.account_id,
+                    principal_arn="secretsmanager.amazonaws.com", resources=[row.arn],
+                    detail={"name": row.name, "deletionDate": row.deleted_date}))
+                repository.delete_secret_rows(session, row.id)  # type: ignore[arg-type]
