@@ -127,11 +127,16 @@ def _open_store(settings: Settings, runtime: Runtime, url: str) -> Store:
         raise StartupError(str(exc)) from None
     if marker is None or marker.get("creating") or marker.get("store_id") != store_id:
         preflight.write_marker(settings.data_dir, store_id, created_at, url)
+    from paramstore.secrets.rotation.targets import TargetsFileError, load_targets
     from paramstore.secrets.store import SecretStore
     from paramstore.ssm.store import ParameterStore
 
+    try:
+        rotation_targets = load_targets(settings.rotation_targets)
+    except TargetsFileError as exc:
+        raise StartupError(str(exc)) from None
     kms = KmsCore(db, root, runtime)
-    store = Store(db, root, kms, credentials_file, ParameterStore(kms), SecretStore(kms))
+    store = Store(db, root, kms, credentials_file, ParameterStore(kms), SecretStore(kms, rotation_targets))
     warn_if_others_can_read(settings, db)
     if settings.seed_file is not None:
         apply_seed_file(store, settings.seed_file)

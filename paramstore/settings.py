@@ -56,6 +56,8 @@ class Settings:
     tls_cert: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_TLS_CERT"))
     tls_key: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_TLS_KEY"))
     tls_client_ca: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_TLS_CLIENT_CA"))
+    #: the operator's Secrets Manager rotation targets (paramstore/secrets/rotation/targets.py)
+    rotation_targets: Optional[Path] = field(default_factory=lambda: _path_env("PARAMSTORE_ROTATION_TARGETS"))
     #: server processes sharing the port (paramstore/server.py, `run`)
     workers: int = 1
     #: a throwaway store in a temporary directory (paramstore/ephemeral.py): its schema from
@@ -99,7 +101,7 @@ class Settings:
     @classmethod
     def of_worker(cls, text: str) -> "Settings":
         values = json.loads(text)
-        for name in ("data_dir", "seed_file", "tls_cert", "tls_key", "tls_client_ca"):
+        for name in ("data_dir", "seed_file", "tls_cert", "tls_key", "tls_client_ca", "rotation_targets"):
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         return cls(**values)

@@ -102,6 +102,9 @@ def serve(
     workers: int = typer.Option(
         1, envvar="PARAMSTORE_WORKERS", min=1, max=64,
         help="Server processes sharing the port (default 1; see docs/performance.md, Workers, before raising it)."),
+    rotation_targets: Optional[Path] = typer.Option(
+        None, "--rotation-targets", envvar="PARAMSTORE_ROTATION_TARGETS",
+        help="JSON file of Secrets Manager rotation targets (webhooks, generators) a RotationLambdaARN may name."),
     throttle: Optional[bool] = typer.Option(
         None, "--throttle/--no-throttle",
         help="Enforce AWS's default request quotas per account and Region (ThrottlingException \"Rate exceeded\"); "
@@ -134,6 +137,8 @@ def serve(
         settings.shutdown_grace_seconds = shutdown_grace
     settings.tls_cert, settings.tls_key = tls_cert or settings.tls_cert, tls_key or settings.tls_key
     settings.tls_client_ca = tls_client_ca or settings.tls_client_ca
+    if rotation_targets is not None:
+        settings.rotation_targets = rotation_targets
     if throttle is not None:
         settings.throttle = throttle
         if not throttle:  # off means off, whatever PARAMSTORE_QUOTAS says

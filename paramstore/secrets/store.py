@@ -4,13 +4,16 @@ Reads come from an in-memory cache of secret rows, labels, versions and compiled
 policies; it is dropped whenever the secrets' change epoch moves (a write by this process
 or by any other process sharing the database: kms_core/storage/session.py), so a hit is
 never stale.  Writes run in `write()` transactions that bump only the secrets' epoch.
-Scheduled deletions are carried out by `sync()` once due, whichever process gets there
-first, with the service's own audit record in the same transaction.
+Scheduled deletions and rotations are carried out by `sync()` once due, whichever process
+gets there first (the due rows are locked and moved on in one transaction, with the
+service's own audit records).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import uuid
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Optional
 
@@ -20,6 +23,9 @@ from kms_core.port import InProcessKms, KmsPort
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.storage.session import SECRETS_EPOCH
 from paramstore.secrets.envelope import SECRETS_KEYS
+from paramstore.secrets.rotation.runner import RotationJob, RotationRunner
+from paramstore.secrets.rotation.schedule import next_rotation
+from paramstore.secrets.rotation.targets import RotationTargets
 from paramstore.secrets.storage import repository
 from paramstore.secrets.storage.repository import Txn
 from paramstore.secrets.storage.tables import SecretTable, SecretVersionTable
@@ -33,8 +39,11 @@ _TOKEN_INDEX = SECRETS_EPOCH - 1
 
 
 class SecretStore:
-    def __init__(self, kms: "KmsCore") -> None:
+    def __init__(self, kms: "KmsCore", rotation_targets: Optional[RotationTargets] = None) -> None:
         self.kms = kms
+        #: what a RotationLambdaARN may name (rotation/targets.py), and who runs rotations
+        self.rotation_targets = rotation_targets or RotationTargets()
+        self.rotations = RotationRunner(self)
         #: all Secrets Manager asks of KMS (kms_core/port.py)
         self.kms_port: KmsPort = InProcessKms(kms, SECRETS_KEYS)
         self.db = kms.db
@@ -150,14 +159,38 @@ class SecretStore:
 
     # --- the service's own work -----------------------------------------------------------
     def process_due(self) -> None:
-        """Delete the secrets whose recovery window has ended (one audit record each)."""
+        """Delete the secrets whose recovery window has ended, and start the rotations whose
+        schedule came due (a new empty AWSPENDING version each, as RotateSecret makes; a
+        rotation left half done is attempted again with its own version)."""
         now = self.clock()
         events: list[AuditEvent] = []
+        jobs: list[RotationJob] = []
         with self.write(events) as session:
             for row in repository.due_deletions(session, now):
-                events.append(AuditEvent(
-                    event_time=now, request_id=new_request_id(), event_source="secretsmanager.amazonaws.com",
-                    event_name="EndSecretDeletion", region=row.region, account_id=row.account_id,
-                    principal_arn="secretsmanager.amazonaws.com", resources=[row.arn],
-                    detail={"name": row.name, "deletionDate": row.deleted_date}))
+                events.append(_service_event(now, "EndSecretDeletion", row,
+                                             {"name": row.name, "deletionDate": row.deleted_date}))
                 repository.delete_secret_rows(session, row.id)  # type: ignore[arg-type]
+            for row in repository.due_rotations(session, now):
+                stages = repository.stages_of(session, row.id)  # type: ignore[arg-type]
+                token = stages.get("AWSPENDING")
+                if token is None or token == stages.get("AWSCURRENT"):
+                    token = str(uuid.uuid4())
+                    row.version_seq += 1
+                    session.add(SecretVersionTable(secret_id=row.id, version_id=token, seq=row.version_seq,
+                                                   created_date=now))
+                    repository.replace_stages(session, row.id, stages,  # type: ignore[arg-type]
+                                              {**stages, "AWSPENDING": token})
+                row.next_rotation_date = next_rotation(json.loads(row.rotation_rules or "{}"), now) \
+                    if row.rotation_rules else None
+                session.add(row)
+                events.append(_service_event(now, "RotationStarted", row, {"versionId": token, "scheduled": True}))
+                jobs.append(RotationJob(row.account_id, row.region, row.name, row.arn, token,
+                                        row.rotation_lambda_arn or ""))
+        for job in jobs:
+            self.rotations.submit(job)
+
+
+def _service_event(now: float, name: str, row: SecretTable, detail: dict) -> AuditEvent:
+    return AuditEvent(event_time=now, request_id=new_request_id(), event_source="secretsmanager.amazonaws.com",
+                      event_name=name, region=row.region, account_id=row.account_id,
+                      principal_arn="secretsmanager.amazonaws.com", resources=[row.arn], detail=detail)

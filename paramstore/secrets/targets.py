@@ -7,7 +7,7 @@ from typing import Any, Callable
 from kms_core.protocol.awsjson import ServiceSpec
 from paramstore.secrets.context import SecretsContext
 from paramstore.secrets.errors import InternalServiceError
-from paramstore.secrets.operations import lifecycle, random_password, resource_policy, tags, values
+from paramstore.secrets.operations import lifecycle, random_password, resource_policy, rotation, tags, values
 from paramstore.secrets_model import OPERATIONS as SECRETS_SHAPES
 
 TARGET_PREFIX = "secretsmanager"
@@ -30,6 +30,8 @@ HANDLERS: dict[str, Callable[[SecretsContext, dict], dict]] = {
     "GetResourcePolicy": resource_policy.get_resource_policy,
     "DeleteResourcePolicy": resource_policy.delete_resource_policy,
     "ValidateResourcePolicy": resource_policy.validate_resource_policy,
+    "RotateSecret": rotation.rotate_secret,
+    "CancelRotateSecret": rotation.cancel_rotate_secret,
     "GetRandomPassword": random_password.get_random_password,
 }
 

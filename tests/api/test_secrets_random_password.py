@@ -86,4 +86,4 @@ def test_an_explicit_deny_wins_over_a_wildcard_allow(server):
 
 def test_an_unknown_operation_is_refused_as_unsupported(server):
     raw = server.client("secretsmanager")
-    expect_error(lambda: raw.rotate_secret(SecretId="x"), "UnknownOperationException", contains="RotateSecret")
+    expect_error(lambda: raw.replicate_secret_to_regions(SecretId="x", AddReplicaRegions=[{"Region": "eu-west-1"}]), "UnknownOperationException", contains="ReplicateSecretToRegions")

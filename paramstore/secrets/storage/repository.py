@@ -79,8 +79,21 @@ def due_deletions(session: Session, now: float) -> list[SecretTable]:
                              .with_for_update()))
 
 
+def due_rotations(session: Session, now: float) -> list[SecretTable]:
+    return list(session.exec(select(SecretTable).where(SecretTable.rotation_enabled == True)  # noqa: E712
+                             .where(SecretTable.deleted_date.is_(None))  # type: ignore[union-attr]
+                             .where(SecretTable.next_rotation_date <= now)  # type: ignore[operator]
+                             .with_for_update()))
+
+
 def next_due(session: Session) -> Optional[float]:
-    """The earliest scheduled deletion."""
-    row = session.exec(select(SecretTable.deleted_date).where(SecretTable.deleted_date.is_not(None))  # type: ignore[union-attr]
-                       .order_by(SecretTable.deleted_date).limit(1)).first()
-    return row
+    """The earliest scheduled deletion or rotation."""
+    deletion = session.exec(select(SecretTable.deleted_date).where(SecretTable.deleted_date.is_not(None))  # type: ignore[union-attr]
+                            .order_by(SecretTable.deleted_date).limit(1)).first()
+    rotation = session.exec(select(SecretTable.next_rotation_date)
+                            .where(SecretTable.rotation_enabled == True)  # noqa: E712
+                            .where(SecretTable.deleted_date.is_(None))  # type: ignore[union-attr]
+                            .where(SecretTable.next_rotation_date.is_not(None))  # type: ignore[union-attr]
+                            .order_by(SecretTable.next_rotation_date).limit(1)).first()
+    due = [t for t in (deletion, rotation) if t is not None]
+    return min(due) if due else None
