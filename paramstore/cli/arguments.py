@@ -1,5 +1,6 @@
 """Command-line values as the AWS CLI takes them: `--user-name U` as well as the older
-positional form, and documents given inline or as `file://PATH`."""
+positional form, documents given inline or as `file://PATH`, and values to store read from
+the command line, a file or stdin."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 from typing import NoReturn, Optional
+
+import typer
 
 from paramstore.cli.errors import fail
 
@@ -53,3 +56,38 @@ def read_text_file(path: Path) -> str:
         fail(f"cannot read {path}: {exc.strerror or exc}")
     except UnicodeDecodeError:
         fail(f"{path} is not UTF-8 text")
+
+
+def strip_one_newline(text: str) -> str:
+    for ending in ("\r\n", "\n"):
+        if text.endswith(ending):
+            return text[: -len(ending)]
+    return text
+
+
+def read_value(named: Optional[str], positional: Optional[str], from_file: Optional[Path], raw: bool,
+               option: str) -> str:
+    """The value to store: `option` (the AWS CLI's name; `file://PATH` reads that file) or the
+    positional VALUE, --from-file, or stdin ('-', or no value at all).
+
+    A file and stdin are read the same way: exactly one trailing newline is dropped (so
+    `echo secret | paramstore params put NAME` and a file an editor saved both store
+    `secret`), and `raw` keeps every byte.  At a terminal the value is asked for without
+    echo."""
+    if named is not None and named.startswith(FILE_PREFIX):
+        if from_file is not None:
+            fail(f"give {option} file://PATH or --from-file, not both")
+        from_file = Path(os.path.expanduser(named[len(FILE_PREFIX):]))
+        named = None
+    value = either(named, positional, option)
+    if from_file is not None:
+        if value is not None:
+            fail("give a VALUE or --from-file, not both")
+        text = read_text_file(from_file)
+        return text if raw else strip_one_newline(text)
+    if value is not None and value != "-":
+        return value
+    if value is None and sys.stdin.isatty():
+        return typer.prompt("Value", hide_input=True, confirmation_prompt=True)
+    text = sys.stdin.read()
+    return text if raw else strip_one_newline(text)

@@ -47,6 +47,7 @@ for _module in ("paramstore.cli.root_key", "paramstore.cli.backup"):
     __import__(_module)
 app.add_typer(__import__("paramstore.cli.admin", fromlist=["admin_app"]).admin_app, name="admin")
 app.add_typer(__import__("paramstore.cli.params", fromlist=["params_app"]).params_app, name="params")
+app.add_typer(__import__("paramstore.cli.secrets", fromlist=["secrets_app"]).secrets_app, name="secrets")
 
 
 def _print_version(value: bool) -> None:

@@ -14,10 +14,7 @@ Arguments also take the AWS CLI's names (`put --name N --value V`, `get --name N
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
-import os
-import subprocess
 import sys
 from enum import Enum
 from pathlib import Path
@@ -30,37 +27,12 @@ import paramstore.cli.output as output
 from paramstore.cli.endpoints import (ServiceClient, client_group, endpoint_option, profile_option, region_option,
                                       resolve_endpoint)
 from paramstore.cli.errors import SERVICE_ERROR, aws_error, fail, hidden, report
+from paramstore.cli.programs import EXEC_REFUSED_VARIABLES as EXEC_REFUSED_VARIABLES  # README names it here
+from paramstore.cli.programs import refuse_unsafe, run
+from paramstore.cli.programs import refused_variable as refused_variable  # where the tests look for it
 
 DELETE_BATCH = 10  # DeleteParameters takes at most 10 names
 NOTHING_UNDER_PATH = 1  # `exec` with no parameter to give the program: it is not run
-CANNOT_RUN = 127  # `exec` of a program that can't be started, as a shell says it
-
-#: Variables that `params exec` will not set from a parameter unless named by --allow-env
-#: (shell-style patterns, matched against the upper-cased variable name).  They decide which
-#: program runs, what code it loads, which certificates it trusts, where it finds credentials
-#: or sends its requests -- not the application's own settings.  Whoever may write one
-#: parameter under the path could otherwise run code as whoever runs `exec`, or redirect its
-#: traffic and secrets (/app/prod/ld-preload becomes LD_PRELOAD).
-EXEC_REFUSED_VARIABLES = (
-    # program lookup, the user's files, temporary files
-    "PATH", "HOME", "SHELL", "TMPDIR", "TMP", "TEMP", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR",
-    # dynamic loader, C library, character-set modules, resolver
-    "LD_*", "DYLD_*", "GLIBC_TUNABLES", "MALLOC_*", "GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES",
-    "RES_OPTIONS", "LOCALDOMAIN",
-    # shells run by or as the program
-    "BASH_ENV", "ENV", "BASH_FUNC_*", "SHELLOPTS", "BASHOPTS", "PS4", "IFS", "CDPATH", "GLOBIGNORE",
-    "PROMPT_COMMAND", "ZDOTDIR",
-    # interpreters and runtimes: start-up files, module paths, extra options
-    "PYTHON*", "NODE_OPTIONS", "NODE_PATH", "PERL5LIB", "PERL5OPT", "PERLLIB", "PERL5DB", "RUBYOPT", "RUBYLIB",
-    "GEM_PATH", "GEM_HOME", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
-    # git, which runs the programs these name
-    "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EXEC_PATH", "GIT_CONFIG*",
-    # TLS trust and proxies
-    "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY",
-    # AWS and paramstore credentials, profiles, endpoints, CA bundles
-    "AWS_*", "PARAMSTORE_*",
-)
 
 params_app = typer.Typer(help="SSM parameters: put, get, list, history, labels, export/import, exec; the AWS "
                               "CLI's argument names work too.  Listings print a table; --output json|table|text.",
@@ -114,33 +86,6 @@ PUT_COLUMNS: list[output.Column] = [("VERSION", "Version"), ("TIER", "Tier")]
 
 
 # --- values in and out -----------------------------------------------------------------------
-def _strip_one_newline(text: str) -> str:
-    for ending in ("\r\n", "\n"):
-        if text.endswith(ending):
-            return text[: -len(ending)]
-    return text
-
-
-def _read_value(value: Optional[str], from_file: Optional[Path], raw: bool = False) -> str:
-    """The value to store: the argument, --from-file, or stdin.
-
-    A file and stdin are read the same way: exactly one trailing newline is dropped (so
-    `echo secret | paramstore params put NAME` and a file an editor saved both store
-    `secret`), and `raw` keeps every byte.  At a terminal the value is asked for without
-    echo."""
-    if from_file is not None:
-        if value is not None:
-            fail("give a VALUE or --from-file, not both")
-        text = arguments.read_text_file(from_file)
-        return text if raw else _strip_one_newline(text)
-    if value is not None and value != "-":
-        return value
-    if value is None and sys.stdin.isatty():
-        return typer.prompt("Value", hide_input=True, confirmation_prompt=True)
-    text = sys.stdin.read()
-    return text if raw else _strip_one_newline(text)
-
-
 def env_name(parameter_name: str) -> str:
     """The environment variable for a parameter: its last path segment, upper-cased, '-' and '.' as '_'."""
     return parameter_name.rsplit("/", 1)[-1].upper().replace("-", "_").replace(".", "_")
@@ -302,12 +247,7 @@ def put(
     if name is not None and value_arg is None:  # `put --name NAME VALUE`: the one positional is the value
         name_arg, value_arg = None, name_arg
     parameter = arguments.required(name, name_arg, "--name")
-    if value is not None and value.startswith(arguments.FILE_PREFIX):
-        if from_file is not None:
-            fail("give --value file://PATH or --from-file, not both")
-        from_file = Path(os.path.expanduser(value[len(arguments.FILE_PREFIX):]))
-        value = None
-    secret = _read_value(arguments.either(value, value_arg, "--value"), from_file, raw)
+    secret = arguments.read_value(value, value_arg, from_file, raw, "--value")
     args: dict[str, Any] = dict(Name=parameter, Value=secret, Type=type_.value, Overwrite=overwrite)
     for field, given in (("KeyId", key_id), ("Tier", tier.value if tier else None), ("Description", description),
                          ("AllowedPattern", allowed_pattern), ("DataType", data_type)):
@@ -524,12 +464,6 @@ def _parse_import(text: str, fmt: Format, file: Path) -> dict[str, str]:
         fail(f"{file}: {exc}")
 
 
-def refused_variable(variable: str, allowed: set[str]) -> bool:
-    """Whether `exec` refuses to set `variable` (EXEC_REFUSED_VARIABLES, less the --allow-env names)."""
-    upper = variable.upper()
-    return upper not in allowed and any(fnmatch.fnmatchcase(upper, pattern) for pattern in EXEC_REFUSED_VARIABLES)
-
-
 # one line per paragraph: this typer keeps a docstring's line breaks in --help
 _EXEC_HELP = "\n\n".join((
     "Run a program with the parameters under PATH as environment variables (decrypted).",
@@ -563,23 +497,5 @@ def exec_(
     if not found and not allow_empty:
         hint = "" if recursive else "; deeper levels need --recursive"
         fail(f"no parameters under {path} (nothing run{hint}; --allow-empty runs it anyway)", NOTHING_UNDER_PATH)
-    allowed = {name.upper() for name in allow_env or []}
-    refused = [f"{env_name(p['Name'])} (from {p['Name']})" for p in found
-               if refused_variable(env_name(p["Name"]), allowed)]
-    if refused:
-        fail(f"refusing to set {', '.join(refused)}: a variable that changes how a program runs is taken from "
-              "a parameter only when allowed with --allow-env NAME; nothing run")
-    values = _by_env_name(found)
-    env = {**os.environ, **values}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if os.name == "posix":
-        try:
-            os.execvpe(command[0], command, env)
-        except OSError as exc:
-            fail(f"cannot run {command[0]}: {exc.strerror}", CANNOT_RUN)
-    try:
-        code = subprocess.call(command, env=env)
-    except OSError as exc:
-        fail(f"cannot run {command[0]}: {exc.strerror}", CANNOT_RUN)
-    raise typer.Exit(code)
+    refuse_unsafe([(env_name(p["Name"]), p["Name"]) for p in found], allow_env, "a parameter")
+    run(command, _by_env_name(found))

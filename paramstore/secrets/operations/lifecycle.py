@@ -74,6 +74,8 @@ def create_secret(ctx: SecretsContext, req: dict) -> dict:
     elif key_id is not None:
         key_arn = envelope.check_key_access(ctx.secrets.kms_port, ctx, arn, key_id)
     now = ctx.now()
+    if sealed is not None:
+        ctx.audit_detail = {"versionId": token}  # before the write: its commit carries the record
     with ctx.secrets.write() as session:
         if repository.find_secret(session, ctx.account_id, ctx.region, name, lock=True) is not None:
             raise _exists(name)
@@ -87,7 +89,6 @@ def create_secret(ctx: SecretsContext, req: dict) -> dict:
     out = {"ARN": arn, "Name": name}
     if sealed is not None:
         out["VersionId"] = token
-        ctx.audit_detail = {"versionId": token}
     return out
 
 
@@ -135,6 +136,8 @@ def update_secret(ctx: SecretsContext, req: dict) -> dict:
             return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
         sealed = seal_value(ctx, secret.arn, new_key_arn or new_key_id, token, *value)  # type: ignore[arg-type]
     reencrypted = _reencrypt_labelled(ctx, secret, new_key_arn or new_key_id) if changing_key else []
+    if sealed is not None:
+        ctx.audit_detail = {"versionId": token}
     with ctx.secrets.write() as session:
         row = lock_same_secret(session, secret)
         if "Description" in req:
@@ -154,7 +157,6 @@ def update_secret(ctx: SecretsContext, req: dict) -> dict:
     out = {"ARN": secret.arn, "Name": secret.name}
     if sealed is not None:
         out["VersionId"] = token
-        ctx.audit_detail = {"versionId": token}
     return out
 
 

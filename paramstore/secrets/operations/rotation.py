@@ -44,6 +44,8 @@ def rotate_secret(ctx: SecretsContext, req: dict) -> dict:
         json.loads(secret.rotation_rules) if secret.rotation_rules else None)
     now = ctx.now()
     retry = False
+    if immediately:
+        ctx.audit_detail = {"versionId": token, "rotationTarget": lambda_arn}
     with ctx.secrets.write() as session:
         row = lock_same_secret(session, secret)
         before = repository.stages_of(session, row.id)  # type: ignore[arg-type]
@@ -73,7 +75,6 @@ def rotate_secret(ctx: SecretsContext, req: dict) -> dict:
     out = {"ARN": secret.arn, "Name": secret.name}
     if immediately:
         out["VersionId"] = token
-        ctx.audit_detail = {"versionId": token, "rotationTarget": lambda_arn}
         if not retry:
             ctx.secrets.rotations.submit(RotationJob(secret.account_id, secret.region, secret.name, secret.arn,
                                                      token, lambda_arn))

@@ -150,6 +150,7 @@ def update_secret_version_stage(ctx: SecretsContext, req: dict) -> dict:
     remove_from, move_to = req.get("RemoveFromVersionId"), req.get("MoveToVersionId")
     if remove_from is None and move_to is None:
         raise InvalidParameterException("You must specify MoveToVersionId or RemoveFromVersionId.")
+    ctx.audit_detail = {"versionStage": label, "moveToVersionId": move_to, "removeFromVersionId": remove_from}
     with ctx.secrets.write() as session:
         row = lock_same_secret(session, secret)
         for version_id in (v for v in (move_to, remove_from) if v is not None):
@@ -160,7 +161,6 @@ def update_secret_version_stage(ctx: SecretsContext, req: dict) -> dict:
         repository.replace_stages(session, row.id, before, after)  # type: ignore[arg-type]
         row.last_changed_date = ctx.now()
         session.add(row)
-    ctx.audit_detail = {"versionStage": label, "moveToVersionId": move_to, "removeFromVersionId": remove_from}
     return {"ARN": secret.arn, "Name": secret.name}
 
 
