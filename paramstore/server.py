@@ -105,12 +105,12 @@ def _context_factory(store: Store) -> ContextFactory:
 
 
 def _ssm_context_factory(store: Store) -> SsmContextFactory:
-    kms, params = store.kms, store.params
+    kms, params, secrets = store.kms, store.params, store.secrets
 
     def make_context(principal: Principal, region: str, request_id: str, operation: str,
                      source_ip: Optional[str], secure: bool) -> SsmContext:
         return SsmContext(kms, principal, region, request_id, operation, source_ip=source_ip,
-                          secure_transport=secure, ssm=params)
+                          secure_transport=secure, ssm=params, secrets=secrets)
 
     return make_context
 

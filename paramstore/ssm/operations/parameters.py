@@ -33,6 +33,7 @@ from paramstore.ssm.names import (
     parent_of,
     parse_reference,
 )
+from paramstore.ssm.operations import references
 from paramstore.ssm.operations.tags import MAX_TAGS
 from paramstore.ssm.operations._common import (
     arn_of,
@@ -233,6 +234,9 @@ def _check_pattern(pattern: str, value: str) -> None:
 
 def get_parameter(ctx: SsmContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html"""
+    if references.is_reference(req["Name"]):
+        return {"Parameter": references.get_reference(ctx, req["Name"], bool(req.get("WithDecryption")),
+                                                      "ssm:GetParameter")}
     ref = reference(req["Name"])
     authorize_ssm(ctx, "ssm:GetParameter", arn_of(ctx, ref.canonical))
     param = require_parameter(ctx, ref)
@@ -249,6 +253,12 @@ def get_parameters(ctx: SsmContext, req: dict) -> dict:
     found: dict[str, dict] = {}
     invalid: list[str] = []
     for text in dict.fromkeys(req["Names"]):
+        if references.is_reference(text):  # a secret: a missing one is reported, not raised
+            try:
+                found[text] = references.get_reference(ctx, text, with_decryption, "ssm:GetParameters")
+            except ParameterNotFound:
+                invalid.append(text)
+            continue
         try:
             ref = parse_reference(text)
         except BadReference:
