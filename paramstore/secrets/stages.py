@@ -75,6 +75,9 @@ def after_stage_update(stages: dict[str, str], label: str, remove_from: Optional
         raise InvalidParameterException(
             f"The staging label {label} is not attached to version {remove_from}.")
     if move_to is None:
+        if label == CURRENT and holder is not None:  # a secret with a value always has an AWSCURRENT version
+            raise InvalidParameterException("You can only move staging label AWSCURRENT to a different secret "
+                                            "version. It can't be completely removed.")
         if holder is not None:
             del out[label]
         return out
