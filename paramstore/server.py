@@ -37,7 +37,7 @@ from kms_core.protocol.query import FORM_CONTENT_TYPE, AwsQueryProtocol, QuerySe
 from kms_core.protocol.sigv4 import SigV4Verifier
 from kms_core.runtime import Runtime
 from kms_core.targets import kms_service
-from kms_core.protocol.throttling import Throttle, kms_quota_of, parse_quotas
+from kms_core.protocol.throttling import Throttle, kms_quota_of, parse_quotas, secrets_quota
 from paramstore import __version__
 from kms_core.storage.session import NeedsDatabase, inline_attempt
 from paramstore import metrics, tls
@@ -133,6 +133,7 @@ def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None,
     kms.quota_of = kms_quota_of()
     ssm.quota_of = ssm_quota_of(store.params)
     secrets = secrets_service(_secrets_context_factory(store))
+    secrets.quota_of = secrets_quota
     protocol = AwsJsonProtocol([kms, ssm, secrets], verifier, store.sync)
     protocol.throttle = throttle
     return protocol

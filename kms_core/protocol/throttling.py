@@ -70,6 +70,32 @@ SSM_QUOTAS: dict[str, float] = {
     "ssm:PutParameter": 3,
 }
 
+#: Secrets Manager's request quotas (per second, not adjustable), some shared by a group of
+#: operations (secrets_quota below names the group)
+SECRETS_QUOTAS: dict[str, float] = {
+    "secretsmanager:GetSecretValue": 10_000, "secretsmanager:DescribeSecret": 40_000,
+    "secretsmanager:BatchGetSecretValue": 100, "secretsmanager:ListSecrets": 100,
+    "secretsmanager:ListSecretVersionIds": 50, "secretsmanager:CreateSecret": 50,
+    "secretsmanager:DeleteSecret": 50, "secretsmanager:RestoreSecret": 50,
+    "secretsmanager:GetRandomPassword": 50, "secretsmanager:writes": 50, "secretsmanager:rotation": 50,
+    "secretsmanager:tagging": 50, "secretsmanager:resource-policies": 50,
+}
+_SECRETS_GROUPS = {
+    **dict.fromkeys(("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "ReplicateSecretToRegions",
+                     "RemoveRegionsFromReplication", "StopReplicationToReplica"), "secretsmanager:writes"),
+    **dict.fromkeys(("RotateSecret", "CancelRotateSecret"), "secretsmanager:rotation"),
+    **dict.fromkeys(("TagResource", "UntagResource"), "secretsmanager:tagging"),
+    **dict.fromkeys(("PutResourcePolicy", "GetResourcePolicy", "DeleteResourcePolicy", "ValidateResourcePolicy"),
+                    "secretsmanager:resource-policies"),
+}
+
+
+def secrets_quota(operation: str, _account_id: str = "", _region: str = "", _request: Optional[dict] = None
+                  ) -> Optional[str]:
+    """The quota a Secrets Manager request is charged to (a ServiceSpec.quota_of)."""
+    return _SECRETS_GROUPS.get(operation) or "secretsmanager:" + operation
+
+
 THROTTLED_MESSAGE = "Rate exceeded"
 
 
@@ -77,11 +103,11 @@ def default_rate(quota: str, region: str) -> Optional[float]:
     """AWS's default for a quota in a Region; None for a name no AWS quota has."""
     if quota == CRYPTO_SYMMETRIC:
         return _SYMMETRIC_BY_REGION.get(region, _SYMMETRIC_DEFAULT)
-    return KMS_QUOTAS.get(quota) or SSM_QUOTAS.get(quota)
+    return KMS_QUOTAS.get(quota) or SSM_QUOTAS.get(quota) or SECRETS_QUOTAS.get(quota)
 
 
 def known_quota(name: str) -> bool:
-    return name == CRYPTO_SYMMETRIC or name in KMS_QUOTAS or name in SSM_QUOTAS
+    return name == CRYPTO_SYMMETRIC or name in KMS_QUOTAS or name in SSM_QUOTAS or name in SECRETS_QUOTAS
 
 
 def key_type_quota(key_spec: str) -> str:

@@ -39,7 +39,8 @@ def server(tmp_path_factory):
     seed.write_text(SEED)
     proc = ServerProcess(data_dir, extra_args=(
         "--seed", str(seed), "--quota", "ssm:reads=2", "--quota", "kms:crypto-rsa=1",
-        "--quota", "kms:CreateKey=2", "--quota", "ssm:GetParameter=50", "--quota", "ssm:PutParameter=1000"))
+        "--quota", "kms:CreateKey=2", "--quota", "ssm:GetParameter=50", "--quota", "ssm:PutParameter=1000",
+        "--quota", "secretsmanager:writes=2", "--quota", "secretsmanager:CreateSecret=1000"))
     yield proc.wait_ready()
     proc.stop()
 
@@ -135,6 +136,19 @@ def test_a_management_operation_has_its_own_quota(server):
     _, throttled = _burst(lambda: kms.create_key(), 6)
     assert throttled and throttled[0].response["Error"]["Message"] == "Rate exceeded"
     assert kms.list_keys()["Keys"]  # ListKeys is not CreateKey's quota
+
+
+def test_secrets_manager_writes_share_one_quota(server):
+    sm = _client(server, "secretsmanager")
+    name = f"throttled-{time.time_ns()}"
+    sm.create_secret(Name=name, SecretString="v0")
+    calls = [lambda: sm.put_secret_value(SecretId=name, SecretString="v1"),
+             lambda: sm.update_secret(SecretId=name, Description="d"),
+             lambda: sm.put_secret_value(SecretId=name, SecretString="v2"),
+             lambda: sm.update_secret(SecretId=name, Description="e")] * 2
+    outcomes = [_burst(call, 1) for call in calls]
+    assert any(throttled for _, throttled in outcomes)
+    assert sm.get_secret_value(SecretId=name)["Name"] == name  # GetSecretValue has its own quota
 
 
 def test_throttled_requests_are_counted_in_the_metrics(server):

@@ -115,3 +115,17 @@ def test_quota_settings_parse():
     assert parse_quotas(" ssm:reads=5, kms:crypto-symmetric=100,,") == {"ssm:reads": 5.0,
                                                                       "kms:crypto-symmetric": 100.0}
     assert parse_quotas("") == {}
+
+
+def test_secrets_manager_operations_are_charged_to_aws_quota_groups():
+    from kms_core.protocol.throttling import SECRETS_QUOTAS, default_rate, parse_quotas, secrets_quota
+
+    assert secrets_quota("PutSecretValue") == secrets_quota("UpdateSecretVersionStage") == "secretsmanager:writes"
+    assert secrets_quota("RotateSecret") == secrets_quota("CancelRotateSecret") == "secretsmanager:rotation"
+    assert secrets_quota("GetResourcePolicy") == "secretsmanager:resource-policies"
+    assert secrets_quota("GetSecretValue") == "secretsmanager:GetSecretValue"
+    assert default_rate("secretsmanager:GetSecretValue", "us-east-1") == 10_000
+    for operation in ("CreateSecret", "DescribeSecret", "ListSecrets", "BatchGetSecretValue", "TagResource",
+                      "DeleteSecret", "RestoreSecret", "GetRandomPassword", "ListSecretVersionIds"):
+        assert secrets_quota(operation) in SECRETS_QUOTAS, operation
+    assert parse_quotas("secretsmanager:writes=5") == {"secretsmanager:writes": 5.0}
