@@ -30,7 +30,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def signed(url: str, target: str, body: bytes, region: str) -> dict:
-    service = "ssm" if target.startswith("AmazonSSM.") else "kms"
+    service = {"AmazonSSM": "ssm", "secretsmanager": "secretsmanager"}.get(target.split(".")[0], "kms")
     request = AWSRequest(method="POST", url=url + "/", data=body, headers={
         "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
     creds = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])

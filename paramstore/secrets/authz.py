@@ -18,14 +18,14 @@ from kms_core.policy.authorize import Facts, denied
 from kms_core.policy.evaluate import decide_with_resource_policy
 from kms_core.port import authorize_account
 from paramstore.secrets.context import SecretsContext
-from paramstore.secrets.storage.tables import SecretTable
+from paramstore.secrets.storage.tables import AnySecret
 
 
-def tags_of(secret: SecretTable) -> dict[str, str]:
+def tags_of(secret: AnySecret) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in json.loads(secret.tags)} if secret.tags else {}
 
 
-def authorize_secret(ctx: SecretsContext, action: str, secret: SecretTable) -> None:
+def authorize_secret(ctx: SecretsContext, action: str, secret: AnySecret) -> None:
     """Allow `action` on the secret or raise AccessDeniedException; the secret is one of
     the request's audited resources either way."""
     if secret.arn not in ctx.resources:
@@ -48,7 +48,7 @@ def authorize_new_secret(ctx: SecretsContext, action: str, arn: str) -> None:
     authorize_account(ctx, action, arn)
 
 
-def would_allow(ctx: SecretsContext, action: str, secret: SecretTable, policy_text: Optional[str]) -> bool:
+def would_allow(ctx: SecretsContext, action: str, secret: AnySecret, policy_text: Optional[str]) -> bool:
     """Whether the caller could still do `action` under `policy_text` (ValidateResourcePolicy's lockout check)."""
     policy = ctx.secrets.policy(policy_text) if policy_text else None
     return decide_with_resource_policy(ctx.principal, action, secret.arn, secret.account_id, policy,

@@ -93,19 +93,20 @@ def unseal(kms: KmsPort, caller, arn: str, version_id: str, binary: bool, value_
     """The plaintext value; the data key is decrypted through KMS as the caller.
 
     `data_keys` (the store's cache, dropped on any secret change) keeps data keys already
-    opened: a repeat read still runs every check kms:Decrypt makes for this caller (policy,
+    opened, with the value's AAD: a repeat read still runs every check kms:Decrypt makes for this caller (policy,
     grants, key state) without opening the blob again."""
     context = encryption_context(arn, version_id)
-    opened: Optional[Aead] = data_keys.get(cache_key) if data_keys is not None else None
+    opened: Optional[tuple[Aead, bytes]] = data_keys.get(cache_key) if data_keys is not None else None
     try:
         if opened is None:
-            opened = kms.decrypt_data_key(caller, data_key_sealed, context)
+            opened = (kms.decrypt_data_key(caller, data_key_sealed, context), value_aad(arn, version_id, binary))
         else:
             kms.check_decrypt(caller, data_key_sealed, context)
     except KmsCallError as error:
         raise _as_error(error, writing=False) from None
+    aead, aad = opened
     try:
-        value = opened.open(value_sealed, value_aad(arn, version_id, binary))
+        value = aead.open(value_sealed, aad)
     except ValueRejected:
         raise _integrity_failure() from None
     if data_keys is not None:

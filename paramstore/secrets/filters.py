@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from paramstore.secrets.authz import tags_of
 from paramstore.secrets.errors import InvalidParameterException
-from paramstore.secrets.storage.tables import SecretTable
+from paramstore.secrets.storage.tables import AnySecret, SecretTable
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
@@ -30,13 +30,13 @@ def _prefix(fields: Callable[[SecretTable], Iterable[str]]) -> Callable[[SecretT
     return lambda row, value: any(f.startswith(value) for f in fields(row))
 
 
-def _description(row: SecretTable, value: str) -> bool:
+def _description(row: AnySecret, value: str) -> bool:
     wanted = value.lower().split()
     have = (row.description or "").lower().split()
     return all(any(h.startswith(w) for h in have) for w in wanted) if wanted else False
 
 
-def _all(row: SecretTable, value: str) -> bool:
+def _all(row: AnySecret, value: str) -> bool:
     wanted = words(value)
     if not wanted:
         return False
@@ -60,7 +60,7 @@ def compile_filters(filters: list[dict]) -> Callable[[SecretTable], bool]:
     checks = []
     for f in filters:
         key = f.get("Key")
-        matcher = _MATCHERS.get(key)  # type: ignore[arg-type]
+        matcher = _MATCHERS.get(key)
         if matcher is None:
             raise InvalidParameterException(f"Invalid filter key: {key}")
         values = f.get("Values") or []
@@ -68,7 +68,7 @@ def compile_filters(filters: list[dict]) -> Callable[[SecretTable], bool]:
             raise InvalidParameterException(f"The filter {key} needs at least one value.")
         checks.append((matcher, [(v[1:], True) if v.startswith("!") else (v, False) for v in values]))
 
-    def match(row: SecretTable) -> bool:
+    def match(row: AnySecret) -> bool:
         return all(any(matcher(row, v) != negated for v, negated in values) for matcher, values in checks)
 
     return match

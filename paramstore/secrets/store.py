@@ -28,7 +28,7 @@ from paramstore.secrets.rotation.schedule import next_rotation
 from paramstore.secrets.rotation.targets import RotationTargets
 from paramstore.secrets.storage import repository
 from paramstore.secrets.storage.repository import Txn
-from paramstore.secrets.storage.tables import SecretTable, SecretVersionTable
+from paramstore.secrets.storage.tables import SecretRow, SecretTable, SecretVersionTable, VersionRow
 
 if TYPE_CHECKING:
     from kms_core.service import KmsCore
@@ -49,9 +49,9 @@ class SecretStore:
         self.db = kms.db
         self.clock = kms.clock
         self._token: object = object()
-        self._secrets: dict[tuple[str, str, str], Optional[SecretTable]] = {}
+        self._secrets: dict[tuple[str, str, str], Optional[SecretRow]] = {}
         self._stages: dict[int, dict[str, str]] = {}
-        self._versions: dict[tuple[int, str], Optional[SecretVersionTable]] = {}
+        self._versions: dict[tuple[int, str], Optional[VersionRow]] = {}
         self._policies: dict[str, CompiledPolicy] = {}
         #: (secret id, version id) -> data key already opened (paramstore/secrets/envelope.py)
         self._data_keys: dict[tuple[int, str], object] = {}
@@ -91,7 +91,7 @@ class SecretStore:
         self.changed()
 
     # --- reads ----------------------------------------------------------------------------
-    def secret(self, account_id: str, region: str, name: str) -> Optional[SecretTable]:
+    def secret(self, account_id: str, region: str, name: str) -> Optional[SecretRow]:
         """The secret of that name, live or scheduled for deletion."""
         key = (account_id, region, name)
         try:
@@ -99,36 +99,38 @@ class SecretStore:
         except KeyError:
             pass
         with self.db.session() as session:
-            row = repository.find_secret(session, account_id, region, name)
+            found = repository.find_secret(session, account_id, region, name)
+        row = SecretRow.of(found) if found is not None else None
         self._remember(self._secrets, key, row)
         return row
 
-    def stages(self, secret: SecretTable) -> dict[str, str]:
+    def stages(self, secret: SecretRow) -> dict[str, str]:
         """label -> version id."""
         try:
-            return self._stages[secret.id]  # type: ignore[index]
+            return self._stages[secret.id]
         except KeyError:
             pass
         with self.db.session() as session:
-            stages = repository.stages_of(session, secret.id)  # type: ignore[arg-type]
+            stages = repository.stages_of(session, secret.id)
         self._remember(self._stages, secret.id, stages)
         return stages
 
-    def version(self, secret: SecretTable, version_id: str) -> Optional[SecretVersionTable]:
+    def version(self, secret: SecretRow, version_id: str) -> Optional[VersionRow]:
         key = (secret.id, version_id)
         try:
-            return self._versions[key]  # type: ignore[index]
+            return self._versions[key]
         except KeyError:
             pass
         with self.db.session() as session:
-            row = repository.version_of(session, secret.id, version_id)  # type: ignore[arg-type]
+            found = repository.version_of(session, secret.id, version_id)
+        row = VersionRow.of(found) if found is not None else None
         self._remember(self._versions, key, row)
         return row
 
-    def versions(self, secret: SecretTable) -> list[SecretVersionTable]:
+    def versions(self, secret: SecretRow) -> list[SecretVersionTable]:
         """Every version, oldest first (listings: not cached)."""
         with self.db.session() as session:
-            return repository.versions_of(session, secret.id)  # type: ignore[arg-type]
+            return repository.versions_of(session, secret.id)
 
     def all_secrets(self, account_id: str, region: str) -> list[SecretTable]:
         with self.db.session() as session:
@@ -169,16 +171,16 @@ class SecretStore:
             for row in repository.due_deletions(session, now):
                 events.append(_service_event(now, "EndSecretDeletion", row,
                                              {"name": row.name, "deletionDate": row.deleted_date}))
-                repository.delete_secret_rows(session, row.id)  # type: ignore[arg-type]
+                repository.delete_secret_rows(session, row.id)
             for row in repository.due_rotations(session, now):
-                stages = repository.stages_of(session, row.id)  # type: ignore[arg-type]
+                stages = repository.stages_of(session, row.id)
                 token = stages.get("AWSPENDING")
                 if token is None or token == stages.get("AWSCURRENT"):
                     token = str(uuid.uuid4())
                     row.version_seq += 1
                     session.add(SecretVersionTable(secret_id=row.id, version_id=token, seq=row.version_seq,
                                                    created_date=now))
-                    repository.replace_stages(session, row.id, stages,  # type: ignore[arg-type]
+                    repository.replace_stages(session, row.id, stages,
                                               {**stages, "AWSPENDING": token})
                 row.next_rotation_date = next_rotation(json.loads(row.rotation_rules or "{}"), now) \
                     if row.rotation_rules else None

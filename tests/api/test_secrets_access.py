@@ -245,7 +245,7 @@ def test_the_key_policy_decides_reads_and_writes(server, sm, kms):
                                     "Principal": {"AWS": user.arn}, "Action": "kms:Decrypt", "Resource": "*",
                                     "Condition": {"StringEquals": {"kms:ViaService": VIA_SECRETS},
                                                   "StringLike": {"kms:EncryptionContext:SecretARN":
-                                                                 f"arn:aws:secretsmanager:*:secret:readable-*"}}})
+                                                                 "arn:aws:secretsmanager:*:secret:readable-*"}}})
     readable = sm.create_secret(Name="readable-" + uuid.uuid4().hex[:6], SecretString="r", KmsKeyId=key_arn)["ARN"]
     other = sm.create_secret(Name="other-" + uuid.uuid4().hex[:6], SecretString="o", KmsKeyId=key_arn)["ARN"]
     assert client.get_secret_value(SecretId=readable)["SecretString"] == "r"

@@ -7,13 +7,18 @@ import sys
 
 from tests.architecture.imports import graph, within
 
-STORAGE = ("kms_core.storage", "paramstore.ssm.storage", "migrations")
+STORAGE = ("kms_core.storage", "paramstore.ssm.storage", "paramstore.secrets.storage", "migrations")
 SQL = ("sqlmodel", "sqlalchemy", "alembic")
 #: what the Parameter Store may use of the KMS core
 SSM_MAY_USE = ("kms_core.port", "kms_core.domain", "kms_core.protocol")
 #: and its storage package, of the KMS core's storage: the database, its transactions, and
 #: the audit record each one carries
 SSM_STORAGE_MAY_ALSO_USE = ("kms_core.storage", "kms_core.audit")
+#: Secrets Manager: the same, plus the policy engine (a secret's resource policy is
+#: evaluated like a key policy) and the KMS error a malformed policy raises
+SECRETS_MAY_USE = SSM_MAY_USE + ("kms_core.policy", "kms_core.errors")
+#: the modules that write the service's own changes (deletions, rotations) and their records
+SECRETS_WRITERS = ("paramstore.secrets.storage", "paramstore.secrets.store", "paramstore.secrets.rotation.runner")
 
 IMPORTS = graph()
 
@@ -70,7 +75,8 @@ def test_there_are_no_import_cycles():
 
 def test_policy_evaluation_imports_no_storage():
     """Policy code evaluates what it is given: no tables, no sessions, no SQL."""
-    assert breaches(("kms_core.policy",), ("kms_core.storage", "paramstore.ssm.storage") + SQL) == set()
+    assert breaches(("kms_core.policy",), ("kms_core.storage", "paramstore.ssm.storage",
+                                           "paramstore.secrets.storage") + SQL) == set()
 
 
 def test_the_parameter_store_reaches_kms_through_the_port_domain_and_protocol():
@@ -91,6 +97,21 @@ def test_only_the_storage_packages_and_migrations_speak_sql():
 
 def test_the_parameter_store_speaks_sql_only_in_its_storage_package():
     assert {m for m, _ in breaches(("paramstore.ssm",), SQL, ("paramstore.ssm.storage",))} == set()
+
+
+def test_secrets_manager_reaches_kms_through_the_port_domain_protocol_and_policy():
+    found = {(m, t) for m, t in breaches(("paramstore.secrets",), ("kms_core",)) if not within(t, *SECRETS_MAY_USE)
+             and not (within(m, *SECRETS_WRITERS) and within(t, *SSM_STORAGE_MAY_ALSO_USE))}
+    assert found == set()
+
+
+def test_secrets_manager_speaks_sql_only_in_its_storage_package():
+    assert {m for m, _ in breaches(("paramstore.secrets",), SQL, ("paramstore.secrets.storage",))} == set()
+
+
+def test_secret_values_reach_kms_only_through_the_port():
+    found = {t for t in IMPORTS["paramstore.secrets.envelope"] if within(t, "kms_core")}
+    assert found <= {"kms_core.port"}, found
 
 
 def test_parameter_values_reach_kms_only_through_the_port():

@@ -23,7 +23,7 @@ from paramstore.secrets.errors import (
 from paramstore.secrets.names import parse_secret_id
 from paramstore.secrets.storage import repository
 from paramstore.secrets.storage.repository import Txn
-from paramstore.secrets.storage.tables import SecretTable, SecretVersionTable
+from paramstore.secrets.storage.tables import AnySecret, AnyVersion, SecretRow, SecretTable, SecretVersionTable
 
 DAY = 86400.0
 #: versions kept before unlabelled ones older than a day are removed (AWS's ~100 quota)
@@ -41,7 +41,7 @@ def marked_for_deletion() -> InvalidRequestException:
                                    "deletion.")
 
 
-def find_secret(ctx: SecretsContext, secret_id: str) -> Optional[SecretTable]:
+def find_secret(ctx: SecretsContext, secret_id: str) -> Optional[SecretRow]:
     """The secret a SecretId names (a name: the caller's account; an ARN: its own), or None."""
     ref = parse_secret_id(secret_id, ctx.account_id, ctx.region)
     if ref.region != ctx.region:
@@ -52,7 +52,7 @@ def find_secret(ctx: SecretsContext, secret_id: str) -> Optional[SecretTable]:
     return row
 
 
-def require_secret(ctx: SecretsContext, secret_id: str, action: str, *, live: bool = True) -> SecretTable:
+def require_secret(ctx: SecretsContext, secret_id: str, action: str, *, live: bool = True) -> SecretRow:
     """The secret, once the caller may do `action` to it; `live`: refuse one scheduled for
     deletion.  A secret that doesn't exist is checked against the caller's identity
     policies first (on the ARN it would have), so a caller without the right learns
@@ -89,7 +89,7 @@ def secret_value(req: dict) -> Optional[tuple[bytes, bool]]:
     return None
 
 
-def check_not_cross_account_default_key(ctx: SecretsContext, secret: SecretTable) -> None:
+def check_not_cross_account_default_key(ctx: SecretsContext, secret: AnySecret) -> None:
     """AWS-managed keys are usable only in their own account."""
     if secret.account_id != ctx.account_id and secret.kms_key_id is None:
         raise InvalidRequestException("You can't access a secret from a different AWS account if you encrypt the "
@@ -97,9 +97,9 @@ def check_not_cross_account_default_key(ctx: SecretsContext, secret: SecretTable
 
 
 # --- values ---------------------------------------------------------------------------------
-def read_value(ctx: SecretsContext, secret: SecretTable, version: SecretVersionTable) -> bytes:
+def read_value(ctx: SecretsContext, secret: AnySecret, version: AnyVersion) -> bytes:
     return envelope.unseal(ctx.secrets.kms_port, ctx, secret.arn, version.version_id, version.binary,
-                           version.value_sealed, version.data_key_sealed,  # type: ignore[arg-type]
+                           version.value_sealed, version.data_key_sealed,
                            ctx.secrets.data_keys(), (secret.id, version.version_id))
 
 
@@ -125,11 +125,11 @@ def seal_value(ctx: SecretsContext, secret_arn: str, key_id: Optional[str], vers
     return SealedValue(version_id, sealed, data_key, key_arn, binary, key_id is None)
 
 
-def key_for_new_versions(secret: SecretTable) -> Optional[str]:
+def key_for_new_versions(secret: AnySecret) -> Optional[str]:
     return secret.kms_key_arn or secret.kms_key_id
 
 
-def same_value_or_conflict(ctx: SecretsContext, secret: SecretTable, version: SecretVersionTable,
+def same_value_or_conflict(ctx: SecretsContext, secret: AnySecret, version: AnyVersion,
                            value: bytes, binary: bool) -> None:
     """A ClientRequestToken used again: fine with the same value (nothing happens), refused
     with another (AWS decrypts the stored version to compare, and so do we)."""
@@ -138,13 +138,13 @@ def same_value_or_conflict(ctx: SecretsContext, secret: SecretTable, version: Se
                                       f"is already in use for a version of secret {secret.arn}.")
 
 
-def add_version(session: Txn, ctx: SecretsContext, secret: SecretTable, sealed: SealedValue,
+def add_version(session: Txn, ctx: SecretsContext, secret: AnySecret, sealed: SealedValue,
                 requested_stages: Optional[list[str]]) -> dict[str, str]:
     """Insert a version (or fill the empty AWSPENDING placeholder RotateSecret made) and
     move the labels; returns the new label map.  `secret` is the locked row."""
     now = ctx.now()
-    before = repository.stages_of(session, secret.id)  # type: ignore[arg-type]
-    existing = repository.version_of(session, secret.id, sealed.version_id)  # type: ignore[arg-type]
+    before = repository.stages_of(session, secret.id)
+    existing = repository.version_of(session, secret.id, sealed.version_id)
     if existing is not None and existing.value_sealed is not None:
         raise ResourceExistsException(f"You can't use ClientRequestToken {sealed.version_id} because that value "
                                       f"is already in use for a version of secret {secret.arn}.")
@@ -156,18 +156,18 @@ def add_version(session: Txn, ctx: SecretsContext, secret: SecretTable, sealed: 
     existing.kms_key_arn, existing.binary, existing.default_key = sealed.key_arn, sealed.binary, sealed.default_key
     session.add(existing)
     after = labels.after_new_version(before, sealed.version_id, requested_stages)
-    repository.replace_stages(session, secret.id, before, after)  # type: ignore[arg-type]
+    repository.replace_stages(session, secret.id, before, after)
     secret.last_changed_date = now
     session.add(secret)
     _purge_deprecated(session, secret, after, now)
     return after
 
 
-def _purge_deprecated(session: Txn, secret: SecretTable, stages: dict[str, str], now: float) -> None:
+def _purge_deprecated(session: Txn, secret: AnySecret, stages: dict[str, str], now: float) -> None:
     """Over MAX_VERSIONS, the oldest unlabelled versions older than a day go; if that is not
     enough, the write is refused (AWS's version quota)."""
     session.flush()
-    versions = repository.versions_of(session, secret.id)  # type: ignore[arg-type]
+    versions = repository.versions_of(session, secret.id)
     excess = len(versions) - MAX_VERSIONS
     if excess <= 0:
         return
@@ -177,10 +177,10 @@ def _purge_deprecated(session: Txn, secret: SecretTable, stages: dict[str, str],
     if len(doomed) < excess:
         raise LimitExceededException(f"You can't create more than {MAX_VERSIONS} versions of a secret. Versions "
                                      "without a staging label are removed once they are older than a day.")
-    repository.delete_versions(session, secret.id, doomed)  # type: ignore[arg-type]
+    repository.delete_versions(session, secret.id, doomed)
 
 
-def lock_same_secret(session: Txn, secret: SecretTable) -> SecretTable:
+def lock_same_secret(session: Txn, secret: AnySecret) -> SecretTable:
     """The secret's row, locked, if it is still the one the request resolved (not deleted
     and re-created meanwhile) and still live."""
     row = repository.find_secret(session, secret.account_id, secret.region, secret.name, lock=True)
@@ -191,7 +191,7 @@ def lock_same_secret(session: Txn, secret: SecretTable) -> SecretTable:
     return row
 
 
-def touch_accessed(ctx: SecretsContext, secret: SecretTable, version: Optional[SecretVersionTable]) -> None:
+def touch_accessed(ctx: SecretsContext, secret: AnySecret, version: Optional[AnyVersion]) -> None:
     """LastAccessedDate has day resolution: at most one write per secret and day."""
     today = (ctx.now() // DAY) * DAY
     if secret.last_accessed_date == today and (version is None or version.last_accessed_date == today):
@@ -203,19 +203,19 @@ def touch_accessed(ctx: SecretsContext, secret: SecretTable, version: Optional[S
         row.last_accessed_date = today
         session.add(row)
         if version is not None:
-            stored = repository.version_of(session, secret.id, version.version_id)  # type: ignore[arg-type]
+            stored = repository.version_of(session, secret.id, version.version_id)
             if stored is not None:
                 stored.last_accessed_date = today
                 session.add(stored)
 
 
 # --- shapes ---------------------------------------------------------------------------------
-def kms_key_shown(secret: SecretTable) -> Optional[str]:
+def kms_key_shown(secret: AnySecret) -> Optional[str]:
     """DescribeSecret/ListSecrets show KmsKeyId only for a customer key (as the caller named it)."""
     return secret.kms_key_id
 
 
-def describe_shape(secret: SecretTable, stages: dict[str, str], versions_key: str) -> dict:
+def describe_shape(secret: AnySecret, stages: dict[str, str], versions_key: str) -> dict:
     """DescribeSecret (versions_key "VersionIdsToStages") or a ListSecrets entry
     ("SecretVersionsToStages"): only the fields that have a value, never the value."""
     out: dict[str, Any] = {"ARN": secret.arn, "Name": secret.name}

@@ -24,7 +24,6 @@ from paramstore.secrets.operations._common import (
     describe_shape,
     encode_token,
     find_secret,
-    key_for_new_versions,
     lock_same_secret,
     not_found,
     read_value,
@@ -36,7 +35,7 @@ from paramstore.secrets.operations._common import (
 )
 from paramstore.secrets.operations.tags import check_tags, tags_json
 from paramstore.secrets.storage import repository
-from paramstore.secrets.storage.tables import SecretTable
+from paramstore.secrets.storage.tables import AnySecret, SecretTable
 
 MIN_RECOVERY_DAYS, MAX_RECOVERY_DAYS, DEFAULT_RECOVERY_DAYS = 7, 30, 30
 DEFAULT_PAGE = 100
@@ -69,7 +68,7 @@ def create_secret(ctx: SecretsContext, req: dict) -> dict:
     key_arn: Optional[str] = None
     sealed = None
     if value is not None:
-        sealed = seal_value(ctx, arn, key_id, token, *value)  # type: ignore[arg-type]
+        sealed = seal_value(ctx, arn, key_id, token, *value)
         key_arn = sealed.key_arn if key_id is not None else None
     elif key_id is not None:
         key_arn = envelope.check_key_access(ctx.secrets.kms_port, ctx, arn, key_id)
@@ -96,7 +95,7 @@ def _exists(name: str) -> ResourceExistsException:
     return ResourceExistsException(f"The operation failed because the secret {name} already exists.")
 
 
-def _existing(ctx: SecretsContext, existing: SecretTable, name: str, token: Optional[str],
+def _existing(ctx: SecretsContext, existing: AnySecret, name: str, token: Optional[str],
               value: Optional[tuple[bytes, bool]]) -> dict:
     """CreateSecret of a name that is taken: a retry with the same token and value is
     answered as the first call was; anything else is refused."""
@@ -106,7 +105,7 @@ def _existing(ctx: SecretsContext, existing: SecretTable, name: str, token: Opti
     version = ctx.secrets.version(existing, token) if token is not None and value is not None else None
     if version is None or version.value_sealed is None:
         raise _exists(name)
-    same_value_or_conflict(ctx, existing, version, *value)  # type: ignore[misc]
+    same_value_or_conflict(ctx, existing, version, *value)
     ctx.audit_detail = {"versionId": token}
     return {"ARN": existing.arn, "Name": existing.name, "VersionId": token}
 
@@ -129,12 +128,12 @@ def update_secret(ctx: SecretsContext, req: dict) -> dict:
             new_key_arn = None
     sealed = None
     if value is not None:
-        existing = ctx.secrets.version(secret, token)  # type: ignore[arg-type]
+        existing = ctx.secrets.version(secret, token)
         if existing is not None and existing.value_sealed is not None:
             same_value_or_conflict(ctx, secret, existing, *value)
             ctx.audit_detail = {"versionId": token}
             return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
-        sealed = seal_value(ctx, secret.arn, new_key_arn or new_key_id, token, *value)  # type: ignore[arg-type]
+        sealed = seal_value(ctx, secret.arn, new_key_arn or new_key_id, token, *value)
     reencrypted = _reencrypt_labelled(ctx, secret, new_key_arn or new_key_id) if changing_key else []
     if sealed is not None:
         ctx.audit_detail = {"versionId": token}
@@ -145,7 +144,7 @@ def update_secret(ctx: SecretsContext, req: dict) -> dict:
         if changing_key:
             row.kms_key_id, row.kms_key_arn = new_key_id, new_key_arn
             for version_id, again in reencrypted:
-                stored = repository.version_of(session, row.id, version_id)  # type: ignore[arg-type]
+                stored = repository.version_of(session, row.id, version_id)
                 if stored is not None and stored.value_sealed is not None:
                     stored.value_sealed, stored.data_key_sealed = again.value_sealed, again.data_key_sealed
                     stored.kms_key_arn, stored.default_key = again.key_arn, again.default_key
@@ -160,7 +159,7 @@ def update_secret(ctx: SecretsContext, req: dict) -> dict:
     return out
 
 
-def _reencrypt_labelled(ctx: SecretsContext, secret: SecretTable, key_id: Optional[str]) -> list:
+def _reencrypt_labelled(ctx: SecretsContext, secret: AnySecret, key_id: Optional[str]) -> list:
     """A new key re-encrypts the AWSCURRENT, AWSPENDING and AWSPREVIOUS versions (AWS's
     rule; other versions stay under the old key).  Done as the caller: without the right
     to decrypt the old versions, they stay as they are."""
@@ -244,7 +243,7 @@ def delete_secret(ctx: SecretsContext, req: dict) -> dict:
         if row is None or row.id != secret.id:
             raise not_found()
         if force:
-            repository.delete_secret_rows(session, row.id)  # type: ignore[arg-type]
+            repository.delete_secret_rows(session, row.id)
             deletion = now
         else:
             deletion = row.deleted_date = now + days * DAY

@@ -48,7 +48,7 @@ def rotate_secret(ctx: SecretsContext, req: dict) -> dict:
         ctx.audit_detail = {"versionId": token, "rotationTarget": lambda_arn}
     with ctx.secrets.write() as session:
         row = lock_same_secret(session, secret)
-        before = repository.stages_of(session, row.id)  # type: ignore[arg-type]
+        before = repository.stages_of(session, row.id)
         pending = before.get(labels.PENDING)
         if immediately:
             if pending == token:
@@ -56,14 +56,14 @@ def rotate_secret(ctx: SecretsContext, req: dict) -> dict:
             elif pending is not None and pending != before.get(labels.CURRENT):
                 raise InvalidRequestException("A previous rotation isn't complete. That rotation will be "
                                               "reattempted.")
-            elif repository.version_of(session, row.id, token) is not None:  # type: ignore[arg-type]
+            elif repository.version_of(session, row.id, token) is not None:
                 raise ResourceExistsException(f"You can't use ClientRequestToken {token} because that value is "
                                               f"already in use for a version of secret {row.arn}.")
             else:
                 row.version_seq += 1
                 session.add(SecretVersionTable(secret_id=row.id, version_id=token, seq=row.version_seq,
                                                created_date=now))
-                repository.replace_stages(session, row.id, before,  # type: ignore[arg-type]
+                repository.replace_stages(session, row.id, before,
                                           {**before, labels.PENDING: token})
         row.rotation_lambda_arn = lambda_arn
         if rules is not None:
@@ -93,7 +93,7 @@ def cancel_rotate_secret(ctx: SecretsContext, req: dict) -> dict:
         row.next_rotation_date = None
         row.last_changed_date = ctx.now()
         session.add(row)
-        pending = repository.stages_of(session, row.id).get(labels.PENDING)  # type: ignore[arg-type]
+        pending = repository.stages_of(session, row.id).get(labels.PENDING)
     out = {"ARN": secret.arn, "Name": secret.name}
     if pending is not None:
         out["VersionId"] = pending

@@ -32,7 +32,7 @@ from paramstore.secrets.operations._common import (
 )
 from paramstore.secrets.operations.lifecycle import matching_secrets
 from paramstore.secrets.storage import repository
-from paramstore.secrets.storage.tables import SecretTable, SecretVersionTable
+from paramstore.secrets.storage.tables import AnySecret, AnyVersion, VersionRow
 
 MAX_BATCH = 20
 DEFAULT_VERSIONS_PAGE = 100
@@ -42,8 +42,8 @@ def _no_value_for(what: str, value: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Secrets Manager can't find the specified secret value for {what}: {value}")
 
 
-def select_version(ctx: SecretsContext, secret: SecretTable, version_id: Optional[str],
-                   stage: Optional[str]) -> SecretVersionTable:
+def select_version(ctx: SecretsContext, secret: AnySecret, version_id: Optional[str],
+                   stage: Optional[str]) -> VersionRow:
     """The version a read asks for: by id, by label, both (they must agree), or AWSCURRENT."""
     stages = ctx.secrets.stages(secret)
     if version_id is not None:
@@ -73,7 +73,7 @@ def get_secret_value(ctx: SecretsContext, req: dict) -> dict:
     return _value_entry(ctx, secret, req.get("VersionId"), req.get("VersionStage"))
 
 
-def _value_entry(ctx: SecretsContext, secret: SecretTable, version_id: Optional[str],
+def _value_entry(ctx: SecretsContext, secret: AnySecret, version_id: Optional[str],
                  stage: Optional[str]) -> dict:
     check_not_cross_account_default_key(ctx, secret)
     version = select_version(ctx, secret, version_id, stage)
@@ -154,11 +154,11 @@ def update_secret_version_stage(ctx: SecretsContext, req: dict) -> dict:
     with ctx.secrets.write() as session:
         row = lock_same_secret(session, secret)
         for version_id in (v for v in (move_to, remove_from) if v is not None):
-            if repository.version_of(session, row.id, version_id) is None:  # type: ignore[arg-type]
+            if repository.version_of(session, row.id, version_id) is None:
                 raise _no_value_for("VersionId", version_id)
-        before = repository.stages_of(session, row.id)  # type: ignore[arg-type]
+        before = repository.stages_of(session, row.id)
         after = labels.after_stage_update(before, label, remove_from, move_to)
-        repository.replace_stages(session, row.id, before, after)  # type: ignore[arg-type]
+        repository.replace_stages(session, row.id, before, after)
         row.last_changed_date = ctx.now()
         session.add(row)
     return {"ARN": secret.arn, "Name": secret.name}
@@ -185,7 +185,7 @@ def list_secret_version_ids(ctx: SecretsContext, req: dict) -> dict:
     return out
 
 
-def _version_entry(version: SecretVersionTable, stages: Optional[list[str]]) -> dict:
+def _version_entry(version: AnyVersion, stages: Optional[list[str]]) -> dict:
     entry: dict = {"VersionId": version.version_id}
     if stages:
         entry["VersionStages"] = stages

@@ -145,7 +145,7 @@ class RotationRunner:
             row = repository.find_secret(session, job.account_id, job.region, job.name, lock=True)
             if row is None or row.arn != job.arn or failed_step is not None:
                 return
-            before = repository.stages_of(session, row.id)  # type: ignore[arg-type]
+            before = repository.stages_of(session, row.id)
             if before.get(labels.CURRENT) != job.token:
                 event.event_name = "RotationFailed"
                 detail.update(failedStep="finishSecret", reason="finishSecret did not move AWSCURRENT to the new "
@@ -154,7 +154,7 @@ class RotationRunner:
             after = dict(before)
             if after.get(labels.PENDING) == job.token:
                 del after[labels.PENDING]
-            repository.replace_stages(session, row.id, before, after)  # type: ignore[arg-type]
+            repository.replace_stages(session, row.id, before, after)
             row.last_rotated_date = now
             if row.rotation_enabled and row.rotation_rules:
                 row.next_rotation_date = next_rotation(json.loads(row.rotation_rules), now)

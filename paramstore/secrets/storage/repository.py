@@ -63,37 +63,37 @@ def versions_of(session: Session, secret_id: int) -> list[SecretVersionTable]:
 
 def delete_versions(session: Session, secret_id: int, version_ids: list[str]) -> None:
     if version_ids:
-        session.exec(delete(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id)  # type: ignore[call-overload]
-                     .where(SecretVersionTable.version_id.in_(version_ids)))  # type: ignore[attr-defined]
+        session.exec(delete(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id)
+                     .where(SecretVersionTable.version_id.in_(version_ids)))
 
 
 def delete_secret_rows(session: Session, secret_id: int) -> None:
     """A secret and everything that hangs off it."""
-    session.exec(delete(SecretStageTable).where(SecretStageTable.secret_id == secret_id))  # type: ignore[call-overload]
-    session.exec(delete(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id))  # type: ignore[call-overload]
-    session.exec(delete(SecretTable).where(SecretTable.id == secret_id))  # type: ignore[call-overload]
+    session.exec(delete(SecretStageTable).where(SecretStageTable.secret_id == secret_id))
+    session.exec(delete(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id))
+    session.exec(delete(SecretTable).where(SecretTable.id == secret_id))
 
 
 def due_deletions(session: Session, now: float) -> list[SecretTable]:
-    return list(session.exec(select(SecretTable).where(SecretTable.deleted_date <= now)  # type: ignore[operator]
+    return list(session.exec(select(SecretTable).where(SecretTable.deleted_date <= now)
                              .with_for_update()))
 
 
 def due_rotations(session: Session, now: float) -> list[SecretTable]:
     return list(session.exec(select(SecretTable).where(SecretTable.rotation_enabled == True)  # noqa: E712
-                             .where(SecretTable.deleted_date.is_(None))  # type: ignore[union-attr]
-                             .where(SecretTable.next_rotation_date <= now)  # type: ignore[operator]
+                             .where(SecretTable.deleted_date.is_(None))
+                             .where(SecretTable.next_rotation_date <= now)
                              .with_for_update()))
 
 
 def next_due(session: Session) -> Optional[float]:
     """The earliest scheduled deletion or rotation."""
-    deletion = session.exec(select(SecretTable.deleted_date).where(SecretTable.deleted_date.is_not(None))  # type: ignore[union-attr]
+    deletion = session.exec(select(SecretTable.deleted_date).where(SecretTable.deleted_date.is_not(None))
                             .order_by(SecretTable.deleted_date).limit(1)).first()
     rotation = session.exec(select(SecretTable.next_rotation_date)
                             .where(SecretTable.rotation_enabled == True)  # noqa: E712
-                            .where(SecretTable.deleted_date.is_(None))  # type: ignore[union-attr]
-                            .where(SecretTable.next_rotation_date.is_not(None))  # type: ignore[union-attr]
+                            .where(SecretTable.deleted_date.is_(None))
+                            .where(SecretTable.next_rotation_date.is_not(None))
                             .order_by(SecretTable.next_rotation_date).limit(1)).first()
     due = [t for t in (deletion, rotation) if t is not None]
     return min(due) if due else None

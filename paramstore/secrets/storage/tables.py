@@ -12,9 +12,10 @@ label is attached to at most one version" a constraint rather than a convention.
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Union
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import kms_core.storage.metadata  # noqa: F401  (naming convention before any table)
@@ -83,3 +84,56 @@ class SecretStageTable(SQLModel, table=True):
     secret_id: int = Field(foreign_key="secrets_secret.id", primary_key=True)
     stage: str = Field(primary_key=True, max_length=256)
     version_id: str = Field(max_length=64)
+
+
+# --- what the caches hold: plain, immutable copies (an ORM row's attribute reads cost a
+# descriptor call each; the hot path reads a dozen of them per request) ----------------------
+@dataclass(frozen=True, slots=True)
+class SecretRow:
+    id: int
+    account_id: str
+    region: str
+    name: str
+    arn: str
+    description: Optional[str]
+    kms_key_id: Optional[str]
+    kms_key_arn: Optional[str]
+    resource_policy: Optional[str]
+    tags: Optional[str]
+    created_date: float
+    last_changed_date: float
+    last_accessed_date: Optional[float]
+    deleted_date: Optional[float]
+    rotation_enabled: Optional[bool]
+    rotation_lambda_arn: Optional[str]
+    rotation_rules: Optional[str]
+    last_rotated_date: Optional[float]
+    next_rotation_date: Optional[float]
+    version_seq: int
+
+    @classmethod
+    def of(cls, row: SecretTable) -> "SecretRow":
+        return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    secret_id: int
+    version_id: str
+    seq: int
+    created_date: float
+    last_accessed_date: Optional[float]
+    kms_key_arn: Optional[str]
+    default_key: bool
+    binary: bool
+    value_sealed: Optional[bytes]
+    data_key_sealed: Optional[bytes]
+
+    @classmethod
+    def of(cls, row: SecretVersionTable) -> "VersionRow":
+        return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+
+
+#: what operations that only read a secret take: a cached copy or a row of a transaction
+AnySecret = Union[SecretRow, SecretTable]
+AnyVersion = Union[VersionRow, SecretVersionTable]
