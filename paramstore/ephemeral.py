@@ -233,7 +233,8 @@ def exports(url: str, admin: Credentials, show_secret: bool) -> str:
     else:
         lines.append("# AWS_SECRET_ACCESS_KEY: the value of PARAMSTORE_ADMIN_SECRET_ACCESS_KEY")
     lines += [f"export AWS_DEFAULT_REGION={REGION}", f"export AWS_ENDPOINT_URL_KMS={url}",
-              f"export AWS_ENDPOINT_URL_SSM={url}", f"export PARAMSTORE_ENDPOINT_URL={url}"]
+              f"export AWS_ENDPOINT_URL_SSM={url}", f"export AWS_ENDPOINT_URL_SECRETS_MANAGER={url}",
+              f"export PARAMSTORE_ENDPOINT_URL={url}"]
     return "\n".join(lines) + "\n"
 
 

@@ -11,9 +11,9 @@ test asks for one of them (`-p no:paramstore` turns the plugin off).
   everything and an access key for it, made in-process in one write transaction: tests
   don't see each other's keys, parameters or identities.
 - `paramstore_env`: the account's credentials and the server's endpoint in the variables the
-  AWS SDKs and CLI read (AWS_ENDPOINT_URL_KMS / _SSM / _STS / _IAM, AWS_ACCESS_KEY_ID,
+  AWS SDKs and CLI read (AWS_ENDPOINT_URL_KMS / _SSM / _SECRETS_MANAGER / _STS / _IAM, AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION), for the application under test; restored after.
-- `paramstore_kms`, `paramstore_ssm`: boto3 clients signed as the account's admin (they set
+- `paramstore_kms`, `paramstore_ssm`, `paramstore_secretsmanager`: boto3 clients signed as the account's admin (they set
   the environment too).
 """
 
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 #: what paramstore_env sets besides the credentials: every service the server speaks
-ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM")
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                      "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM")
 #: variables that would change whom a client signs as, or where it sends: removed
 _CLEARED = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
             "AWS_REGION")
@@ -133,3 +134,9 @@ def paramstore_kms(paramstore_env: ParamstoreAccount) -> Any:
 def paramstore_ssm(paramstore_env: ParamstoreAccount) -> Any:
     """A boto3 SSM client for this test's account."""
     return paramstore_env.client("ssm")
+
+
+@pytest.fixture
+def paramstore_secretsmanager(paramstore_env: ParamstoreAccount) -> Any:
+    """A boto3 Secrets Manager client for this test's account."""
+    return paramstore_env.client("secretsmanager")

@@ -109,6 +109,7 @@ def test_printed_credentials_work_and_nothing_is_left_behind(start, signum):
     server = start()
     exports = server.read_exports()
     assert exports["AWS_ENDPOINT_URL_KMS"] == exports["AWS_ENDPOINT_URL_SSM"] == exports["PARAMSTORE_ENDPOINT_URL"]
+    assert exports["AWS_ENDPOINT_URL_SECRETS_MANAGER"] == exports["PARAMSTORE_ENDPOINT_URL"]
     assert exports["AWS_ACCESS_KEY_ID"].startswith("AKIA") and len(exports["AWS_SECRET_ACCESS_KEY"]) == 40
 
     ssm = server.client("ssm")

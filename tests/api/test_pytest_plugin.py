@@ -70,6 +70,11 @@ def test_the_environment_points_the_app_at_the_server_and_is_restored(pytester):
             ssm = boto3.client("ssm")  # what the app does: nothing but the environment
             assert ssm.get_parameter(Name="/myapp/prod/db-password", WithDecryption=True)["Parameter"]["Value"] == "in-process"
 
+        def test_a_secrets_manager_app(paramstore_secretsmanager):
+            paramstore_secretsmanager.create_secret(Name="myapp/prod/db", SecretString='{{"password": "sm"}}')
+            secrets = boto3.client("secretsmanager")  # the environment alone
+            assert json.loads(secrets.get_secret_value(SecretId="myapp/prod/db")["SecretString"]) == {{"password": "sm"}}
+
         def test_an_app_in_its_own_process(paramstore_ssm):
             paramstore_ssm.put_parameter(Name="/myapp/prod/db-password", Value="s3cret", Type="SecureString")
             out = subprocess.run([sys.executable, {str(APP)!r}], capture_output=True, text=True, check=True).stdout
@@ -80,7 +85,7 @@ def test_the_environment_points_the_app_at_the_server_and_is_restored(pytester):
             assert os.environ["AWS_SESSION_TOKEN"] == "a token that would break signing"
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_a_session_that_uses_no_fixture_starts_nothing(pytester, monkeypatch, tmp_path):
