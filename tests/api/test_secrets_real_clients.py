@@ -178,6 +178,27 @@ def test_secret_cache_follows_a_rotation_by_version_stages(server, sm, name):
     assert "AWSCURRENT" in stages[token] and stages[old] == ["AWSPREVIOUS"]
 
 
+def test_secret_cache_sees_a_server_run_rotation_after_refresh(server, sm, name):
+    """RotateSecret with the built-in generator (the server runs the four steps); the
+    cache keeps the old password until its refresh interval, then has the rotated one."""
+    from tests.conftest import ACCOUNT_ID, REGION
+
+    sm.create_secret(Name=name, SecretString='{"user": "app", "password": "before-rotation"}')
+    cache = SecretCache(config=SecretCacheConfig(secret_refresh_interval=REFRESH),
+                        client=server.client("secretsmanager"))
+    assert json.loads(cache.get_secret_string(name))["password"] == "before-rotation"
+    read_at = time.monotonic()
+    sm.rotate_secret(SecretId=name,
+                     RotationLambdaARN=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:paramstore-rotate-json-password")
+    assert server.app.state.store.secrets.rotations.wait_idle(20)
+    rotated = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])["password"]
+    assert rotated != "before-rotation"
+    if time.monotonic() - read_at < REFRESH / 2:
+        assert json.loads(cache.get_secret_string(name))["password"] == "before-rotation"
+    _sleep_past_refresh(read_at)
+    assert json.loads(cache.get_secret_string(name))["password"] == rotated
+
+
 def test_secret_cache_binary_and_missing_secrets(server, sm, name):
     blob = bytes(range(256)) + b"\x00tail"
     sm.create_secret(Name=name, SecretBinary=blob)
