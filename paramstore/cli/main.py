@@ -32,7 +32,7 @@ class _Paramstore(TyperGroup):
 
 # one line per paragraph: this typer keeps a docstring's line breaks in --help
 _HELP = "\n\n".join((
-    "Self-hosted AWS KMS and SSM Parameter Store.",
+    "Self-hosted AWS KMS, SSM Parameter Store and Secrets Manager.",
     "A command that fails prints one line, `paramstore: ...`, on stderr, and exits 1 when the server refused "
     "(an AWS error: `paramstore: Code: message`) or 2 when there was no answer (bad arguments or files, no "
     "credentials, no connection, TLS).",
