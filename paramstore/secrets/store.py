@@ -15,6 +15,7 @@ import json
 import math
 import uuid
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from kms_core.audit import AuditEvent
@@ -53,6 +54,7 @@ class SecretStore:
         self._stages: dict[int, dict[str, str]] = {}
         self._versions: dict[tuple[int, str], Optional[VersionRow]] = {}
         self._policies: dict[str, CompiledPolicy] = {}
+        self._listings: dict[tuple, list] = {}
         #: (secret id, version id) -> data key already opened (paramstore/secrets/envelope.py)
         self._data_keys: dict[tuple[int, str], object] = {}
         self._next_due: Optional[float] = None
@@ -80,6 +82,7 @@ class SecretStore:
         self._secrets.clear()
         self._stages.clear()
         self._versions.clear()
+        self._listings.clear()
         self._data_keys.clear()
         self._next_due = None
 
@@ -132,9 +135,43 @@ class SecretStore:
         with self.db.session() as session:
             return repository.versions_of(session, secret.id)
 
-    def all_secrets(self, account_id: str, region: str) -> list[SecretTable]:
+    def all_secrets(self, account_id: str, region: str) -> list[SecretRow]:
         with self.db.session() as session:
-            return repository.secrets_in(session, account_id, region)
+            return [SecretRow.of(row) for row in repository.secrets_in(session, account_id, region)]
+
+    def stages_of_many(self, secrets: list) -> None:
+        """Load the labels of a listing page in one query (not one per secret)."""
+        missing = [s.id for s in secrets if s.id not in self._stages]
+        if missing:
+            with self.db.session() as session:
+                for secret_id, stages in repository.stages_for(session, missing).items():
+                    self._remember(self._stages, secret_id, stages)
+
+    def touch(self, secret: SecretRow, version: Optional[VersionRow], day: float) -> None:
+        """Record LastAccessedDate without moving the secrets' epoch: it changes no value
+        and no decision, so no cache anywhere must drop for it (one write per secret and
+        day, not one cache flush in every process).  This process's copies are updated;
+        another's show the new day once its caches drop for another reason (AWS calls the
+        date approximate too)."""
+        with self.db.write_session() as session:
+            repository.set_last_accessed(session, secret.id, version.version_id if version else None, day)
+            session.commit()
+        key = (secret.account_id, secret.region, secret.name)
+        if self._secrets.get(key) is secret:
+            self._secrets[key] = replace(secret, last_accessed_date=day)
+        if version is not None and self._versions.get((secret.id, version.version_id)) is version:
+            self._versions[(secret.id, version.version_id)] = replace(version, last_accessed_date=day)
+        self._listings.clear()  # they may sort or show by LastAccessedDate
+
+    def listing(self, key: tuple, load) -> list:
+        """A listing's filtered, sorted rows, from the cache or `load()`: the pages after
+        the first cost no query and no sort until something changes."""
+        try:
+            return self._listings[key]
+        except KeyError:
+            rows = load()
+            self._remember(self._listings, key, rows)
+            return rows
 
     def policy(self, text: str) -> CompiledPolicy:
         """A stored resource policy, compiled once (it was validated when put)."""

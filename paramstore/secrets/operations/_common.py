@@ -23,7 +23,8 @@ from paramstore.secrets.errors import (
 from paramstore.secrets.names import parse_secret_id
 from paramstore.secrets.storage import repository
 from paramstore.secrets.storage.repository import Txn
-from paramstore.secrets.storage.tables import AnySecret, AnyVersion, SecretRow, SecretTable, SecretVersionTable
+from paramstore.secrets.storage.tables import (AnySecret, AnyVersion, SecretRow, SecretTable, SecretVersionTable,
+                                               VersionRow)
 
 DAY = 86400.0
 #: versions kept before unlabelled ones older than a day are removed (AWS's ~100 quota)
@@ -191,22 +192,12 @@ def lock_same_secret(session: Txn, secret: AnySecret) -> SecretTable:
     return row
 
 
-def touch_accessed(ctx: SecretsContext, secret: AnySecret, version: Optional[AnyVersion]) -> None:
-    """LastAccessedDate has day resolution: at most one write per secret and day."""
+def touch_accessed(ctx: SecretsContext, secret: SecretRow, version: Optional[VersionRow]) -> None:
+    """LastAccessedDate has day resolution: at most one write per secret and day (and process)."""
     today = (ctx.now() // DAY) * DAY
     if secret.last_accessed_date == today and (version is None or version.last_accessed_date == today):
         return
-    with ctx.secrets.write() as session:
-        row = session.get(SecretTable, secret.id)
-        if row is None:
-            return
-        row.last_accessed_date = today
-        session.add(row)
-        if version is not None:
-            stored = repository.version_of(session, secret.id, version.version_id)
-            if stored is not None:
-                stored.last_accessed_date = today
-                session.add(stored)
+    ctx.secrets.touch(secret, version, today)
 
 
 # --- shapes ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ DeleteSecret, RestoreSecret."""
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 from kms_core.port import authorize_account, set_request_tags
@@ -35,7 +36,7 @@ from paramstore.secrets.operations._common import (
 )
 from paramstore.secrets.operations.tags import check_tags, tags_json
 from paramstore.secrets.storage import repository
-from paramstore.secrets.storage.tables import AnySecret, SecretTable
+from paramstore.secrets.storage.tables import AnySecret, SecretRow, SecretTable
 
 MIN_RECOVERY_DAYS, MAX_RECOVERY_DAYS, DEFAULT_RECOVERY_DAYS = 7, 30, 30
 DEFAULT_PAGE = 100
@@ -194,6 +195,7 @@ def list_secrets(ctx: SecretsContext, req: dict) -> dict:
     position = decode_token(ctx, req, "ListSecrets", bound)
     start = int(position) if position is not None else 0
     page = rows[start:start + limit]
+    ctx.secrets.stages_of_many(page)
     out: dict = {"SecretList": [describe_shape(row, ctx.secrets.stages(row), "SecretVersionsToStages")
                                 for row in page]}
     if start + limit < len(rows):
@@ -201,14 +203,20 @@ def list_secrets(ctx: SecretsContext, req: dict) -> dict:
     return out
 
 
-def matching_secrets(ctx: SecretsContext, req: dict) -> list[SecretTable]:
+def matching_secrets(ctx: SecretsContext, req: dict) -> list[SecretRow]:
     """The account's secrets that pass the request's filters, in the order asked for."""
-    rows = ctx.secrets.all_secrets(ctx.account_id, ctx.region)
-    if not req.get("IncludePlannedDeletion"):
-        rows = [r for r in rows if r.deleted_date is None]
     match = filters.compile_filters(req.get("Filters") or [])
-    rows = [r for r in rows if match(r)]
-    return filters.sort_secrets(rows, req.get("SortBy") or "created-date", req.get("SortOrder") or "asc")
+    include_deleted = bool(req.get("IncludePlannedDeletion"))
+    sort_by, order = req.get("SortBy") or "created-date", req.get("SortOrder") or "asc"
+
+    def load() -> list:
+        rows = [r for r in ctx.secrets.all_secrets(ctx.account_id, ctx.region)
+                if (include_deleted or r.deleted_date is None) and match(r)]
+        return filters.sort_secrets(rows, sort_by, order)
+
+    key = (ctx.account_id, ctx.region, json.dumps(req.get("Filters") or [], sort_keys=True), include_deleted,
+           sort_by, order)
+    return ctx.secrets.listing(key, load)
 
 
 def delete_secret(ctx: SecretsContext, req: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, delete, select, update
 
 from paramstore.secrets.storage.tables import SecretStageTable, SecretTable, SecretVersionTable
 
@@ -97,3 +97,20 @@ def next_due(session: Session) -> Optional[float]:
                             .order_by(SecretTable.next_rotation_date).limit(1)).first()
     due = [t for t in (deletion, rotation) if t is not None]
     return min(due) if due else None
+
+
+def set_last_accessed(session: Session, secret_id: int, version_id: Optional[str], day: float) -> None:
+    session.exec(update(SecretTable).where(SecretTable.id == secret_id)
+                 .values(last_accessed_date=day))
+    if version_id is not None:
+        session.exec(update(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id)
+                     .where(SecretVersionTable.version_id == version_id).values(last_accessed_date=day))
+
+
+def stages_for(session: Session, secret_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Every label of these secrets in one query (a listing page)."""
+    out: dict[int, dict[str, str]] = {secret_id: {} for secret_id in secret_ids}
+    if secret_ids:
+        for row in session.exec(select(SecretStageTable).where(SecretStageTable.secret_id.in_(secret_ids))):
+            out[row.secret_id][row.stage] = row.version_id
+    return out
