@@ -232,7 +232,7 @@ CREATE TABLE secrets_version (
 	last_accessed_date FLOAT, 
 	kms_key_arn VARCHAR(2048), 
 	default_key BOOLEAN NOT NULL, 
-	binary BOOLEAN NOT NULL, 
+	is_binary BOOLEAN NOT NULL, 
 	value_sealed BLOB, 
 	data_key_sealed BLOB, 
 	CONSTRAINT pk_secrets_version PRIMARY KEY (secret_id, version_id), 

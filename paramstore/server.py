@@ -452,6 +452,8 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # From here on, database work on this (the event loop's) thread raises NeedsDatabase.
         store.db.loop_thread = threading.get_ident()
+        if store.secrets is not None:  # rotations do their database work on the worker too
+            store.secrets.rotations.use_worker(worker, asyncio.get_running_loop())
         tasks = [asyncio.create_task(_sweeper(store, worker, audit, settings.sweep_interval_seconds))]
         if request_metrics is not None:
             tasks.append(asyncio.create_task(_flush_metrics(request_metrics)))
@@ -462,6 +464,8 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if store.secrets is not None:
+                store.secrets.rotations.use_worker(None, None)
             worker.close()
             store.db.loop_thread = None
             audit.close()

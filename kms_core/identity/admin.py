@@ -104,7 +104,7 @@ def _policy_dict(text: Any) -> dict:
         raise MalformedPolicyDocument("Syntax errors in policy: the policy document is empty.")
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise MalformedPolicyDocument("Syntax errors in policy: the policy is not valid JSON.") from None
     if not isinstance(doc, dict):
         raise MalformedPolicyDocument("Syntax errors in policy: the policy must be a JSON object.")

@@ -52,7 +52,7 @@ def validate_key_policy(text: str) -> dict[str, Any]:
         raise MalformedPolicyDocumentException("The policy contains characters that are not allowed.")
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise MalformedPolicyDocumentException("The policy is not valid JSON.") from None
     if not isinstance(doc, dict):
         raise MalformedPolicyDocumentException("The policy must be a JSON object.")

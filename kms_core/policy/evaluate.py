@@ -158,7 +158,7 @@ def compile_policy(document: str | dict[str, Any], *, resource_policy: bool) -> 
     if isinstance(document, str):
         try:
             doc = json.loads(document)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise MalformedPolicyDocumentException("The policy is not valid JSON.") from None
         text = document
     else:

@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("last_accessed_date", sa.Float(), nullable=True),
         sa.Column("kms_key_arn", sa.String(2048), nullable=True),
         sa.Column("default_key", sa.Boolean(), nullable=False),
-        sa.Column("binary", sa.Boolean(), nullable=False),
+        sa.Column("is_binary", sa.Boolean(), nullable=False),
         sa.Column("value_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("data_key_sealed", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(["secret_id"], ["secrets_secret.id"],

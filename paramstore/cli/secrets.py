@@ -158,7 +158,7 @@ def _json_object(target: str, record: dict[str, Any]) -> dict[str, Any]:
         fail(f"{target} is a binary secret, not a JSON object", UNUSABLE_SECRET)
     try:
         fields = json.loads(record["SecretString"])
-    except ValueError:
+    except (ValueError, RecursionError):
         fail(f"{target} is not a JSON object (its value is not JSON)", UNUSABLE_SECRET)
     if not isinstance(fields, dict):
         kind = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(

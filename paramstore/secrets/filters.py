@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from typing import Callable, Iterable
+from typing import Callable
 
 from paramstore.secrets.authz import tags_of
 from paramstore.secrets.errors import InvalidParameterException
@@ -26,37 +27,50 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
-def _prefix(fields: Callable[[SecretTable], Iterable[str]]) -> Callable[[SecretTable, str], bool]:
-    return lambda row, value: any(f.startswith(value) for f in fields(row))
+def _starts_a_word(sorted_words: list[str], prefix: str) -> bool:
+    """Whether some word starts with `prefix` (a binary search of the sorted words)."""
+    at = bisect.bisect_left(sorted_words, prefix)
+    return at < len(sorted_words) and sorted_words[at].startswith(prefix)
 
 
-def _description(row: AnySecret, value: str) -> bool:
-    wanted = value.lower().split()
-    have = (row.description or "").lower().split()
-    return all(any(h.startswith(w) for h in have) for w in wanted) if wanted else False
-
-
-def _all(row: AnySecret, value: str) -> bool:
-    wanted = words(value)
-    if not wanted:
-        return False
+def _all_words(row: AnySecret) -> list[str]:
     tags = tags_of(row)
-    have = [w for text in [row.name, row.description or "", *tags, *tags.values()] for w in words(text)]
-    return all(any(h.startswith(w) for h in have) for w in wanted)
+    return sorted({w for text in [row.name, row.description or "", *tags, *tags.values()] for w in words(text)})
 
 
-_MATCHERS: dict[str, Callable[[SecretTable, str], bool]] = {
-    "name": _prefix(lambda r: [r.name]),
-    "tag-key": _prefix(lambda r: list(tags_of(r))),
-    "tag-value": _prefix(lambda r: list(tags_of(r).values())),
-    "primary-region": _prefix(lambda r: [r.region]),
-    "owning-service": _prefix(lambda r: []),
-    "description": _description,
-    "all": _all,
+#: what a filter looks at, computed at most once per secret and request
+_FIELDS: dict[str, Callable[[AnySecret], list[str]]] = {
+    "name": lambda r: [r.name],
+    "tag-key": lambda r: list(tags_of(r)),
+    "tag-value": lambda r: list(tags_of(r).values()),
+    "primary-region": lambda r: [r.region],
+    "owning-service": lambda r: [],
+    "description": lambda r: sorted(set((r.description or "").lower().split())),
+    "all": _all_words,
 }
 
 
-def compile_filters(filters: list[dict]) -> Callable[[SecretTable], bool]:
+def _prefix(have: list[str], value: str) -> bool:
+    return any(f.startswith(value) for f in have)
+
+
+def _description(have: list[str], value: str) -> bool:
+    wanted = value.lower().split()
+    return bool(wanted) and all(_starts_a_word(have, w) for w in wanted)
+
+
+def _all(have: list[str], value: str) -> bool:
+    wanted = words(value)
+    return bool(wanted) and all(_starts_a_word(have, w) for w in wanted)
+
+
+_MATCHERS: dict[str, Callable[[list[str], str], bool]] = {
+    "name": _prefix, "tag-key": _prefix, "tag-value": _prefix, "primary-region": _prefix,
+    "owning-service": _prefix, "description": _description, "all": _all,
+}
+
+
+def compile_filters(filters: list[dict]) -> Callable[[AnySecret], bool]:
     checks = []
     for f in filters:
         key = f.get("Key")
@@ -66,10 +80,17 @@ def compile_filters(filters: list[dict]) -> Callable[[SecretTable], bool]:
         values = f.get("Values") or []
         if not values:
             raise InvalidParameterException(f"The filter {key} needs at least one value.")
-        checks.append((matcher, [(v[1:], True) if v.startswith("!") else (v, False) for v in values]))
+        checks.append((key, matcher, [(v[1:], True) if v.startswith("!") else (v, False) for v in values]))
 
     def match(row: AnySecret) -> bool:
-        return all(any(matcher(row, v) != negated for v, negated in values) for matcher, values in checks)
+        seen: dict[str, list[str]] = {}
+        for key, matcher, values in checks:
+            have = seen.get(key)
+            if have is None:
+                have = seen[key] = _FIELDS[key](row)
+            if not any(matcher(have, v) != negated for v, negated in values):
+                return False
+        return True
 
     return match
 

@@ -24,6 +24,7 @@ from kms_core.port import InProcessKms, KmsPort
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.storage.session import SECRETS_EPOCH
 from paramstore.secrets.envelope import SECRETS_KEYS
+from paramstore.secrets.operations._common import MAX_VERSIONS, purge_deprecated
 from paramstore.secrets.rotation.runner import RotationJob, RotationRunner
 from paramstore.secrets.rotation.schedule import next_rotation
 from paramstore.secrets.rotation.targets import RotationTargets
@@ -210,18 +211,26 @@ class SecretStore:
                                              {"name": row.name, "deletionDate": row.deleted_date}))
                 repository.delete_secret_rows(session, row.id)
             for row in repository.due_rotations(session, now):
+                if not row.rotation_enabled or row.deleted_date is not None or not row.rotation_rules:
+                    row.next_rotation_date = None  # nothing to run (kept so only while rotation is on)
+                    session.add(row)
+                    continue
+                row.next_rotation_date = next_rotation(json.loads(row.rotation_rules), now)
+                session.add(row)
                 stages = repository.stages_of(session, row.id)
                 token = stages.get("AWSPENDING")
                 if token is None or token == stages.get("AWSCURRENT"):
                     token = str(uuid.uuid4())
+                    pending = {**stages, "AWSPENDING": token}
+                    if repository.count_versions(session, row.id) >= MAX_VERSIONS and not purge_deprecated(
+                            session, row, pending, now, refuse=False):
+                        events.append(_service_event(now, "RotationFailed", row, {
+                            "failedStep": "createSecret", "reason": "the secret has too many versions"}))
+                        continue  # tried again at the next scheduled time
                     row.version_seq += 1
                     session.add(SecretVersionTable(secret_id=row.id, version_id=token, seq=row.version_seq,
                                                    created_date=now))
-                    repository.replace_stages(session, row.id, stages,
-                                              {**stages, "AWSPENDING": token})
-                row.next_rotation_date = next_rotation(json.loads(row.rotation_rules or "{}"), now) \
-                    if row.rotation_rules else None
-                session.add(row)
+                    repository.replace_stages(session, row.id, stages, pending)
                 events.append(_service_event(now, "RotationStarted", row, {"versionId": token, "scheduled": True}))
                 jobs.append(RotationJob(row.account_id, row.region, row.name, row.arn, token,
                                         row.rotation_lambda_arn or ""))

@@ -40,7 +40,7 @@ def secrets_service(make_context: Callable[..., Any]) -> ServiceSpec:
     # InternalServiceError (500) is Secrets Manager's retryable fault; it has no timeout error of its own
     spec = ServiceSpec(TARGET_PREFIX, "secretsmanager", "secretsmanager.amazonaws.com", InternalServiceError,
                        make_context, timeout_error=InternalServiceError,
-                       inline_operations=frozenset({"GetRandomPassword", "GetSecretValue", "DescribeSecret"}))
+                       inline_operations=frozenset({"GetSecretValue", "DescribeSecret"}))
     for name, handler in HANDLERS.items():
         spec.add(name, handler, SECRETS_SHAPES[name])
     return spec

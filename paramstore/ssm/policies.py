@@ -41,7 +41,7 @@ def parse_policies(text: str, now: float) -> ParsedPolicies:
     notices 15 days and 1 day before expiry), up to 10 policies in all."""
     try:
         items = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise InvalidPolicyTypeException(
             "The policies are not valid JSON: a JSON array of policies is expected.") from None
     if not isinstance(items, list):

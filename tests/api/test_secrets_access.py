@@ -336,3 +336,132 @@ def test_reads_and_writes_are_audited_with_the_version(server, sm):
     write_event = event_for(server, request_id_of(created))
     assert json.loads(write_event["detail"])["versionId"] == created["VersionId"]
     assert any(r.startswith("arn:aws:kms:") for r in write_event["resources"])  # the key it used
+
+
+# --- what an attacker tried (each a repro of a bug once found) ------------------------------------
+def test_batch_get_judges_each_secret_by_its_own_condition_keys(server, sm):
+    """A key set for one secret (its rotation function) must not be read for the next."""
+    target = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:paramstore-rotate-random"
+    rotating, other = unique("batch-rot"), unique("batch-other")
+    sm.create_secret(Name=rotating, SecretString="r")
+    sm.create_secret(Name=other, SecretString="TOP-SECRET")
+    sm.rotate_secret(SecretId=rotating, RotationLambdaARN=target, RotateImmediately=False,
+                     RotationRules={"AutomaticallyAfterDays": 30})
+    client, _ = user_client(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+         "Condition": {"StringEquals": {"secretsmanager:resource/AllowRotationLambdaArn": target}}},
+        {"Effect": "Allow", "Action": "secretsmanager:BatchGetSecretValue", "Resource": "*"}]})
+    out = client.batch_get_secret_value(SecretIdList=[rotating, other])
+    assert [v["Name"] for v in out["SecretValues"]] == [rotating]
+    assert [e["SecretId"] for e in out["Errors"]] == [other]
+
+
+@pytest.mark.parametrize("condition", [
+    {"StringLike": {"aws:PrincipalAccount": "????????????"}},
+    {"StringEquals": {"aws:PrincipalAccount": "${aws:PrincipalAccount}"}},
+    {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-abc"}},
+    {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::????????????:root"}},
+    {"StringEqualsIfExists": {"aws:PrincipalAccount": ACCOUNT_ID}},
+])
+def test_block_public_policy_sees_through_conditions_that_narrow_nothing(sm, condition):
+    arn = sm.create_secret(Name=unique(), SecretString="v")["ARN"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*", "Condition": condition}]})
+    expect_error(lambda: sm.put_resource_policy(SecretId=arn, ResourcePolicy=policy, BlockPublicPolicy=True),
+                 "PublicPolicyException")
+    assert sm.validate_resource_policy(ResourcePolicy=policy)["PolicyValidationPassed"] is False
+
+
+def test_a_wildcard_account_principal_is_never_stored(sm):
+    arn = sm.create_secret(Name=unique(), SecretString="v")["ARN"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::*:root"]}, "Action": "secretsmanager:*",
+         "Resource": "*"}]})
+    for block in (True, False):
+        expect_error(lambda: sm.put_resource_policy(SecretId=arn, ResourcePolicy=policy, BlockPublicPolicy=block),
+                     "MalformedPolicyDocumentException")
+
+
+def test_a_create_retry_is_no_oracle_for_a_caller_who_cannot_read(server, sm):
+    name = unique("pin")
+    version = sm.create_secret(Name=name, SecretString="4711")["VersionId"]
+    client, _ = user_client(server, allow(["secretsmanager:CreateSecret"]))
+    for guess in ("1234", "4711"):
+        expect_error(lambda: client.create_secret(Name=name, SecretString=guess, ClientRequestToken=version),
+                     "ResourceExistsException", f"The operation failed because the secret {name} already exists.")
+
+
+def test_a_create_retry_answers_a_caller_who_can_read(sm):
+    name = unique("retry")
+    first = sm.create_secret(Name=name, SecretString="same")
+    again = sm.create_secret(Name=name, SecretString="same", ClientRequestToken=first["VersionId"])
+    assert again["VersionId"] == first["VersionId"]
+
+
+def test_cross_account_update_secret_with_the_default_key_is_refused(server, sm, other_sm):
+    name = unique("shared")
+    arn = sm.create_secret(Name=name, SecretString="owner's")["ARN"]
+    sm.put_resource_policy(SecretId=arn, ResourcePolicy=cross_account_policy(
+        ["secretsmanager:UpdateSecret", "secretsmanager:PutSecretValue"]))
+    for call in (lambda: other_sm.update_secret(SecretId=arn, SecretString="attacker"),
+                 lambda: other_sm.put_secret_value(SecretId=arn, SecretString="attacker")):
+        expect_error(call, "InvalidRequestException", contains="default KMS service key")
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "owner's"
+
+
+def test_a_refusal_names_the_secret_as_the_caller_did(server, sm):
+    client, _ = user_client(server, None)
+    name = unique()
+    sm.create_secret(Name=name, SecretString="v")
+    err = expect_error(lambda: client.describe_secret(SecretId=name), "AccessDeniedException")
+    assert err["Message"].endswith(f"on resource: {name} because no identity-based policy allows the "
+                                   "secretsmanager:DescribeSecret action")
+
+
+def test_another_accounts_missing_and_existing_secrets_look_the_same(server, sm, other_sm):
+    existing = sm.create_secret(Name=unique(), SecretString="v")["ARN"]
+    missing = existing[:-20] + "no-such-secret-AbCdEf"
+    answers = []
+    for arn in (existing, missing):
+        for call in (lambda: other_sm.describe_secret(SecretId=arn),
+                     lambda: other_sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)):
+            answers.append(expect_error(call, "AccessDeniedException", contains="no resource-based policy allows")[
+                "Code"])
+    assert answers == ["AccessDeniedException"] * 4
+    assert sm.describe_secret(SecretId=existing)["ARN"] == existing
+
+
+def test_a_password_with_tiny_character_types_comes_at_once(sm):
+    import string
+    import time
+
+    started = time.monotonic()
+    password = sm.get_random_password(PasswordLength=5, IncludeSpace=True, ExcludeCharacters=(
+        string.ascii_lowercase[1:] + string.ascii_uppercase[1:] + string.digits[1:]))["RandomPassword"]
+    assert time.monotonic() - started < 1.0
+    assert {"a", "A", "0", " "} <= set(password)
+
+
+@pytest.mark.parametrize("where", ["secret", "key", "iam", "ssm"])
+def test_a_deeply_nested_policy_is_malformed_not_a_crash(server, sm, kms, where):
+    deep = "[" * 5000 + "]" * 5000
+    if where == "secret":
+        arn = sm.create_secret(Name=unique(), SecretString="v")["ARN"]
+        expect_error(lambda: sm.put_resource_policy(SecretId=arn, ResourcePolicy=deep),
+                     "MalformedPolicyDocumentException")
+        expect_error(lambda: sm.validate_resource_policy(ResourcePolicy=deep), "MalformedPolicyDocumentException")
+    elif where == "key":
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        expect_error(lambda: kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=deep),
+                     "MalformedPolicyDocumentException")
+    elif where == "iam":
+        iam = server.client("iam")
+        iam.create_user(UserName="deep-" + uuid.uuid4().hex[:8])
+        user = iam.list_users()["Users"][-1]["UserName"]
+        expect_error(lambda: iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=deep),
+                     "MalformedPolicyDocument")
+    else:
+        ssm = server.client("ssm")
+        within_limit = "[" * 2000 + "]" * 2000  # Policies is at most 4096 characters
+        expect_error(lambda: ssm.put_parameter(Name="/deep/" + uuid.uuid4().hex[:8], Value="v", Type="String",
+                                               Tier="Advanced", Policies=within_limit), "InvalidPolicyTypeException")

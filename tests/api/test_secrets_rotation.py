@@ -22,6 +22,7 @@ from kms_core.storage.audit_file import trail_engine
 from paramstore.secrets.rotation.targets import (SIGNATURE_HEADER, RotationTargets, TargetsFileError, Webhook,
                                                  load_targets, verify)
 from paramstore.tls import make_dev_cert
+from tests.api.test_kms_grants import make_user
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY
 from tests.helpers import expect_error
 
@@ -161,10 +162,8 @@ def test_cancel_turns_rotation_off_and_keeps_the_rules(server, sm):
 
 
 def test_rotate_needs_its_own_permission(server, sm):
-    from tests.api.test_kms_grants import make_user
-
     user = make_user(server, {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["secretsmanager:*", "lambda:InvokeFunction"], "Resource": "*"},
         {"Effect": "Deny", "Action": "secretsmanager:RotateSecret", "Resource": "*",
          "Condition": {"StringLike": {"secretsmanager:RotationLambdaARN": "*paramstore-rotate-random"}}}]})
     client = server.client("secretsmanager", access_key_id=user.access_key_id, secret=user.secret)
@@ -248,7 +247,8 @@ def https_receiver(tmp_path, receiver: Receiver):
 def webhook_target(server, url: str, ca_bundle: str, key: bytes = SIGNING_KEY):
     store = server.app.state.store.secrets
     before = store.rotation_targets
-    store.rotation_targets = RotationTargets({"test-webhook": Webhook("test-webhook", url, key, ca_bundle, 10.0)})
+    store.rotation_targets = RotationTargets({"test-webhook": Webhook("test-webhook", url, key, ca_bundle, 10.0,
+                                                                      frozenset({ACCOUNT_ID}))})
     try:
         yield
     finally:
@@ -315,23 +315,55 @@ def test_targets_file_adds_webhooks_and_generators(tmp_path):
     path = tmp_path / "targets.json"
     path.write_text(json.dumps({"targets": [
         {"name": "orders-db", "type": "webhook", "url": "https://rotator.example/rotate",
-         "signing_key_file": str(key_file)},
-        {"name": "api-token", "type": "generate", "field": "token", "length": 48}]}))
+         "signing_key_file": str(key_file), "accounts": [ACCOUNT_ID]},
+        {"name": "api-token", "type": "generate", "field": "token", "length": 48, "accounts": "*"}]}))
     targets = load_targets(path)
     hook = targets.resolve(f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:orders-db", ACCOUNT_ID, REGION)
     assert isinstance(hook, Webhook) and hook.signing_key == b"k" * 32
     assert targets.resolve(f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:api-token", ACCOUNT_ID, REGION).length == 48
     assert targets.resolve(f"arn:aws:lambda:eu-west-1:{ACCOUNT_ID}:function:orders-db", ACCOUNT_ID, REGION) is None
+    # another account's secret can't name the webhook, even with an ARN of its own account
+    assert targets.resolve(f"arn:aws:lambda:{REGION}:444455556666:function:orders-db", "444455556666", REGION) is None
+    assert targets.resolve(f"arn:aws:lambda:{REGION}:444455556666:function:api-token", "444455556666", REGION)
 
 
 @pytest.mark.parametrize("entry, complaint", [
-    ({"name": "x", "type": "webhook", "url": "http://plain.example/", "signing_key": "k" * 20}, "https://"),
-    ({"name": "x", "type": "webhook", "url": "https://a.example/", "signing_key": "short"}, "at least 16"),
+    ({"name": "x", "type": "webhook", "url": "http://plain.example/", "signing_key": "k" * 20, "accounts": "*"},
+     "https://"),
+    ({"name": "x", "type": "webhook", "url": "https://a.example/", "signing_key": "short", "accounts": "*"},
+     "at least 16"),
     ({"name": "x y", "type": "generate"}, "name"),
-    ({"name": "x", "type": "lambda"}, "type must be"),
+    ({"name": "x", "type": "lambda", "accounts": "*"}, "type must be"),
+    ({"name": "x", "type": "webhook", "url": "https://a.example/", "signing_key": "k" * 20}, "accounts"),
+    ({"name": "x", "type": "generate", "accounts": ["1234"]}, "accounts"),
 ])
 def test_a_bad_targets_file_is_refused(tmp_path, entry, complaint):
     path = tmp_path / "targets.json"
     path.write_text(json.dumps({"targets": [entry]}))
     with pytest.raises(TargetsFileError, match=complaint):
         load_targets(path)
+
+
+def test_no_scheduled_rotation_while_scheduled_for_deletion(server, sm, clock):
+    arn = new_secret(sm, json.dumps({"password": "p0"}))
+    sm.rotate_secret(SecretId=arn, RotationLambdaARN=JSON_PASSWORD, RotateImmediately=False,
+                     RotationRules={"AutomaticallyAfterDays": 1})
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    clock.advance(days=2)
+    sm.list_secrets(MaxResults=1)
+    wait_rotations(server)
+    sm.restore_secret(SecretId=arn)
+    assert json.loads(sm.get_secret_value(SecretId=arn)["SecretString"]) == {"password": "p0"}
+    described = sm.describe_secret(SecretId=arn)
+    assert described["RotationEnabled"] is True
+    assert described["NextRotationDate"] > described["LastChangedDate"]  # rescheduled from the restore
+
+
+def test_naming_a_target_needs_lambda_invoke_function(server, sm):
+    user = make_user(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:RotateSecret", "Resource": "*"}]})
+    client = server.client("secretsmanager", access_key_id=user.access_key_id, secret=user.secret)
+    arn = new_secret(sm, "v")
+    expect_error(lambda: client.rotate_secret(SecretId=arn, RotationLambdaARN=RANDOM), "AccessDeniedException",
+                 contains="lambda:InvokeFunction")
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == "v"

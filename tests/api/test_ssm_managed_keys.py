@@ -93,15 +93,15 @@ def test_undeclared_service_aliases_are_not_created(server):
 
 def test_a_new_service_gets_its_key_set_by_registering_it(server):
     service_keys = server.app.state.store.kms.service_keys
-    key_set = ServiceKeySet("secretsmanager", "Secrets Manager", "Default key for Secrets Manager")
+    key_set = ServiceKeySet("appconfig", "AppConfig", "Default key for AppConfig")
     service_keys.register(key_set)
-    assert service_keys.for_alias("alias/aws/secretsmanager") is key_set
+    assert service_keys.for_alias("alias/aws/appconfig") is key_set
     kms = server.client("kms", region="ap-south-1")
-    meta = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
-    assert meta["KeyManager"] == "AWS" and meta["Description"] == "Default key for Secrets Manager"
+    meta = kms.describe_key(KeyId="alias/aws/appconfig")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS" and meta["Description"] == "Default key for AppConfig"
     policy = json.loads(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
     assert policy["Statement"][0]["Condition"]["StringEquals"]["kms:ViaService"] == \
-        "secretsmanager.ap-south-1.amazonaws.com"
+        "appconfig.ap-south-1.amazonaws.com"
 
 
 def test_disabled_customer_key_gives_invalid_key_id_on_put_and_read(kms, ssm):

@@ -29,7 +29,7 @@ BIG_TABLES = {
     "ssm_parameter", "ssm_parameter_version", "ssm_parameter_label", "ssm_parameter_tag",
     "kms_key", "kms_key_material", "kms_alias", "kms_key_tag", "kms_grant", "kms_service_owned_key",
     "iam_user", "iam_role", "iam_inline_policy", "iam_principal_tag", "ps_access_key",
-    "audit_outbox", "ps_resource_count",
+    "audit_outbox", "ps_resource_count", "secrets_secret", "secrets_version", "secrets_stage",
 }
 
 
@@ -145,6 +145,39 @@ def _exercise(server) -> None:
         '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},'
         '"Action":"sts:AssumeRole"}]}'))
     list(iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 2}))
+
+    sm = server.client("secretsmanager")
+    for i in range(3):
+        sm.create_secret(Name=f"app/s{i}", SecretString=f"v{i}", Tags=[{"Key": "team", "Value": f"t{i}"}])
+    sm.put_secret_value(SecretId="app/s0", SecretString="v0b")
+    sm.put_secret_value(SecretId="app/s0", SecretString="v0c", VersionStages=["blue"])
+    sm.get_secret_value(SecretId="app/s0")
+    sm.get_secret_value(SecretId="app/s0", VersionStage="AWSPREVIOUS")
+    sm.describe_secret(SecretId="app/s1")
+    sm.batch_get_secret_value(SecretIdList=["app/s0", "app/s1", "missing"])
+    list(sm.get_paginator("list_secrets").paginate(PaginationConfig={"PageSize": 2}))
+    sm.list_secrets(Filters=[{"Key": "name", "Values": ["app/"]}], SortBy="name")
+    sm.list_secret_version_ids(SecretId="app/s0", IncludeDeprecated=True)
+    stages = sm.describe_secret(SecretId="app/s0")["VersionIdsToStages"]
+    blue = next(v for v, labels in stages.items() if "blue" in labels)
+    current = next(v for v, labels in stages.items() if "AWSCURRENT" in labels)
+    sm.update_secret_version_stage(SecretId="app/s0", VersionStage="AWSCURRENT", MoveToVersionId=blue,
+                                   RemoveFromVersionId=current)
+    sm.update_secret(SecretId="app/s1", Description="d", SecretString="v1b")
+    sm.tag_resource(SecretId="app/s1", Tags=[{"Key": "k", "Value": "v"}])
+    sm.untag_resource(SecretId="app/s1", TagKeys=["k"])
+    sm.put_resource_policy(SecretId="app/s1", ResourcePolicy=(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},'
+        '"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}'))
+    sm.rotate_secret(SecretId="app/s2", RotationLambdaARN=(
+        "arn:aws:lambda:us-east-1:111122223333:function:paramstore-rotate-random"),
+        RotationRules={"AutomaticallyAfterDays": 1})
+    assert server.app.state.store.secrets.rotations.wait_idle(20)
+    sm.delete_secret(SecretId="app/s1", RecoveryWindowInDays=7)
+    sm.restore_secret(SecretId="app/s1")
+    sm.delete_secret(SecretId="app/s2", ForceDeleteWithoutRecovery=True)
+    server.clock.advance(days=2)
+    sm.list_secrets(MaxResults=1)  # the sweeper's due-work queries
 
 
 def _sqlite_plan(path, statement: str, params) -> list[str]:

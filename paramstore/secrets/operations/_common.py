@@ -10,7 +10,7 @@ from typing import Any, Optional
 from kms_core.port import authorize_account
 from kms_core.protocol.page_tokens import open_page_token, seal_page_token
 from paramstore.secrets import envelope, stages as labels
-from paramstore.secrets.authz import authorize_secret
+from paramstore.secrets.authz import authorize_secret, refuse_other_account
 from paramstore.secrets.context import SecretsContext
 from paramstore.secrets.errors import (
     InvalidNextTokenException,
@@ -61,10 +61,12 @@ def require_secret(ctx: SecretsContext, secret_id: str, action: str, *, live: bo
     row = find_secret(ctx, secret_id)
     if row is None:
         ref = parse_secret_id(secret_id, ctx.account_id, ctx.region)
+        if ref.account_id != ctx.account_id:
+            refuse_other_account(ctx, action, secret_id)
         authorize_account(ctx, action, ref.arn or
                           f"arn:aws:secretsmanager:{ref.region}:{ref.account_id}:secret:{ref.name}")
         raise not_found()
-    authorize_secret(ctx, action, row)
+    authorize_secret(ctx, action, row, secret_id)
     if live and row.deleted_date is not None:
         raise marked_for_deletion()
     return row
@@ -99,7 +101,7 @@ def check_not_cross_account_default_key(ctx: SecretsContext, secret: AnySecret) 
 
 # --- values ---------------------------------------------------------------------------------
 def read_value(ctx: SecretsContext, secret: AnySecret, version: AnyVersion) -> bytes:
-    return envelope.unseal(ctx.secrets.kms_port, ctx, secret.arn, version.version_id, version.binary,
+    return envelope.unseal(ctx.secrets.kms_port, ctx, secret.arn, version.version_id, version.is_binary,
                            version.value_sealed, version.data_key_sealed,
                            ctx.secrets.data_keys(), (secret.id, version.version_id))
 
@@ -134,7 +136,7 @@ def same_value_or_conflict(ctx: SecretsContext, secret: AnySecret, version: AnyV
                            value: bytes, binary: bool) -> None:
     """A ClientRequestToken used again: fine with the same value (nothing happens), refused
     with another (AWS decrypts the stored version to compare, and so do we)."""
-    if version.binary != binary or read_value(ctx, secret, version) != value:
+    if version.is_binary != binary or read_value(ctx, secret, version) != value:
         raise ResourceExistsException(f"You can't use ClientRequestToken {version.version_id} because that value "
                                       f"is already in use for a version of secret {secret.arn}.")
 
@@ -154,31 +156,35 @@ def add_version(session: Txn, ctx: SecretsContext, secret: AnySecret, sealed: Se
         existing = SecretVersionTable(secret_id=secret.id, version_id=sealed.version_id, seq=secret.version_seq,
                                       created_date=now)
     existing.value_sealed, existing.data_key_sealed = sealed.value_sealed, sealed.data_key_sealed
-    existing.kms_key_arn, existing.binary, existing.default_key = sealed.key_arn, sealed.binary, sealed.default_key
+    existing.kms_key_arn, existing.is_binary, existing.default_key = sealed.key_arn, sealed.binary, sealed.default_key
     session.add(existing)
     after = labels.after_new_version(before, sealed.version_id, requested_stages)
     repository.replace_stages(session, secret.id, before, after)
     secret.last_changed_date = now
     session.add(secret)
-    _purge_deprecated(session, secret, after, now)
+    purge_deprecated(session, secret, after, now)
     return after
 
 
-def _purge_deprecated(session: Txn, secret: AnySecret, stages: dict[str, str], now: float) -> None:
+def purge_deprecated(session: Txn, secret: AnySecret, stages: dict[str, str], now: float,
+                     refuse: bool = True) -> bool:
     """Over MAX_VERSIONS, the oldest unlabelled versions older than a day go; if that is not
-    enough, the write is refused (AWS's version quota)."""
+    enough, the write is refused (AWS's version quota), or with refuse=False, False."""
     session.flush()
     versions = repository.versions_of(session, secret.id)
     excess = len(versions) - MAX_VERSIONS
     if excess <= 0:
-        return
+        return True
     labelled = set(stages.values())
     doomed = [v.version_id for v in versions if v.version_id not in labelled
               and now - v.created_date >= DEPRECATED_MIN_AGE][:excess]
     if len(doomed) < excess:
+        if not refuse:
+            return False
         raise LimitExceededException(f"You can't create more than {MAX_VERSIONS} versions of a secret. Versions "
                                      "without a staging label are removed once they are older than a day.")
     repository.delete_versions(session, secret.id, doomed)
+    return True
 
 
 def lock_same_secret(session: Txn, secret: AnySecret) -> SecretTable:

@@ -4,6 +4,7 @@ DeleteSecret, RestoreSecret."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Optional
 
 from kms_core.port import authorize_account, set_request_tags
@@ -18,8 +19,10 @@ from paramstore.secrets.errors import (
     ResourceExistsException,
 )
 from paramstore.secrets.names import check_name, new_arn, parse_secret_id
+from paramstore.secrets.rotation.schedule import next_rotation
 from paramstore.secrets.operations._common import (
     DAY,
+    check_not_cross_account_default_key,
     add_version,
     decode_token,
     describe_shape,
@@ -99,13 +102,20 @@ def _exists(name: str) -> ResourceExistsException:
 def _existing(ctx: SecretsContext, existing: AnySecret, name: str, token: Optional[str],
               value: Optional[tuple[bytes, bool]]) -> dict:
     """CreateSecret of a name that is taken: a retry with the same token and value is
-    answered as the first call was; anything else is refused."""
+    answered as the first call was; anything else is refused.  The comparison decrypts the
+    stored value, so it is made only for a caller the secret lets create it and read it:
+    for anyone else a matching guess would be a yes/no answer about the value."""
+    authorize_secret(ctx, "secretsmanager:CreateSecret", existing, name)
     if existing.deleted_date is not None:
         raise InvalidRequestException("You can't create this secret because a secret with this name is already "
                                       "scheduled for deletion.")
     version = ctx.secrets.version(existing, token) if token is not None and value is not None else None
     if version is None or version.value_sealed is None:
         raise _exists(name)
+    try:
+        authorize_secret(ctx, "secretsmanager:GetSecretValue", existing, name)
+    except AccessDeniedException:
+        raise _exists(name) from None
     same_value_or_conflict(ctx, existing, version, *value)
     ctx.audit_detail = {"versionId": token}
     return {"ARN": existing.arn, "Name": existing.name, "VersionId": token}
@@ -122,6 +132,8 @@ def update_secret(ctx: SecretsContext, req: dict) -> dict:
     token = require_token(req) if value is not None else None
     changing_key = "KmsKeyId" in req and (req["KmsKeyId"] or None) != secret.kms_key_id
     new_key_id = (req["KmsKeyId"] or None) if changing_key else secret.kms_key_id
+    if value is not None or changing_key:  # the default key is usable in its own account only
+        check_not_cross_account_default_key(ctx, replace(secret, kms_key_id=new_key_id))
     new_key_arn = secret.kms_key_arn if not changing_key else None
     if changing_key:
         new_key_arn = envelope.check_key_access(ctx.secrets.kms_port, ctx, secret.arn, new_key_id)
@@ -174,7 +186,7 @@ def _reencrypt_labelled(ctx: SecretsContext, secret: AnySecret, key_id: Optional
             plaintext = read_value(ctx, secret, version)
         except (AccessDeniedException, DecryptionFailure):
             continue
-        out.append((version_id, seal_value(ctx, secret.arn, key_id, version_id, plaintext, version.binary)))
+        out.append((version_id, seal_value(ctx, secret.arn, key_id, version_id, plaintext, version.is_binary)))
     return out
 
 
@@ -235,14 +247,14 @@ def delete_secret(ctx: SecretsContext, req: dict) -> dict:
     secret = find_secret(ctx, req["SecretId"])
     now = ctx.now()
     if secret is None:
-        if not force:
-            require_secret(ctx, req["SecretId"], "secretsmanager:DeleteSecret")  # raises
-        # AWS answers a forced delete of a missing secret as if it had existed
         ref = parse_secret_id(req["SecretId"], ctx.account_id, ctx.region)
+        if not force or ref.account_id != ctx.account_id:
+            require_secret(ctx, req["SecretId"], "secretsmanager:DeleteSecret")  # raises
+        # AWS answers a forced delete of a missing secret (of one's own account) as if it had existed
         arn = ref.arn or new_arn(ref.region, ref.account_id, ref.name)
         authorize_account(ctx, "secretsmanager:DeleteSecret", arn)
         return {"ARN": arn, "Name": ref.name, "DeletionDate": now}
-    authorize_secret(ctx, "secretsmanager:DeleteSecret", secret)
+    authorize_secret(ctx, "secretsmanager:DeleteSecret", secret, req["SecretId"])
     if secret.deleted_date is not None and not force:
         raise InvalidRequestException("You can't perform this operation on the secret because it was already "
                                       "scheduled for deletion.")
@@ -255,6 +267,7 @@ def delete_secret(ctx: SecretsContext, req: dict) -> dict:
             deletion = now
         else:
             deletion = row.deleted_date = now + days * DAY
+            row.next_rotation_date = None  # no rotation while scheduled for deletion
             session.add(row)
     return {"ARN": secret.arn, "Name": secret.name, "DeletionDate": deletion}
 
@@ -269,5 +282,7 @@ def restore_secret(ctx: SecretsContext, req: dict) -> dict:
                 raise not_found()
             row.deleted_date = None
             row.last_changed_date = ctx.now()
+            if row.rotation_enabled and row.rotation_rules:
+                row.next_rotation_date = next_rotation(json.loads(row.rotation_rules), row.last_changed_date)
             session.add(row)
     return {"ARN": secret.arn, "Name": secret.name}

@@ -13,6 +13,8 @@ from paramstore.secrets.errors import InvalidParameterException
 _LOWERCASE, _UPPERCASE, _DIGITS = string.ascii_lowercase, string.ascii_uppercase, string.digits
 _PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 DEFAULT_LENGTH = 32
+#: draws before building a password type by type (bounds the work a request can ask for)
+_DRAWS = 8
 
 
 def get_random_password(ctx: ServiceRequest, req: dict) -> dict:
@@ -41,7 +43,13 @@ def random_password(length: int, exclude: str = "", *, exclude_numbers: bool = F
     if require_each_type and length < len(types):
         raise InvalidParameterException("Password length is too short based on the required types.")
     alphabet = "".join(types)
-    while True:
+    for _ in range(_DRAWS):  # uniform over the passwords that qualify: draw until one does...
         password = "".join(secrets.choice(alphabet) for _ in range(length))
         if not require_each_type or all(any(c in chars for c in password) for chars in types):
             return password
+    # ...a few times: a request whose types are tiny (one digit left of ten) would otherwise
+    # draw thousands of times; then one of each type at random places, the rest from all
+    chosen = [secrets.choice(chars) for chars in types] + [secrets.choice(alphabet)
+                                                           for _ in range(length - len(types))]
+    secrets.SystemRandom().shuffle(chosen)
+    return "".join(chosen)

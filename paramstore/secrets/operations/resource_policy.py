@@ -16,12 +16,15 @@ from paramstore.secrets.errors import MalformedPolicyDocumentException, PublicPo
 from paramstore.secrets.operations._common import lock_same_secret, require_secret
 
 #: condition keys that tie a "*" principal to named accounts, organizations or sources:
-#: with one of them (compared to values without wildcards) a statement is not public
+#: a statement compared on one of them to literal values is not public
 _NARROWING_KEYS = frozenset({
     "aws:principalaccount", "aws:principalarn", "aws:principalorgid", "aws:principalorgpaths",
     "aws:sourceaccount", "aws:sourcearn", "aws:sourceowner", "aws:sourcevpc", "aws:sourcevpce",
     "aws:userid", "aws:username", "kms:calleraccount"})
-_POSITIVE_OPERATORS = ("stringequals", "stringequalsignorecase", "arnequals", "stringlike", "arnlike")
+#: exact comparisons only: no wildcards (StringLike, ArnLike), no set operators (ForAllValues
+#: is true when the key is missing), no IfExists (true when it is missing)
+_EXACT_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "arnequals"})
+_WILDCARDS = ("*", "?", "${")
 
 
 def check_syntax(text: str) -> dict:
@@ -52,7 +55,8 @@ def _names_everyone(principal: Any) -> bool:
         return True
     if isinstance(principal, dict):
         aws = principal.get("AWS")
-        return aws == "*" or (isinstance(aws, list) and "*" in aws)
+        entries = aws if isinstance(aws, list) else [aws]
+        return any(isinstance(e, str) and ("*" in e or "?" in e) for e in entries)
     return False
 
 
@@ -60,12 +64,12 @@ def _narrowed(condition: Any) -> bool:
     if not isinstance(condition, dict):
         return False
     for operator, block in condition.items():
-        base = operator.split(":")[-1].lower().removesuffix("ifexists")
-        if base not in _POSITIVE_OPERATORS or operator.lower().endswith("ifexists") or not isinstance(block, dict):
+        if not isinstance(operator, str) or operator.lower() not in _EXACT_OPERATORS or not isinstance(block, dict):
             continue
         for key, values in block.items():
             items = values if isinstance(values, list) else [values]
-            if key.lower() in _NARROWING_KEYS and items and all(isinstance(v, str) and "*" not in v for v in items):
+            if (isinstance(key, str) and key.lower() in _NARROWING_KEYS and items
+                    and all(isinstance(v, str) and v and not any(w in v for w in _WILDCARDS) for v in items)):
                 return True
     return False
 

@@ -14,7 +14,8 @@ from paramstore.secrets.errors import (
     InvalidRequestException,
     ResourceExistsException,
 )
-from paramstore.secrets.operations._common import lock_same_secret, require_secret
+from kms_core.port import authorize_account
+from paramstore.secrets.operations._common import lock_same_secret, purge_deprecated, require_secret
 from paramstore.secrets.rotation.runner import RotationJob
 from paramstore.secrets.rotation.schedule import check_rules, next_rotation
 from paramstore.secrets.storage import repository
@@ -37,6 +38,8 @@ def rotate_secret(ctx: SecretsContext, req: dict) -> dict:
     lambda_arn = req.get("RotationLambdaARN") or secret.rotation_lambda_arn
     if not lambda_arn:
         raise InvalidRequestException("No Lambda rotation function ARN is associated with this secret.")
+    # the caller must be allowed to run the target, as AWS asks lambda:InvokeFunction of it
+    authorize_account(ctx, "lambda:InvokeFunction", lambda_arn)
     if ctx.secrets.rotation_targets.resolve(lambda_arn, secret.account_id, secret.region) is None:
         raise AccessDeniedException("Secrets Manager cannot invoke the specified Lambda function. Ensure that the "
                                     "function policy grants access to the principal secretsmanager.amazonaws.com.")
@@ -63,8 +66,9 @@ def rotate_secret(ctx: SecretsContext, req: dict) -> dict:
                 row.version_seq += 1
                 session.add(SecretVersionTable(secret_id=row.id, version_id=token, seq=row.version_seq,
                                                created_date=now))
-                repository.replace_stages(session, row.id, before,
-                                          {**before, labels.PENDING: token})
+                after = {**before, labels.PENDING: token}
+                repository.replace_stages(session, row.id, before, after)
+                purge_deprecated(session, row, after, now)  # a placeholder counts against the quota too
         row.rotation_lambda_arn = lambda_arn
         if rules is not None:
             row.rotation_rules = json.dumps(rules, separators=(",", ":"))

@@ -81,7 +81,7 @@ def _value_entry(ctx: SecretsContext, secret: AnySecret, version_id: Optional[st
     value = read_value(ctx, secret, version)
     touch_accessed(ctx, secret, version)
     return {"ARN": secret.arn, "Name": secret.name, "VersionId": version.version_id,
-            **value_fields(value, version.binary),
+            **value_fields(value, version.is_binary),
             "VersionStages": labels.by_version(ctx.secrets.stages(secret)).get(version.version_id, []),
             "CreatedDate": version.created_date}
 

@@ -12,17 +12,22 @@ if any fails, nothing more happens: AWSCURRENT stays where it was and the failur
 the audit trail (RotationFailed, with the step and why).
 
 Rotations run in the background because a webhook calls back into this server: waiting
-for it inside its own request would wait on itself.
+for it inside its own request would wait on itself.  The runner's thread only waits (on a
+webhook, on the database worker): every read and write of the store it needs is handed to
+the server's database worker (`use_worker`), the one thread that fills and drops the
+caches (paramstore/db_worker.py), so no cache is refilled from one thread while another
+drops it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from kms_core.audit import AuditEvent, begin_request, end_request
 from kms_core.domain.errors import AwsError
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("paramstore.secrets")
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 _SOURCE = "secretsmanager.amazonaws.com"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,12 +68,24 @@ class RotationRunner:
         self._lock = threading.Lock()
         self._busy = 0
         self._idle = threading.Condition(self._lock)
+        self._worker: Any = None
+        self._event_loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def use_worker(self, worker: Any, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+        """Run the store's work on the server's database worker (None: on the runner's own
+        thread, for a store used without a server)."""
+        self._worker, self._event_loop = worker, loop
+
+    def _on_worker(self, work: Callable[[], T]) -> T:
+        if self._worker is None or self._event_loop is None:
+            return work()
+        return asyncio.run_coroutine_threadsafe(self._worker.run(work), self._event_loop).result()
 
     def submit(self, job: RotationJob) -> None:
         with self._lock:
             self._busy += 1
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="paramstore-rotation", daemon=True)
+                self._thread = threading.Thread(target=self._serve, name="paramstore-rotation", daemon=True)
                 self._thread.start()
         self._jobs.put(job)
 
@@ -76,7 +94,7 @@ class RotationRunner:
         with self._idle:
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
-    def _loop(self) -> None:
+    def _serve(self) -> None:
         while True:
             job = self._jobs.get()
             try:
@@ -97,19 +115,19 @@ class RotationRunner:
                 raise RotationStepFailed(f"the rotation target {job.lambda_arn} is not configured on this server")
             for step in STEPS:
                 self._step(job, target, step)
-            self._finish(job, None, None)
+            self._on_worker(lambda: self._finish(job, None, None))
             return True
         except (RotationStepFailed, AwsError) as failure:
             reason = str(failure) if isinstance(failure, RotationStepFailed) else f"{failure.code}: {failure.message}"
             log.warning("rotation of %s failed at %s: %s", job.arn, step, reason)
-            self._finish(job, step, reason)
+            self._on_worker(lambda: self._finish(job, step, reason))
             return False
 
     def _step(self, job: RotationJob, target: Target, step: str) -> None:
         if isinstance(target, Generator):
-            self._as_service(job, step, lambda ctx: _GENERATOR_STEPS[step](ctx, job, target))
+            self._on_worker(lambda: self._as_service(job, step, lambda ctx: _GENERATOR_STEPS[step](ctx, job, target)))
         else:
-            target.invoke(step, job.arn, job.token)
+            target.invoke(step, job.arn, job.token)  # waits on the network, not on the worker
 
     def _as_service(self, job: RotationJob, step: str, work: Callable[[SecretsContext], None]) -> None:
         """A generator's step, as the account through the service, audited as such."""
@@ -156,7 +174,7 @@ class RotationRunner:
                 del after[labels.PENDING]
             repository.replace_stages(session, row.id, before, after)
             row.last_rotated_date = now
-            if row.rotation_enabled and row.rotation_rules:
+            if row.rotation_enabled and row.rotation_rules and row.deleted_date is None:
                 row.next_rotation_date = next_rotation(json.loads(row.rotation_rules), now)
             session.add(row)
 
@@ -176,7 +194,7 @@ def _create(ctx: SecretsContext, job: RotationJob, target: Generator) -> None:
         current = values.get_secret_value(ctx, {"SecretId": job.arn})
         try:
             document = json.loads(current.get("SecretString", ""))
-        except ValueError:
+        except (ValueError, RecursionError):
             document = None
         if not isinstance(document, dict):
             raise RotationStepFailed(f"the current value is not a JSON object with a {target.field} field")

@@ -14,15 +14,17 @@ Two kinds:
   `X-Paramstore-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>`.
 
 Targets come only from the operator: an API caller who may call RotateSecret can choose
-among them but can never make the server call a URL of its own choosing.
+among them but can never make the server call a URL of its own choosing.  Each configured
+target names the accounts whose secrets may use it (`"accounts"`, required), and naming a
+target needs `lambda:InvokeFunction` on its ARN, as on AWS.
 
 The targets file (`--rotation-targets FILE`, PARAMSTORE_ROTATION_TARGETS) is JSON:
     {"targets": [
       {"name": "orders-db", "type": "webhook", "url": "https://rotator.internal/rotate",
        "signing_key_file": "/etc/paramstore/orders-db.key", "ca_bundle": "/etc/ssl/internal-ca.pem",
-       "timeout_seconds": 30},
+       "timeout_seconds": 30, "accounts": ["111122223333"]},
       {"name": "api-token", "type": "generate", "field": "token", "length": 48,
-       "exclude_characters": "\\"'\\\\"}
+       "exclude_characters": "\\"'\\\\", "accounts": "*"}
     ]}
 """
 
@@ -62,6 +64,8 @@ class Generator:
     field: Optional[str] = None
     length: int = 32
     exclude_characters: str = ""
+    #: the accounts whose secrets may name it; None = every account (the built-ins)
+    accounts: Optional[frozenset[str]] = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class Webhook:
     signing_key: bytes
     ca_bundle: Optional[str] = None
     timeout: float = DEFAULT_TIMEOUT
+    #: the accounts whose secrets may name it (a webhook rotates one system's credentials:
+    #: the operator says whose); None = every account
+    accounts: Optional[frozenset[str]] = None
 
     def invoke(self, step: str, secret_id: str, token: str, now: Optional[float] = None) -> None:
         """POST the step's event; anything but a 2xx answer fails the step."""
@@ -123,7 +130,10 @@ class RotationTargets:
         match = _LAMBDA_ARN.match(lambda_arn)
         if match is None or match.group(1) != region or match.group(2) != account_id:
             return None
-        return self.targets.get(match.group(3))
+        target = self.targets.get(match.group(3))
+        if target is None or (target.accounts is not None and account_id not in target.accounts):
+            return None
+        return target
 
 
 def load_targets(path: Optional[Path]) -> RotationTargets:
@@ -145,15 +155,27 @@ def load_targets(path: Optional[Path]) -> RotationTargets:
     return RotationTargets(configured)
 
 
+def _accounts(entry: dict, where: str) -> Optional[frozenset[str]]:
+    """"accounts": a list of account ids, or "*" for every account; required."""
+    accounts = entry.get("accounts")
+    if accounts == "*":
+        return None
+    if not isinstance(accounts, list) or not accounts or not all(
+            isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts):
+        raise TargetsFileError(f"{where}: accounts must be a list of 12-digit account ids, or \"*\"")
+    return frozenset(accounts)
+
+
 def _target(entry: object, where: str) -> Target:
     if not isinstance(entry, dict) or not re.fullmatch(r"[A-Za-z0-9_-]{1,140}", str(entry.get("name", ""))):
         raise TargetsFileError(f"{where}: needs a name of letters, digits, - and _")
     name, kind = entry["name"], entry.get("type")
+    accounts = _accounts(entry, where)
     if kind == "generate":
         length = entry.get("length", 32)
         if not isinstance(length, int) or not 1 <= length <= 4096:
             raise TargetsFileError(f"{where}: length must be 1-4096")
-        return Generator(name, entry.get("field"), length, str(entry.get("exclude_characters", "")))
+        return Generator(name, entry.get("field"), length, str(entry.get("exclude_characters", "")), accounts)
     if kind == "webhook":
         url = str(entry.get("url", ""))
         if not url.startswith("https://"):
@@ -167,5 +189,6 @@ def _target(entry: object, where: str) -> Target:
             key = str(entry.get("signing_key", "")).encode()
         if len(key) < 16:
             raise TargetsFileError(f"{where}: a webhook needs a signing key of at least 16 bytes")
-        return Webhook(name, url, key, entry.get("ca_bundle"), float(entry.get("timeout_seconds", DEFAULT_TIMEOUT)))
+        return Webhook(name, url, key, entry.get("ca_bundle"), float(entry.get("timeout_seconds", DEFAULT_TIMEOUT)),
+                       accounts)
     raise TargetsFileError(f"{where}: type must be \"generate\" or \"webhook\"")

@@ -61,6 +61,11 @@ def versions_of(session: Session, secret_id: int) -> list[SecretVersionTable]:
                              .order_by(SecretVersionTable.seq)))
 
 
+def count_versions(session: Session, secret_id: int) -> int:
+    return len(session.exec(select(SecretVersionTable.version_id).where(SecretVersionTable.secret_id == secret_id))
+               .all())
+
+
 def delete_versions(session: Session, secret_id: int, version_ids: list[str]) -> None:
     if version_ids:
         session.exec(delete(SecretVersionTable).where(SecretVersionTable.secret_id == secret_id)
@@ -80,19 +85,17 @@ def due_deletions(session: Session, now: float) -> list[SecretTable]:
 
 
 def due_rotations(session: Session, now: float) -> list[SecretTable]:
-    return list(session.exec(select(SecretTable).where(SecretTable.rotation_enabled == True)  # noqa: E712
-                             .where(SecretTable.deleted_date.is_(None))
-                             .where(SecretTable.next_rotation_date <= now)
+    """Secrets whose rotation is due: a range on the next_rotation_date index (the date is
+    set only while rotation is on and the secret is live)."""
+    return list(session.exec(select(SecretTable).where(SecretTable.next_rotation_date <= now)
                              .with_for_update()))
 
 
 def next_due(session: Session) -> Optional[float]:
-    """The earliest scheduled deletion or rotation."""
+    """The earliest scheduled deletion or rotation (each the first entry of its index)."""
     deletion = session.exec(select(SecretTable.deleted_date).where(SecretTable.deleted_date.is_not(None))
                             .order_by(SecretTable.deleted_date).limit(1)).first()
     rotation = session.exec(select(SecretTable.next_rotation_date)
-                            .where(SecretTable.rotation_enabled == True)  # noqa: E712
-                            .where(SecretTable.deleted_date.is_(None))
                             .where(SecretTable.next_rotation_date.is_not(None))
                             .order_by(SecretTable.next_rotation_date).limit(1)).first()
     due = [t for t in (deletion, rotation) if t is not None]

@@ -74,7 +74,7 @@ class SecretVersionTable(SQLModel, table=True):
     #: sealed under the AWS-managed aws/secretsmanager key (listed as "DefaultEncryptionKey")
     default_key: bool = False
     #: True if the value was given as SecretBinary
-    binary: bool = False
+    is_binary: bool = False
     value_sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     data_key_sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
@@ -125,7 +125,7 @@ class VersionRow:
     last_accessed_date: Optional[float]
     kms_key_arn: Optional[str]
     default_key: bool
-    binary: bool
+    is_binary: bool
     value_sealed: Optional[bytes]
     data_key_sealed: Optional[bytes]
 
