@@ -199,6 +199,19 @@ def test_describe_name_filter_options(ssm, base):
     assert names(contains) == [f"{base}/alpha", f"{base}/alphabet"]
 
 
+def test_describe_name_contains_matches_the_raw_substring(ssm, base):
+    """"/tan" matches ".../tank" and not "standby-5": the value is not made a name first
+    (moto's KMS/SSM suites found the leading "/" dropped)."""
+    tag = base.split("/")[-1]
+    for leaf in ("tank", "standby-5", "x/tanker"):
+        ssm.put_parameter(Name=f"{base}/{leaf}", Value="v", Type="String")
+    found = describe(ssm, ParameterFilters=[{"Key": "Name", "Option": "Contains", "Values": ["/tan"]},
+                                            {"Key": "Path", "Option": "Recursive", "Values": [base]}])
+    assert names(found) == [f"{base}/tank", f"{base}/x/tanker"]
+    top = describe(ssm, ParameterFilters=[{"Key": "Name", "Option": "Contains", "Values": [f"/{tag}/stand"]}])
+    assert names(top) == [f"{base}/standby-5"]
+
+
 def test_describe_filters_and_together_values_or(ssm, base):
     ssm.put_parameter(Name=f"{base}/s1", Value="v", Type="String")
     ssm.put_parameter(Name=f"{base}/l1", Value="a,b", Type="StringList")

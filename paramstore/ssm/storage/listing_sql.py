@@ -101,6 +101,8 @@ def _condition(db: Database, key: str, option: str, values: Optional[list]) -> A
         return or_(*parts)
     column = {"Name": ParameterTable.canonical, "Type": ParameterTable.type, "KeyId": ParameterTable.key_id,
               "Tier": ParameterTable.tier, "DataType": ParameterTable.data_type}[key]
+    if key == "Name" and option == "Contains":  # the raw substring of the name, "/" and all, as AWS matches it
+        return or_(*(_string_match(db, ParameterTable.name, option, v) for v in values or ()))
     if key == "Name":
         values = [canonical_of(v) for v in values or ()]
         if option == "BeginsWith":  # the name index, as a range
