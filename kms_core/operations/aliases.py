@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from kms_core.context import RequestContext
 from kms_core.domain.arn import alias_arn, parse_key_ref
 from kms_core.domain.key_states import require_state
@@ -153,13 +155,39 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
         key_filter = resolve_key_id_only(ctx, req["KeyId"]).key.key_id
     after = decode_marker(ctx, req, "ListAliases", key_filter)
     with read(ctx) as work:
-        rows = work.aliases.page(ctx.account_id, ctx.region, key_filter, after, limit + 1)
-    page = {"Aliases": [{
-        "AliasName": r.alias_name,
-        "AliasArn": alias_arn(ctx.region, ctx.account_id, r.alias_name),
-        "TargetKeyId": r.target_key_id,
-        "CreationDate": r.creation_date,
-        "LastUpdatedDate": r.last_updated_date,
-    } for r in rows[:limit]]}
-    page.update(paged(ctx, "ListAliases", key_filter, rows, limit, lambda r: r.alias_name))
+        rows: list = work.aliases.page(ctx.account_id, ctx.region, key_filter, after, limit + 1)
+    if key_filter is None:
+        rows = _with_predefined(rows, after, limit)
+    page = {"Aliases": [_alias_entry(ctx, r) for r in rows[:limit]]}
+    page.update(paged(ctx, "ListAliases", key_filter, rows, limit,
+                      lambda r: r if isinstance(r, str) else r.alias_name))
     return page
+
+
+#: the aliases AWS lists in every account and Region before the service's key exists (the
+#: key is made on first use; until then the alias has no TargetKeyId)
+PREDEFINED_ALIASES = (
+    "alias/aws/acm", "alias/aws/dynamodb", "alias/aws/ebs", "alias/aws/elasticfilesystem", "alias/aws/es",
+    "alias/aws/glue", "alias/aws/kinesisvideo", "alias/aws/lambda", "alias/aws/rds", "alias/aws/redshift",
+    "alias/aws/s3", "alias/aws/secretsmanager", "alias/aws/ssm", "alias/aws/xray",
+)
+
+
+def _with_predefined(rows: list, after: Optional[str], limit: int) -> list:
+    """The stored aliases of a page (limit+1 of them, by name) merged with the predefined
+    names not stored yet, in name order.  A predefined name past the last stored row of a
+    full page lies beyond the page anyway, so the merge never needs more rows."""
+    stored = {r.alias_name for r in rows}
+    bound = rows[-1].alias_name if len(rows) > limit else None
+    extra = [n for n in PREDEFINED_ALIASES if (after is None or n > after) and n not in stored
+             and (bound is None or n < bound)]
+    if not extra:
+        return rows
+    return sorted([*rows, *extra], key=lambda r: r if isinstance(r, str) else r.alias_name)[:limit + 1]
+
+
+def _alias_entry(ctx: RequestContext, r: Any) -> dict:
+    if isinstance(r, str):  # predefined, not made yet: no target, no dates
+        return {"AliasName": r, "AliasArn": alias_arn(ctx.region, ctx.account_id, r)}
+    return {"AliasName": r.alias_name, "AliasArn": alias_arn(ctx.region, ctx.account_id, r.alias_name),
+            "TargetKeyId": r.target_key_id, "CreationDate": r.creation_date, "LastUpdatedDate": r.last_updated_date}

@@ -394,3 +394,31 @@ def test_encrypt_deleted_alias_not_found(kms, key_id):
     kms.delete_alias(AliasName=name)
     expect_error(lambda: kms.encrypt(KeyId=name, Plaintext=b"x"), "NotFoundException",
                  f"Alias {alias_arn(name)} is not found.")
+
+
+def test_list_aliases_shows_the_predefined_aws_aliases(server):
+    """As AWS does in a new account: every predefined alias/aws/* alias, without a
+    TargetKeyId until its service first uses it; paging sees each name once; a KeyId
+    filter leaves them out."""
+    from kms_core.operations.aliases import PREDEFINED_ALIASES
+    from tests.helpers import second_account_key
+
+    akid, secret = second_account_key(server, "777788889999")
+    kms = server.client("kms", region="ca-central-1", access_key_id=akid, secret=secret)
+    aliases = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    assert set(PREDEFINED_ALIASES) <= set(aliases)
+    s3 = aliases["alias/aws/s3"]
+    assert s3["AliasArn"] == "arn:aws:kms:ca-central-1:777788889999:alias/aws/s3" and "TargetKeyId" not in s3
+    # a first use of aws/secretsmanager makes its key: the alias then has a target
+    sm = server.client("secretsmanager", region="ca-central-1", access_key_id=akid, secret=secret)
+    sm.create_secret(Name="first-use", SecretString="v")
+    kms.create_alias(AliasName="alias/aa-mine", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    paged = []
+    for page in kms.get_paginator("list_aliases").paginate(PaginationConfig={"PageSize": 3}):
+        paged += page["Aliases"]
+    names = [a["AliasName"] for a in paged]
+    assert names == sorted(names) and len(names) == len(set(names)) == len(PREDEFINED_ALIASES) + 1
+    managed = next(a for a in paged if a["AliasName"] == "alias/aws/secretsmanager")
+    assert managed["TargetKeyId"]
+    key_id = next(a for a in paged if a["AliasName"] == "alias/aa-mine")["TargetKeyId"]
+    assert [a["AliasName"] for a in kms.list_aliases(KeyId=key_id)["Aliases"]] == ["alias/aa-mine"]
