@@ -85,6 +85,29 @@ class ServiceKeySet:
         }, indent=2)
 
 
+def _predefined(service: str, display_name: str, protects: str) -> ServiceKeySet:
+    return ServiceKeySet(service, display_name, f"Default key that protects my {protects} when no other key is defined")
+
+
+#: AWS's predefined `alias/aws/<service>` aliases of services this server does not run
+#: (ssm and secretsmanager register their own sets).  ListAliases lists them before their
+#: key exists; DescribeKey on one makes the AWS-managed key, as AWS does.
+PREDEFINED_KEY_SETS = {s.service: s for s in (
+    _predefined("acm", "ACM", "ACM private keys"),
+    _predefined("dynamodb", "Amazon DynamoDB", "DynamoDB data"),
+    _predefined("ebs", "EBS", "EBS volumes"),
+    _predefined("elasticfilesystem", "EFS", "EFS filesystems"),
+    _predefined("es", "Amazon Elasticsearch Service", "Elasticsearch data"),
+    _predefined("glue", "AWS Glue", "Glue data"),
+    _predefined("kinesisvideo", "Kinesis Video Streams", "Kinesis Video Streams data"),
+    _predefined("lambda", "AWS Lambda", "Lambda functions"),
+    _predefined("rds", "RDS", "RDS database volumes"),
+    _predefined("redshift", "Redshift", "Redshift data"),
+    _predefined("s3", "S3", "S3 objects"),
+    _predefined("xray", "AWS X-Ray", "X-Ray data"),
+)}
+
+
 class OwnedKeyError(Exception):
     """A service-owned blob that does not open (tampered, moved, or another key's)."""
 
@@ -107,7 +130,8 @@ class ServiceKeys:
         """The registered set whose managed key this alias names (`alias/aws/<service>`)."""
         if not alias_name.startswith("alias/aws/"):
             return None
-        return self._sets.get(alias_name[len("alias/aws/"):])
+        service = alias_name[len("alias/aws/"):]
+        return self._sets.get(service) or PREDEFINED_KEY_SETS.get(service)
 
     # --- AWS-managed keys -----------------------------------------------------------------
     def ensure_managed_key(self, key_set: ServiceKeySet, account_id: str, region: str) -> str:

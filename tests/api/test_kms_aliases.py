@@ -4,6 +4,7 @@ ListAliases and aliases as KeyId in crypto operations (reference: aws_api.md 4.1
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 
 import pytest
@@ -422,3 +423,26 @@ def test_list_aliases_shows_the_predefined_aws_aliases(server):
     assert managed["TargetKeyId"]
     key_id = next(a for a in paged if a["AliasName"] == "alias/aa-mine")["TargetKeyId"]
     assert [a["AliasName"] for a in kms.list_aliases(KeyId=key_id)["Aliases"]] == ["alias/aa-mine"]
+
+
+def test_describe_key_on_a_predefined_alias_makes_its_aws_managed_key(server):
+    """AWS: DescribeKey on a predefined alias/aws/* alias with no key yet creates the
+    AWS-managed key and answers with it; ListAliases then shows its target.  The key is
+    usable only through its service, so a direct Encrypt is refused."""
+    from kms_core.operations.aliases import PREDEFINED_ALIASES
+    from tests.helpers import second_account_key
+
+    akid, secret = second_account_key(server, "777788880000")
+    kms = server.client("kms", region="sa-east-1", access_key_id=akid, secret=secret)
+    for alias in PREDEFINED_ALIASES:  # every listed alias names a key set DescribeKey can make
+        meta = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        assert meta["KeyManager"] == "AWS" and meta["KeyState"] == "Enabled"
+        assert meta["Arn"].startswith("arn:aws:kms:sa-east-1:777788880000:key/")
+    meta = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    assert meta["Description"] == "Default key that protects my S3 objects when no other key is defined"
+    listed = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    assert listed["alias/aws/s3"]["TargetKeyId"] == meta["KeyId"]
+    policy = json.loads(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
+    assert policy["Statement"][0]["Condition"]["StringEquals"]["kms:ViaService"] == "s3.sa-east-1.amazonaws.com"
+    expect_error(lambda: kms.encrypt(KeyId="alias/aws/s3", Plaintext=b"x"), "AccessDeniedException")
+    expect_error(lambda: kms.disable_key(KeyId=meta["KeyId"]), "AccessDeniedException")
