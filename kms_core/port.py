@@ -24,7 +24,7 @@ from kms_core.context import RequestContext
 from kms_core.policy.authorize import authorize_account as authorize_account
 from kms_core.policy.authorize import set_request_tags as set_request_tags
 from kms_core.crypto.aes_gcm import DecryptionFailed, GcmKey
-from kms_core.domain.arn import KEY_ID_RE
+from kms_core.domain.arn import KEY_ID_RE, row_id_for
 from kms_core.engine import ciphertext
 from kms_core.operations import crypto
 from kms_core.domain.errors import AwsError
@@ -217,23 +217,23 @@ class InProcessKms:
         try:
             return function(kms_ctx, request)
         except AwsError as error:
-            raise self._typed(error, request.get("CiphertextBlob")) from None
+            raise self._typed(error, request.get("CiphertextBlob"), caller.region) from None
         finally:
             for arn in kms_ctx.resources:  # a listing touches one key many times: name it once
                 if arn not in caller.resources:
                     caller.resources.append(arn)
 
-    def _typed(self, error: AwsError, blob: Optional[bytes]) -> KmsCallError:
+    def _typed(self, error: AwsError, blob: Optional[bytes], region: str) -> KmsCallError:
         args = (error.code, error.message, error.http_status)
         if error.code == "InvalidCiphertextException":
-            return KmsKeyGone(*args) if self._key_is_gone(blob) else KmsCiphertextRejected(*args)
+            return KmsKeyGone(*args) if self._key_is_gone(blob, region) else KmsCiphertextRejected(*args)
         if error.code == "AccessDeniedException":
             return KmsAccessDenied(*args)
         if error.code in _KEY_ERRORS:
             return KmsKeyUnusable(*args)
         return KmsFailed(*args)
 
-    def _key_is_gone(self, blob: Optional[bytes]) -> bool:
+    def _key_is_gone(self, blob: Optional[bytes], region: str) -> bool:
         """A data key whose KMS key was deleted: the caller's problem, not a tampered row."""
         if blob is None:
             return False
@@ -241,4 +241,4 @@ class InProcessKms:
             key_id = ciphertext.parse(blob).key_id
         except ciphertext.MalformedCiphertext:
             return False
-        return bool(KEY_ID_RE.fullmatch(key_id)) and self._kms.key(key_id) is None
+        return bool(KEY_ID_RE.fullmatch(key_id)) and self._kms.key(row_id_for(key_id, region)) is None

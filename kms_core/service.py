@@ -19,7 +19,7 @@ from kms_core.audit import AuditEvent
 from kms_core.crypto.key_import import WrappingKeyCache
 from kms_core.crypto.root import RootKeyring
 from kms_core.domain import limits
-from kms_core.domain.arn import key_arn
+from kms_core.domain.arn import key_arn, key_id_of_row
 from kms_core.domain.model import KeyState, KeyWithMaterial, Origin, RotationType
 from kms_core.identity.store import IdentityStore
 from kms_core.policy.evaluate import CompiledPolicy, compile_policy
@@ -30,7 +30,7 @@ from kms_core.service_keys import ServiceKeys
 from kms_core.storage import repository
 from kms_core.storage.session import Database
 from kms_core.storage.tables import KeyTable
-from kms_core.storage.unit_of_work import reading, writing
+from kms_core.storage.unit_of_work import UnitOfWork, reading, writing
 
 
 _MAX_CACHED_KEYS = 100_000
@@ -104,18 +104,19 @@ class KmsCore:
         except Exception:  # stored policies were validated; if one can't compile, it allows nothing
             return CompiledPolicy(text, ())
 
-    def key(self, key_id: str) -> Optional[KeyWithMaterial]:
-        """The key with its unwrapped materials; misses are cached too (None), so blobs
-        naming unknown keys can't make every request a database query."""
+    def key(self, row_id: str) -> Optional[KeyWithMaterial]:
+        """The key stored as `row_id` (domain/arn.py `row_id_for`) with its unwrapped
+        materials; misses are cached too (None), so blobs naming unknown keys can't make
+        every request a database query."""
         try:
-            entry = self._keys[key_id]
+            entry = self._keys[row_id]
         except KeyError:
             self.on_key_cache_miss()
             with reading(self.db, self.root) as work:
-                entry = work.keys.load(key_id, self._compile_key_policy)
+                entry = work.keys.load(row_id, self._compile_key_policy)
             if len(self._keys) >= _MAX_CACHED_KEYS:
                 self._keys.clear()
-            self._keys[key_id] = entry
+            self._keys[row_id] = entry
         else:
             self.on_key_cache_hit()
         if entry is not None and entry.key.origin == Origin.EXTERNAL:
@@ -131,7 +132,8 @@ class KmsCore:
         lapsed = key.valid_to is not None and key.valid_to <= self.clock()
         if not lapsed and (key.current_material_id in entry.materials or key.state == KeyState.PENDING_IMPORT):
             return entry
-        state = KeyState.PENDING_DELETION if key.state == KeyState.PENDING_DELETION else KeyState.PENDING_IMPORT
+        pending = (KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION)
+        state = key.state if key.state in pending else KeyState.PENDING_IMPORT
         return dataclasses.replace(
             entry, key=dataclasses.replace(key, state=state, expiration_model=None, valid_to=None),
             materials={}, materials_by_raw_id={})
@@ -160,12 +162,14 @@ class KmsCore:
                         and row.deletion_date is not None and row.deletion_date <= now):
                     events.append(_service_event(row, "DeleteKey", now))
                     keys.delete_everywhere(key_id)
+                    if row.multi_region:
+                        _start_primary_deletion(work, row, now, events)
             for key_id in keys.due_for_rotation(now):
                 row = keys.locked(key_id)
                 if (row is None or not row.rotation_enabled or row.key_state != KeyState.ENABLED
                         or row.next_rotation_date is None or row.next_rotation_date > now):
                     continue
-                row.current_material_id = keys.add_material(key_id, now, RotationType.AUTOMATIC)
+                keys.rotate(row, now, RotationType.AUTOMATIC)
                 events.append(_service_event(row, "RotateKey", now, {"rotationType": RotationType.AUTOMATIC}))
                 repository.schedule_rotation(row, now, row.rotation_period_days or limits.DEFAULT_ROTATION_PERIOD_DAYS)
                 keys.save(row)
@@ -177,9 +181,23 @@ class KmsCore:
         self.changed()
 
 
+def _start_primary_deletion(work: UnitOfWork, deleted: KeyTable, now: float, events: list[AuditEvent]) -> None:
+    """A multi-Region replica is gone: if it was the last one of a primary waiting in
+    PendingReplicaDeletion, the primary's own waiting period starts now (AWS)."""
+    related = work.keys.related(key_id_of_row(deleted.key_id))
+    if len(related) != 1 or related[0].key_state != KeyState.PENDING_REPLICA_DELETION:
+        return
+    primary = related[0]
+    primary.key_state = KeyState.PENDING_DELETION
+    window = primary.pending_window_days or limits.DEFAULT_PENDING_WINDOW_DAYS
+    primary.deletion_date = now + window * limits.DAY_SECONDS
+    work.keys.save(primary)
+    events.append(_service_event(primary, "ScheduleKeyDeletion", now))
+
+
 def _service_event(row: KeyTable, name: str, now: float, detail: Optional[dict] = None) -> AuditEvent:
     """What KMS did by itself to a key (as CloudTrail records it: by the service)."""
     return AuditEvent(event_time=now, request_id=new_request_id(), event_source="kms.amazonaws.com",
                       event_name=name, region=row.region, account_id=row.account_id,
-                      principal_arn="kms.amazonaws.com", resources=[key_arn(row.region, row.account_id, row.key_id)],
-                      detail=detail)
+                      principal_arn="kms.amazonaws.com",
+                      resources=[key_arn(row.region, row.account_id, key_id_of_row(row.key_id))], detail=detail)

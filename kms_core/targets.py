@@ -9,7 +9,18 @@ from typing import Any, Callable
 
 from kms_core.context import RequestContext
 from kms_core.errors import DependencyTimeoutException, KMSInternalException
-from kms_core.operations import aliases, asymmetric, crypto, grants, imports, keys, policies, rotation, tags
+from kms_core.operations import (
+    aliases,
+    asymmetric,
+    crypto,
+    grants,
+    imports,
+    keys,
+    multi_region,
+    policies,
+    rotation,
+    tags,
+)
 from kms_core.protocol.awsjson import ServiceSpec
 from kms_core.protocol.kms_model import OPERATIONS as KMS_SHAPES
 
@@ -61,6 +72,8 @@ HANDLERS: dict[str, Callable[[RequestContext, dict], dict]] = {
     "GetParametersForImport": imports.get_parameters_for_import,
     "ImportKeyMaterial": imports.import_key_material,
     "DeleteImportedKeyMaterial": imports.delete_imported_key_material,
+    "ReplicateKey": multi_region.replicate_key,
+    "UpdatePrimaryRegion": multi_region.update_primary_region,
 }
 
 

@@ -5,7 +5,7 @@ CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO "alembic_version" VALUES('c2c0ffee0011');
+INSERT INTO "alembic_version" VALUES('d3c0ffee0012');
 CREATE TABLE "audit_event" (
 	seq INTEGER NOT NULL, 
 	event_time FLOAT NOT NULL, 
@@ -130,7 +130,7 @@ CREATE TABLE kms_key (
 	on_demand_rotations INTEGER NOT NULL, 
 	current_material_id VARCHAR(64), 
 	multi_region BOOLEAN NOT NULL, 
-	policy TEXT NOT NULL, expiration_model VARCHAR(32), valid_to FLOAT, 
+	policy TEXT NOT NULL, expiration_model VARCHAR(32), valid_to FLOAT, primary_region VARCHAR(32), 
 	CONSTRAINT pk_kms_key PRIMARY KEY (key_id)
 );
 CREATE TABLE kms_key_material (

@@ -10,9 +10,10 @@ from kms_core.domain.model import Key, KeyState
 from kms_core.errors import DisabledException, KMSInvalidStateException
 
 E, D, P, I = KeyState.ENABLED, KeyState.DISABLED, KeyState.PENDING_DELETION, KeyState.PENDING_IMPORT
+R = KeyState.PENDING_REPLICA_DELETION  # shares PendingDeletion's column of AWS's table
 
 _CRYPTO = {E}
-_ANY = {E, D, P, I}
+_ANY = {E, D, P, I, R}
 _MANAGE = {E, D, I}            # CreateAlias, TagResource, UntagResource, UpdateKeyDescription
 _ROTATION = {E}
 
@@ -32,7 +33,8 @@ ALLOWED: dict[str, set[KeyState]] = {
     "UpdateKeyDescription": _MANAGE, "UpdateAlias": _MANAGE,
     "EnableKey": {E, D}, "DisableKey": {E, D},
     "ScheduleKeyDeletion": {E, D, I},
-    "CancelKeyDeletion": {P},
+    "CancelKeyDeletion": {P, R},
+    "ReplicateKey": {E}, "UpdatePrimaryRegion": {E},
     "EnableKeyRotation": _ROTATION, "DisableKeyRotation": _ROTATION,
     "RotateKeyOnDemand": _ROTATION,
     "GetKeyRotationStatus": _ANY, "ListKeyRotations": _ANY,
@@ -50,6 +52,8 @@ def require_state(key: Key, operation: str) -> None:
         raise DisabledException(f"{key.arn} is disabled.")
     if state == P:
         raise KMSInvalidStateException(f"{key.arn} is pending deletion.")
+    if state == R:
+        raise KMSInvalidStateException(f"{key.arn} is pending replica deletion.")
     if state == I:
         raise KMSInvalidStateException(f"{key.arn} is pending import.")
     raise KMSInvalidStateException(f"{key.arn} is {state}.")

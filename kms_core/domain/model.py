@@ -16,6 +16,11 @@ class KeyState(StrEnum):
     DISABLED = "Disabled"
     PENDING_DELETION = "PendingDeletion"
     PENDING_IMPORT = "PendingImport"
+    #: a multi-Region primary scheduled for deletion while it still has replicas
+    PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
+    #: transient states AWS shows while a replica is made or the primary moves; this server
+    #: does both in one transaction, so they appear only in ReplicateKey's response
+    CREATING = "Creating"
     UNAVAILABLE = "Unavailable"
 
 
@@ -91,10 +96,30 @@ class Key:
     #: imported material (Origin EXTERNAL): how it expires, and when (None: it does not)
     expiration_model: Optional[str] = None
     valid_to: Optional[float] = None
+    #: the storage id (domain/arn.py `row_id_for`): the key id, or "<mrk id>.<Region>"
+    row_id: str = ""
+    #: multi-Region keys: the primary's Region, and every Region holding a related key
+    primary_region: Optional[str] = None
+    related_regions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.row_id:
+            object.__setattr__(self, "row_id", self.key_id)
 
     @property
     def enabled(self) -> bool:
         return self.state == KeyState.ENABLED
+
+    @property
+    def is_replica(self) -> bool:
+        return self.multi_region and self.primary_region != self.region
+
+    @property
+    def multi_region_key_type(self) -> Optional[str]:
+        """kms:MultiRegionKeyType and MultiRegionConfiguration's PRIMARY | REPLICA."""
+        if not self.multi_region:
+            return None
+        return "REPLICA" if self.is_replica else "PRIMARY"
 
 
 @dataclass(frozen=True, slots=True)

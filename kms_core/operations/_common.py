@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 from kms_core.context import RequestContext
+from kms_core.domain.arn import key_arn
 from kms_core.domain.limits import LIST_LIMITS
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import Key, KeyState, KeyWithMaterial, Origin
@@ -17,7 +18,7 @@ from kms_core.errors import (
     NotFoundException,
     UnsupportedOperationException,
 )
-from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.operations._resolve import resolve_key_id_only, resolve_own_key
 from kms_core.policy.authorize import authorize
 from kms_core.protocol.page_tokens import open_page_token, seal_page_token
 from kms_core.storage.repository import to_key
@@ -44,6 +45,8 @@ def key_metadata(key: Key) -> dict:
     }
     if key.state == KeyState.PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
+    if key.state == KeyState.PENDING_REPLICA_DELETION:
+        meta["PendingDeletionWindowInDays"] = key.pending_window_days
     spec = SPECS.get(key.key_spec)
     if spec is not None:
         meta.update(spec.algorithms(key.key_usage))
@@ -53,14 +56,29 @@ def key_metadata(key: Key) -> dict:
         meta["ExpirationModel"] = key.expiration_model
         if key.valid_to is not None:
             meta["ValidTo"] = key.valid_to
+    if key.multi_region:
+        meta["MultiRegionConfiguration"] = multi_region_configuration(key)
     return meta
 
 
+def multi_region_configuration(key: Key) -> dict:
+    """Which related key is the primary and which are replicas (every Region's key sees
+    the same set; a replica lists itself among the replicas)."""
+    primary = key.primary_region or key.region
+    regions = key.related_regions or (key.region,)
+    return {
+        "MultiRegionKeyType": key.multi_region_key_type,
+        "PrimaryKey": {"Arn": key_arn(primary, key.account_id, key.key_id), "Region": primary},
+        "ReplicaKeys": [{"Arn": key_arn(region, key.account_id, key.key_id), "Region": region}
+                        for region in regions if region != primary],
+    }
+
+
 @contextmanager
-def write(ctx: RequestContext) -> Iterator[UnitOfWork]:
-    """The request's one write transaction (its audit record goes in with it); caches
-    drop when it commits."""
-    with writing(ctx.kms.db, ctx.kms.root) as work:
+def write(ctx: RequestContext, service_events: Optional[list] = None) -> Iterator[UnitOfWork]:
+    """The request's one write transaction (its audit record goes in with it, and any
+    `service_events`); caches drop when it commits."""
+    with writing(ctx.kms.db, ctx.kms.root, service_events) as work:
         yield work
     ctx.kms.changed()
 
@@ -72,13 +90,20 @@ def read(ctx: RequestContext) -> Iterator[UnitOfWork]:
         yield work
 
 
+#: the management operations AWS allows on another account's key (by key ARN)
+CROSS_ACCOUNT_MANAGEMENT = frozenset({"GetKeyRotationStatus"})
+
+
 def managed_key(ctx: RequestContext, req: dict, operation: str,
                 before_authorize: Optional[Callable[[KeyWithMaterial], None]] = None) -> KeyWithMaterial:
     """The first half of every key management operation: resolve the KeyId (aliases are
     not accepted), authorize kms:<operation> on the key, and require a key state that
     allows the operation.  `before_authorize` checks the request's own fields and sets
     the condition values they give, once the key is known."""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    if operation in CROSS_ACCOUNT_MANAGEMENT:
+        entry = resolve_key_id_only(ctx, req["KeyId"])
+    else:
+        entry = resolve_own_key(ctx, req["KeyId"], "kms:" + operation)
     if before_authorize is not None:
         before_authorize(entry)
     authorize(ctx, "kms:" + operation, entry)
@@ -92,7 +117,7 @@ def key_change(ctx: RequestContext, key: Key, operation: Optional[str] = None) -
     checked again under the lock when `operation` is given (a concurrent request may
     have changed it since the cached read); the row is saved when the block ends."""
     with write(ctx) as work:
-        row = work.keys.locked(key.key_id)
+        row = work.keys.locked(key.row_id)
         if row is None:  # deleted between the cached read and the write
             raise NotFoundException(f"Key '{key.arn}' does not exist")
         if operation is not None:

@@ -7,9 +7,9 @@ DescribeKey take all four; management operations take only a key id or key ARN.
 from __future__ import annotations
 
 from kms_core.context import RequestContext
-from kms_core.domain.arn import KEY_ID_RE, PARTITION, alias_arn, key_arn, parse_key_ref
+from kms_core.domain.arn import KEY_ID_RE, PARTITION, alias_arn, key_arn, key_id_of_row, parse_key_ref, row_id_for
 from kms_core.domain.model import KeyWithMaterial
-from kms_core.errors import NotFoundException
+from kms_core.errors import AccessDeniedException, NotFoundException
 
 
 def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWithMaterial:
@@ -29,15 +29,15 @@ def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWi
             target = _managed_key_on_first_use(ctx, ref.value, region)
         if target is None:
             raise NotFoundException(f"Alias {alias_arn(region, account, ref.value)} is not found.")
-        kid = target
+        row_id = target  # aliases point at row ids
         ctx.request_alias = ref.value
     else:
-        kid = ref.value
-        if not KEY_ID_RE.fullmatch(kid):
+        if not KEY_ID_RE.fullmatch(ref.value):
             raise NotFoundException(f"Invalid keyId '{key_id}'")
-    entry = ctx.kms.key(kid)
+        row_id = row_id_for(ref.value, region)
+    entry = ctx.kms.key(row_id)
     if entry is None or entry.key.account_id != account or entry.key.region != region:
-        raise NotFoundException(f"Key '{key_arn(region, account, kid)}' does not exist")
+        raise NotFoundException(f"Key '{key_arn(region, account, key_id_of_row(row_id))}' does not exist")
     ctx.resources.append(entry.key.arn)
     if ctx.charges is not None:
         ctx.charges.key_use(entry.key.key_spec)
@@ -57,3 +57,15 @@ def _managed_key_on_first_use(ctx: RequestContext, alias_name: str, region: str)
 
 def resolve_key_id_only(ctx: RequestContext, key_id: str) -> KeyWithMaterial:
     return resolve_key(ctx, key_id, allow_alias=False)
+
+
+def resolve_own_key(ctx: RequestContext, key_id: str, action: str) -> KeyWithMaterial:
+    """A key of the caller's own account, by key id or key ARN: for the operations AWS
+    marks "Cross-account use: No" (key management).  Another account's key ARN is refused
+    whatever that key's policy says, as on AWS."""
+    entry = resolve_key(ctx, key_id, allow_alias=False)
+    if entry.key.account_id != ctx.account_id:
+        raise AccessDeniedException(
+            f"User: {ctx.principal.arn} is not authorized to perform: {action} on resource: {entry.key.arn} "
+            f"because cross-account use of {action} is not supported")
+    return entry

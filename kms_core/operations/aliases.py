@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from kms_core.context import RequestContext
-from kms_core.domain.arn import alias_arn, parse_key_ref
+from kms_core.domain.arn import alias_arn, key_id_of_row, parse_key_ref
 from kms_core.domain.key_states import require_state
 from kms_core.domain.limits import MAX_ALIASES_PER_KEY
 from kms_core.domain.model import Key
@@ -17,7 +17,7 @@ from kms_core.errors import (
     ValidationException,
 )
 from kms_core.operations._common import decode_marker, page_limit, paged, read, write
-from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.operations._resolve import resolve_own_key
 from kms_core.policy.authorize import authorize, authorize_account
 from kms_core.protocol.shapes import validation_error
 from kms_core.storage.tables import AliasTable
@@ -42,7 +42,7 @@ def _target_key(ctx: RequestContext, target: str, operation: str) -> Key:
     ref = parse_key_ref(target)
     if ref is not None and ref.is_alias:
         raise ValidationException("Aliases must refer to keys. Not aliases")
-    entry = resolve_key_id_only(ctx, target)
+    entry = resolve_own_key(ctx, target, "kms:" + operation)
     key = entry.key
     authorize(ctx, "kms:" + operation, entry)
     require_state(key, operation)
@@ -84,9 +84,9 @@ def create_alias(ctx: RequestContext, req: dict) -> dict:
         if work.aliases.get(ctx.account_id, ctx.region, name) is not None:
             raise AlreadyExistsException(
                 f"An alias with the name {alias_arn(ctx.region, ctx.account_id, name)} already exists")
-        check_alias_quota(work, key.key_id)
+        check_alias_quota(work, key.row_id)
         work.aliases.add(AliasTable(account_id=ctx.account_id, region=ctx.region, alias_name=name,
-                               target_key_id=key.key_id, creation_date=now, last_updated_date=now))
+                               target_key_id=key.row_id, creation_date=now, last_updated_date=now))
     return {}
 
 
@@ -115,9 +115,9 @@ def update_alias(ctx: RequestContext, req: dict) -> dict:
             raise _alias_not_found(ctx, name)
         if row.target_key_id != old_target:  # repointed since the check: check the key it has now
             _authorize_current_target(ctx, "kms:UpdateAlias", row.target_key_id)
-        if row.target_key_id != new_key.key_id:
-            check_alias_quota(work, new_key.key_id)
-        row.target_key_id = new_key.key_id
+        if row.target_key_id != new_key.row_id:
+            check_alias_quota(work, new_key.row_id)
+        row.target_key_id = new_key.row_id
         row.last_updated_date = ctx.now()
         work.aliases.save(row)
     return {}
@@ -152,7 +152,7 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
     # IAM policy on "*" with or without KeyId (API reference: "kms:ListAliases (IAM policy)")
     authorize_account(ctx, "kms:ListAliases")
     if "KeyId" in req:
-        key_filter = resolve_key_id_only(ctx, req["KeyId"]).key.key_id
+        key_filter = resolve_own_key(ctx, req["KeyId"], "kms:ListAliases").key.row_id
     after = decode_marker(ctx, req, "ListAliases", key_filter)
     with read(ctx) as work:
         rows: list = work.aliases.page(ctx.account_id, ctx.region, key_filter, after, limit + 1)
@@ -190,4 +190,5 @@ def _alias_entry(ctx: RequestContext, r: Any) -> dict:
     if isinstance(r, str):  # predefined, not made yet: no target, no dates
         return {"AliasName": r, "AliasArn": alias_arn(ctx.region, ctx.account_id, r)}
     return {"AliasName": r.alias_name, "AliasArn": alias_arn(ctx.region, ctx.account_id, r.alias_name),
-            "TargetKeyId": r.target_key_id, "CreationDate": r.creation_date, "LastUpdatedDate": r.last_updated_date}
+            "TargetKeyId": key_id_of_row(r.target_key_id), "CreationDate": r.creation_date,
+            "LastUpdatedDate": r.last_updated_date}

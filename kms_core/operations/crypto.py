@@ -13,7 +13,7 @@ from typing import Optional
 
 from kms_core.domain.errors import invalid
 from kms_core.context import RequestContext
-from kms_core.domain.arn import KEY_ID_RE
+from kms_core.domain.arn import KEY_ID_RE, row_id_for
 from kms_core.domain.key_states import require_state
 from kms_core.crypto import asymmetric
 from kms_core.domain.model import KeyMaterial, KeySpec, KeyUsage, KeyWithMaterial
@@ -271,7 +271,7 @@ def _checked_decrypt(ctx: RequestContext, parsed: ciphertext.BlobHeader, request
         raise IncorrectKeyException(_INCORRECT_KEY)
     if requested is None and not KEY_ID_RE.fullmatch(parsed.key_id):
         raise InvalidCiphertextException()  # never look up forged ids (NUL bytes break PostgreSQL)
-    entry = requested if requested is not None else ctx.kms.key(parsed.key_id)
+    entry = requested if requested is not None else ctx.kms.key(row_id_for(parsed.key_id, ctx.region))
     if entry is None or entry.key.region != ctx.region:
         raise InvalidCiphertextException()
     if requested is None:

@@ -12,7 +12,7 @@ import re
 from typing import Any, Optional
 
 from kms_core.context import RequestContext
-from kms_core.domain.arn import key_arn, root_arn
+from kms_core.domain.arn import key_arn, key_id_of_row, root_arn
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import Key, KeySpec, KeyUsage, KeyWithMaterial
 from kms_core.errors import (
@@ -149,7 +149,7 @@ def _same_constraints(a: Optional[dict], b: Optional[dict]) -> bool:
 def _entry(grant: Grant, key_account: str, key_region: str) -> dict:
     """The GrantListEntry shape."""
     out = {
-        "KeyId": key_arn(key_region, key_account, grant.key_id),
+        "KeyId": key_arn(key_region, key_account, key_id_of_row(grant.key_id)),
         "GrantId": grant.grant_id,
         "CreationDate": grant.creation_date,
         "GranteePrincipal": grant.grantee_principal,
@@ -223,16 +223,16 @@ def create_grant(ctx: RequestContext, req: dict) -> dict:
 
     with key_change(ctx, key, "CreateGrant") as (_, work):
         if name is not None:
-            for g in work.grants.named(key.key_id, name):
+            for g in work.grants.named(key.row_id, name):
                 if (g.grantee_principal == grantee and g.retiring_principal == retiring
                         and set(g.operations) == set(operations)
                         and _same_constraints(g.constraints, constraints)):
                     return {"GrantToken": new_grant_token(ctx, g.grant_id), "GrantId": g.grant_id}
-        if work.grants.count_for_key(key.key_id) >= MAX_GRANTS_PER_KEY:
+        if work.grants.count_for_key(key.row_id) >= MAX_GRANTS_PER_KEY:
             raise LimitExceededException(
                 f"The request was rejected because the grant limit for {key.arn} has been exceeded.")
         grant_id = new_grant_id()
-        work.grants.add(Grant(grant_id, key.key_id, name, grantee, retiring, tuple(operations), constraints,
+        work.grants.add(Grant(grant_id, key.row_id, name, grantee, retiring, tuple(operations), constraints,
                               key.account_id, ctx.now()))
     return {"GrantToken": new_grant_token(ctx, grant_id), "GrantId": grant_id}
 
@@ -249,7 +249,7 @@ def list_grants(ctx: RequestContext, req: dict) -> dict:
     if grantee is not None:
         _check_principal(grantee, "GranteePrincipal")
     limit = page_limit("ListGrants", req.get("Limit"))
-    bound = [key.key_id, grant_id, grantee]
+    bound = [key.row_id, grant_id, grantee]
     after = _parse_marker(ctx, req, "ListGrants", bound)
     ctx.condition_values["kms:grantisforawsresource"] = "false"
     authorize(ctx, "kms:ListGrants", entry)
@@ -389,5 +389,5 @@ def _refuse_explicit_identity_deny(ctx: RequestContext, action: str, entry: KeyW
 
 def _delete_grant(ctx: RequestContext, entry: KeyWithMaterial, grant_id: str) -> None:
     with write(ctx) as work:
-        if not work.grants.delete(entry.key.key_id, grant_id):
+        if not work.grants.delete(entry.key.row_id, grant_id):
             raise NotFoundException(f"Grant ID {grant_id} not found")

@@ -33,8 +33,9 @@ from kms_core.errors import (
     ValidationException,
 )
 from kms_core.operations._common import key_change
-from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.operations._resolve import resolve_own_key
 from kms_core.policy.authorize import authorize
+from kms_core.storage.unit_of_work import UnitOfWork
 
 #: AWS: "Each public key and import token set is valid for 24 hours."
 IMPORT_PARAMETERS_VALID_SECONDS = 24 * 3600
@@ -53,7 +54,7 @@ def get_parameters_for_import(ctx: RequestContext, req: dict) -> dict:
     Raises: NotFoundException, AccessDeniedException, UnsupportedOperationException (not an
     EXTERNAL key; SM2), KMSInvalidStateException (pending deletion), ValidationException
     (RSAES_PKCS1_V1_5)."""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    entry = resolve_own_key(ctx, req["KeyId"], "kms:GetParametersForImport")
     key = entry.key
     algorithm, wrapping_key_spec = req["WrappingAlgorithm"], req["WrappingKeySpec"]
     ctx.condition_values["kms:wrappingalgorithm"] = algorithm
@@ -63,7 +64,7 @@ def get_parameters_for_import(ctx: RequestContext, req: dict) -> dict:
     require_state(key, "GetParametersForImport")
     _check_wrapping(algorithm, wrapping_key_spec)
     valid_to = ctx.now() + IMPORT_PARAMETERS_VALID_SECONDS
-    private = ctx.kms.wrapping_keys.private_key(key.key_id, wrapping_key_spec)
+    private = ctx.kms.wrapping_keys.private_key(key.row_id, wrapping_key_spec)
     token = key_import.seal_token(ctx.kms.root.derive(key_import.TOKEN_KEY_LABEL), key.arn,
                                   key_import.ImportToken(key.key_id, algorithm, valid_to, private))
     return {"KeyId": key.arn, "ImportToken": token, "PublicKey": asymmetric.public_der(private),
@@ -85,7 +86,7 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
         # with every bound in _check_expiration.  The AWS JSON parser refuses them too
         # (protocol/awsjson.py); this check does not depend on it.
         raise ValidationException("ValidTo must be a finite number of seconds since the epoch.")
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    entry = resolve_own_key(ctx, req["KeyId"], "kms:ImportKeyMaterial")
     key = entry.key
     model = req.get("ExpirationModel", ExpirationModel.KEY_MATERIAL_EXPIRES)
     ctx.condition_values["kms:expirationmodel"] = model
@@ -126,8 +127,10 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
         if row.current_material_id is not None and not key_import.same_material_id(row.current_material_id,
                                                                                    material_id):
             raise IncorrectKeyMaterialException(_DIFFERENT_MATERIAL.format(arn=key.arn))
-        if not work.keys.has_material(key.key_id, material_id):
-            work.keys.add_material(key.key_id, now, material=material, material_id=material_id)
+        if row.multi_region:
+            _share_material_id(work, key, material_id)
+        if not work.keys.has_material(key.row_id, material_id):
+            work.keys.add_material(key.row_id, now, material=material, material_id=material_id)
         row.current_material_id = material_id
         row.expiration_model = model
         row.valid_to = valid_to if model == ExpirationModel.KEY_MATERIAL_EXPIRES else None
@@ -136,13 +139,24 @@ def import_key_material(ctx: RequestContext, req: dict) -> dict:
     return {"KeyId": key.arn, "KeyMaterialId": material_id}
 
 
+def _share_material_id(work: UnitOfWork, key: Key, material_id: str) -> None:
+    """Related multi-Region keys share one key material: the first import into any of them
+    fixes it for all, and each of them then accepts only that material."""
+    for related in work.keys.related(key.key_id):
+        if related.current_material_id is None:
+            related.current_material_id = material_id
+            work.keys.save(related)
+        elif not key_import.same_material_id(related.current_material_id, material_id):
+            raise IncorrectKeyMaterialException(_DIFFERENT_MATERIAL.format(arn=key.arn))
+
+
 def delete_imported_key_material(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteImportedKeyMaterial.html
 
     The key becomes PendingImport (a key pending deletion stays so); the same material can
     be imported again.  Raises: NotFoundException (also for a KeyMaterialId that is not
     the key's), AccessDeniedException, UnsupportedOperationException (not an EXTERNAL key)."""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    entry = resolve_own_key(ctx, req["KeyId"], "kms:DeleteImportedKeyMaterial")
     key = entry.key
     authorize(ctx, "kms:DeleteImportedKeyMaterial", entry)
     _require_external(key)

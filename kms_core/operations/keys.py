@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kms_core.context import RequestContext
 from kms_core.domain import limits
-from kms_core.domain.arn import key_arn
+from kms_core.domain.arn import key_arn, key_id_of_row, row_id_for
 from kms_core.domain.model import KeySpec, KeyState, KeyUsage, Origin
 from kms_core.domain.specs import CHINA_ONLY, SPECS
 from kms_core.errors import (
@@ -25,6 +25,7 @@ from kms_core.operations._common import (
     write,
 )
 from kms_core.operations._resolve import resolve_key
+from kms_core.operations.multi_region import check_multi_region_home
 from kms_core.operations.tags import check_new_tags
 from kms_core.policy.authorize import authorize, authorize_account, set_request_tags
 from kms_core.policy.document import default_key_policy
@@ -47,6 +48,8 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         "kms:keyusage": req.get("KeyUsage", KeyUsage.ENCRYPT_DECRYPT),
         "kms:keyorigin": req.get("Origin", Origin.AWS_KMS),
         "kms:multiregion": bool(req.get("MultiRegion", False))})
+    if req.get("MultiRegion"):
+        ctx.condition_values["kms:multiregionkeytype"] = "PRIMARY"
     authorize_account(ctx, "kms:CreateKey")
     if tags:  # tagging at creation needs the right to tag (CreateKey API reference)
         authorize_account(ctx, "kms:TagResource")
@@ -72,17 +75,20 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
     if origin not in (Origin.AWS_KMS, Origin.EXTERNAL):
         raise UnsupportedOperationException(f"Origin {origin} requires a custom key store, which this server "
                                             "does not offer.")
-    if req.get("MultiRegion"):
-        raise UnsupportedOperationException("Multi-Region keys are not supported by this server.")
+    multi_region = bool(req.get("MultiRegion"))
+    if multi_region:
+        check_multi_region_home(ctx.region)
     check_new_tags({}, tags)
 
     now = ctx.now()
-    key_id = repository.new_key_id()
+    key_id = repository.new_multi_region_key_id() if multi_region else repository.new_key_id()
     policy = req.get("Policy")
-    row = repository.new_key_row(key_id, ctx.account_id, ctx.region, now,
+    row = repository.new_key_row(row_id_for(key_id, ctx.region), ctx.account_id, ctx.region, now,
                                  policy if policy is not None else default_key_policy(ctx.account_id),
                                  description=req.get("Description", ""), key_usage=usage, key_spec=spec_name,
                                  origin=origin)
+    if multi_region:
+        row.multi_region, row.primary_region = True, ctx.region
     if policy is not None:
         accept_key_policy(ctx, policy, repository.to_key(row), bool(req.get("BypassPolicyLockoutSafetyCheck")),
                           ctx.kms.identities.principal_exists)
@@ -91,7 +97,7 @@ def create_key(ctx: RequestContext, req: dict) -> dict:
         work.keys.insert(row, now, {tag["TagKey"]: tag["TagValue"] for tag in tags})
         if work.keys.customer_keys_in(ctx.account_id, ctx.region) > limits.MAX_CUSTOMER_KEYS:
             raise LimitExceededException("The request was rejected because a quota was exceeded.")
-        key = repository.to_key(row)
+        key = repository.to_key(row, (ctx.region,) if multi_region else ())
     return {"KeyMetadata": key_metadata(key)}
 
 
@@ -111,7 +117,8 @@ def list_keys(ctx: RequestContext, req: dict) -> dict:
     after = decode_marker(ctx, req, "ListKeys")
     with read(ctx) as work:
         ids = work.keys.ids_page(ctx.account_id, ctx.region, after, limit + 1)
-    page = {"Keys": [{"KeyId": k, "KeyArn": key_arn(ctx.region, ctx.account_id, k)} for k in ids[:limit]]}
+    shown = [key_id_of_row(row_id) for row_id in ids[:limit]]
+    page = {"Keys": [{"KeyId": k, "KeyArn": key_arn(ctx.region, ctx.account_id, k)} for k in shown]}
     page.update(paged(ctx, "ListKeys", None, ids, limit, lambda k: k))
     return page
 
@@ -147,10 +154,14 @@ def schedule_key_deletion(ctx: RequestContext, req: dict) -> dict:
     window = req.get("PendingWindowInDays", limits.DEFAULT_PENDING_WINDOW_DAYS)
     key = managed_key(ctx, req, "ScheduleKeyDeletion", lambda _: _check_pending_window(ctx, window)).key
     deletion_date = ctx.now() + window * limits.DAY_SECONDS
-    with key_change(ctx, key, "ScheduleKeyDeletion") as (row, _):
+    with key_change(ctx, key, "ScheduleKeyDeletion") as (row, work):
+        row.pending_window_days = window
+        if row.multi_region and row.primary_region == row.region and len(work.keys.related(key.key_id)) > 1:
+            # a primary outlives its replicas: its window starts when the last one is deleted
+            row.key_state = KeyState.PENDING_REPLICA_DELETION
+            return {"KeyId": key.arn, "KeyState": KeyState.PENDING_REPLICA_DELETION, "PendingWindowInDays": window}
         row.key_state = KeyState.PENDING_DELETION
         row.deletion_date = deletion_date
-        row.pending_window_days = window
     return {"KeyId": key.arn, "DeletionDate": deletion_date, "KeyState": KeyState.PENDING_DELETION,
             "PendingWindowInDays": window}
 

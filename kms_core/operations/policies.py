@@ -7,7 +7,7 @@ from kms_core.context import RequestContext
 from kms_core.domain.key_states import require_state
 from kms_core.errors import NotFoundException, UnsupportedOperationException
 from kms_core.operations._common import decode_marker, key_change, read
-from kms_core.operations._resolve import resolve_key_id_only
+from kms_core.operations._resolve import resolve_own_key
 from kms_core.policy.authorize import authorize
 from kms_core.policy.key_policy import accept_key_policy
 
@@ -22,12 +22,12 @@ def _check_name(req: dict) -> None:
 
 def get_key_policy(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    entry = resolve_own_key(ctx, req["KeyId"], "kms:GetKeyPolicy")
     key = entry.key
     authorize(ctx, "kms:GetKeyPolicy", entry)
     _check_name(req)
     with read(ctx) as work:
-        row = work.keys.get(key.key_id)
+        row = work.keys.get(key.row_id)
         if row is None:
             raise NotFoundException(f"Key '{key.arn}' does not exist")
         return {"Policy": row.policy, "PolicyName": POLICY_NAME}
@@ -35,7 +35,7 @@ def get_key_policy(ctx: RequestContext, req: dict) -> dict:
 
 def put_key_policy(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    entry = resolve_own_key(ctx, req["KeyId"], "kms:PutKeyPolicy")
     key = entry.key
     bypass = bool(req.get("BypassPolicyLockoutSafetyCheck"))
     ctx.condition_values["kms:bypasspolicylockoutsafetycheck"] = bypass
@@ -52,7 +52,7 @@ def put_key_policy(ctx: RequestContext, req: dict) -> dict:
 
 def list_key_policies(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyPolicies.html"""
-    entry = resolve_key_id_only(ctx, req["KeyId"])
+    entry = resolve_own_key(ctx, req["KeyId"], "kms:ListKeyPolicies")
     authorize(ctx, "kms:ListKeyPolicies", entry)
-    decode_marker(ctx, req, "ListKeyPolicies", entry.key.key_id)  # one page: no Marker was ever issued
+    decode_marker(ctx, req, "ListKeyPolicies", entry.key.row_id)  # one page: no Marker was ever issued
     return {"PolicyNames": [POLICY_NAME], "Truncated": False}

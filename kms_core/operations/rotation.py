@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kms_core.context import RequestContext
 from kms_core.domain import limits
+from kms_core.domain.arn import row_id_for
 from kms_core.domain.model import Key, KeySpec, KeyState, Origin, RotationType
 from kms_core.errors import InvalidMarkerException, LimitExceededException, UnsupportedOperationException
 from kms_core.operations._common import INVALID_MARKER, decode_marker, key_change, managed_key, page_limit, paged, read
@@ -26,6 +27,10 @@ def _require_rotatable(key: Key) -> None:
 def _require_customer_managed(key: Key) -> None:
     if key.key_manager != "CUSTOMER":
         raise UnsupportedOperationException(f"{key.arn} is an AWS managed key; its rotation can't be changed.")
+    if key.is_replica:  # rotation is a shared property, set on the primary only
+        raise UnsupportedOperationException(
+            f"{key.arn} is a multi-Region replica key; rotation is managed on its primary key in "
+            f"{key.primary_region}.")
 
 
 def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
@@ -35,8 +40,10 @@ def enable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     key = managed_key(ctx, req, "EnableKeyRotation").key
     _require_rotatable(key)
     _require_customer_managed(key)
-    with key_change(ctx, key) as (row, _):
+    with key_change(ctx, key) as (row, work):
         repository.schedule_rotation(row, ctx.now(), period)
+        if row.multi_region:
+            work.keys.mirror_rotation(row)
     return {}
 
 
@@ -45,8 +52,10 @@ def disable_key_rotation(ctx: RequestContext, req: dict) -> dict:
     key = managed_key(ctx, req, "DisableKeyRotation").key
     _require_rotatable(key)
     _require_customer_managed(key)
-    with key_change(ctx, key) as (row, _):
+    with key_change(ctx, key) as (row, work):
         repository.stop_rotation(row)
+        if row.multi_region:
+            work.keys.mirror_rotation(row)
     return {}
 
 
@@ -56,11 +65,17 @@ def get_key_rotation_status(ctx: RequestContext, req: dict) -> dict:
     While a key is pending deletion its status reads false; cancelling restores it."""
     key = managed_key(ctx, req, "GetKeyRotationStatus").key
     _require_rotatable(key)
-    enabled = key.rotation_enabled and key.state != KeyState.PENDING_DELETION
+    enabled = key.rotation_enabled and key.state not in (KeyState.PENDING_DELETION,
+                                                         KeyState.PENDING_REPLICA_DELETION)
     out: dict = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
     if enabled:
         out["RotationPeriodInDays"] = key.rotation_period_days
-        out["NextRotationDate"] = key.next_rotation_date
+        next_date = key.next_rotation_date
+        if key.is_replica:  # the primary rotates every related key: its date is theirs
+            primary = ctx.kms.key(row_id_for(key.key_id, key.primary_region))
+            next_date = primary.key.next_rotation_date if primary is not None else None
+        if next_date is not None:
+            out["NextRotationDate"] = next_date
     return out
 
 
@@ -74,8 +89,8 @@ def rotate_key_on_demand(ctx: RequestContext, req: dict) -> dict:
             raise LimitExceededException(
                 "The on-demand rotations limit has been reached for the given keyId. "
                 f"No more on-demand rotations can be performed for this key: {key.arn}")
-        row.current_material_id = work.keys.add_material(key.key_id, ctx.now(), RotationType.ON_DEMAND)
         row.on_demand_rotations += 1
+        work.keys.rotate(row, ctx.now(), RotationType.ON_DEMAND)
     return {"KeyId": key.arn}
 
 
@@ -85,9 +100,9 @@ def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
     _require_rotatable(key)
     include_all = req.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
     limit = page_limit("ListKeyRotations", req.get("Limit"))
-    after = decode_marker(ctx, req, "ListKeyRotations", [key.key_id, include_all])
+    after = decode_marker(ctx, req, "ListKeyRotations", [key.row_id, include_all])
     with read(ctx) as work:
-        rows = work.keys.materials(key.key_id)
+        rows = work.keys.materials(key.row_id)
     # The original material first, then rotations in the order they happened.
     rows.sort(key=lambda r: (r.rotation_type is not None, r.created_at, r.material_id))
     if not include_all:
@@ -106,5 +121,5 @@ def list_key_rotations(ctx: RequestContext, req: dict) -> dict:
             entry["RotationType"] = r.rotation_type
         entries.append(entry)
     page = {"Rotations": entries}
-    page.update(paged(ctx, "ListKeyRotations", [key.key_id, include_all], order, limit, lambda m: m))
+    page.update(paged(ctx, "ListKeyRotations", [key.row_id, include_all], order, limit, lambda m: m))
     return page

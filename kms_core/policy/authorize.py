@@ -103,7 +103,8 @@ _SIMPLE: dict[str, Callable[["Facts"], Any]] = {
     "kms:keyspec": _key_attr("key_spec"),
     "kms:keyusage": _key_attr("key_usage"),
     "kms:keyorigin": _key_attr("origin"),
-    "kms:multiregion": lambda f: "false" if f.entry is not None else None,
+    "kms:multiregion": lambda f: None if f.entry is None else ("true" if f.entry.key.multi_region else "false"),
+    "kms:multiregionkeytype": lambda f: f.entry.key.multi_region_key_type if f.entry is not None else None,
 }
 
 

@@ -51,9 +51,10 @@ KMS_QUOTAS: dict[str, float] = {
     "kms:GetKeyRotationStatus": 1000, "kms:GetParametersForImport": 15, "kms:GetPublicKey": 2000,
     "kms:ImportKeyMaterial": 15, "kms:ListAliases": 500, "kms:ListGrants": 100, "kms:ListKeyPolicies": 100,
     "kms:ListKeyRotations": 100, "kms:ListKeys": 500, "kms:ListResourceTags": 100, "kms:ListRetirableGrants": 100,
-    "kms:PutKeyPolicy": 15, "kms:RetireGrant": 30, "kms:RevokeGrant": 30, "kms:RotateKeyOnDemand": 5,
+    "kms:PutKeyPolicy": 15, "kms:ReplicateKey": 5, "kms:RetireGrant": 30, "kms:RevokeGrant": 30,
+    "kms:RotateKeyOnDemand": 5,
     "kms:ScheduleKeyDeletion": 15, "kms:TagResource": 10, "kms:UntagResource": 10, "kms:UpdateAlias": 5,
-    "kms:UpdateKeyDescription": 5,
+    "kms:UpdateKeyDescription": 5, "kms:UpdatePrimaryRegion": 5,
     # GenerateDataKeyPair[WithoutPlaintext], by the pair's spec (also charged to the symmetric quota)
     "kms:data-key-pair/RSA_2048": 1, "kms:data-key-pair/RSA_3072": 0.5, "kms:data-key-pair/RSA_4096": 0.1,
     "kms:data-key-pair/ECC_NIST_P256": 25, "kms:data-key-pair/ECC_NIST_P384": 10,

@@ -14,7 +14,7 @@ from kms_core.crypto import asymmetric as asymmetric_crypto
 from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.crypto.root import RootKeyring
 from kms_core.domain import limits
-from kms_core.domain.arn import key_arn
+from kms_core.domain.arn import key_arn, key_id_of_row, related_row_bounds
 from kms_core.domain.model import Key, KeyManager, KeyMaterial, KeySpec, KeyState, KeyUsage, KeyWithMaterial, Origin
 from kms_core.domain.grants import Grant, GrantSet
 from kms_core.domain.specs import spec_of
@@ -30,17 +30,29 @@ from kms_core.storage.tables import (
 MATERIAL_BYTES = 32
 
 
-def to_key(row: KeyTable) -> Key:
+def to_key(row: KeyTable, related_regions: tuple[str, ...] = ()) -> Key:
+    """The domain key of a row; `related_regions` (multi-Region keys: every Region with a
+    related key) only where MultiRegionConfiguration is shown."""
+    key_id = key_id_of_row(row.key_id)
     return Key(
-        key_id=row.key_id, account_id=row.account_id, region=row.region,
-        arn=key_arn(row.region, row.account_id, row.key_id), description=row.description,
+        key_id=key_id, account_id=row.account_id, region=row.region,
+        arn=key_arn(row.region, row.account_id, key_id), description=row.description,
         key_usage=row.key_usage, key_spec=row.key_spec, origin=row.origin, key_manager=row.key_manager,
         state=row.key_state, creation_date=row.creation_date, deletion_date=row.deletion_date,
         pending_window_days=row.pending_window_days, rotation_enabled=row.rotation_enabled,
         rotation_period_days=row.rotation_period_days, next_rotation_date=row.next_rotation_date,
         on_demand_rotations=row.on_demand_rotations, current_material_id=row.current_material_id,
         multi_region=row.multi_region, expiration_model=row.expiration_model, valid_to=row.valid_to,
+        row_id=row.key_id, primary_region=row.primary_region, related_regions=related_regions,
     )
+
+
+def related_rows(session: Session, key_id: str, locked: bool = False) -> list[KeyTable]:
+    """Every Region's row of multi-Region key `key_id` (public id), in Region order."""
+    low, high = related_row_bounds(key_id)
+    query = (select(KeyTable).where(col(KeyTable.key_id) >= low).where(col(KeyTable.key_id) < high)
+             .order_by(col(KeyTable.key_id)))
+    return list(session.exec(query.with_for_update() if locked else query))
 
 
 def load_key(session: Session, root: RootKeyring, key_id: str,
@@ -60,7 +72,8 @@ def load_key(session: Session, root: RootKeyring, key_id: str,
                                                private, kdf)
     tags = {t.tag_key: t.tag_value for t in session.exec(select(KeyTagTable).where(KeyTagTable.key_id == key_id))}
     aliases = tuple(a.alias_name for a in session.exec(select(AliasTable).where(AliasTable.target_key_id == key_id)))
-    return KeyWithMaterial(to_key(row), materials, {bytes.fromhex(k): v for k, v in materials.items()},
+    related = tuple(r.region for r in related_rows(session, key_id_of_row(key_id))) if row.multi_region else ()
+    return KeyWithMaterial(to_key(row, related), materials, {bytes.fromhex(k): v for k, v in materials.items()},
                            policy=compile_policy(row.policy), tags=tags, aliases=aliases,
                            grants=load_grants(session, key_id))
 
@@ -95,6 +108,26 @@ def stop_rotation(row: KeyTable) -> None:
 
 def new_key_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_multi_region_key_id() -> str:
+    """AWS's form: "mrk-" and 32 hex digits (36 characters, like a UUID key id)."""
+    return "mrk-" + uuid.uuid4().hex
+
+
+def copy_materials(session: Session, root: RootKeyring, source_row_id: str, target_row_id: str) -> None:
+    """Give a related multi-Region key every material version of `source_row_id` it lacks:
+    the same bytes and material ids (so each decrypts the other's ciphertext), wrapped
+    again bound to the target's row."""
+    have = set(session.exec(select(KeyMaterialTable.material_id).where(KeyMaterialTable.key_id == target_row_id)))
+    for m in session.exec(select(KeyMaterialTable).where(KeyMaterialTable.key_id == source_row_id)):
+        if m.material_id in have:
+            continue
+        raw = root.unwrap(m.material_wrapped, material_row_identity(m.key_id, m.material_id))
+        session.add(KeyMaterialTable(
+            key_id=target_row_id, material_id=m.material_id,
+            material_wrapped=root.wrap(raw, material_row_identity(target_row_id, m.material_id)),
+            created_at=m.created_at, rotation_type=m.rotation_type, rotation_date=m.rotation_date))
 
 
 def add_material(session: Session, root: RootKeyring, key_id: str, now: float,
@@ -176,7 +209,7 @@ def delete_imported_material(session: Session, row: KeyTable) -> None:
     session.execute(delete(KeyMaterialTable).where(col(KeyMaterialTable.key_id) == row.key_id))
     row.expiration_model = None
     row.valid_to = None
-    if row.key_state != KeyState.PENDING_DELETION:
+    if row.key_state not in (KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION):
         row.key_state = KeyState.PENDING_IMPORT
     session.add(row)
 

@@ -74,6 +74,8 @@ class KeyTable(SQLModel, table=True):
     on_demand_rotations: int = 0
     current_material_id: Optional[str] = Field(default=None, max_length=64)
     multi_region: bool = False
+    #: multi-Region keys: the Region of the primary, the same on every related key's row
+    primary_region: Optional[str] = Field(default=None, max_length=32)
     policy: str = Field(sa_column=Column(Text, nullable=False))
     #: imported material (Origin EXTERNAL): ExpirationModel and ValidTo of the current import
     expiration_model: Optional[str] = Field(default=None, max_length=32)

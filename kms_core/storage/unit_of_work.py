@@ -19,8 +19,9 @@ from sqlmodel import Session, col, select
 
 from kms_core.audit import record_in_transaction
 from kms_core.crypto.root import RootKeyring
+from kms_core.domain.arn import key_id_of_row
 from kms_core.domain.grants import Grant
-from kms_core.domain.model import KeyState, KeyWithMaterial
+from kms_core.domain.model import KeyState, KeyWithMaterial, Origin
 from kms_core.storage import repository
 from kms_core.storage.connect import Conflict
 from kms_core.storage.identities import IdentityRepository
@@ -59,6 +60,16 @@ class KeyRepository:
         """A new key with fresh material for its spec (none for Origin EXTERNAL) and its tags."""
         return repository.insert_key(self._session, self._root, row, now, tags)
 
+    def insert_replica(self, row: KeyTable, source_row_id: str, tags: dict[str, str]) -> None:
+        """A new multi-Region replica with every material of `source_row_id` (none for
+        Origin EXTERNAL: the customer imports the same material) and its own tags."""
+        self._session.add(row)
+        self._session.flush()
+        if row.origin != Origin.EXTERNAL:
+            self.copy_materials(source_row_id, row.key_id)
+        for tag_key, tag_value in tags.items():
+            self._session.add(KeyTagTable(key_id=row.key_id, tag_key=tag_key, tag_value=tag_value))
+
     def customer_keys_in(self, account_id: str, region: str) -> int:
         """How many customer-managed keys the account has in the Region, this transaction's
         inserts included (the CreateKey quota): the trigger-kept counter, one row read."""
@@ -79,6 +90,38 @@ class KeyRepository:
         """Wrap and store key material (default: a fresh backing key); its material id."""
         return repository.add_material(self._session, self._root, key_id, now, rotation_type, material,
                                        material_id)
+
+    def related(self, key_id: str) -> list[KeyTable]:
+        """Every Region's row of multi-Region key `key_id` (the public id), locked."""
+        return repository.related_rows(self._session, key_id, locked=True)
+
+    def copy_materials(self, source_row_id: str, target_row_id: str) -> None:
+        repository.copy_materials(self._session, self._root, source_row_id, target_row_id)
+
+    def rotate(self, row: KeyTable, now: float, rotation_type: str) -> str:
+        """New current material for the key and, for a multi-Region primary, the same
+        material for every related key (AWS syncs it; here it is one transaction, so no
+        key ever encrypts with material a related key lacks)."""
+        row.current_material_id = self.add_material(row.key_id, now, rotation_type)
+        if row.multi_region:
+            self._session.flush()
+            for related in self.related(key_id_of_row(row.key_id)):
+                if related.key_id != row.key_id:
+                    self.copy_materials(row.key_id, related.key_id)
+                    related.current_material_id = row.current_material_id
+                    related.on_demand_rotations = row.on_demand_rotations
+                    self._session.add(related)
+        return row.current_material_id
+
+    def mirror_rotation(self, row: KeyTable) -> None:
+        """Copy a multi-Region primary's automatic-rotation setting to its related keys (a
+        shared property).  Only the primary carries a NextRotationDate: it rotates them all."""
+        for related in self.related(key_id_of_row(row.key_id)):
+            if related.key_id != row.key_id:
+                related.rotation_enabled = row.rotation_enabled
+                related.rotation_period_days = row.rotation_period_days
+                related.next_rotation_date = None
+                self._session.add(related)
 
     def has_material(self, key_id: str, material_id: str) -> bool:
         return self._session.get(KeyMaterialTable, (key_id, material_id)) is not None

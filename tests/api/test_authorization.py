@@ -220,6 +220,36 @@ def test_cross_account_other_direction(kms, server, other_account, ids):
     denied(kms.describe_key, KeyId=key_b["KeyMetadata"]["Arn"])      # A's root isn't trusted by B's key
 
 
+def test_key_management_is_same_account_only_whatever_the_key_policy_says(kms, server, other_account):
+    """AWS marks key management "Cross-account use: No": a key policy that hands another
+    account kms:* lets it use the key, never manage it (nor replicate it into the owner's
+    account).  GetKeyRotationStatus is the one management read AWS allows across accounts."""
+    akid, secret = other_account
+    root_b = server.client("kms", access_key_id=akid, secret=secret)
+    key = kms.create_key(MultiRegion=True, Origin="AWS_KMS", Policy=policy(root_statement(), {
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"},
+        "Action": "kms:*", "Resource": "*"}))["KeyMetadata"]
+    arn = key["Arn"]
+    root_b.encrypt(KeyId=arn, Plaintext=b"x")                      # use: allowed
+    root_b.get_key_rotation_status(KeyId=arn)                      # cross-account read: allowed
+    for call, kwargs in [
+        (root_b.disable_key, {}), (root_b.schedule_key_deletion, {"PendingWindowInDays": 7}),
+        (root_b.update_key_description, {"Description": "mine now"}),
+        (root_b.put_key_policy, {"PolicyName": "default", "Policy": policy(root_statement(OTHER_ACCOUNT))}),
+        (root_b.get_key_policy, {"PolicyName": "default"}), (root_b.list_key_policies, {}),
+        (root_b.tag_resource, {"Tags": [{"TagKey": "k", "TagValue": "v"}]}), (root_b.list_resource_tags, {}),
+        (root_b.enable_key_rotation, {}), (root_b.rotate_key_on_demand, {}), (root_b.list_key_rotations, {}),
+        (root_b.replicate_key, {"ReplicaRegion": "eu-west-3"}),
+        (root_b.get_parameters_for_import, {"WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+    ]:
+        denied(call, KeyId=arn, **kwargs)
+    denied(root_b.create_alias, AliasName="alias/stolen", TargetKeyId=arn)
+    meta = kms.describe_key(KeyId=arn)["KeyMetadata"]
+    assert meta["KeyState"] == "Enabled" and meta["Description"] == ""
+    assert meta["MultiRegionConfiguration"]["ReplicaKeys"] == []
+    assert kms.list_resource_tags(KeyId=arn)["Tags"] == []
+
+
 # --- lockout safety and escalation -------------------------------------------------------
 def test_lockout_safety_check_and_bypass(kms, ids, key_id):
     user_arn, _, _, _ = ids.user()

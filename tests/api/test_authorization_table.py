@@ -122,6 +122,7 @@ def role_arn(name: str, path: str = "/") -> str:
 SIBLINGS: dict[str, Callable[[], str]] = {
     "key": lambda: key_arn(str(uuid.uuid4())),
     "key (target)": lambda: key_arn(str(uuid.uuid4())),
+    "key (replica)": lambda: f"arn:aws:kms:{REPLICA_REGION}:{ACCOUNT_ID}:key/mrk-{uuid.uuid4().hex}",
     "alias": lambda: alias_arn("alias/sibling-" + uid()),
     "parameter": lambda: parameter_arn("/sibling/" + uid()),
     "parameter (path)": lambda: parameter_arn("/sibling/" + uid()),
@@ -341,6 +342,23 @@ def s_delete_imported(w: World) -> Call:
     return lambda c: c.delete_imported_key_material(KeyId=key_id)
 
 
+#: where the multi-Region scenarios put their replica
+REPLICA_REGION = "eu-north-1"
+
+
+def s_replicate_key(w: World, tags: bool = False) -> Call:
+    key_id = w.key(MultiRegion=True)
+    extra = {"Tags": [{"TagKey": "a", "TagValue": "b"}]} if tags else {}
+    return lambda c: c.replicate_key(KeyId=key_id, ReplicaRegion=REPLICA_REGION, **extra)
+
+
+def s_update_primary_region(w: World) -> Call:
+    key_id = w.key(MultiRegion=True)
+    replica = w.kms.replicate_key(KeyId=key_id, ReplicaRegion=REPLICA_REGION)["ReplicaKeyMetadata"]
+    w.resources["key (replica)"] = replica["Arn"]
+    return lambda c: c.update_primary_region(KeyId=key_id, PrimaryRegion=REPLICA_REGION)
+
+
 def account_wide(call: Call) -> Callable[[World], Call]:
     return lambda w: call
 
@@ -501,6 +519,8 @@ _BASE: dict[tuple[str, str], tuple[str, Callable[[World], Call]]] = {
     ("KMS", "GetParametersForImport"): ("kms", s_import_params),
     ("KMS", "ImportKeyMaterial"): ("kms", s_import),
     ("KMS", "DeleteImportedKeyMaterial"): ("kms", s_delete_imported),
+    ("KMS", "ReplicateKey"): ("kms", s_replicate_key),
+    ("KMS", "UpdatePrimaryRegion"): ("kms", s_update_primary_region),
 
     ("SSM", "PutParameter"): ("ssm", s_put_parameter),
     ("SSM", "GetParameter"): ("ssm", ssm_simple("get_parameter")),
@@ -615,6 +635,7 @@ def s_assume_role_source_identity(w: World) -> Call:
 SCENARIOS: dict[tuple[str, str, str], tuple[str, Callable[[World], Call]]] = {
     **{(service, operation, "always"): scenario for (service, operation), scenario in _BASE.items()},
     ("KMS", "CreateKey", "Tags"): ("kms", s_create_key_tagged),
+    ("KMS", "ReplicateKey", "Tags"): ("kms", lambda w: s_replicate_key(w, tags=True)),
     ("SSM", "PutParameter", "Tags"): ("ssm", s_put_tagged),
     ("SSM", "PutParameter", "SecureString Standard"): ("ssm", s_secure_put("Standard")),
     ("SSM", "PutParameter", "SecureString Advanced"): ("ssm", s_secure_put("Advanced")),
