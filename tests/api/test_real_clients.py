@@ -117,7 +117,13 @@ def test_aws_cli_wrong_secret_reports_invalid_signature(server, tmp_path):
 
 esdk = pytest.importorskip("aws_encryption_sdk")
 from aws_encryption_sdk import CommitmentPolicy, EncryptionSDKClient  # noqa: E402
-from aws_encryption_sdk.key_providers.kms import KMSMasterKey, KMSMasterKeyConfig  # noqa: E402
+from aws_encryption_sdk.key_providers.kms import (  # noqa: E402
+    DiscoveryFilter,
+    KMSMasterKey,
+    KMSMasterKeyConfig,
+    MRKAwareDiscoveryAwsKmsMasterKeyProvider,
+    MRKAwareStrictAwsKmsMasterKeyProvider,
+)
 
 CONTEXT = {"tenant": "acme", "purpose": "esdk-test", "unicode": "h\u00e9llo \u2603"}
 
@@ -219,3 +225,30 @@ def test_esdk_decrypt_after_key_disabled_fails(server, sdk, botocore_session, ke
     kms.disable_key(KeyId=key_arn)
     with pytest.raises(esdk.exceptions.AWSEncryptionSDKClientError):
         sdk.decrypt(source=ciphertext, key_provider=provider)
+
+
+def test_esdk_mrk_aware_providers_decrypt_in_the_replica_region(server, sdk, botocore_session, kms):
+    """The AWS Encryption SDK's multi-Region-key support, unchanged: a message encrypted
+    under the primary in one Region is decrypted in another by the MRK-aware strict
+    provider naming the replica, and by MRK-aware discovery in the replica's Region."""
+    replica_region = "eu-central-1"
+    primary_arn = kms.create_key(MultiRegion=True, Description="esdk mrk")["KeyMetadata"]["Arn"]
+    key_id = primary_arn.rsplit("/", 1)[1]
+    replica_arn = kms.replicate_key(KeyId=key_id, ReplicaRegion=replica_region)["ReplicaKeyMetadata"]["Arn"]
+    encryptor = esdk.StrictAwsKmsMasterKeyProvider(key_ids=[primary_arn], botocore_session=botocore_session)
+    message = os.urandom(64 * 1024)
+    ciphertext, _ = sdk.encrypt(source=message, key_provider=encryptor, encryption_context=CONTEXT)
+
+    strict = MRKAwareStrictAwsKmsMasterKeyProvider(key_ids=[replica_arn], botocore_session=botocore_session)
+    plaintext, header = sdk.decrypt(source=ciphertext, key_provider=strict)
+    assert plaintext == message
+    _check_decrypted(header, CONTEXT)
+
+    discovery = MRKAwareDiscoveryAwsKmsMasterKeyProvider(
+        discovery_region=replica_region, botocore_session=botocore_session,
+        discovery_filter=DiscoveryFilter(account_ids=[ACCOUNT_ID], partition="aws"))
+    plaintext, _ = sdk.decrypt(source=ciphertext, key_provider=discovery)
+    assert plaintext == message
+    # the replica alone did it: with the primary disabled, decryption still works there
+    kms.disable_key(KeyId=key_id)
+    assert sdk.decrypt(source=ciphertext, key_provider=strict)[0] == message
