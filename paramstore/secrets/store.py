@@ -23,8 +23,8 @@ from kms_core.policy.evaluate import CompiledPolicy, compile_policy
 from kms_core.port import InProcessKms, KmsPort
 from kms_core.protocol.awsjson import new_request_id
 from kms_core.storage.session import SECRETS_EPOCH
+from paramstore.epoch_cache import MAX_CACHED, EpochCache
 from paramstore.secrets.envelope import SECRETS_KEYS
-from paramstore.secrets.operations._common import MAX_VERSIONS, purge_deprecated
 from paramstore.secrets.rotation.runner import RotationJob, RotationRunner
 from paramstore.secrets.rotation.schedule import next_rotation
 from paramstore.secrets.rotation.targets import RotationTargets
@@ -35,58 +35,28 @@ from paramstore.secrets.storage.tables import SecretRow, SecretTable, SecretVers
 if TYPE_CHECKING:
     from kms_core.service import KmsCore
 
-_MAX_CACHED = 50_000
 #: the position of the secrets' epoch in the change token (kms_core/storage/session.py EPOCHS)
 _TOKEN_INDEX = SECRETS_EPOCH - 1
 
 
-class SecretStore:
+class SecretStore(EpochCache):
     def __init__(self, kms: "KmsCore", rotation_targets: Optional[RotationTargets] = None) -> None:
-        self.kms = kms
+        super().__init__(kms, _TOKEN_INDEX)
         #: what a RotationLambdaARN may name (rotation/targets.py), and who runs rotations
         self.rotation_targets = rotation_targets or RotationTargets()
         self.rotations = RotationRunner(self)
         #: all Secrets Manager asks of KMS (kms_core/port.py)
         self.kms_port: KmsPort = InProcessKms(kms, SECRETS_KEYS)
-        self.db = kms.db
-        self.clock = kms.clock
-        self._token: object = object()
-        self._secrets: dict[tuple[str, str, str], Optional[SecretRow]] = {}
-        self._stages: dict[int, dict[str, str]] = {}
-        self._versions: dict[tuple[int, str], Optional[VersionRow]] = {}
+        self._secrets: dict[tuple[str, str, str], Optional[SecretRow]] = self._cache()
+        self._stages: dict[int, dict[str, str]] = self._cache()
+        self._versions: dict[tuple[int, str], Optional[VersionRow]] = self._cache()
+        #: compiled by policy text, which no write changes: kept across epochs
         self._policies: dict[str, CompiledPolicy] = {}
-        self._listings: dict[tuple, list] = {}
+        self._listings: dict[tuple, list] = self._cache()
         #: (secret id, version id) -> data key already opened (paramstore/secrets/envelope.py)
-        self._data_keys: dict[tuple[int, str], object] = {}
-        self._next_due: Optional[float] = None
+        self._data_keys: dict[tuple[int, str], object] = self._cache()
 
-    # --- cache coherence ------------------------------------------------------------------
-    def sync(self) -> None:
-        """After kms.sync(): drop the caches if the secrets' epoch moved; delete what is due."""
-        token = self.kms.last_token[_TOKEN_INDEX] if len(self.kms.last_token) > _TOKEN_INDEX else None
-        if token != self._token:
-            self.db.off_loop()  # caches are dropped and refilled on the database worker only
-            self._drop()
-            self._token = token
-        if self._next_due is None:
-            with self.db.session() as session:
-                due = repository.next_due(session)
-            self._next_due = math.inf if due is None else due
-        if self.clock() >= self._next_due:
-            self.process_due()
-
-    def changed(self) -> None:
-        self._drop()
-        self._token = object()
-
-    def _drop(self) -> None:
-        self._secrets.clear()
-        self._stages.clear()
-        self._versions.clear()
-        self._listings.clear()
-        self._data_keys.clear()
-        self._next_due = None
-
+    # --- writes ---------------------------------------------------------------------------
     @contextmanager
     def write(self, service_events: Optional[list] = None) -> Iterator[Txn]:
         """A write transaction of the secrets, carrying the request's audit record."""
@@ -188,16 +158,16 @@ class SecretStore:
         return compiled
 
     def data_keys(self) -> dict:
-        if len(self._data_keys) >= _MAX_CACHED:
+        if len(self._data_keys) >= MAX_CACHED:
             self._data_keys.clear()
         return self._data_keys
 
-    def _remember(self, cache: dict, key: object, value: object) -> None:
-        if len(cache) >= _MAX_CACHED:
-            cache.clear()
-        cache[key] = value
-
     # --- the service's own work -----------------------------------------------------------
+    def _load_next_due(self) -> float:
+        with self.db.session() as session:
+            due = repository.next_due(session)
+        return math.inf if due is None else due
+
     def process_due(self) -> None:
         """Delete the secrets whose recovery window has ended, and start the rotations whose
         schedule came due (a new empty AWSPENDING version each, as RotateSecret makes; a
@@ -222,8 +192,8 @@ class SecretStore:
                 if token is None or token == stages.get("AWSCURRENT"):
                     token = str(uuid.uuid4())
                     pending = {**stages, "AWSPENDING": token}
-                    if repository.count_versions(session, row.id) >= MAX_VERSIONS and not purge_deprecated(
-                            session, row, pending, now, refuse=False):
+                    if (repository.count_versions(session, row.id) >= repository.MAX_VERSIONS
+                            and not repository.purge_deprecated(session, row, pending, now, refuse=False)):
                         events.append(_service_event(now, "RotationFailed", row, {
                             "failedStep": "createSecret", "reason": "the secret has too many versions"}))
                         continue  # tried again at the next scheduled time

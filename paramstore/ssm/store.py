@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from kms_core.port import InProcessKms, KmsPort
+from paramstore.epoch_cache import MAX_CACHED, EpochCache
 from paramstore.ssm.envelope import SSM_KEYS
 from paramstore.ssm.storage.hot_sql import HotSql, ParamRow, VersionRow
 from paramstore.ssm.storage.repository import ParameterRepository, Txn
@@ -25,58 +26,29 @@ from paramstore.ssm.storage.tables import ParameterTable, ParameterVersionTable,
 if TYPE_CHECKING:
     from kms_core.service import KmsCore
 
-_MAX_CACHED = 50_000
+#: the position of the parameters' epoch in the change token (kms_core/storage/session.py EPOCHS)
+_TOKEN_INDEX = 1
 
 
-class ParameterStore:
+class ParameterStore(EpochCache):
     def __init__(self, kms: "KmsCore") -> None:
-        self.kms = kms
+        super().__init__(kms, _TOKEN_INDEX)
         #: all the Parameter Store asks of KMS (kms_core/port.py)
         self.kms_port: KmsPort = InProcessKms(kms, SSM_KEYS)
-        self.db = kms.db
-        self.clock = kms.clock
         self.sql = HotSql(kms.db)
         self.rows = ParameterRepository(kms.db)
-        self._token: object = object()
-        self._params: dict[tuple[str, str, str], Optional[ParameterTable]] = {}
-        self._versions: dict[tuple[int, int], Optional[ParameterVersionTable]] = {}
-        self._labels: dict[int, dict[str, int]] = {}
-        self._tags: dict[tuple[str, str, str], dict[str, str]] = {}
-        self._settings: dict[tuple[str, str, str], Optional[ServiceSettingTable]] = {}
+        self._params: dict[tuple[str, str, str], Optional[ParameterTable]] = self._cache()
+        self._versions: dict[tuple[int, int], Optional[ParameterVersionTable]] = self._cache()
+        self._labels: dict[int, dict[str, int]] = self._cache()
+        self._tags: dict[tuple[str, str, str], dict[str, str]] = self._cache()
+        self._settings: dict[tuple[str, str, str], Optional[ServiceSettingTable]] = self._cache()
         #: listing pages (rows, not values) by query: repeated GetParametersByPath calls
         #: at startup of many app instances cost no SQL until something changes
-        self._pages: dict[tuple, list] = {}
+        self._pages: dict[tuple, list] = self._cache()
         #: (parameter id, version) -> data key already opened (paramstore/ssm/envelope.py)
-        self._data_keys: dict[tuple[int, int], bytes] = {}
-        self._next_due: Optional[float] = None
+        self._data_keys: dict[tuple[int, int], bytes] = self._cache()
 
     # --- cache coherence ------------------------------------------------------------------
-    def sync(self) -> None:
-        """After kms.sync(): drop the caches if the parameters' epoch moved; run due policies."""
-        token = self.kms.last_token[1] if len(self.kms.last_token) > 1 else None
-        if token != self._token:
-            self.db.off_loop()  # caches are dropped and refilled on the database worker only
-            self._drop()
-            self._token = token
-        if self._next_due is None:
-            self._next_due = self._load_next_due()
-        if self.clock() >= self._next_due:
-            self.process_due()
-
-    def changed(self) -> None:
-        self._drop()
-        self._token = object()
-
-    def _drop(self) -> None:
-        self._params.clear()
-        self._versions.clear()
-        self._labels.clear()
-        self._tags.clear()
-        self._settings.clear()
-        self._pages.clear()
-        self._data_keys.clear()
-        self._next_due = None
-
     def wrote(self, epoch: Optional[int], param: ParamRow, version: VersionRow, dropped: int) -> None:
         """After this process's put committed as parameters epoch `epoch`: if nothing else
         changed since the caches were current, keep them and write the new rows through
@@ -163,7 +135,7 @@ class ParameterStore:
         return self.rows.count_parameters(account_id, region, tier)
 
     def data_keys(self) -> dict:
-        if len(self._data_keys) >= _MAX_CACHED:
+        if len(self._data_keys) >= MAX_CACHED:
             self._data_keys.clear()
         return self._data_keys
 
@@ -182,11 +154,6 @@ class ParameterStore:
             self._remember(self._params, (row.account_id, row.region, row.canonical), row)
         for version in versions:
             self._remember(self._versions, (version.parameter_id, version.version), version)
-
-    def _remember(self, cache: dict, key: object, value: object) -> None:
-        if len(cache) >= _MAX_CACHED:
-            cache.clear()
-        cache[key] = value
 
     # --- time-driven policies -------------------------------------------------------------
     def _load_next_due(self) -> float:

@@ -16,7 +16,6 @@ from paramstore.secrets.errors import (
     InvalidNextTokenException,
     InvalidParameterException,
     InvalidRequestException,
-    LimitExceededException,
     ResourceExistsException,
     ResourceNotFoundException,
 )
@@ -27,9 +26,6 @@ from paramstore.secrets.storage.tables import (AnySecret, AnyVersion, SecretRow,
                                                VersionRow)
 
 DAY = 86400.0
-#: versions kept before unlabelled ones older than a day are removed (AWS's ~100 quota)
-MAX_VERSIONS = 100
-DEPRECATED_MIN_AGE = DAY
 
 
 # --- finding the secret -------------------------------------------------------------------
@@ -162,29 +158,8 @@ def add_version(session: Txn, ctx: SecretsContext, secret: AnySecret, sealed: Se
     repository.replace_stages(session, secret.id, before, after)
     secret.last_changed_date = now
     session.add(secret)
-    purge_deprecated(session, secret, after, now)
+    repository.purge_deprecated(session, secret, after, now)
     return after
-
-
-def purge_deprecated(session: Txn, secret: AnySecret, stages: dict[str, str], now: float,
-                     refuse: bool = True) -> bool:
-    """Over MAX_VERSIONS, the oldest unlabelled versions older than a day go; if that is not
-    enough, the write is refused (AWS's version quota), or with refuse=False, False."""
-    session.flush()
-    versions = repository.versions_of(session, secret.id)
-    excess = len(versions) - MAX_VERSIONS
-    if excess <= 0:
-        return True
-    labelled = set(stages.values())
-    doomed = [v.version_id for v in versions if v.version_id not in labelled
-              and now - v.created_date >= DEPRECATED_MIN_AGE][:excess]
-    if len(doomed) < excess:
-        if not refuse:
-            return False
-        raise LimitExceededException(f"You can't create more than {MAX_VERSIONS} versions of a secret. Versions "
-                                     "without a staging label are removed once they are older than a day.")
-    repository.delete_versions(session, secret.id, doomed)
-    return True
 
 
 def lock_same_secret(session: Txn, secret: AnySecret) -> SecretTable:
@@ -207,19 +182,14 @@ def touch_accessed(ctx: SecretsContext, secret: SecretRow, version: Optional[Ver
 
 
 # --- shapes ---------------------------------------------------------------------------------
-def kms_key_shown(secret: AnySecret) -> Optional[str]:
-    """DescribeSecret/ListSecrets show KmsKeyId only for a customer key (as the caller named it)."""
-    return secret.kms_key_id
-
-
 def describe_shape(secret: AnySecret, stages: dict[str, str], versions_key: str) -> dict:
     """DescribeSecret (versions_key "VersionIdsToStages") or a ListSecrets entry
     ("SecretVersionsToStages"): only the fields that have a value, never the value."""
     out: dict[str, Any] = {"ARN": secret.arn, "Name": secret.name}
     if secret.description is not None:
         out["Description"] = secret.description
-    if secret.kms_key_id is not None:
-        out["KmsKeyId"] = kms_key_shown(secret)
+    if secret.kms_key_id is not None:  # only for a customer key (as the caller named it)
+        out["KmsKeyId"] = secret.kms_key_id
     if secret.rotation_enabled is not None:
         out["RotationEnabled"] = secret.rotation_enabled
     if secret.rotation_lambda_arn is not None:

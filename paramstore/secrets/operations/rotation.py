@@ -15,7 +15,7 @@ from paramstore.secrets.errors import (
     ResourceExistsException,
 )
 from kms_core.port import authorize_account
-from paramstore.secrets.operations._common import lock_same_secret, purge_deprecated, require_secret
+from paramstore.secrets.operations._common import lock_same_secret, require_secret
 from paramstore.secrets.rotation.runner import RotationJob
 from paramstore.secrets.rotation.schedule import check_rules, next_rotation
 from paramstore.secrets.storage import repository
@@ -68,7 +68,7 @@ def rotate_secret(ctx: SecretsContext, req: dict) -> dict:
                                                created_date=now))
                 after = {**before, labels.PENDING: token}
                 repository.replace_stages(session, row.id, before, after)
-                purge_deprecated(session, row, after, now)  # a placeholder counts against the quota too
+                repository.purge_deprecated(session, row, after, now)  # a placeholder counts against the quota too
         row.rotation_lambda_arn = lambda_arn
         if rules is not None:
             row.rotation_rules = json.dumps(rules, separators=(",", ":"))

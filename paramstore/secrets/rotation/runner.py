@@ -113,8 +113,10 @@ class RotationRunner:
         try:
             if target is None:
                 raise RotationStepFailed(f"the rotation target {job.lambda_arn} is not configured on this server")
+            # the account itself, through the service: who a generator's steps run as
+            account = Principal(job.account_id, f"arn:aws:iam::{job.account_id}:root", ROOT, "", None, job.account_id)
             for step in STEPS:
-                self._step(job, target, step)
+                self._step(job, account, target, step)
             self._on_worker(lambda: self._finish(job, None, None))
             return True
         except (RotationStepFailed, AwsError) as failure:
@@ -123,16 +125,17 @@ class RotationRunner:
             self._on_worker(lambda: self._finish(job, step, reason))
             return False
 
-    def _step(self, job: RotationJob, target: Target, step: str) -> None:
+    def _step(self, job: RotationJob, account: Principal, target: Target, step: str) -> None:
         if isinstance(target, Generator):
-            self._on_worker(lambda: self._as_service(job, step, lambda ctx: _GENERATOR_STEPS[step](ctx, job, target)))
+            self._on_worker(lambda: self._as_service(job, account, step,
+                                                     lambda ctx: _GENERATOR_STEPS[step](ctx, job, target)))
         else:
             target.invoke(step, job.arn, job.token)  # waits on the network, not on the worker
 
-    def _as_service(self, job: RotationJob, step: str, work: Callable[[SecretsContext], None]) -> None:
+    def _as_service(self, job: RotationJob, account: Principal, step: str,
+                    work: Callable[[SecretsContext], None]) -> None:
         """A generator's step, as the account through the service, audited as such."""
-        principal = Principal(job.account_id, f"arn:aws:iam::{job.account_id}:root", ROOT, "", None, job.account_id)
-        ctx = SecretsContext(self.store.kms, principal, job.region, new_request_id(), step, secrets=self.store)
+        ctx = SecretsContext(self.store.kms, account, job.region, new_request_id(), step, secrets=self.store)
         audit_log = self.store.db.audit_log
 
         def make_event() -> AuditEvent:

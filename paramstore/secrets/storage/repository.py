@@ -1,5 +1,6 @@
 """Secrets Manager rows inside a request's transaction (`SecretStore.write()` or a read
-session): finding and locking a secret, its versions and labels, and removing it."""
+session): finding and locking a secret, its versions (and their quota) and labels, and
+removing it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from typing import Optional
 
 from sqlmodel import Session, delete, select, update
 
-from paramstore.secrets.storage.tables import SecretStageTable, SecretTable, SecretVersionTable
+from paramstore.secrets.errors import LimitExceededException
+from paramstore.secrets.storage.tables import AnySecret, SecretStageTable, SecretTable, SecretVersionTable
 
 #: an open transaction, as the operations name it (SQL's types stay in this package)
 Txn = Session
+#: versions kept before unlabelled ones older than a day are removed (AWS's ~100 quota)
+MAX_VERSIONS = 100
+#: how old an unlabelled version must be before it may go (a day)
+DEPRECATED_MIN_AGE = 86400.0
 
 
 def find_secret(session: Session, account_id: str, region: str, name: str,
@@ -64,6 +70,27 @@ def versions_of(session: Session, secret_id: int) -> list[SecretVersionTable]:
 def count_versions(session: Session, secret_id: int) -> int:
     return len(session.exec(select(SecretVersionTable.version_id).where(SecretVersionTable.secret_id == secret_id))
                .all())
+
+
+def purge_deprecated(session: Session, secret: AnySecret, stages: dict[str, str], now: float,
+                     refuse: bool = True) -> bool:
+    """Over MAX_VERSIONS, the oldest unlabelled versions older than a day go; if that is not
+    enough, the write is refused (AWS's version quota), or with refuse=False, False."""
+    session.flush()
+    versions = versions_of(session, secret.id)
+    excess = len(versions) - MAX_VERSIONS
+    if excess <= 0:
+        return True
+    labelled = set(stages.values())
+    doomed = [v.version_id for v in versions if v.version_id not in labelled
+              and now - v.created_date >= DEPRECATED_MIN_AGE][:excess]
+    if len(doomed) < excess:
+        if not refuse:
+            return False
+        raise LimitExceededException(f"You can't create more than {MAX_VERSIONS} versions of a secret. Versions "
+                                     "without a staging label are removed once they are older than a day.")
+    delete_versions(session, secret.id, doomed)
+    return True
 
 
 def delete_versions(session: Session, secret_id: int, version_ids: list[str]) -> None:
