@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Optional
 from kms_core.audit import side_change
 from kms_core.crypto.aes_gcm import DecryptionFailed, gcm_open, gcm_seal
 from kms_core.domain import limits
-from kms_core.domain.model import KeyManager
+from kms_core.domain.model import KeyManager, KeyWithMaterial
 from kms_core.storage import repository
-from kms_core.storage.tables import AliasTable, ServiceOwnedKeyTable, owned_key_row_identity
+from kms_core.storage.tables import AliasTable, KeyTable, ServiceOwnedKeyTable, owned_key_row_identity
 from kms_core.storage.unit_of_work import Conflict, UnitOfWork, add_service_owned_key, reading, writing
 
 if TYPE_CHECKING:
@@ -154,13 +154,25 @@ class ServiceKeys:
                 kms.changed()
         raise RuntimeError(f"could not create {key_set.alias_name}")
 
-    def _create_managed_key(self, work: UnitOfWork, key_set: ServiceKeySet, account_id: str, region: str) -> str:
-        now = self._kms.clock()
-        key_id = repository.new_key_id()
-        row = repository.new_key_row(key_id, account_id, region, now, description=key_set.description,
+    def managed_key_probe(self, key_set: ServiceKeySet, account_id: str, region: str) -> KeyWithMaterial:
+        """The key `ensure_managed_key` would make, in memory only: a customer's DescribeKey
+        on the alias is authorized against it before anything is written."""
+        row = self._managed_key_row(key_set, account_id, region, self._kms.clock())
+        return KeyWithMaterial(repository.to_key(row), {}, {}, policy=self._kms._compile_key_policy(row.policy))
+
+    @staticmethod
+    def _managed_key_row(key_set: ServiceKeySet, account_id: str, region: str, now: float) -> KeyTable:
+        row = repository.new_key_row(repository.new_key_id(), account_id, region, now,
+                                     description=key_set.description,
                                      policy=key_set.managed_key_policy(account_id, region))
         row.key_manager = KeyManager.AWS
         repository.schedule_rotation(row, now, limits.DEFAULT_ROTATION_PERIOD_DAYS)
+        return row
+
+    def _create_managed_key(self, work: UnitOfWork, key_set: ServiceKeySet, account_id: str, region: str) -> str:
+        now = self._kms.clock()
+        row = self._managed_key_row(key_set, account_id, region, now)
+        key_id = row.key_id
         work.keys.insert(row, now)
         work.aliases.add(AliasTable(account_id=account_id, region=region, alias_name=key_set.alias_name,
                                     target_key_id=key_id, creation_date=now, last_updated_date=now))

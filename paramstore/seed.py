@@ -75,7 +75,7 @@ from typing import Any, Callable, Optional, Union
 import yaml
 
 from kms_core.domain import limits
-from kms_core.domain.arn import ALIAS_NAME_RE, KEY_ID_RE
+from kms_core.domain.arn import ALIAS_NAME_RE, KEY_ID_RE, REGION_NAME
 from kms_core.domain.errors import AwsError
 from kms_core.domain.model import KeyState
 from kms_core.identity import admin
@@ -92,7 +92,6 @@ from kms_core.storage.unit_of_work import Conflict, UnitOfWork, writing
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID_RE = re.compile(r"^\d{12}\Z", re.ASCII)
 ACCESS_KEY_ID_RE = re.compile(r"^[A-Z0-9]{16,128}$")
-REGION_RE = re.compile(r"^[a-z0-9-]{1,32}$")
 MAX_DESCRIPTION = 8192
 
 
@@ -450,7 +449,7 @@ def _key(value: Any, where: str) -> KeySpec:
     key = KeySpec(where, key_id)
     if item.get("region") is not None:
         key.region = _str(item["region"], f"{where}.region")
-        if not REGION_RE.match(key.region):
+        if not REGION_NAME.match(key.region):  # a Region requests can be signed for
             raise SeedError(f"{where}.region: not a valid region name: {key.region!r}")
     if item.get("description") is not None:
         key.description = _str(item["description"], f"{where}.description")

@@ -8,8 +8,10 @@ from typing import Optional
 
 PARTITION = "aws"
 KEY_ID_RE = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})\Z")
-#: a Region name as AWS's ReplicaRegion / PrimaryRegion members allow it
-REGION_RE = re.compile(r"^([a-z]+-){2,3}\d+\Z")
+#: a Region name this server serves: the SigV4 credential scope's Region must be one, and a
+#: multi-Region key can only be replicated to one (a replica no request could reach could
+#: never be managed or deleted).  32 characters: the Region columns.
+REGION_NAME = re.compile(r"^(?=.{1,32}\Z)[a-z]{2}(-[a-z]+){1,3}-\d{1,2}\Z", re.ASCII)
 MULTI_REGION_PREFIX = "mrk-"
 #: the separator in a multi-Region key's row id: "<mrk id>.<Region>" (see `row_id_for`)
 _ROW_SEPARATOR = "."

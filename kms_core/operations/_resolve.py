@@ -10,6 +10,7 @@ from kms_core.context import RequestContext
 from kms_core.domain.arn import KEY_ID_RE, PARTITION, alias_arn, key_arn, key_id_of_row, parse_key_ref, row_id_for
 from kms_core.domain.model import KeyWithMaterial
 from kms_core.errors import AccessDeniedException, NotFoundException
+from kms_core.policy.authorize import authorize
 
 
 def resolve_key(ctx: RequestContext, key_id: str, *, allow_alias: bool) -> KeyWithMaterial:
@@ -50,8 +51,13 @@ def _managed_key_on_first_use(ctx: RequestContext, alias_name: str, region: str)
     key_set = ctx.kms.service_keys.for_alias(alias_name)
     if key_set is None:
         return None
-    if ctx.operation != "DescribeKey" and ctx.via_service != key_set.via_service(region):
-        return None
+    if ctx.via_service != key_set.via_service(region):
+        if ctx.operation != "DescribeKey":
+            return None
+        # a customer's DescribeKey makes the key only if it may describe it: no writes for
+        # a caller the new key's policy (and the caller's IAM policies) would refuse
+        ctx.request_alias = alias_name
+        authorize(ctx, "kms:DescribeKey", ctx.kms.service_keys.managed_key_probe(key_set, ctx.account_id, region))
     return ctx.kms.service_keys.ensure_managed_key(key_set, ctx.account_id, region)
 
 

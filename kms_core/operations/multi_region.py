@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from kms_core.audit import AuditEvent
 from kms_core.context import RequestContext
 from kms_core.domain import limits
-from kms_core.domain.arn import key_arn, row_id_for
+from kms_core.domain.arn import REGION_NAME, key_arn, row_id_for
 from kms_core.domain.key_states import require_state
 from kms_core.domain.model import Key, KeyState, Origin
 from kms_core.errors import (
@@ -44,6 +44,13 @@ def check_multi_region_home(region: str) -> None:
         raise UnsupportedOperationException(f"Multi-Region keys are not supported in the Region {region}.")
 
 
+def _check_region(region: str) -> None:
+    """A Region requests can be signed for (REGION_NAME), whose name fits a row id."""
+    if not REGION_NAME.match(region):
+        raise ValidationException(f"{region} is not a valid Region name.")
+    check_multi_region_home(region)
+
+
 def replicate_key(ctx: RequestContext, req: dict) -> dict:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ReplicateKey.html
 
@@ -56,11 +63,11 @@ def replicate_key(ctx: RequestContext, req: dict) -> dict:
     _require_primary(primary)
     if region == primary.region:
         raise ValidationException(f"The replica Region {region} is the Region of the primary key {primary.arn}.")
-    check_multi_region_home(region)
+    _check_region(region)
     tags = req.get("Tags", [])
     check_new_tags({}, tags)
     tag_map = {t["TagKey"]: t["TagValue"] for t in tags}
-    _authorize_replica_creation(ctx, primary, region, tag_map)
+    _authorize_replica_creation(ctx, primary, region, tag_map, bool(req.get("BypassPolicyLockoutSafetyCheck")))
 
     now = ctx.now()
     policy = req.get("Policy")
@@ -116,6 +123,7 @@ def update_primary_region(ctx: RequestContext, req: dict) -> dict:
     _require_primary(primary)
     if region == primary.region:
         raise ValidationException(f"{primary.arn} is already the primary key; its Region is {region}.")
+    _check_region(region)
     new_primary = ctx.kms.key(row_id_for(primary.key_id, region))
     if new_primary is None or new_primary.key.account_id != primary.account_id:
         raise NotFoundException(f"Key '{key_arn(region, primary.account_id, primary.key_id)}' does not exist")
@@ -145,14 +153,17 @@ def _require_primary(key: Key) -> None:
         raise UnsupportedOperationException(f"{key.arn} is not a multi-region primary key.")
 
 
-def _authorize_replica_creation(ctx: RequestContext, primary: Key, region: str, tags: dict[str, str]) -> None:
+def _authorize_replica_creation(ctx: RequestContext, primary: Key, region: str, tags: dict[str, str],
+                                bypass_lockout_check: bool) -> None:
     """AWS: ReplicateKey also needs kms:CreateKey (and kms:TagResource for Tags) in an IAM
-    policy, evaluated as a CreateKey of the replica in its Region."""
+    policy, evaluated as a CreateKey of the replica in its Region: with the facts CreateKey
+    has, so a guard on kms:BypassPolicyLockoutSafetyCheck holds here too."""
     if tags:
         set_request_tags(ctx, tags)
     with _facts(ctx, {"aws:requestedregion": region, "kms:multiregion": True, "kms:multiregionkeytype": "REPLICA",
                       "kms:keyspec": primary.key_spec, "kms:keyusage": primary.key_usage,
-                      "kms:keyorigin": primary.origin or Origin.AWS_KMS}):
+                      "kms:keyorigin": primary.origin or Origin.AWS_KMS,
+                      "kms:bypasspolicylockoutsafetycheck": bypass_lockout_check}):
         authorize_account(ctx, "kms:CreateKey")
         if tags:
             authorize_account(ctx, "kms:TagResource")

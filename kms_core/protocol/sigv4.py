@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote
 
+from kms_core.domain.arn import REGION_NAME
 from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.domain.errors import (
     IncompleteSignatureException,
@@ -35,7 +36,6 @@ _MISMATCH = ("The request signature we calculated does not match the signature y
 _INVALID_TOKEN = "The security token included in the request is invalid."
 #: AWS region names (us-east-1, us-gov-west-1, eu-isoe-west-1, ...).  The scope's region ends
 #: up in every ARN the request creates, so nothing else may pass ("*", "us-east-1:1234...").
-REGION_NAME = re.compile(r"^(?=.{1,32}\Z)[a-z]{2}(-[a-z]+){1,3}-\d{1,2}\Z", re.ASCII)  # 32: the region columns
 #: Headers that must be covered by the signature whenever the request carries them: an
 #: unsigned X-Amz-Target would let a captured GetParameter be replayed as DeleteParameter.
 MUST_SIGN = ("x-amz-date", "x-amz-target", "x-amz-security-token", "x-amz-content-sha256")

@@ -15,7 +15,7 @@ The server is shared by the whole session: every test makes fresh keys.  Replica
 rotation may be asynchronous (a replica is `Creating` at first, the server's sweeper runs
 every 0.5 s), so the tests poll for at most ~10 s wherever the effect may come later.
 Where AWS's exact message is unknown only the error code is asserted.
-Reference: /work/shared/reference/aws_api.md section 4.15.
+Reference: aws_api.md section 4.15.
 """
 
 from __future__ import annotations
