@@ -9,7 +9,7 @@ pycryptodome.  The server's own code is never the oracle.
 
 Error paths and key states: test_kms_asymmetric_errors.py; policies, conditions and
 grants: test_kms_asymmetric_authz.py.
-AWS behaviour: /work/shared/reference/aws_api.md sections 3b, 4.2, 4.3; the Sign/Verify
+AWS behaviour: aws_api.md sections 3b, 4.2, 4.3; the Sign/Verify
 MessageType documentation in botocore's kms service-2.json.
 """
 

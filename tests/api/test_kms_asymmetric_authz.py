@@ -5,7 +5,7 @@ kms:KeyAgreementAlgorithm, kms:EncryptionAlgorithm, kms:DataKeyPairSpec, kms:Key
 kms:KeyUsage), explicit denies, and grants for every operation a grant may name on
 such keys.
 
-AWS behaviour: /work/shared/reference/aws_api.md sections 4.10, 4.13.
+AWS behaviour: aws_api.md sections 4.10, 4.13.
 """
 
 from __future__ import annotations

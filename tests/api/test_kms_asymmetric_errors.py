@@ -3,7 +3,7 @@ CreateKey validation per KeySpec x KeyUsage, wrong key usage and wrong algorithm
 (InvalidKeyUsageException), message type and digest rules, request validation,
 DeriveSharedSecret public-key checks, DryRun, and the key-state matrix.
 
-AWS behaviour: /work/shared/reference/aws_api.md sections 3b, 4.2, 4.3, 4.14; the Sign
+AWS behaviour: aws_api.md sections 3b, 4.2, 4.3, 4.14; the Sign
 MessageType documentation in botocore's kms service-2.json.  Where AWS's wording is not
 documented, the comment next to the assertion names where it comes from.
 """

@@ -2,7 +2,7 @@
 Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom.
 
 Error paths (validation, tampering, key states, regions) live in test_kms_crypto_errors.py.
-AWS behaviour: /work/shared/reference/aws_api.md sections 3a, 4.4, 4.5, 4.8, 8.
+AWS behaviour: aws_api.md sections 3a, 4.4, 4.5, 4.8, 8.
 Blob layout: kms_core/engine/ciphertext.py.
 """
 

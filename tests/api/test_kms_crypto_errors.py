@@ -1,7 +1,7 @@
 """boto3 API tests of the symmetric cryptographic operations, error paths: validation,
 encryption-context mismatches, tampered/truncated blobs, key states, regions.
 
-AWS behaviour: /work/shared/reference/aws_api.md sections 1, 4.3, 4.4, 4.5, 4.14, 8.
+AWS behaviour: aws_api.md sections 1, 4.3, 4.4, 4.5, 4.14, 8.
 Blob layout (kms_core/engine/ciphertext.py), for a 36-char UUID key id:
     0 version | 1 key-id length | 2..37 key id | 38..69 material id | 70..85 nonce
     86..97 IV | 98..98+n-1 body | last 16 tag

@@ -1,6 +1,6 @@
 """ssm:* authorisation for IAM users, and the KMS permission a SecureString read needs.
 
-REF = /work/shared/reference/aws_api.md §5.7 (KMS calls made as the caller via ssm.<region>.amazonaws.com),
+REF = aws_api.md §5.7 (KMS calls made as the caller via ssm.<region>.amazonaws.com),
 §5.9 (IAM actions, parameter ARNs as resources), §4.12 (AWS-managed key policy lets any principal of the
 account use it through SSM).
 """

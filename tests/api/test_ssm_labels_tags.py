@@ -1,7 +1,7 @@
 """SSM labels (LabelParameterVersion / UnlabelParameterVersion) and tags (AddTagsToResource /
 RemoveTagsFromResource / ListTagsForResource) through boto3.
 
-REF = /work/shared/reference/aws_api.md §5.1, §5.5, §5.6, §6.
+REF = aws_api.md §5.1, §5.5, §5.6, §6.
 """
 
 from __future__ import annotations

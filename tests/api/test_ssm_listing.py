@@ -1,7 +1,7 @@
 """SSM listing through boto3: GetParametersByPath (Recursive, filters, NextToken paging) and
 DescribeParameters (legacy Filters, ParameterFilters Name/Type/KeyId/Path/Tier/DataType/tag:, paging).
 
-REF = /work/shared/reference/aws_api.md §5.1 / §5.6; messages in docs/research/ssm_behaviour.md.
+REF = aws_api.md §5.1 / §5.6; messages in docs/research/ssm_behaviour.md.
 Every test works under its own unique path and filters on it: the store is shared by the session.
 """
 

@@ -1,7 +1,7 @@
 """SSM Parameter Store through boto3: PutParameter, GetParameter(s), selectors, history, deletion,
 overwrite, types, tiers, DataType, AllowedPattern and limits.
 
-Expected behaviour and messages: /work/shared/reference/aws_api.md §5 and §6 (REF §x below) and
+Expected behaviour and messages: aws_api.md §5 and §6 (REF §x below) and
 docs/research/ssm_behaviour.md.  Where the reference marks a text as uncertain only the code is asserted.
 """
 

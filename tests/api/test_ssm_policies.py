@@ -1,6 +1,6 @@
 """Parameter policies (Advanced tier): Expiration, ExpirationNotification, NoChangeNotification.
 
-REF = /work/shared/reference/aws_api.md §5.8 and §6.  Expiration is driven by the server's FakeClock:
+REF = aws_api.md §5.8 and §6.  Expiration is driven by the server's FakeClock:
 `server.clock.advance(days=…)`, then a bounded poll (≤ 3 s) for the background sweeper.
 """
 

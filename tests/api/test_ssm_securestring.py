@@ -1,6 +1,6 @@
 """SecureString parameters and their KMS side, through boto3.
 
-REF = /work/shared/reference/aws_api.md §5.7 (SecureString and KMS), §4.12 (AWS-managed keys), §8 items 8–9.
+REF = aws_api.md §5.7 (SecureString and KMS), §4.12 (AWS-managed keys), §8 items 8–9.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Parameter names, paths, labels, selectors and ARNs (paramstore.ssm.names), checked against
-the AWS rules in /work/shared/reference/aws_api.md §5.2 (names, hierarchy, ARNs) and §5.5
+the AWS rules in aws_api.md §5.2 (names, hierarchy, ARNs) and §5.5
 (labels, selectors).  Pure functions: no server, no database."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Parameter policies (paramstore.ssm.policies): parsing a PutParameter `Policies` string and the
-schedule the sweeper follows, checked against /work/shared/reference/aws_api.md §5.8
+schedule the sweeper follows, checked against aws_api.md §5.8
 (Expiration / ExpirationNotification / NoChangeNotification, <= 10 policies, error classes) and
 the `ParameterInlinePolicy` shape (§5.1).  Pure functions: no server, no database."""
 

@@ -1,4 +1,4 @@
-"""Parameter tiers (paramstore.ssm.tiers), checked against /work/shared/reference/aws_api.md §5.3
+"""Parameter tiers (paramstore.ssm.tiers), checked against aws_api.md §5.3
 and §6: Standard (4096 chars, no policies, 10,000 per account+Region), Advanced (8192 chars,
 policies, 100,000), Intelligent-Tiering (Standard unless the request needs Advanced), no
 downgrade from Advanced to Standard.  `settle` gets a small fake store, no database."""

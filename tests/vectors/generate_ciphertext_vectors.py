@@ -1,6 +1,6 @@
 """Regenerate tests/vectors/ciphertext_v1.json and tests/vectors/encryption_context.json.
 
-    /work/venv/bin/python tests/vectors/generate_ciphertext_vectors.py
+    .venv/bin/python tests/vectors/generate_ciphertext_vectors.py
 
 Every input is fixed (key material, material id, nonce, IV), so running this twice gives
 the same files byte for byte.  The outputs are checked in: test_ciphertext_vectors.py
