@@ -497,9 +497,31 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     app.state.store = store
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
                                 store, worker)
+    _install_console(app, wrapped, store, protocol, verifier, worker, audit, settings)
     wrapped.state = app.state
     wrapped.metrics = request_metrics
     return wrapped
+
+
+#: the Region the console's sign-in form offers first
+DEFAULT_CONSOLE_REGION = "us-east-1"
+
+
+def _install_console(app: FastAPI, wrapped: "AwsJsonMiddleware", store: Store, protocol: AwsJsonProtocol,
+                     verifier: SigV4Verifier, worker: DatabaseWorker, audit: AuditLog, settings: Settings) -> None:
+    """The web console at /console (paramstore/console): the API's operations, as the
+    signed-in principal."""
+    from paramstore.console.backend import Backend
+    from paramstore.console.routes import console_router
+    from paramstore.console.sessions import Sessions
+    from paramstore.console.signin import AttemptLimiter
+
+    backend = Backend(protocol, worker, audit, wrapped._event, store.kms.identities.lookup)
+    sessions = Sessions(store.kms.runtime.wall_clock)
+    limiter = AttemptLimiter()
+    app.state.console_sessions, app.state.console_limiter = sessions, limiter
+    app.include_router(console_router(backend, sessions, limiter, verifier, audit, store.kms.clock,
+                                      DEFAULT_CONSOLE_REGION))
 
 
 def _install_metrics(app: FastAPI, store: Store, request_metrics: metrics.RequestMetrics,

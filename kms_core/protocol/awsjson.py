@@ -184,8 +184,27 @@ class AwsJsonProtocol(RecordsChanges):
 
     def handle(self, method: str, raw_path: str, query: str, headers: dict[str, str],
                body: bytes, source_ip: Optional[str] = None, secure: bool = False) -> Outcome:
+        """One signed HTTP request: verify its signature, then run its operation."""
+        return self._serve(headers.get("x-amz-target", ""), headers, source_ip, secure,
+                           lambda service: self._authenticate(service, method, raw_path, query, headers, body))
+
+    def dispatch(self, principal: Principal, region: str, target: str, request: dict, access_key_id: str,
+                 user_agent: str, source_ip: Optional[str] = None, secure: bool = False) -> Outcome:
+        """Run one operation as a principal already authenticated another way (the web
+        console's session): the same validation, quotas, authorization, errors and audit
+        record as a signed request, with nothing but the signature check skipped.  The
+        audit record names `access_key_id` and `user_agent` (which marks the channel)."""
+        headers = {"authorization": f"session Credential={access_key_id}/", "user-agent": user_agent}
+        return self._serve(target, headers, source_ip, secure, lambda service: (principal, region, request))
+
+    def _authenticate(self, service: ServiceSpec, method: str, raw_path: str, query: str, headers: dict[str, str],
+                      body: bytes) -> tuple[Principal, str, Any]:
+        signed = self._verifier.verify(method, raw_path, query, headers, body, service.signing_name)
+        return signed.identity, signed.region, body
+
+    def _serve(self, target: str, headers: dict[str, str], source_ip: Optional[str], secure: bool,
+               authenticate: Callable[[ServiceSpec], tuple[Principal, str, Any]]) -> Outcome:
         request_id = new_request_id()
-        target = headers.get("x-amz-target", "")
         prefix, _, op_name = target.partition(".")
         service = self._services.get(prefix)
         out = Outcome(0, b"", request_id, service.event_source if service else "", op_name or target)
@@ -195,17 +214,17 @@ class AwsJsonProtocol(RecordsChanges):
             if service is None:
                 raise UnknownOperationException(f"Operation {target or '(none)'} is not supported.")
             self._before_request()
-            signed = self._verifier.verify(method, raw_path, query, headers, body, service.signing_name)
-            out.principal, out.region = signed.identity, signed.region
+            principal, region, body = authenticate(service)
+            out.principal, out.region = principal, region
             operation = service.operations.get(op_name)
             if operation is None:
                 raise UnknownOperationException(f"Operation {op_name} is not supported.")
-            request = operation.validate(_parse_body(body))
+            request = operation.validate(body if isinstance(body, dict) else _parse_body(body))
             out.encryption_context = _audited_context(request)
-            ctx = service.make_context(signed.identity, signed.region, request_id, op_name, source_ip, secure)
+            ctx = service.make_context(principal, region, request_id, op_name, source_ip, secure)
             if self.throttle is not None and service.quota_of is not None:
-                charges = ctx.charges = Charges(self.throttle, signed.identity.account_id, signed.region, op_name)
-                quota = service.quota_of(op_name, charges.account_id, signed.region, request)
+                charges = ctx.charges = Charges(self.throttle, principal.account_id, region, op_name)
+                quota = service.quota_of(op_name, charges.account_id, region, request)
                 if quota is not None:
                     charges.charge(quota)
             result = self.run_handler(operation.handler, ctx, request, out, headers, source_ip)
