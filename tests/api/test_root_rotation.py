@@ -21,7 +21,7 @@ from tests.conftest import REGION, database_for
 from tests.hsm.softhsm import make_softhsm
 from tests.process_helpers import ServerProcess
 
-LOAD_SECONDS = 30
+LOAD_SECONDS = 16  # both rotations (at 3 s and 11 s) happen under load, and load goes on after
 CLIENTS = 4
 
 
