@@ -166,6 +166,55 @@ def console_router(backend: Backend, sessions: Sessions, limiter: AttemptLimiter
         return page("parameter.html", session=who[0], meta=found[0], versions=list(reversed(versions)),
                     tags=tags.get("TagList", []), quote=quote)
 
+    @router.get("/keys")
+    async def keys(request: Request, marker: Optional[str] = None) -> Response:
+        """KMS keys of the Region: each described (state, spec, manager) with its aliases."""
+        who = await signed_in(request)
+        if who is None:
+            return redirect("/console/signin")
+        try:
+            listed = await call(request, who, "TrentService.ListKeys", {"Limit": 50, **({"Marker": marker}
+                                                                                       if marker else {})})
+            aliases = await call(request, who, "TrentService.ListAliases", {"Limit": 100})
+            rows = []
+            for entry in listed.get("Keys", []):
+                try:
+                    meta = (await call(request, who, "TrentService.DescribeKey",
+                                       {"KeyId": entry["KeyArn"]}))["KeyMetadata"]
+                except ConsoleError as exc:  # a key the principal may list but not describe
+                    meta = {"KeyId": entry["KeyId"], "Arn": entry["KeyArn"], "KeyState": exc.failure.code}
+                rows.append(meta)
+        except ConsoleError as exc:
+            return page("error.html", status=400, session=who[0], error=exc.failure)
+        by_key: dict[str, list[str]] = {}
+        for alias in aliases.get("Aliases", []):
+            if alias.get("TargetKeyId"):
+                by_key.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+        return page("keys.html", session=who[0], keys=rows, aliases=by_key, quote=quote,
+                    next_marker=listed.get("NextMarker") if listed.get("Truncated") else None)
+
+    @router.get("/key")
+    async def key(request: Request, id: str) -> Response:
+        """One key: metadata, policy, rotation and tags (read-only for now)."""
+        who = await signed_in(request)
+        if who is None:
+            return redirect("/console/signin")
+        try:
+            meta = (await call(request, who, "TrentService.DescribeKey", {"KeyId": id}))["KeyMetadata"]
+            policy = await call(request, who, "TrentService.GetKeyPolicy", {"KeyId": meta["Arn"],
+                                                                            "PolicyName": "default"})
+            tags = await call(request, who, "TrentService.ListResourceTags", {"KeyId": meta["Arn"]})
+        except ConsoleError as exc:
+            return page("error.html", status=400, session=who[0], error=exc.failure)
+        rotation = None
+        if meta.get("KeySpec") == "SYMMETRIC_DEFAULT" and meta.get("Origin") == "AWS_KMS":
+            try:
+                rotation = await call(request, who, "TrentService.GetKeyRotationStatus", {"KeyId": meta["Arn"]})
+            except ConsoleError:
+                rotation = None
+        return page("key.html", session=who[0], meta=meta, policy=policy.get("Policy", ""),
+                    tags=tags.get("Tags", []), rotation=rotation)
+
     @router.post("/parameter/reveal")
     async def reveal(request: Request) -> Response:
         """One version's SecureString value, on an explicit, CSRF-checked request: it is a

@@ -225,3 +225,32 @@ def test_repeated_failed_sign_ins_are_throttled(server):
         assert right.status_code == 429 and "ps_console=" not in right.headers.get("set-cookie", "")
     finally:
         limiter.reset()
+
+
+def test_keys_page_lists_keys_with_aliases_state_and_manager(server, kms):
+    nasty = '<script>alert("k")</script>'
+    key = kms.create_key(Description=nasty, MultiRegion=True)["KeyMetadata"]
+    alias = f"alias/console-{uuid.uuid4().hex[:8]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    other = kms.create_key(Description="to disable")["KeyMetadata"]["KeyId"]
+    kms.disable_key(KeyId=other)
+    kms.describe_key(KeyId="alias/aws/ssm")  # an AWS-managed key exists
+    client = sign_in(server)
+    listing = client.get("/console/keys")
+    assert listing.status_code == 200
+    assert key["KeyId"] in listing.text and alias in listing.text and "multi-Region" in listing.text
+    assert other in listing.text and "Disabled" in listing.text and ">AWS<" in listing.text
+    assert "<script>alert" not in listing.text
+    detail = client.get("/console/key", params={"id": key["Arn"]})
+    assert detail.status_code == 200 and "PRIMARY" in detail.text and "key-default-1" in unescape(detail.text)
+    assert "<script>alert" not in detail.text and "&lt;script&gt;" in detail.text
+
+
+def test_keys_page_shows_access_denied_for_a_user_without_rights(server):
+    iam = server.client("iam")
+    user = "console-" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    client = sign_in(server, key["AccessKeyId"], key["SecretAccessKey"])
+    page = client.get("/console/keys")
+    assert page.status_code == 400 and "AccessDeniedException" in page.text and "kms:ListKeys" in page.text
