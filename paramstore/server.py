@@ -497,7 +497,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     app.state.store = store
     wrapped = AwsJsonMiddleware(app, protocol, settings.max_body_bytes, audit, store.kms.clock, query_protocol,
                                 store, worker)
-    _install_console(app, wrapped, store, protocol, verifier, worker, audit, settings)
+    _install_console(app, wrapped, store, protocol, query_protocol, verifier, worker, audit)
     wrapped.state = app.state
     wrapped.metrics = request_metrics
     return wrapped
@@ -508,7 +508,8 @@ DEFAULT_CONSOLE_REGION = "us-east-1"
 
 
 def _install_console(app: FastAPI, wrapped: "AwsJsonMiddleware", store: Store, protocol: AwsJsonProtocol,
-                     verifier: SigV4Verifier, worker: DatabaseWorker, audit: AuditLog, settings: Settings) -> None:
+                     query_protocol: AwsQueryProtocol, verifier: SigV4Verifier, worker: DatabaseWorker,
+                     audit: AuditLog) -> None:
     """The web console at /console (paramstore/console): the API's operations, as the
     signed-in principal."""
     from paramstore.console.backend import Backend
@@ -516,7 +517,7 @@ def _install_console(app: FastAPI, wrapped: "AwsJsonMiddleware", store: Store, p
     from paramstore.console.sessions import Sessions
     from paramstore.console.signin import AttemptLimiter
 
-    backend = Backend(protocol, worker, audit, wrapped._event, store.kms.identities.lookup)
+    backend = Backend(protocol, query_protocol, worker, audit, wrapped._event, store.kms.identities.lookup)
     sessions = Sessions(store.kms.runtime.wall_clock)
     limiter = AttemptLimiter()
     app.state.console_sessions, app.state.console_limiter = sessions, limiter

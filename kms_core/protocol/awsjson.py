@@ -93,6 +93,8 @@ class Outcome:
     database_unavailable: bool = False
     #: "timeout" (a statement waited too long) or "unavailable" (the database went away)
     database_error: Optional[str] = None
+    #: a query-protocol action's result before it is written as XML (for the console)
+    result: Any = None
 
 
 class RecordsChanges:

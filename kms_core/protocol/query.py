@@ -204,7 +204,7 @@ class AwsQueryProtocol(RecordsChanges):
 
     def handle(self, method: str, raw_path: str, query: str, headers: dict[str, str],
                body: bytes, source_ip: Optional[str] = None, secure: bool = False) -> Outcome:
-        request_id = new_request_id()
+        """One signed HTTP request: verify its signature, then run its action."""
         params: dict = {}
         parse_error: Optional[AwsError] = None
         try:
@@ -215,22 +215,44 @@ class AwsQueryProtocol(RecordsChanges):
         action = action if isinstance(action, str) else ""
         params.pop("Version", None)
         service = self._service_for(headers, action)
+
+        def authenticate() -> tuple[Principal, str, Optional[AwsError]]:
+            signed = self._verifier.verify(method, raw_path, query, headers, body, service.signing_name)
+            return signed.identity, signed.region, parse_error
+
+        return self._serve(service, action, params, headers, source_ip, secure, authenticate)
+
+    def dispatch(self, principal: Principal, region: str, service_name: str, action: str, params: dict,
+                 access_key_id: str, user_agent: str, source_ip: Optional[str] = None,
+                 secure: bool = False) -> Outcome:
+        """Run one action ("iam" / "ListUsers", params as decoded query parameters) as a
+        principal authenticated another way (the web console's session): everything a
+        signed request goes through but the signature check.  `Outcome.result` holds the
+        result before it is written as XML."""
+        service = self._services[service_name]
+        headers = {"authorization": f"session Credential={access_key_id}/", "user-agent": user_agent}
+        return self._serve(service, action, dict(params), headers, source_ip, secure, lambda: (principal, region, None))
+
+    def _serve(self, service: QueryService, action: str, params: dict, headers: dict[str, str],
+               source_ip: Optional[str], secure: bool, authenticate: Callable[[], tuple[Principal, str, Optional[AwsError]]]) -> Outcome:
+        """`authenticate` gives the principal, the Region and an error to answer once they
+        are recorded (a malformed query, found before the signature was checked)."""
+        request_id = new_request_id()
         out = Outcome(0, b"", request_id, service.event_source, action or "(none)")
         ctx = None
         try:
             self._before_request()
-            signed = self._verifier.verify(method, raw_path, query, headers, body, service.signing_name)
-            out.principal, out.region = signed.identity, signed.region
-            if parse_error is not None:
-                raise parse_error
+            principal, region, deferred = authenticate()
+            out.principal, out.region = principal, region
+            if deferred is not None:
+                raise deferred
             handler = service.operations.get(action)
             if handler is None:
                 raise InvalidAction(f"Could not find operation {action or '(none)'} for version "
                                     f"{'2011-06-15' if service.signing_name == 'sts' else '2010-05-08'}")
-            principal: Principal = signed.identity
-            ctx = service.make_context(principal, signed.region, request_id, action, source_ip, secure)
+            ctx = service.make_context(principal, region, request_id, action, source_ip, secure)
             result = self.run_handler(handler, ctx, params, out, headers, source_ip)
-            out.status, out.body = 200, result_body(action, service.xmlns, result, request_id)
+            out.status, out.body, out.result = 200, result_body(action, service.xmlns, result, request_id), result
         except AwsError as error:
             code, status = query_error(error)
             out.status, out.error_code = status, code

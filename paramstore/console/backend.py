@@ -9,12 +9,15 @@ touch the database does.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from kms_core.domain.principal import Principal
-from kms_core.protocol.awsjson import AwsJsonProtocol
+from kms_core.protocol.awsjson import AwsJsonProtocol, Outcome
+from kms_core.protocol.query import AwsQueryProtocol
 
 #: the user agent of the console's audit records
 CONSOLE_AGENT = "paramstore-console"
@@ -35,11 +38,11 @@ class ConsoleError(Exception):
 
 
 class Backend:
-    def __init__(self, protocol: AwsJsonProtocol, worker: Any, audit: Any,
+    def __init__(self, protocol: AwsJsonProtocol, query_protocol: AwsQueryProtocol, worker: Any, audit: Any,
                  event_of: Callable[[Any, Optional[str], dict], Any],
                  lookup: Callable[[str, Optional[str]], Optional[tuple[str, Principal]]]) -> None:
-        self._protocol, self._worker, self._audit, self._event_of = protocol, worker, audit, event_of
-        self._lookup = lookup
+        self._protocol, self._query, self._worker, self._audit = protocol, query_protocol, worker, audit
+        self._event_of, self._lookup = event_of, lookup
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn` on the database worker (what may read the store must not run on the loop)."""
@@ -56,9 +59,27 @@ class Backend:
         carries the AWS error code and message."""
         outcome = await self._worker.run(self._protocol.dispatch, principal, region, target, request,
                                          access_key_id, CONSOLE_AGENT, source_ip, secure)
-        if not outcome.audited or outcome.error_code is not None:
-            await self._audit.append(self._event_of(outcome, source_ip, {"user-agent": CONSOLE_AGENT}))
+        await self._record(outcome, source_ip)
         body = json.loads(outcome.body) if outcome.body else {}
         if outcome.error_code is not None:
             raise ConsoleError(Failure(outcome.error_code, str(body.get("message") or body.get("Message") or "")))
         return body
+
+    async def call_query(self, principal: Principal, access_key_id: str, region: str, service: str, action: str,
+                         params: dict, source_ip: Optional[str], secure: bool) -> Any:
+        """An IAM or STS action ("iam", "ListUsers") through the query protocol's dispatch;
+        its result as the operation returned it (before XML)."""
+        outcome = await self._worker.run(self._query.dispatch, principal, region, service, action, params,
+                                         access_key_id, CONSOLE_AGENT, source_ip, secure)
+        await self._record(outcome, source_ip)
+        if outcome.error_code is not None:
+            found = re.search(rb"<Message>(.*?)</Message>", outcome.body, re.S)
+            message = html.unescape(found.group(1).decode("utf-8", "replace")) if found else ""
+            raise ConsoleError(Failure(outcome.error_code, message))
+        return outcome.result or {}
+
+    async def _record(self, outcome: Outcome, source_ip: Optional[str]) -> None:
+        """The audit record, unless the operation's own transaction already wrote it (as the
+        HTTP layer does for a signed request)."""
+        if not outcome.audited or outcome.error_code is not None:
+            await self._audit.append(self._event_of(outcome, source_ip, {"user-agent": CONSOLE_AGENT}))

@@ -144,7 +144,7 @@ def test_user_without_rights_sees_access_denied_in_the_page(server, ssm, base):
     ssm.put_parameter(Name=f"{base}/guarded", Value="v", Type="String")
     client = sign_in(server, key["AccessKeyId"], key["SecretAccessKey"])
     page = client.get("/console/parameters", params={"path": base + "/"})
-    assert page.status_code == 400 and "AccessDeniedException" in page.text
+    assert page.status_code == 403 and "AccessDeniedException" in page.text
     assert "ssm:DescribeParameters" in unescape(page.text)
 
 
@@ -177,7 +177,7 @@ def test_deactivating_the_key_ends_the_session(server):
     iam.create_user(UserName=user)
     key = iam.create_access_key(UserName=user)["AccessKey"]
     client = sign_in(server, key["AccessKeyId"], key["SecretAccessKey"])
-    assert client.get("/console/parameters").status_code in (200, 400)
+    assert client.get("/console/parameters").status_code in (200, 403)
     iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
     assert client.get("/console/parameters").headers["location"] == "/console/signin"
 
@@ -255,4 +255,4 @@ def test_keys_page_shows_access_denied_for_a_user_without_rights(server):
     key = iam.create_access_key(UserName=user)["AccessKey"]
     client = sign_in(server, key["AccessKeyId"], key["SecretAccessKey"])
     page = client.get("/console/keys")
-    assert page.status_code == 400 and "AccessDeniedException" in page.text and "kms:ListKeys" in page.text
+    assert page.status_code == 403 and "AccessDeniedException" in page.text and "kms:ListKeys" in page.text
