@@ -142,7 +142,13 @@ async def parameter(visit: Visit) -> Response:
     for version in history:  # values are shown only through an explicit, audited reveal
         if version.get("Type") == "SecureString":
             version.pop("Value", None)
-    return visit.page("parameter.html", meta=meta, versions=list(reversed(history)), tags=tags.get("TagList", []))
+    return visit.page("parameter.html", meta=meta, versions=list(reversed(history)), tags=tags.get("TagList", []),
+                      crumbs=_crumbs(_parent(meta["Name"])))
+
+
+def _parent(name: str) -> str:
+    """The folder a parameter is in ("/a/b/c" -> "/a/b/"; "c" -> "/")."""
+    return folder_of(name.rsplit("/", 1)[0]) if "/" in name.strip("/") else "/"
 
 
 async def _history(visit: Visit, name: str) -> list[dict]:
@@ -289,5 +295,4 @@ async def confirm_delete(visit: Visit) -> Response:
 async def delete(visit: Visit) -> Response:
     name = visit.form.get("name", "")
     await visit.call("AmazonSSM.DeleteParameter", {"Name": name})
-    parent = name.rsplit("/", 1)[0] if "/" in name.strip("/") else "/"
-    return redirect(f"/console/parameters?path={quote(folder_of(parent), safe='')}&deleted={quote(name, safe='')}")
+    return redirect(f"/console/parameters?path={quote(_parent(name), safe='')}&deleted={quote(name, safe='')}")
