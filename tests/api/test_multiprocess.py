@@ -42,6 +42,31 @@ def test_disable_through_one_process_refused_by_the_other_on_next_request(two_se
     assert a.decrypt(CiphertextBlob=blob)["Plaintext"] == b"shared"
 
 
+def test_parameter_listings_cached_by_one_process_follow_the_others_writes(two_servers):
+    """DescribeParameters and GetParametersByPath pages are cached per process; a put, a
+    tag or a delete through the other process is seen on the next request."""
+    a, b = (s.client("ssm") for s in two_servers)
+    a.put_parameter(Name="/shared/listing/one", Value="1", Type="String")
+
+    def described(client, **filters):
+        return [p["Name"] for p in client.describe_parameters(ParameterFilters=[
+            {"Key": "Path", "Option": "Recursive", "Values": ["/shared"]}, *filters.get("extra", [])])["Parameters"]]
+
+    assert described(b) == ["/shared/listing/one"]  # b caches the page
+    assert [p["Name"] for p in b.get_parameters_by_path(Path="/shared", Recursive=True)["Parameters"]] == [
+        "/shared/listing/one"]
+    a.put_parameter(Name="/shared/listing/two", Value="2", Type="String")
+    assert described(b) == ["/shared/listing/one", "/shared/listing/two"]
+    assert len(b.get_parameters_by_path(Path="/shared", Recursive=True)["Parameters"]) == 2
+    tagged = [{"Key": "tag:team", "Values": ["blue"]}]
+    assert described(b, extra=tagged) == []
+    a.add_tags_to_resource(ResourceType="Parameter", ResourceId="/shared/listing/two",
+                           Tags=[{"Key": "team", "Value": "blue"}])
+    assert described(b, extra=tagged) == ["/shared/listing/two"]
+    a.delete_parameter(Name="/shared/listing/one")
+    assert described(b) == ["/shared/listing/two"]
+
+
 def test_rotation_and_deletion_schedule_seen_across_processes(two_servers):
     a, b = (s.client() for s in two_servers)
     key_id = a.create_key()["KeyMetadata"]["KeyId"]

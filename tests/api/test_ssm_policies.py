@@ -178,6 +178,17 @@ def test_expiration_deletes_the_parameter(ssm, server, name):
     assert ssm.get_parameter(Name=keep)["Parameter"]["Value"] == "v"
 
 
+def test_a_cached_listing_page_drops_a_parameter_once_it_expires(ssm, server, name):
+    """Listing pages are cached until something is written; time alone writes nothing
+    until the sweeper runs, so each read filters out what has expired since."""
+    ssm.put_parameter(Name=name, Value="v", Type="String", Tier="Advanced",
+                      Policies=policies(expiration(server.clock.now + 3600)))
+    listing = [{"Key": "Name", "Values": [name]}]
+    assert [p["Name"] for p in ssm.describe_parameters(ParameterFilters=listing)["Parameters"]] == [name]
+    server.clock.advance(seconds=7200)
+    assert ssm.describe_parameters(ParameterFilters=listing)["Parameters"] == []
+
+
 def test_expired_name_can_be_reused(ssm, server, name):
     ssm.put_parameter(Name=name, Value="old", Type="String", Tier="Advanced",
                       Policies=policies(expiration(server.clock.now + 3600)))

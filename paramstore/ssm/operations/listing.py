@@ -81,9 +81,13 @@ def describe_parameters(ctx: SsmContext, req: dict) -> dict:
         req.get("ParameterFilters") or [], _DESCRIBE_FILTERS, allow_tags=True, listed=_LISTED_KEYS["describe"])
     limit = req.get("MaxResults") or 50
     after = decode_token(ctx, req, "DescribeParameters", filters)
-    rows = listing_sql.describe_page(ctx.ssm.db, _scope(ctx), [
-        {**f, "Option": f.get("Option") or _default_option(f["Key"])} for f in filters], after, limit)
-    result: dict = {"Parameters": [_metadata(ctx, row) for row in rows[:limit]]}
+    cache_key = ("describe", ctx.account_id, ctx.region, repr(filters), after, limit)
+    rows = ctx.ssm.page(cache_key, lambda: [as_param_row(row) for row in listing_sql.describe_page(
+        ctx.ssm.db, _scope(ctx), [{**f, "Option": f.get("Option") or _default_option(f["Key"])} for f in filters],
+        after, limit)])
+    now = ctx.now()  # a cached page may hold a parameter that has expired since
+    result: dict = {"Parameters": [_metadata(ctx, row) for row in rows[:limit]
+                                   if row.expires_at is None or row.expires_at > now]}
     if len(rows) > limit:
         result["NextToken"] = encode_token(ctx, "DescribeParameters", filters, rows[limit - 1].canonical)
     return result
