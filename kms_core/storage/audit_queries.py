@@ -6,9 +6,10 @@ or the PostgreSQL database), never through a request's transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import and_, column, or_, select, table, text
+from sqlalchemy import and_, column, false, func, not_, or_, select, table, text
 
 from kms_core.storage import audit_file
 from kms_core.storage.tables import AuditEventTable
@@ -121,3 +122,107 @@ def matching_rows(db: Any, since: Optional[float] = None, until: Optional[float]
         if limit is not None:
             rows = rows[-limit:] if limit else []
     return rows
+
+
+# --- one account's events, a bounded range at a time (CloudTrail LookupEvents) ---------------
+@dataclass(frozen=True)
+class TextMatch:
+    """A text column's value is one of `exact`, or starts with one of `prefixes` and ends
+    with `suffix` ("": any ending); `negate` inverts the whole match.
+
+    Compared exactly and case-sensitively on both databases (substr and `=`, not LIKE,
+    which SQLite compares without case)."""
+
+    exact: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    suffix: str = ""
+    negate: bool = False
+
+
+#: the columns `account_rows` compares for equality (nothing else is ever named by a caller)
+_EQUALS = frozenset({"event_name", "event_source", "access_key_id"})
+
+
+def _starts(col: Any, prefix: str) -> Any:
+    return func.substr(col, 1, len(prefix)) == prefix
+
+
+def _ends(col: Any, suffix: str) -> Any:
+    # length() and substr() count characters on both databases; a value shorter than the
+    # suffix gives a shorter substring, which can't be equal
+    return func.substr(col, func.length(col) - len(suffix) + 1) == suffix
+
+
+def _text_match(col: Any, match: TextMatch) -> Any:
+    either = []
+    if match.exact:
+        either.append(col.in_(match.exact))
+    if match.prefixes:
+        starts = or_(*[_starts(col, p) for p in match.prefixes])
+        either.append(and_(starts, _ends(col, match.suffix)) if match.suffix else starts)
+    cond = or_(*either) if either else false()
+    return not_(cond) if match.negate else cond
+
+
+def _contains(db: Any, col: Any, needle: str) -> Any:
+    """`needle` occurs in the column's text, exactly (instr / strpos: no LIKE wildcards, no
+    case folding)."""
+    return (func.instr(col, needle) if db.is_sqlite else func.strpos(col, needle)) > 0
+
+
+def chain_tops(db: Any) -> dict[int, int]:
+    """Each chain's highest stored seq (its base when it holds no event): where a lookup of
+    the trail as it is now starts.  One primary-key probe per chain."""
+    tops: dict[int, int] = {}
+    sql = text("SELECT MAX(seq) FROM audit_event WHERE seq > :base AND seq < :next")
+    for chain in chains(db):
+        base = audit_file.chain_base(chain)
+        with _connect(db, chain) as conn:
+            top = conn.execute(sql, {"base": base, "next": audit_file.chain_base(chain + 1)}).scalar()
+        tops[chain] = int(top) if top is not None else base
+    return tops
+
+
+def first_time_above(db: Any, chain: int, above: int) -> Optional[float]:
+    """The event time of the chain's first event after seq `above` (a primary-key probe)."""
+    sql = text("SELECT event_time FROM audit_event WHERE seq > :above AND seq < :next ORDER BY seq LIMIT 1")
+    with _connect(db, chain) as conn:
+        found = conn.execute(sql, {"above": above, "next": audit_file.chain_base(chain + 1)}).scalar()
+    return float(found) if found is not None else None
+
+
+def account_rows(db: Any, chain: int, account_id: str, region: str, above: int, below: int, limit: int,
+                 since: Optional[float] = None, until: Optional[float] = None,
+                 equals: Optional[dict[str, str]] = None, principal: Optional[TextMatch] = None,
+                 event_names: Optional[TextMatch] = None, resource_needles: tuple[str, ...] = ()) -> list[tuple]:
+    """One account's events in one Region whose seq is in (`above`, `below`), in chain
+    `chain`, newest (highest seq) first, at most `limit`, matching every filter given.
+
+    Cost: audit_event has no index but its primary key (see AuditEventTable: an index is
+    one more B-tree written per request), so the database walks the seq range backwards
+    and tests each event; the caller bounds the range (kms_core/audit_lookup.py) and so
+    the work of one call, whatever the trail's size.  `equals`: column -> value (only
+    event_name, event_source, access_key_id); `principal` matches principal_arn,
+    `event_names` event_name; each of `resource_needles` must occur in the resources' JSON
+    text."""
+    t = table("audit_event", *[column(c) for c in COLUMNS])
+    where = [t.c.seq > max(above, audit_file.chain_base(chain)),
+             t.c.seq < min(below, audit_file.chain_base(chain + 1)),
+             t.c.account_id == account_id, t.c.region == region]
+    if since is not None:
+        where.append(t.c.event_time >= since)
+    if until is not None:
+        where.append(t.c.event_time <= until)
+    for name, value in (equals or {}).items():
+        if name not in _EQUALS:
+            raise ValueError(f"not a lookup column: {name}")
+        where.append(t.c[name] == value)
+    if principal is not None:
+        where.append(_text_match(t.c.principal_arn, principal))
+    if event_names is not None:
+        where.append(_text_match(t.c.event_name, event_names))
+    for needle in resource_needles:
+        where.append(_contains(db, t.c.resources, needle))
+    stmt = select(*[t.c[c] for c in COLUMNS]).where(and_(*where)).order_by(t.c.seq.desc()).limit(limit)
+    with _connect(db, chain) as conn:
+        return list(conn.execute(stmt).all())

@@ -139,6 +139,13 @@ class Database:
                 and (self.worker_busy or not self.inline_on_loop)):
             raise NeedsDatabase()
 
+    def require_worker(self) -> None:
+        """Long reads (a walk of the audit trail) never run on the event loop's thread, not
+        even where `off_loop` lets short ones run there (SQLite, worker idle): raise
+        NeedsDatabase there, so the request runs on the database worker."""
+        if self.loop_thread is not None and threading.get_ident() == self.loop_thread:
+            raise NeedsDatabase()
+
     def busy_timeout_for_thread(self) -> int:
         """SQLite busy_timeout (ms) for a statement on this thread: 0 on the event loop (a
         locked database sends the request to the worker), the database timeout elsewhere,
