@@ -7,6 +7,7 @@ the signed-in principal.  Values reach a page only from a CSRF-checked POST
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import quote
 
 from fastapi.responses import Response
@@ -59,7 +60,8 @@ async def new_secret(visit: Visit) -> Response:
 
 async def create(visit: Visit) -> Response:
     f = visit.form
-    body: dict = {"Name": f.get("name", ""), "SecretString": f.get("value", "")}
+    body: dict = {"Name": f.get("name", ""), "SecretString": f.get("value", ""),
+                  "ClientRequestToken": str(uuid.uuid4())}  # what an SDK fills in
     if f.get("description"):
         body["Description"] = f["description"]
     if f.get("key_id"):
@@ -76,7 +78,8 @@ async def create(visit: Visit) -> Response:
 async def put_value(visit: Visit) -> Response:
     """A new version that becomes AWSCURRENT (PutSecretValue)."""
     secret_id = visit.form.get("id", "")
-    await visit.call(SM + "PutSecretValue", {"SecretId": secret_id, "SecretString": visit.form.get("value", "")})
+    await visit.call(SM + "PutSecretValue", {"SecretId": secret_id, "SecretString": visit.form.get("value", ""),
+                                             "ClientRequestToken": str(uuid.uuid4())})
     return _to(secret_id)
 
 
