@@ -108,6 +108,10 @@ PREDEFINED_KEY_SETS = {s.service: s for s in (
 )}
 
 
+#: services of this server that register their own key sets (paramstore/ssm, paramstore/secrets)
+SERVED_HERE = ("secretsmanager", "ssm")
+
+
 class OwnedKeyError(Exception):
     """A service-owned blob that does not open (tampered, moved, or another key's)."""
 

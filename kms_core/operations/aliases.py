@@ -20,6 +20,7 @@ from kms_core.operations._common import decode_marker, page_limit, paged, read, 
 from kms_core.operations._resolve import resolve_own_key
 from kms_core.policy.authorize import authorize, authorize_account
 from kms_core.protocol.shapes import validation_error
+from kms_core.service_keys import PREDEFINED_KEY_SETS, SERVED_HERE
 from kms_core.storage.tables import AliasTable
 from kms_core.storage.unit_of_work import UnitOfWork
 
@@ -165,12 +166,10 @@ def list_aliases(ctx: RequestContext, req: dict) -> dict:
 
 
 #: the aliases AWS lists in every account and Region before the service's key exists (the
-#: key is made on first use; until then the alias has no TargetKeyId)
-PREDEFINED_ALIASES = (
-    "alias/aws/acm", "alias/aws/dynamodb", "alias/aws/ebs", "alias/aws/elasticfilesystem", "alias/aws/es",
-    "alias/aws/glue", "alias/aws/kinesisvideo", "alias/aws/lambda", "alias/aws/rds", "alias/aws/redshift",
-    "alias/aws/s3", "alias/aws/secretsmanager", "alias/aws/ssm", "alias/aws/xray",
-)
+#: key is made on first use; until then the alias has no TargetKeyId): the predefined key
+#: sets plus the two this server's own services register (paramstore/ssm, paramstore/secrets)
+PREDEFINED_ALIASES = tuple(sorted(f"alias/aws/{service}" for service in
+                                  (*PREDEFINED_KEY_SETS, *SERVED_HERE)))
 
 
 def _with_predefined(rows: list, after: Optional[str], limit: int) -> list:

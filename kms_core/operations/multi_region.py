@@ -58,12 +58,8 @@ def replicate_key(ctx: RequestContext, req: dict) -> dict:
     material; policy, description and tags are the request's (AWS's defaults otherwise),
     never the primary's."""
     region = req["ReplicaRegion"]
-    ctx.condition_values["kms:replicaregion"] = region
-    primary = managed_key(ctx, req, "ReplicateKey").key
-    _require_primary(primary)
-    if region == primary.region:
-        raise ValidationException(f"The replica Region {region} is the Region of the primary key {primary.arn}.")
-    _check_region(region)
+    primary = _primary_and_other_region(ctx, req, "ReplicateKey", "kms:replicaregion", region,
+                                        "The replica Region {region} is the Region of the primary key {arn}.")
     tags = req.get("Tags", [])
     check_new_tags({}, tags)
     tag_map = {t["TagKey"]: t["TagValue"] for t in tags}
@@ -118,12 +114,8 @@ def update_primary_region(ctx: RequestContext, req: dict) -> dict:
     material and every independent property stay.  Both must be Enabled, and the caller
     needs kms:UpdatePrimaryRegion on both."""
     region = req["PrimaryRegion"]
-    ctx.condition_values["kms:primaryregion"] = region
-    primary = managed_key(ctx, req, "UpdatePrimaryRegion").key
-    _require_primary(primary)
-    if region == primary.region:
-        raise ValidationException(f"{primary.arn} is already the primary key; its Region is {region}.")
-    _check_region(region)
+    primary = _primary_and_other_region(ctx, req, "UpdatePrimaryRegion", "kms:primaryregion", region,
+                                        "{arn} is already the primary key; its Region is {region}.")
     new_primary = ctx.kms.key(row_id_for(primary.key_id, region))
     if new_primary is None or new_primary.key.account_id != primary.account_id:
         raise NotFoundException(f"Key '{key_arn(region, primary.account_id, primary.key_id)}' does not exist")
@@ -144,6 +136,20 @@ def update_primary_region(ctx: RequestContext, req: dict) -> dict:
             row.primary_region = region
             work.keys.save(row)
     return {}
+
+
+def _primary_and_other_region(ctx: RequestContext, req: dict, operation: str, condition_key: str, region: str,
+                              same_region_message: str) -> Key:
+    """What both operations check first: the Region condition key is set before the key is
+    authorized, the key is a primary multi-Region key, and `region` is another Region
+    that requests can be signed for."""
+    ctx.condition_values[condition_key] = region
+    primary = managed_key(ctx, req, operation).key
+    _require_primary(primary)
+    if region == primary.region:
+        raise ValidationException(same_region_message.format(region=region, arn=primary.arn))
+    _check_region(region)
+    return primary
 
 
 def _require_primary(key: Key) -> None:
