@@ -103,6 +103,26 @@ def console_router(backend: Backend, sessions: Sessions, limiter: AttemptLimiter
         back = visit.form.get("back", "")
         return redirect(back if back.startswith("/console/") and "//" not in back else "/console/parameters")
 
+    @site.page("/switch-role", ("POST",))
+    async def switch_role(visit: Visit) -> Response:
+        """AWS's "Switch role": AssumeRole as the signed-in principal (its own or another
+        account's role, as the role's trust policy allows); the console then acts with the
+        role session's credentials until it expires.  The session keeps the access key id
+        and session token, never the temporary secret."""
+        out = await visit.query("sts", "AssumeRole", {
+            "RoleArn": visit.form.get("role_arn", "").strip(),
+            "RoleSessionName": visit.form.get("session_name", "").strip() or "console"})
+        credentials = out["Credentials"]
+        principal = await backend.principal(credentials["AccessKeyId"], credentials["SessionToken"])
+        if principal is None:
+            raise ConsoleError(Failure("ExpiredTokenException", "The role session could not be used."))
+        sessions.close(visit.request.cookies.get(COOKIE))
+        cookie, _ = sessions.open(credentials["AccessKeyId"], credentials["SessionToken"], principal.account_id,
+                                  principal.arn, visit.session.region)
+        response = redirect("/console/identity")
+        _set_cookie(response, visit.request, COOKIE, cookie)
+        return response
+
     for pages in (parameters, keys, secret_pages, audit_pages, identity):
         pages.register(site)
     return router

@@ -14,6 +14,7 @@ from html import unescape
 import pytest
 
 from tests.api.test_console import _csrf, sign_in
+from tests.helpers import second_account_key
 
 #: every POST route but sign-in/sign-out (tested in test_console.py)
 POST_ROUTES = ("/console/parameter/create", "/console/parameter/update", "/console/parameter/reveal",
@@ -186,3 +187,31 @@ def test_region_switch(server):
     assert key_id in client.get("/console/keys").text
     away = client.post("/console/region", data={"csrf": csrf, "region": "eu-south-2", "back": "https://evil.example/"})
     assert away.headers["location"] == "/console/parameters"  # never redirects off the console
+
+
+def test_switch_role_into_another_account(server):
+    """The console acts as the role session, in the role's account, after AssumeRole."""
+    other = "444455556666"
+    role = "console-switch-" + uuid.uuid4().hex[:6]
+    # the other account's root makes a role that trusts account 111122223333
+    other_iam = _other_account_client(server, other, "iam")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}]}
+    created = other_iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    other_iam.put_role_policy(RoleName=role, PolicyName="all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    client = sign_in(server)
+    csrf = _csrf(client.get("/console/identity").text)
+    switched = client.post("/console/switch-role", data={"csrf": csrf, "role_arn": created["Arn"],
+                                                         "session_name": "alice"})
+    assert switched.status_code == 303, switched.text
+    page = client.get("/console/identity")
+    assert f"arn:aws:sts::{other}:assumed-role/{role}/alice" in page.text
+    refused = client.post("/console/switch-role", data={"csrf": _csrf(page.text),
+                                                        "role_arn": f"arn:aws:iam::{other}:role/no-such-role"})
+    assert refused.status_code == 403 and "AccessDenied" in refused.text
+
+
+def _other_account_client(server, account: str, service: str):
+    access_key_id, secret = second_account_key(server, account)
+    return server.client(service, access_key_id=access_key_id, secret=secret)
