@@ -163,6 +163,10 @@ def error_body(xmlns: str, code: str, status: int, message: str, request_id: str
 
 
 # --- the protocol ----------------------------------------------------------------------------
+#: how a request is authenticated: (principal, Region, an error to answer once they are recorded)
+Authenticate = Callable[[], tuple[Principal, str, Optional[AwsError]]]
+
+
 class AwsQueryProtocol(RecordsChanges):
     content_type = CONTENT_TYPE
 
@@ -234,7 +238,7 @@ class AwsQueryProtocol(RecordsChanges):
         return self._serve(service, action, dict(params), headers, source_ip, secure, lambda: (principal, region, None))
 
     def _serve(self, service: QueryService, action: str, params: dict, headers: dict[str, str],
-               source_ip: Optional[str], secure: bool, authenticate: Callable[[], tuple[Principal, str, Optional[AwsError]]]) -> Outcome:
+               source_ip: Optional[str], secure: bool, authenticate: Authenticate) -> Outcome:
         """`authenticate` gives the principal, the Region and an error to answer once they
         are recorded (a malformed query, found before the signature was checked)."""
         request_id = new_request_id()

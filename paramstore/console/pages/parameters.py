@@ -278,8 +278,8 @@ async def tag(visit: Visit) -> Response:
 
 async def untag(visit: Visit) -> Response:
     f = visit.form
-    await visit.call("AmazonSSM.RemoveTagsFromResource", {"ResourceType": "Parameter",
-                                                          "ResourceId": f.get("name", ""), "TagKeys": [f.get("key", "")]})
+    await visit.call("AmazonSSM.RemoveTagsFromResource", {
+        "ResourceType": "Parameter", "ResourceId": f.get("name", ""), "TagKeys": [f.get("key", "")]})
     return redirect(f"/console/parameter?name={quote(f.get('name', ''), safe='')}")
 
 
