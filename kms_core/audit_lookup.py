@@ -41,8 +41,10 @@ from kms_core.crypto.keyed_hash import HmacSha256Key
 from kms_core.storage import audit_file, audit_queries
 from kms_core.storage.audit_queries import COLUMNS, TextMatch
 
-#: events examined per call, at most (split between the chains, at least MIN_WINDOW each):
-#: ~10 ms of range scan on SQLite or PostgreSQL on a laptop-class machine
+#: events examined per call, at most (split between the chains, at least MIN_WINDOW each).
+#: Measured on a 300,000-event trail, a call that finds nothing in its range (the worst
+#: case: the whole range is scanned) takes 6-15 ms on SQLite and 14-25 ms on PostgreSQL,
+#: on the database worker; one that fills its page early stops early (2-4 ms)
 SCAN_ROWS = 20_000
 MIN_WINDOW = 2_000
 
@@ -111,7 +113,7 @@ class Query:
     account_id: str
     region: str
     since: Optional[float] = None
-    until: Optional[float] = None
+    before: Optional[float] = None  # exclusive
     seq: Optional[int] = None
     equals: dict[str, str] = field(default_factory=dict)
     principal: Optional[TextMatch] = None
@@ -230,7 +232,7 @@ def _by_seq(db: Any, query: Query, live: Cursor) -> Page:
 
 
 def _filters(query: Query) -> dict:
-    return {"since": query.since, "until": query.until, "equals": query.equals, "principal": query.principal,
+    return {"since": query.since, "before": query.before, "equals": query.equals, "principal": query.principal,
             "event_names": query.event_names, "resource_needles": query.resource_needles}
 
 

@@ -38,7 +38,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: the services a request's event source names, as the `service` label
 _SERVICES = {"kms.amazonaws.com": "kms", "ssm.amazonaws.com": "ssm", "iam.amazonaws.com": "iam",
              "secretsmanager.amazonaws.com": "secretsmanager",
-             "sts.amazonaws.com": "sts"}
+             "sts.amazonaws.com": "sts", "cloudtrail.amazonaws.com": "cloudtrail"}
 #: how often each process moves its counts into the families (RequestMetrics.flush)
 FLUSH_SECONDS = 1.0
 #: sub-millisecond answers from memory up to the database timeout

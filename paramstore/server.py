@@ -24,7 +24,8 @@ from fastapi.responses import JSONResponse, Response
 
 from kms_core.context import RequestContext
 from kms_core.domain.principal import Principal
-from kms_core.protocol.awsjson import CONTENT_TYPE, AwsJsonProtocol, access_key_of, error_body, new_request_id
+from kms_core.protocol.awsjson import (CONTENT_TYPE, AwsJsonProtocol, access_key_of, error_body, new_request_id,
+                                      split_target)
 from kms_core.audit import AuditEvent, AuditLog, AuditUnavailable
 from kms_core.errors import KMSInternalException
 from kms_core.domain.errors import (
@@ -49,6 +50,7 @@ from paramstore.ssm.context import SsmContext
 from paramstore.secrets.context import SecretsContext
 from paramstore.secrets.targets import secrets_service
 from paramstore.ssm.targets import ssm_quota_of, ssm_service
+from paramstore.trail import targets as trail_targets
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -70,11 +72,12 @@ MAX_HEADER_BYTES = 16 * 1024
 
 #: where a refused request's event goes when its target is known (as the protocols record them)
 _TARGET_SOURCES = {"TrentService": "kms.amazonaws.com", "AmazonSSM": "ssm.amazonaws.com",
-                   "secretsmanager": "secretsmanager.amazonaws.com"}
+                   "secretsmanager": "secretsmanager.amazonaws.com",
+                   trail_targets.TARGET_PREFIX: trail_targets.EVENT_SOURCE}
 #: ... or, failing that, the service its credential scope names
 _SIGNING_SOURCES = {"kms": "kms.amazonaws.com", "ssm": "ssm.amazonaws.com", "iam": "iam.amazonaws.com",
                     "secretsmanager": "secretsmanager.amazonaws.com",
-                    "sts": "sts.amazonaws.com"}
+                    "sts": "sts.amazonaws.com", trail_targets.SIGNING_NAME: trail_targets.EVENT_SOURCE}
 #: the headers a refused request's event is made from (ASGI names are lower-case)
 _REFUSAL_HEADERS = frozenset({b"user-agent", b"authorization", b"x-amz-target"})
 
@@ -127,14 +130,17 @@ def _secrets_context_factory(store: Store) -> Callable[..., SecretsContext]:
 
 
 def build_protocol(store: Store, verifier: Optional[SigV4Verifier] = None,
-                   throttle: Optional[Throttle] = None) -> AwsJsonProtocol:
+                   throttle: Optional[Throttle] = None, admin_account: Optional[str] = None) -> AwsJsonProtocol:
+    """`admin_account`: the account whose principals may verify the whole audit trail
+    (paramstore/trail/operations.py, VerifyAuditChain); None: nobody."""
     verifier = verifier or build_verifier(store)
     kms, ssm = kms_service(_context_factory(store)), ssm_service(_ssm_context_factory(store))
     kms.quota_of = kms_quota_of()
     ssm.quota_of = ssm_quota_of(store.params)
     secrets = secrets_service(_secrets_context_factory(store))
     secrets.quota_of = secrets_quota
-    protocol = AwsJsonProtocol([kms, ssm, secrets], verifier, store.sync)
+    trail = trail_targets.trail_service(store, admin_account)
+    protocol = AwsJsonProtocol([kms, ssm, secrets, trail], verifier, store.sync)
     protocol.throttle = throttle
     return protocol
 
@@ -349,7 +355,7 @@ class AwsJsonMiddleware:
         signature or a session token."""
         request_id = new_request_id()
         target = headers.get("x-amz-target", "")
-        prefix, _, operation = target.partition(".")
+        prefix, operation = split_target(target, _TARGET_SOURCES)
         service, region = _credential_scope(headers)
         if target:  # as the protocol would have recorded it
             source = _TARGET_SOURCES.get(prefix, "paramstore")
@@ -437,7 +443,7 @@ def create_app(settings: Settings, runtime: Optional[Runtime] = None,
     """The ASGI app: AWS JSON on `POST /` in front of a FastAPI app (`.app`) for the rest."""
     store = store or open_store(settings, runtime)
     verifier = build_verifier(store)
-    protocol = build_protocol(store, verifier, build_throttle(settings))
+    protocol = build_protocol(store, verifier, build_throttle(settings), admin_account=settings.account_id)
     query_protocol = build_query_protocol(store, verifier)
 
     audit = AuditLog(store.db, store.root, store.kms.clock, fail_closed=settings.audit_fail_closed)

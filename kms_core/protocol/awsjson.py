@@ -180,7 +180,7 @@ class AwsJsonProtocol(RecordsChanges):
 
     def inline_first(self, headers: dict[str, str]) -> bool:
         """Whether to try this request on the event loop (see ServiceSpec.inline_operations)."""
-        prefix, _, op_name = headers.get("x-amz-target", "").partition(".")
+        prefix, op_name = split_target(headers.get("x-amz-target", ""), self._services)
         service = self._services.get(prefix)
         return service is not None and op_name in service.inline_operations
 
@@ -207,7 +207,7 @@ class AwsJsonProtocol(RecordsChanges):
     def _serve(self, target: str, headers: dict[str, str], source_ip: Optional[str], secure: bool,
                authenticate: Callable[[ServiceSpec], tuple[Principal, str, Any]]) -> Outcome:
         request_id = new_request_id()
-        prefix, _, op_name = target.partition(".")
+        prefix, op_name = split_target(target, self._services)
         service = self._services.get(prefix)
         out = Outcome(0, b"", request_id, service.event_source if service else "", op_name or target)
         ctx = None
@@ -268,6 +268,19 @@ def _audited_context(request: dict) -> Optional[dict]:
     if not found:
         return None
     return found.get("EncryptionContext", found) if len(found) == 1 else found
+
+
+def split_target(target: str, prefixes: Any) -> tuple[str, str]:
+    """X-Amz-Target -> (service prefix, operation).  Most prefixes are one word
+    ("TrentService.Encrypt"); CloudTrail's holds dots
+    ("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"), so a target
+    whose first word is no known prefix is split at its last dot if that names one."""
+    prefix, _, operation = target.partition(".")
+    if prefix not in prefixes:
+        longer, _, last = target.rpartition(".")
+        if longer in prefixes:
+            return longer, last
+    return prefix, operation
 
 
 def access_key_of(headers: dict[str, str]) -> Optional[str]:

@@ -1,5 +1,6 @@
-"""Reading the audit trail back: the chain walk of `audit verify`, its head, and the
-filtered listing of `audit query` (kms_core/audit.py decodes and checks what comes back).
+"""Reading the audit trail back: the chain walk of `audit verify`, its head, the
+filtered listing of `audit query` (kms_core/audit.py decodes and checks what comes back),
+and one account's events a bounded range at a time (kms_core/audit_lookup.py pages them).
 
 Reads go on a connection of their own to wherever the trail lives (the SQLite trail file,
 or the PostgreSQL database), never through a request's transaction."""
@@ -192,11 +193,12 @@ def first_time_above(db: Any, chain: int, above: int) -> Optional[float]:
 
 
 def account_rows(db: Any, chain: int, account_id: str, region: str, above: int, below: int, limit: int,
-                 since: Optional[float] = None, until: Optional[float] = None,
+                 since: Optional[float] = None, before: Optional[float] = None,
                  equals: Optional[dict[str, str]] = None, principal: Optional[TextMatch] = None,
                  event_names: Optional[TextMatch] = None, resource_needles: tuple[str, ...] = ()) -> list[tuple]:
     """One account's events in one Region whose seq is in (`above`, `below`), in chain
-    `chain`, newest (highest seq) first, at most `limit`, matching every filter given.
+    `chain`, newest (highest seq) first, at most `limit`, matching every filter given
+    (event time in [`since`, `before`)).
 
     Cost: audit_event has no index but its primary key (see AuditEventTable: an index is
     one more B-tree written per request), so the database walks the seq range backwards
@@ -211,8 +213,8 @@ def account_rows(db: Any, chain: int, account_id: str, region: str, above: int, 
              t.c.account_id == account_id, t.c.region == region]
     if since is not None:
         where.append(t.c.event_time >= since)
-    if until is not None:
-        where.append(t.c.event_time <= until)
+    if before is not None:
+        where.append(t.c.event_time < before)
     for name, value in (equals or {}).items():
         if name not in _EQUALS:
             raise ValueError(f"not a lookup column: {name}")
