@@ -25,8 +25,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import boto3
+import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,11 +38,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kms_core.identity import iam_operations, sts_operations
 from kms_core.targets import HANDLERS as KMS_HANDLERS
 from paramstore.ssm.targets import HANDLERS as SSM_HANDLERS
+from paramstore.trail.targets import HANDLERS as TRAIL_HANDLERS, TARGET_PREFIX as TRAIL_PREFIX
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.helpers import wrap_key_material
 
 TABLE = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
-SERVICES = ("KMS", "SSM", "IAM", "STS")
+SERVICES = ("KMS", "SSM", "IAM", "STS", "CloudTrail")
 DENIED = {"AccessDeniedException", "AccessDenied"}
 
 
@@ -71,7 +76,7 @@ def load_table() -> list[Row]:
 
 ROWS = load_table()
 SERVED = {"KMS": set(KMS_HANDLERS), "SSM": set(SSM_HANDLERS), "IAM": set(iam_operations.OPERATIONS),
-          "STS": set(sts_operations.OPERATIONS)}
+          "STS": set(sts_operations.OPERATIONS), "CloudTrail": set(TRAIL_HANDLERS)}
 #: operations that need no permission at all (their row's action is "-")
 NO_PERMISSION = {("STS", "GetCallerIdentity")}
 
@@ -567,6 +572,9 @@ _BASE: dict[tuple[str, str], tuple[str, Callable[[World], Call]]] = {
     ("IAM", "DeleteRolePolicy"): ("iam", iam_role_op("delete_role_policy", with_policy=True, PolicyName="p")),
 
     ("STS", "AssumeRole"): ("sts", s_assume_role),
+
+    ("CloudTrail", "LookupEvents"): ("cloudtrail", lambda w: lambda c: c.lookup_events(MaxResults=1)),
+    ("CloudTrail", "VerifyAuditChain"): ("cloudtrail", lambda w: lambda c: c.verify_audit_chain()),
 }
 
 
@@ -654,6 +662,31 @@ SCENARIOS: dict[tuple[str, str, str], tuple[str, Callable[[World], Call]]] = {
 
 
 # --- the three checks -----------------------------------------------------------------------------
+class TrailClient:
+    """boto3's cloudtrail client, plus VerifyAuditChain (a paramstore extension boto3's model
+    does not have), signed the same way and failing with ClientError as boto3 would."""
+
+    def __init__(self, server: Any, access_key_id: str, secret: str) -> None:
+        self._server, self._credentials = server, Credentials(access_key_id, secret)
+        self._boto = boto3.client("cloudtrail", endpoint_url=server.url, region_name=REGION,
+                                  aws_access_key_id=access_key_id, aws_secret_access_key=secret,
+                                  config=Config(retries={"total_max_attempts": 1}))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._boto, name)
+
+    def verify_audit_chain(self) -> dict:
+        headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"{TRAIL_PREFIX}.VerifyAuditChain"}
+        request = AWSRequest(method="POST", url=self._server.url + "/", data=b"{}", headers=headers)
+        SigV4Auth(self._credentials, "cloudtrail", REGION).add_auth(request)
+        answer = httpx.post(self._server.url + "/", content=b"{}", headers=dict(request.headers.items()), timeout=120)
+        body = answer.json()
+        if answer.status_code != 200:
+            raise ClientError({"Error": {"Code": body["__type"], "Message": body.get("message", "")}},
+                              "VerifyAuditChain")
+        return body
+
+
 class Caller:
     """One IAM user per test whose inline policy each variant replaces."""
 
@@ -668,6 +701,7 @@ class Caller:
                                   aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
                                   config=Config(retries={"total_max_attempts": 1}))
             for service in ("kms", "ssm", "iam", "sts")}
+        self.clients["cloudtrail"] = TrailClient(server, key["AccessKeyId"], key["SecretAccessKey"])
 
     def with_policy(self, statements: list[dict]) -> None:
         self.iam.put_user_policy(UserName=self.name, PolicyName="only", PolicyDocument=json.dumps(
