@@ -522,11 +522,13 @@ def _install_console(app: FastAPI, wrapped: "AwsJsonMiddleware", store: Store, p
     from paramstore.console.routes import console_router
     from paramstore.console.sessions import Sessions
     from paramstore.console.signin import AttemptLimiter
+    from paramstore.console.web import framework_errors_carry_the_headers
 
     backend = Backend(protocol, query_protocol, worker, audit, wrapped._event, store.kms.identities.lookup)
     sessions = Sessions(store.kms.runtime.wall_clock)
     limiter = AttemptLimiter()
     app.state.console_sessions, app.state.console_limiter = sessions, limiter
+    framework_errors_carry_the_headers(app)
     app.include_router(console_router(backend, sessions, limiter, verifier, audit, store.kms.clock,
                                       DEFAULT_CONSOLE_REGION))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from kms_core.domain.principal import Principal
+from kms_core.errors import AwsError
 from kms_core.protocol.awsjson import AwsJsonProtocol, Outcome
 from kms_core.protocol.query import AwsQueryProtocol
 
@@ -49,8 +50,12 @@ class Backend:
         return await self._worker.run(fn, *args)
 
     async def principal(self, access_key_id: str, session_token: Optional[str]) -> Optional[Principal]:
-        """The key's principal now (None once the key is inactive or gone)."""
-        found = await self._worker.run(self._lookup, access_key_id, session_token)
+        """The key's principal now (None once the key is inactive or gone, or the role
+        session expired or its role was deleted)."""
+        try:
+            found = await self._worker.run(self._lookup, access_key_id, session_token)
+        except AwsError:  # a session token that no longer works: ExpiredToken, UnrecognizedClient
+            return None
         return found[1] if found is not None else None
 
     async def call(self, principal: Principal, access_key_id: str, region: str, target: str, request: dict,

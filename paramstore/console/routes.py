@@ -19,7 +19,7 @@ from paramstore.console.backend import CONSOLE_AGENT, Backend, ConsoleError, Fai
 from paramstore.console.pages import audit as audit_pages
 from paramstore.console.pages import identity, keys, parameters
 from paramstore.console.pages import secrets as secret_pages
-from paramstore.console.sessions import Sessions
+from paramstore.console.sessions import Sessions, SessionsFull
 from paramstore.console.signin import AttemptLimiter, SignInRefused, verify_credentials
 from paramstore.console.web import (COOKIE, HERE, HTMX, SECURITY_HEADERS, Site, Visit, read_form, redirect, render,
                                     source_of)
@@ -56,7 +56,7 @@ def console_router(backend: Backend, sessions: Sessions, limiter: AttemptLimiter
         form = await read_form(request)
         source = source_of(request) or "unknown"
         token = request.cookies.get(PRE_COOKIE)
-        if not token or not secrets.compare_digest(token, form.get("token", "")):
+        if not token or not secrets.compare_digest(token.encode(), form.get("token", "").encode()):
             return render("signin.html", status=403, token="", region=default_region,
                         error=Failure("InvalidRequest", "The sign-in form expired. Reload the page and try again."))
         region = form.get("region") or default_region
@@ -74,7 +74,12 @@ def console_router(backend: Backend, sessions: Sessions, limiter: AttemptLimiter
             await _record_signin(audit, clock, request, access_key_id, None, region, "SignInRefused")
             return render("signin.html", status=401, token=token, region=region,
                         error=Failure("SignInRefused", str(exc)))
-        cookie, _ = sessions.open(access_key_id, session_token, principal.account_id, principal.arn, region)
+        sessions.close(request.cookies.get(COOKIE))  # a new sign-in ends the session this browser had
+        try:
+            cookie, _ = sessions.open(access_key_id, session_token, principal.account_id, principal.arn, region)
+        except SessionsFull as exc:
+            return render("signin.html", status=503, token=token, region=region,
+                          error=Failure("ServiceUnavailable", str(exc)))
         await _record_signin(audit, clock, request, access_key_id, principal, region, None)
         response = redirect("/console/parameters")
         _set_cookie(response, request, COOKIE, cookie)
@@ -117,8 +122,11 @@ def console_router(backend: Backend, sessions: Sessions, limiter: AttemptLimiter
         if principal is None:
             raise ConsoleError(Failure("ExpiredTokenException", "The role session could not be used."))
         sessions.close(visit.request.cookies.get(COOKIE))
-        cookie, _ = sessions.open(credentials["AccessKeyId"], credentials["SessionToken"], principal.account_id,
-                                  principal.arn, visit.session.region)
+        try:  # the console session still ends when the sign-in's would have
+            cookie, _ = sessions.open(credentials["AccessKeyId"], credentials["SessionToken"], principal.account_id,
+                                      principal.arn, visit.session.region, created=visit.session.created)
+        except SessionsFull as exc:
+            raise ConsoleError(Failure("ServiceUnavailable", str(exc))) from None
         response = redirect("/console/identity")
         _set_cookie(response, visit.request, COOKIE, cookie)
         return response

@@ -20,6 +20,13 @@ from typing import Callable, Optional
 IDLE_SECONDS = 15 * 60
 ABSOLUTE_SECONDS = 8 * 3600
 MAX_SESSIONS = 10_000
+#: sessions one access key may hold: signing in again and again evicts that key's own
+#: oldest sessions, never other people's
+MAX_SESSIONS_PER_KEY = 20
+
+
+class SessionsFull(Exception):
+    """No room for another session (nobody else's is evicted to make it)."""
 
 
 @dataclass
@@ -46,16 +53,21 @@ class Sessions:
         self._by_hash: dict[bytes, ConsoleSession] = {}
 
     def open(self, access_key_id: str, session_token: Optional[str], account_id: str, principal_arn: str,
-             region: str) -> tuple[str, ConsoleSession]:
-        """A new session; returns (the cookie value, the session)."""
+             region: str, created: Optional[float] = None) -> tuple[str, ConsoleSession]:
+        """A new session; returns (the cookie value, the session).  `created`: when the
+        sign-in it continues happened (a role switch keeps the absolute limit of the
+        sign-in).  Raises SessionsFull when the server holds MAX_SESSIONS live sessions."""
         self._expire()
-        if len(self._by_hash) >= MAX_SESSIONS:  # bound memory: the oldest go first
-            for key in sorted(self._by_hash, key=lambda k: self._by_hash[k].created)[:MAX_SESSIONS // 10]:
-                del self._by_hash[key]
+        own = sorted((k for k, s in self._by_hash.items() if s.access_key_id == access_key_id),
+                     key=lambda k: self._by_hash[k].created)
+        for key in own[:max(0, len(own) - MAX_SESSIONS_PER_KEY + 1)]:
+            del self._by_hash[key]
+        if len(self._by_hash) >= MAX_SESSIONS:
+            raise SessionsFull("Too many people are signed in to this server. Try again later.")
         now = self._clock()
         cookie = secrets.token_urlsafe(32)
         session = ConsoleSession(access_key_id, session_token, account_id, principal_arn, region,
-                                 secrets.token_urlsafe(32), now, now)
+                                 secrets.token_urlsafe(32), now if created is None else created, now)
         self._by_hash[_digest(cookie)] = session
         return cookie, session
 

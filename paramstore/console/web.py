@@ -7,6 +7,7 @@ once, so no page can forget one.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,15 +57,28 @@ def redirect(to: str) -> RedirectResponse:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The url-encoded form (first value of each field); an oversized one reads as empty."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    """The url-encoded form (first value of each field); an oversized one reads as empty,
+    and is never read past the limit (a declared length over it is not read at all)."""
+    declared = request.headers.get("content-length", "")
+    if declared and (number(declared) is None or int(declared) > MAX_FORM_BYTES):
         return {}
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return {}
+        chunks.append(chunk)
+    body = b"".join(chunks)
     try:
         fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=MAX_FORM_FIELDS, keep_blank_values=True)
     except ValueError:  # more fields than allowed
         return {}
     return {k: v[0] for k, v in fields.items()}
+
+
+def number(text: str) -> Optional[int]:
+    """A form's whole number ("7"), or None: ASCII digits only ("²".isdigit() is true)."""
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text or "") else None
 
 
 def source_of(request: Request) -> Optional[str]:
@@ -111,6 +125,21 @@ class Visit:
 
 
 View = Callable[[Visit], Awaitable[Response]]
+
+
+def framework_errors_carry_the_headers(app: Any) -> None:
+    """The framework's own answers under /console (404 for an unknown page, 405) carry the
+    security headers too: every console response does."""
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        response = await http_exception_handler(request, exc)  # type: ignore[arg-type]  # registered for HTTPException only
+        if request.url.path.startswith("/console"):
+            response.headers.update(SECURITY_HEADERS)
+        return response
+
+    app.add_exception_handler(HTTPException, handler)
 
 
 class Site:

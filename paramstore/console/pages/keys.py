@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi.responses import Response
 
 from paramstore.console.backend import ConsoleError, Failure
-from paramstore.console.web import Site, Visit, redirect
+from paramstore.console.web import Site, Visit, number, redirect
 
 #: the state changes the key page offers: (operation, verb, what the confirmation says)
 ACTIONS = {
@@ -124,9 +124,9 @@ async def act(visit: Visit) -> Response:
         raise ConsoleError(Failure("ValidationException", "Unknown key action."))
     body: dict = {"KeyId": key_id}
     if action == "schedule-deletion":
-        days = visit.form.get("days", "30")
-        if not days.isdigit():
+        days = number(visit.form.get("days", "30"))
+        if days is None:
             raise ConsoleError(Failure("ValidationException", "The waiting period is a number of days (7-30)."))
-        body["PendingWindowInDays"] = int(days)
+        body["PendingWindowInDays"] = days
     await visit.call(ACTIONS[action][0], body)
     return redirect(f"/console/key?id={quote(key_id, safe='')}")

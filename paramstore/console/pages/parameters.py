@@ -8,6 +8,7 @@ reach a page only from a POST (CSRF-checked, audited as GetParameter WithDecrypt
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 from typing import Optional
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from urllib.parse import quote
 from fastapi.responses import Response
 
 from paramstore.console.backend import ConsoleError, Failure
-from paramstore.console.web import Site, Visit, redirect
+from paramstore.console.web import Site, Visit, number, redirect
 
 #: how many DescribeParameters pages a folder view reads to find its sub-folders
 FOLDER_SCAN_PAGES = 4
@@ -215,7 +216,7 @@ async def update_parameter(visit: Visit) -> Response:
 
 
 def _selector(name: str, version: str) -> str:
-    return f"{name}:{version}" if version.isdigit() else name
+    return f"{name}:{number(version)}" if number(version) is not None else name
 
 
 async def reveal(visit: Visit) -> Response:
@@ -235,23 +236,40 @@ async def compare(visit: Visit) -> Response:
     for it (two audited reads), as a reveal is."""
     name = visit.form.get("name", "")
     older, newer = visit.form.get("a", ""), visit.form.get("b", "")
-    if not (older.isdigit() and newer.isdigit()):
+    if number(older) is None or number(newer) is None:
         raise ConsoleError(Failure("ValidationException", "Choose two versions to compare."))
     values = []
     for version in (older, newer):
         out = await visit.call("AmazonSSM.GetParameter", {"Name": _selector(name, version), "WithDecryption": True})
         values.append(out["Parameter"]["Value"])
-    rows = list(difflib.ndiff(values[0].splitlines() or [""], values[1].splitlines() or [""]))
-    lines = [(row[:1], row[2:]) for row in rows if not row.startswith("?")]
+    lines = await asyncio.to_thread(line_diff, values[0], values[1])
     return visit.page("compare.html", name=name, a=older, b=newer, lines=lines, same=values[0] == values[1])
+
+
+#: a diff compares at most this many lines of each value (an advanced parameter holds 8 KB)
+MAX_DIFF_LINES = 400
+
+
+def line_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """("-"|"+"|" ", line) rows from SequenceMatcher's opcodes: bounded work (ndiff's
+    intra-line matching is cubic on many differing lines), off the event loop."""
+    a, b = old.splitlines()[:MAX_DIFF_LINES] or [""], new.splitlines()[:MAX_DIFF_LINES] or [""]
+    rows: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            rows += [(" ", line) for line in a[i1:i2]]
+            continue
+        rows += [("-", line) for line in a[i1:i2]]
+        rows += [("+", line) for line in b[j1:j2]]
+    return rows
 
 
 async def label(visit: Visit) -> Response:
     f = visit.form
     labels = [x.strip() for x in f.get("labels", "").split(",") if x.strip()]
     body: dict = {"Name": f.get("name", ""), "Labels": labels}
-    if f.get("version", "").isdigit():
-        body["ParameterVersion"] = int(f["version"])
+    if number(f.get("version", "")) is not None:
+        body["ParameterVersion"] = number(f["version"])
     out = await visit.call("AmazonSSM.LabelParameterVersion", body)
     if out.get("InvalidLabels"):
         raise ConsoleError(Failure("ParameterVersionLabelLimitExceeded" if not labels else "InvalidLabels",
@@ -261,10 +279,10 @@ async def label(visit: Visit) -> Response:
 
 async def unlabel(visit: Visit) -> Response:
     f = visit.form
-    version = f.get("version", "")
-    if not version.isdigit():
+    version = number(f.get("version", ""))
+    if version is None:
         raise ConsoleError(Failure("ValidationException", "A version is required."))
-    await visit.call("AmazonSSM.UnlabelParameterVersion", {"Name": f.get("name", ""), "ParameterVersion": int(version),
+    await visit.call("AmazonSSM.UnlabelParameterVersion", {"Name": f.get("name", ""), "ParameterVersion": version,
                                                            "Labels": [f.get("label", "")]})
     return redirect(f"/console/parameter?name={quote(f.get('name', ''), safe='')}")
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi.responses import Response
 
 from paramstore.console.backend import ConsoleError, Failure
-from paramstore.console.web import Site, Visit, redirect
+from paramstore.console.web import Site, Visit, number, redirect
 
 SM = "secretsmanager."
 
@@ -113,10 +113,10 @@ async def confirm_delete(visit: Visit) -> Response:
 
 
 async def delete(visit: Visit) -> Response:
-    secret_id, days = visit.form.get("id", ""), visit.form.get("days", "30")
-    if not days.isdigit():
+    secret_id, days = visit.form.get("id", ""), number(visit.form.get("days", "30"))
+    if days is None:
         raise ConsoleError(Failure("InvalidParameterException", "The recovery window is a number of days (7-30)."))
-    await visit.call(SM + "DeleteSecret", {"SecretId": secret_id, "RecoveryWindowInDays": int(days)})
+    await visit.call(SM + "DeleteSecret", {"SecretId": secret_id, "RecoveryWindowInDays": days})
     return _to(secret_id)
 
 
