@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 from urllib.parse import parse_qs, quote
@@ -45,6 +46,18 @@ _STATUS_OF = {"AccessDeniedException": 403, "AccessDenied": 403, "InvalidCsrfTok
 
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 _templates.globals["quote"] = quote
+
+
+def when(value: Any) -> str:
+    """An AWS JSON timestamp (epoch seconds) as people read it, in UTC."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "" if value is None else str(value)
+
+
+_templates.filters["when"] = when
 
 
 def render(template: str, status: int = 200, **values: Any) -> HTMLResponse:
