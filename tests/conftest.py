@@ -203,3 +203,22 @@ def fresh_postgres_url():
     """The URL of a fresh PostgreSQL database (skips without TEST_POSTGRES_URL)."""
     with database_for("postgres") as (database_url, _):
         yield database_url
+
+
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_running_by_browser_tests(request):
+    """pytest-playwright's sync API keeps its event loop marked as running in this thread
+    from one browser test to the next (its `playwright` fixture is session-scoped); a later
+    test of this process that calls asyncio.run() would refuse to start.  Other tests run
+    with no loop marked running; the browser tests find theirs as they left it."""
+    import asyncio
+
+    loop = asyncio.events._get_running_loop()
+    if loop is None or "browser" in request.node.path.parts:
+        yield
+        return
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(loop)
